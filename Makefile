@@ -1,0 +1,108 @@
+# civisync — build, test, demo and install.
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+SANITIZER ?=
+
+PKGS      := rdkafka mysqlclient jansson libconfig
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -MMD -MP -Ishared
+ifeq ($(WERROR),1)
+CFLAGS    += -Werror
+endif
+ifneq ($(SANITIZER),)
+CFLAGS    += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS   += -fsanitize=$(SANITIZER)
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+CFLAGS    += $(PKG_CFLAGS)
+LDLIBS    += $(PKG_LIBS) -lm -lpthread
+
+BUILD     := build
+LIB       := $(BUILD)/libcivisync.a
+LIB_SRC   := $(wildcard shared/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+PROGRAMS  := bin/civisync-produce bin/civisync-consume bin/civisync-broker
+produce_SRC := $(wildcard producer/*.c)
+consume_SRC := $(wildcard consumer/*.c)
+broker_SRC  := topics/broker.c
+
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+INTEG_SRC := $(wildcard tests/integration/*.c)
+TEST_BINS := $(BUILD)/tests/unit_tests $(BUILD)/tests/integration_tests
+# Topics the integration tests use, pre-created in their own embedded broker
+# (the mock cluster has no CreateTopics). it7 has 4 partitions.
+IT_TOPICS := $(foreach t,it1 it2 it3 it4 it5 it6 it8 it9 dead-letter,--topic civisync.$(t)) --topic civisync.it7:4
+
+DEB_PACKAGES := build-essential pkg-config librdkafka-dev libmariadb-dev \
+                libjansson-dev libconfig-dev check mariadb-server mariadb-client \
+                docker-compose time procps
+
+.PHONY: all test unit integration demo install clean deps check-deps faults bench
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+bin/civisync-produce: $(produce_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bin/civisync-consume: $(consume_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bin/civisync-broker: $(broker_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+$(BUILD)/tests/integration_tests: $(INTEG_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+# deps: install exactly the Debian packages civisync needs; a no-op when present.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+unit: deps
+	$(MAKE) $(BUILD)/tests/unit_tests
+	$(BUILD)/tests/unit_tests
+
+integration: deps
+	$(MAKE) all $(BUILD)/tests/integration_tests
+	CS_BROKER_ARGS="$(IT_TOPICS)" tests/run-integration.sh $(BUILD)/tests/integration_tests
+
+test: deps
+	$(MAKE) all $(TEST_BINS)
+	$(BUILD)/tests/unit_tests
+	CS_BROKER_ARGS="$(IT_TOPICS)" tests/run-integration.sh $(BUILD)/tests/integration_tests
+
+demo: deps
+	$(MAKE) all
+	tests/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/civisync/conf
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 conf/*.example $(DESTDIR)$(PREFIX)/share/civisync/conf/
+
+clean:
+	rm -rf $(BUILD) bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

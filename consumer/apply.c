@@ -1,0 +1,1473 @@
+/* apply.c — applies civisync documents to the master through the mapping tables. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include <mysqld_error.h>
+
+#include "apply.h"
+#include "db.h"
+#include "doc.h"
+#include "log.h"
+#include "prefix.h"
+#include "registry.h"
+#include "schema.h"
+
+#define SQL_MAX 65536
+#define MAX_KIDS 8
+
+/* What civisync knows about one prefix while applying. */
+typedef struct prefix_ctx_s {
+        char prefix[CS_PREFIX_MAX + 1];
+        char map[CS_PREFIX_MAX + 32];   /* mapping_master_<prefix> */
+        long long generation;           /* generation of the current replay or last reset */
+        int ensured;                    /* mapping table created on this connection */
+        int loaded;                     /* generation read in this transaction */
+} prefix_ctx_t;
+
+struct cs_apply_s {
+        const cs_consumer_conf_t *conf;
+        MYSQL *db;
+        cs_db_cache_t *cache;
+        cs_table_t *tables;            /* master schema per registry entity */
+        int *table_state;              /* 0 unknown, 1 loaded, 2 absent */
+        size_t entity_cnt;
+        prefix_ctx_t *prefixes;
+        size_t prefix_cnt;
+        char *sql;                     /* SQL_MAX scratch */
+        cs_apply_stats_t stats;
+        unsigned int last_errno;
+};
+
+static const char *own_tables_sql[] = {
+        "CREATE TABLE IF NOT EXISTS civisync_prefix ("
+        " prefix varchar(32) NOT NULL PRIMARY KEY,"
+        " generation bigint NOT NULL DEFAULT 0 COMMENT 'generation of the last reset seen',"
+        " replay_partitions int NOT NULL DEFAULT 0,"
+        " completed_generation bigint NOT NULL DEFAULT 0,"
+        " completed_at datetime NULL,"
+        " last_error text NULL"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        "CREATE TABLE IF NOT EXISTS civisync_replay_end ("
+        " prefix varchar(32) NOT NULL,"
+        " generation bigint NOT NULL,"
+        " partition_no int NOT NULL,"
+        " counts longtext NOT NULL,"
+        " received_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+        " PRIMARY KEY (prefix, generation, partition_no)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        "CREATE TABLE IF NOT EXISTS civisync_parked ("
+        " prefix varchar(32) NOT NULL,"
+        " entity_table varchar(64) NOT NULL,"
+        " child_entity_id bigint NOT NULL,"
+        " column_name varchar(64) NOT NULL,"
+        " target_table varchar(64) NOT NULL,"
+        " target_child_id bigint NOT NULL,"
+        " raw_value text NULL COMMENT 'the child value (id or id list)',"
+        " parked_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+        " PRIMARY KEY (prefix, entity_table, child_entity_id, column_name),"
+        " KEY target (prefix, target_table, target_child_id)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        "CREATE TABLE IF NOT EXISTS civisync_parked_doc ("
+        " prefix varchar(32) NOT NULL,"
+        " doc_key varchar(191) NOT NULL,"
+        " target_table varchar(64) NOT NULL,"
+        " target_child_id bigint NOT NULL,"
+        " reason varchar(255) NOT NULL,"
+        " value longblob NOT NULL,"
+        " parked_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+        " PRIMARY KEY (prefix, doc_key),"
+        " KEY target (prefix, target_table, target_child_id)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        NULL
+};
+
+/* Internal outcome: the document waits for a required reference. */
+#define CS_APPLY_PARK 2
+
+/* ---- helpers ---- */
+
+static cs_apply_rc_t db_fail(cs_apply_t *ap, unsigned int err, char *errstr,
+                             size_t errstr_size, const char *what)
+{
+        char msg[1024];
+        ap->last_errno = err;
+        snprintf(msg, sizeof(msg), "%s: %s", what, errstr);
+        snprintf(errstr, errstr_size, "%s", msg);
+        if (cs_db_errno_transient(err) || err == 0)
+                return CS_APPLY_RETRY;
+        return CS_APPLY_REJECTED;
+}
+
+#define RUN(sql, params, n, aff, ins, first, found)                            \
+        cs_db_run(ap->cache, (sql), (params), (n), (aff), (ins), (first),      \
+                  (found), &dberr, errstr, errstr_size)
+
+static cs_db_value_t v_int(long long i)
+{
+        cs_db_value_t v = { .kind = CS_VAL_INT, .i = i };
+        return v;
+}
+
+static cs_db_value_t v_str(const char *s)
+{
+        cs_db_value_t v = { .kind = CS_VAL_STR, .s = s, .len = strlen(s) };
+        return v;
+}
+
+static size_t entity_index(const cs_entity_t *ent)
+{
+        size_t count;
+        const cs_entity_t *all = cs_reg_entities(&count);
+        return (size_t)(ent - all);
+}
+
+/* Master schema of an entity's table, loaded once. NULL if absent. */
+static const cs_table_t *master_table(cs_apply_t *ap, const cs_entity_t *ent,
+                                      char *errstr, size_t errstr_size)
+{
+        size_t i = entity_index(ent);
+
+        if (ap->table_state[i] == 0) {
+                int rc = cs_schema_load(ap->db, ent->table, &ap->tables[i],
+                                        errstr, errstr_size);
+                if (rc == -1)
+                        return NULL;
+                ap->table_state[i] = rc == 1 ? 2 : 1;
+                for (size_t c = 0; rc == 0 && c < ap->tables[i].col_cnt; c++)
+                        if (!cs_db_ident_valid(ap->tables[i].cols[c].name)) {
+                                snprintf(errstr, errstr_size,
+                                         "master %s: unsupported column name",
+                                         ent->table);
+                                return NULL;
+                        }
+        }
+        if (ap->table_state[i] == 2) {
+                snprintf(errstr, errstr_size, "master has no table %s",
+                         ent->table);
+                return NULL;
+        }
+        return &ap->tables[i];
+}
+
+/* ---- prefixes and mapping ---- */
+
+static prefix_ctx_t *prefix_get(cs_apply_t *ap, const char *prefix,
+                                cs_apply_rc_t *rc, char *errstr,
+                                size_t errstr_size)
+{
+        prefix_ctx_t *pc = NULL;
+        unsigned int dberr = 0;
+        cs_db_value_t p[1];
+        int found;
+
+        for (size_t i = 0; i < ap->prefix_cnt; i++)
+                if (!strcmp(ap->prefixes[i].prefix, prefix))
+                        pc = &ap->prefixes[i];
+        if (!pc) {
+                prefix_ctx_t *grown = realloc(ap->prefixes, (ap->prefix_cnt + 1) *
+                                              sizeof(*grown));
+                if (!grown) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        *rc = CS_APPLY_RETRY;
+                        return NULL;
+                }
+                ap->prefixes = grown;
+                pc = &ap->prefixes[ap->prefix_cnt++];
+                memset(pc, 0, sizeof(*pc));
+                snprintf(pc->prefix, sizeof(pc->prefix), "%s", prefix);
+                if (cs_prefix_table_name(pc->map, sizeof(pc->map),
+                                         "mapping_master_", prefix, errstr,
+                                         errstr_size) == -1) {
+                        ap->prefix_cnt--;
+                        *rc = CS_APPLY_REJECTED;
+                        return NULL;
+                }
+        }
+        if (pc->loaded)
+                return pc;
+        if (pc->ensured)
+                goto load;
+        /* DDL commits implicitly in MariaDB: cs_apply_prepare_prefix runs it
+         * before the batch's transaction opens. */
+        snprintf(ap->sql, SQL_MAX,
+                 "CREATE TABLE IF NOT EXISTS `%s` ("
+                 " entity_table varchar(255) NOT NULL,"
+                 " child_entity_id int unsigned NOT NULL,"
+                 " master_entity_id int unsigned NOT NULL,"
+                 " generation bigint NOT NULL DEFAULT 0 COMMENT 'complete-sync generation that last refreshed the row',"
+                 " UNIQUE KEY child (entity_table, child_entity_id),"
+                 " KEY master (entity_table, master_entity_id),"
+                 " KEY generation (entity_table, generation)"
+                 ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+                 pc->map);
+        if (cs_db_exec(ap->db, ap->sql, errstr, errstr_size) == -1) {
+                *rc = db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
+                              "create mapping table");
+                return NULL;
+        }
+        pc->ensured = 1;
+load:
+        p[0] = v_str(prefix);
+        if (RUN("INSERT IGNORE INTO civisync_prefix (prefix) VALUES (?)", p, 1,
+                NULL, NULL, NULL, NULL) == -1 ||
+            RUN("SELECT generation FROM civisync_prefix WHERE prefix = ?", p, 1,
+                NULL, NULL, &pc->generation, &found) == -1) {
+                *rc = db_fail(ap, dberr, errstr, errstr_size, "prefix state");
+                return NULL;
+        }
+        pc->loaded = 1;
+        return pc;
+}
+
+/* 0 found (*master_id set), 1 not mapped, -1 error. */
+static int map_lookup(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
+                      long long child_id, long long *master_id,
+                      unsigned int *dberr_out, char *errstr,
+                      size_t errstr_size)
+{
+        cs_db_value_t p[2] = { v_str(table), v_int(child_id) };
+        unsigned int dberr = 0;
+        int found;
+
+        snprintf(ap->sql, SQL_MAX, "SELECT master_entity_id FROM `%s` WHERE "
+                 "entity_table = ? AND child_entity_id = ?", pc->map);
+        if (RUN(ap->sql, p, 2, NULL, NULL, master_id, &found) == -1) {
+                *dberr_out = dberr;
+                return -1;
+        }
+        return found ? 0 : 1;
+}
+
+static int map_set(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
+                   long long child_id, long long master_id,
+                   unsigned int *dberr_out, char *errstr, size_t errstr_size)
+{
+        cs_db_value_t p[4] = { v_str(table), v_int(child_id), v_int(master_id),
+                               v_int(pc->generation) };
+        unsigned int dberr = 0;
+
+        snprintf(ap->sql, SQL_MAX, "INSERT INTO `%s` (entity_table, "
+                 "child_entity_id, master_entity_id, generation) VALUES "
+                 "(?, ?, ?, ?) ON DUPLICATE KEY UPDATE master_entity_id = "
+                 "VALUES(master_entity_id), generation = VALUES(generation)",
+                 pc->map);
+        if (RUN(ap->sql, p, 4, NULL, NULL, NULL, NULL) == -1) {
+                *dberr_out = dberr;
+                return -1;
+        }
+        return 0;
+}
+
+/* ---- reference translation ---- */
+
+typedef struct park_s {
+        const char *column;
+        const char *target;
+        long long target_child_id;
+        char raw[64];
+} park_t;
+
+typedef struct row_build_s {
+        const char *names[512];
+        cs_db_value_t vals[512];
+        char *owned[512];
+        size_t n;
+        size_t owned_n;
+        park_t parks[32];
+        size_t park_n;
+        int missing_required;           /* a required reference is not mapped yet */
+        char missing_desc[256];
+        const char *missing_target;
+        long long missing_child_id;
+} row_build_t;
+
+static void row_free(row_build_t *rb)
+{
+        for (size_t i = 0; i < rb->owned_n; i++)
+                free(rb->owned[i]);
+        rb->owned_n = 0;
+        rb->n = 0;
+}
+
+static char *row_own(row_build_t *rb, char *p)
+{
+        if (p && rb->owned_n < sizeof(rb->owned) / sizeof(rb->owned[0]))
+                rb->owned[rb->owned_n++] = p;
+        else if (p) {
+                free(p);
+                return NULL;
+        }
+        return p;
+}
+
+/* Translates a comma-separated id list; unmapped ids are left out and the
+ * first of them is reported through *missing. Returns a NEW string. */
+static char *translate_id_list(cs_apply_t *ap, prefix_ctx_t *pc,
+                               const char *target, const char *list,
+                               long long *missing, int *err,
+                               unsigned int *dberr, char *errstr,
+                               size_t errstr_size)
+{
+        size_t cap = strlen(list) * 2 + 32, len = 0;
+        char *out = malloc(cap);
+        const char *p = list;
+
+        *missing = 0;
+        *err = 0;
+        if (!out) {
+                *err = 1;
+                return NULL;
+        }
+        out[0] = '\0';
+        while (*p) {
+                char *end;
+                long long id, master;
+                int rc;
+
+                while (*p == ',' || *p == ' ')
+                        p++;
+                if (!*p)
+                        break;
+                errno = 0;
+                id = strtoll(p, &end, 10);
+                if (end == p || errno || id <= 0) {
+                        snprintf(errstr, errstr_size,
+                                 "not a comma-separated id list: '%.60s'", list);
+                        *err = 2;
+                        free(out);
+                        return NULL;
+                }
+                p = end;
+                rc = map_lookup(ap, pc, target, id, &master, dberr, errstr,
+                                errstr_size);
+                if (rc == -1) {
+                        *err = 1;
+                        free(out);
+                        return NULL;
+                }
+                if (rc == 1) {
+                        if (!*missing)
+                                *missing = id;
+                        continue;
+                }
+                if (len + 24 > cap) {
+                        char *grown = realloc(out, cap *= 2);
+                        if (!grown) {
+                                free(out);
+                                *err = 1;
+                                return NULL;
+                        }
+                        out = grown;
+                }
+                len += (size_t)sprintf(out + len, "%s%lld", len ? "," : "",
+                                       master);
+        }
+        return out;
+}
+
+/* Builds the column list and values for one document row on the master.
+ * Returns OK, REJECTED (bad document) or RETRY (DB). */
+static cs_apply_rc_t build_row(cs_apply_t *ap, prefix_ctx_t *pc,
+                               const cs_entity_t *ent, const cs_table_t *tbl,
+                               const json_t *doc, long long parent_master_id,
+                               row_build_t *rb, char *errstr,
+                               size_t errstr_size)
+{
+        const char *key;
+        json_t *val;
+        unsigned int dberr = 0;
+
+        /* Every field must be an envelope field or a master column. */
+        json_object_foreach((json_t *)doc, key, val) {
+                if (cs_doc_field_reserved(key))
+                        continue;
+                if (cs_schema_col_index(tbl, key) < 0) {
+                        snprintf(errstr, errstr_size,
+                                 "unknown column '%.64s' for master table %s",
+                                 key, ent->table);
+                        return CS_APPLY_REJECTED;
+                }
+        }
+        for (size_t c = 0; c < tbl->col_cnt; c++) {
+                const cs_column_t *col = &tbl->cols[c];
+                const cs_ref_t *ref;
+                const cs_unique_t *uniq;
+                cs_db_value_t *out;
+                char *owned = NULL;
+
+                if (!strcmp(col->name, "id"))
+                        continue;
+                if (!(val = json_object_get(doc, col->name)))
+                        continue;
+                if (rb->n >= sizeof(rb->vals) / sizeof(rb->vals[0])) {
+                        snprintf(errstr, errstr_size, "too many columns");
+                        return CS_APPLY_REJECTED;
+                }
+                out = &rb->vals[rb->n];
+                rb->names[rb->n] = col->name;
+                rb->n++;
+                memset(out, 0, sizeof(*out));
+
+                if (ent->parent && ent->parent_column &&
+                    !strcmp(col->name, ent->parent_column)) {
+                        *out = v_int(parent_master_id);
+                        continue;
+                }
+                if (cs_reg_col_policy(ent, col->name) == CS_COL_CLEAR) {
+                        out->kind = CS_VAL_NULL;
+                        continue;
+                }
+                ref = cs_reg_ref(ent, col->name);
+                if (ref && !json_is_null(val)) {
+                        const char *target = ref->target;
+                        long long child_ref, master;
+                        int rc;
+
+                        if (ref->kind == CS_REF_ID_LIST) {
+                                long long missing;
+                                int err;
+                                char *list;
+                                if (!json_is_string(val)) {
+                                        snprintf(errstr, errstr_size,
+                                                 "column %s: expected an id list string",
+                                                 col->name);
+                                        return CS_APPLY_REJECTED;
+                                }
+                                list = translate_id_list(ap, pc, target,
+                                                         json_string_value(val),
+                                                         &missing, &err, &dberr,
+                                                         errstr, errstr_size);
+                                if (!list)
+                                        return err == 2 ? CS_APPLY_REJECTED :
+                                               db_fail(ap, dberr, errstr,
+                                                       errstr_size, "id list");
+                                row_own(rb, list);
+                                *out = v_str(list);
+                                if (missing && rb->park_n < 32) {
+                                        park_t *pk = &rb->parks[rb->park_n++];
+                                        pk->column = col->name;
+                                        pk->target = target;
+                                        pk->target_child_id = missing;
+                                        snprintf(pk->raw, sizeof(pk->raw), "%.63s",
+                                                 json_string_value(val));
+                                }
+                                continue;
+                        }
+                        if (ref->kind == CS_REF_POLY) {
+                                json_t *tv = json_object_get(doc, ref->table_column);
+                                target = json_string_value(tv);
+                                if (!target || !cs_reg_poly_target_ok(ent, target)) {
+                                        snprintf(errstr, errstr_size,
+                                                 "column %s: %s '%.64s' is not a synced table",
+                                                 col->name, ref->table_column,
+                                                 target ? target : "(missing)");
+                                        return CS_APPLY_REJECTED;
+                                }
+                        }
+                        if (!json_is_integer(val) || json_integer_value(val) <= 0) {
+                                snprintf(errstr, errstr_size,
+                                         "column %s: expected a positive id", col->name);
+                                return CS_APPLY_REJECTED;
+                        }
+                        child_ref = json_integer_value(val);
+                        rc = map_lookup(ap, pc, target, child_ref, &master,
+                                        &dberr, errstr, errstr_size);
+                        if (rc == -1)
+                                return db_fail(ap, dberr, errstr, errstr_size,
+                                               "mapping lookup");
+                        if (rc == 0) {
+                                *out = v_int(master);
+                                continue;
+                        }
+                        if (ref->required || rb->park_n >= 32) {
+                                rb->missing_required = 1;
+                                rb->missing_target = target;
+                                rb->missing_child_id = child_ref;
+                                snprintf(rb->missing_desc, sizeof(rb->missing_desc),
+                                         "%s = %s %lld", col->name, target,
+                                         child_ref);
+                                out->kind = CS_VAL_NULL;
+                                continue;
+                        }
+                        /* Not there yet: NULL now, filled in when it arrives. */
+                        park_t *pk = &rb->parks[rb->park_n++];
+                        pk->column = col->name;
+                        pk->target = target;
+                        pk->target_child_id = child_ref;
+                        snprintf(pk->raw, sizeof(pk->raw), "%lld", child_ref);
+                        out->kind = CS_VAL_NULL;
+                        continue;
+                }
+                uniq = cs_reg_unique(ent, col->name);
+                if (uniq && json_is_string(val)) {
+                        size_t max = col->max_length > 0 ?
+                                     (size_t)col->max_length : 255;
+                        size_t size = max * 4 + 1;
+                        char *q = malloc(size);
+                        int qlen;
+                        if (!q) {
+                                snprintf(errstr, errstr_size, "out of memory");
+                                return CS_APPLY_RETRY;
+                        }
+                        qlen = cs_reg_qualify(pc->prefix, json_string_value(val),
+                                              json_string_length(val), max, q, size);
+                        if (qlen < 0) {
+                                free(q);
+                                snprintf(errstr, errstr_size,
+                                         "column %s: cannot qualify value", col->name);
+                                return CS_APPLY_REJECTED;
+                        }
+                        row_own(rb, q);
+                        out->kind = CS_VAL_STR;
+                        out->s = q;
+                        out->len = (unsigned long)qlen;
+                        continue;
+                }
+                if (cs_doc_value_to_db(val, col, out, &owned, errstr,
+                                       errstr_size) == -1) {
+                        free(owned);
+                        return CS_APPLY_REJECTED;
+                }
+                row_own(rb, owned);
+        }
+        return CS_APPLY_OK;
+}
+
+/* ---- upsert and delete ---- */
+
+static cs_apply_rc_t write_parks(cs_apply_t *ap, prefix_ctx_t *pc,
+                                 const cs_entity_t *ent, long long child_id,
+                                 const row_build_t *rb, char *errstr,
+                                 size_t errstr_size)
+{
+        unsigned int dberr = 0;
+        cs_db_value_t p[6] = { v_str(pc->prefix), v_str(ent->table),
+                               v_int(child_id) };
+
+        if (RUN("DELETE FROM civisync_parked WHERE prefix = ? AND "
+                "entity_table = ? AND child_entity_id = ?", p, 3, NULL, NULL,
+                NULL, NULL) == -1)
+                return db_fail(ap, dberr, errstr, errstr_size, "parked refs");
+        for (size_t i = 0; i < rb->park_n; i++) {
+                p[3] = v_str(rb->parks[i].column);
+                p[4] = v_str(rb->parks[i].target);
+                p[5] = v_int(rb->parks[i].target_child_id);
+                cs_db_value_t q[7] = { p[0], p[1], p[2], p[3], p[4], p[5],
+                                       v_str(rb->parks[i].raw) };
+                if (RUN("INSERT INTO civisync_parked (prefix, entity_table, "
+                        "child_entity_id, column_name, target_table, "
+                        "target_child_id, raw_value) VALUES (?,?,?,?,?,?,?)",
+                        q, 7, NULL, NULL, NULL, NULL) == -1)
+                        return db_fail(ap, dberr, errstr, errstr_size,
+                                       "park reference");
+                cs_debug("%s %s %lld: %s waits for %s %lld", pc->prefix,
+                         ent->table, child_id, rb->parks[i].column,
+                         rb->parks[i].target, rb->parks[i].target_child_id);
+        }
+        return CS_APPLY_OK;
+}
+
+/* Inserts or updates one row; *master_id receives its master id. */
+typedef struct wait_for_s {
+        char table[72];         /* copied: the document is freed before parking */
+        long long child_id;
+} wait_for_t;
+
+static cs_apply_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
+                                const cs_entity_t *ent, const json_t *doc,
+                                long long parent_master_id,
+                                long long *master_id, wait_for_t *wait,
+                                char *errstr, size_t errstr_size)
+{
+        const cs_table_t *tbl = master_table(ap, ent, errstr, errstr_size);
+        row_build_t *rb;
+        json_t *jid = json_object_get(doc, CS_F_CHILD_ID);
+        long long child_id = json_integer_value(jid);
+        unsigned long long affected = 0, insert_id = 0;
+        unsigned int dberr = 0;
+        cs_apply_rc_t rc;
+        int mapped;
+        size_t len;
+
+        if (!tbl)
+                return CS_APPLY_REJECTED;
+        if (!json_is_integer(jid) || child_id <= 0) {
+                snprintf(errstr, errstr_size, "%s: missing civisync_child_id",
+                         ent->table);
+                return CS_APPLY_REJECTED;
+        }
+        if (!(rb = calloc(1, sizeof(*rb)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return CS_APPLY_RETRY;
+        }
+        rc = build_row(ap, pc, ent, tbl, doc, parent_master_id, rb, errstr,
+                       errstr_size);
+        if (rc != CS_APPLY_OK)
+                goto done;
+        if (rb->missing_required) {
+                snprintf(errstr, errstr_size,
+                         "%s %lld waits for %s", ent->table, child_id,
+                         rb->missing_desc);
+                snprintf(wait->table, sizeof(wait->table), "%s",
+                         rb->missing_target);
+                wait->child_id = rb->missing_child_id;
+                rc = (cs_apply_rc_t)CS_APPLY_PARK;
+                goto done;
+        }
+        mapped = map_lookup(ap, pc, ent->table, child_id, master_id, &dberr,
+                            errstr, errstr_size);
+        if (mapped == -1) {
+                rc = db_fail(ap, dberr, errstr, errstr_size, "mapping lookup");
+                goto done;
+        }
+        if (mapped == 0) {
+                len = (size_t)snprintf(ap->sql, SQL_MAX, "UPDATE `%s` SET ",
+                                       ent->table);
+                for (size_t i = 0; i < rb->n; i++)
+                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
+                                                "%s`%s` = ?", i ? ", " : "",
+                                                rb->names[i]);
+                snprintf(ap->sql + len, SQL_MAX - len, " WHERE id = ?");
+                rb->vals[rb->n] = v_int(*master_id);
+                if (RUN(ap->sql, rb->vals, rb->n + 1, &affected, NULL, NULL,
+                        NULL) == -1) {
+                        rc = db_fail(ap, dberr, errstr, errstr_size, ent->table);
+                        goto done;
+                }
+                if (affected == 0)
+                        mapped = 1; /* the master row is gone: insert anew */
+        }
+        if (mapped == 1) {
+                len = (size_t)snprintf(ap->sql, SQL_MAX, "INSERT INTO `%s` (",
+                                       ent->table);
+                for (size_t i = 0; i < rb->n; i++)
+                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
+                                                "%s`%s`", i ? ", " : "",
+                                                rb->names[i]);
+                len += (size_t)snprintf(ap->sql + len, SQL_MAX - len, ") VALUES (");
+                for (size_t i = 0; i < rb->n; i++)
+                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
+                                                "%s?", i ? ", " : "");
+                snprintf(ap->sql + len, SQL_MAX - len, ")");
+                if (RUN(ap->sql, rb->vals, rb->n, NULL, &insert_id, NULL,
+                        NULL) == -1) {
+                        rc = db_fail(ap, dberr, errstr, errstr_size, ent->table);
+                        goto done;
+                }
+                *master_id = (long long)insert_id;
+        }
+        if (map_set(ap, pc, ent->table, child_id, *master_id, &dberr, errstr,
+                    errstr_size) == -1) {
+                rc = db_fail(ap, dberr, errstr, errstr_size, "mapping");
+                goto done;
+        }
+        rc = write_parks(ap, pc, ent, child_id, rb, errstr, errstr_size);
+        if (rc == CS_APPLY_OK)
+                ap->stats.rows_upserted++;
+done:
+        row_free(rb);
+        free(rb);
+        return rc;
+}
+
+/* Deletes the master rows of `kid` under parent master id that are not in
+ * keep[] (replace-set), with their mapping rows. */
+static cs_apply_rc_t delete_stale_children(cs_apply_t *ap, prefix_ctx_t *pc,
+                                           const cs_entity_t *kid,
+                                           long long parent_master_id,
+                                           const long long *keep,
+                                           size_t keep_n, char *errstr,
+                                           size_t errstr_size)
+{
+        cs_db_value_t *p = calloc(keep_n + 2, sizeof(*p));
+        unsigned long long affected = 0;
+        unsigned int dberr = 0;
+        size_t len;
+        cs_apply_rc_t rc = CS_APPLY_OK;
+
+        if (!p) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return CS_APPLY_RETRY;
+        }
+        if (!master_table(ap, kid, errstr, errstr_size)) {
+                free(p);
+                return CS_APPLY_OK; /* the master has no such table */
+        }
+        /* Mapping rows first (they name the rows about to go). */
+        p[0] = v_str(kid->table);
+        p[1] = v_int(parent_master_id);
+        for (size_t i = 0; i < keep_n; i++)
+                p[i + 2] = v_int(keep[i]);
+        len = (size_t)snprintf(ap->sql, SQL_MAX,
+                 "DELETE m FROM `%s` m JOIN `%s` t ON t.id = m.master_entity_id "
+                 "WHERE m.entity_table = ? AND t.`%s` = ?", pc->map, kid->table,
+                 kid->parent_column);
+        if (keep_n) {
+                len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
+                                        " AND t.id NOT IN (");
+                for (size_t i = 0; i < keep_n; i++)
+                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
+                                                "%s?", i ? "," : "");
+                snprintf(ap->sql + len, SQL_MAX - len, ")");
+        }
+        if (RUN(ap->sql, p, keep_n + 2, NULL, NULL, NULL, NULL) == -1) {
+                rc = db_fail(ap, dberr, errstr, errstr_size, "replace-set mapping");
+                goto done;
+        }
+        len = (size_t)snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE `%s` = ?",
+                               kid->table, kid->parent_column);
+        if (keep_n) {
+                len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
+                                        " AND id NOT IN (");
+                for (size_t i = 0; i < keep_n; i++)
+                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
+                                                "%s?", i ? "," : "");
+                snprintf(ap->sql + len, SQL_MAX - len, ")");
+        }
+        if (RUN(ap->sql, p + 1, keep_n + 1, &affected, NULL, NULL, NULL) == -1) {
+                rc = db_fail(ap, dberr, errstr, errstr_size, "replace-set delete");
+                goto done;
+        }
+        ap->stats.rows_deleted += (long long)affected;
+done:
+        free(p);
+        return rc;
+}
+
+/* Applies a root document with its nested rows (replace-set). */
+static cs_apply_rc_t apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
+                                    const cs_entity_t *ent, const json_t *doc,
+                                    wait_for_t *wait, char *errstr,
+                                    size_t errstr_size)
+{
+        const cs_entity_t *kids[MAX_KIDS];
+        size_t kid_cnt = cs_reg_children(ent, kids, MAX_KIDS);
+        json_t *children = json_object_get(doc, CS_F_CHILDREN);
+        long long master_id = 0;
+        cs_apply_rc_t rc;
+
+        rc = upsert_row(ap, pc, ent, doc, 0, &master_id, wait, errstr,
+                        errstr_size);
+        if (rc != CS_APPLY_OK)
+                return rc;
+        for (size_t k = 0; k < kid_cnt; k++) {
+                size_t n = json_array_size(children), keep_n = 0, i;
+                long long *keep = calloc(n + 1, sizeof(*keep));
+                json_t *kid;
+
+                if (!keep) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return CS_APPLY_RETRY;
+                }
+                json_array_foreach(children, i, kid) {
+                        const char *name = json_string_value(
+                                json_object_get(kid, CS_F_ENTITY));
+                        long long kid_master = 0;
+                        if (!name || strcmp(name, kids[k]->name))
+                                continue;
+                        rc = upsert_row(ap, pc, kids[k], kid, master_id,
+                                        &kid_master, wait, errstr, errstr_size);
+                        if (rc != CS_APPLY_OK) {
+                                free(keep);
+                                return rc;
+                        }
+                        keep[keep_n++] = kid_master;
+                }
+                rc = delete_stale_children(ap, pc, kids[k], master_id, keep,
+                                           keep_n, errstr, errstr_size);
+                free(keep);
+                if (rc != CS_APPLY_OK)
+                        return rc;
+        }
+        return CS_APPLY_OK;
+}
+
+/* Deletes one entity (tombstone) with its nested rows and mapping rows. */
+static cs_apply_rc_t apply_tombstone(cs_apply_t *ap, prefix_ctx_t *pc,
+                                     const cs_entity_t *ent, long long child_id,
+                                     char *errstr, size_t errstr_size)
+{
+        const cs_entity_t *kids[MAX_KIDS];
+        size_t kid_cnt = cs_reg_children(ent, kids, MAX_KIDS);
+        long long master_id;
+        unsigned long long affected = 0;
+        unsigned int dberr = 0;
+        cs_db_value_t p[2];
+        int rc;
+
+        rc = map_lookup(ap, pc, ent->table, child_id, &master_id, &dberr,
+                        errstr, errstr_size);
+        if (rc == -1)
+                return db_fail(ap, dberr, errstr, errstr_size, "mapping lookup");
+        ap->stats.tombstones++;
+        if (rc == 1) {
+                cs_debug("%s: tombstone for unmapped %s %lld: nothing to do",
+                         pc->prefix, ent->table, child_id);
+                return CS_APPLY_OK;
+        }
+        for (size_t k = 0; k < kid_cnt; k++) {
+                cs_apply_rc_t krc = delete_stale_children(ap, pc, kids[k],
+                                                          master_id, NULL, 0,
+                                                          errstr, errstr_size);
+                if (krc != CS_APPLY_OK)
+                        return krc;
+        }
+        p[0] = v_int(master_id);
+        snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE id = ?", ent->table);
+        if (RUN(ap->sql, p, 1, &affected, NULL, NULL, NULL) == -1)
+                return db_fail(ap, dberr, errstr, errstr_size, ent->table);
+        ap->stats.rows_deleted += (long long)affected;
+        p[0] = v_str(ent->table);
+        p[1] = v_int(child_id);
+        snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE entity_table = ? "
+                 "AND child_entity_id = ?", pc->map);
+        if (RUN(ap->sql, p, 2, NULL, NULL, NULL, NULL) == -1)
+                return db_fail(ap, dberr, errstr, errstr_size, "mapping delete");
+        return CS_APPLY_OK;
+}
+
+/* Fills in parked references whose targets are now mapped. */
+static cs_apply_rc_t resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc,
+                                    char *errstr, size_t errstr_size)
+{
+        unsigned int dberr = 0;
+        cs_db_value_t p[1] = { v_str(pc->prefix) };
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        int more = 1;
+
+        for (int round = 0; more && round < 100; round++) {
+                more = 0;
+                if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?", p, 1, NULL,
+                                   NULL, errstr, errstr_size) == -1)
+                        return db_fail(ap, mysql_errno(ap->db), errstr,
+                                       errstr_size, "parked");
+                snprintf(ap->sql, SQL_MAX,
+                         "SELECT k.entity_table, k.child_entity_id, k.column_name, "
+                         "k.raw_value, m.master_entity_id FROM civisync_parked k "
+                         "JOIN `%s` m ON m.entity_table = k.target_table AND "
+                         "m.child_entity_id = k.target_child_id "
+                         "WHERE k.prefix = @cs_prefix LIMIT 1000", pc->map);
+                if (!(res = cs_db_query(ap->db, ap->sql, errstr, errstr_size)))
+                        return db_fail(ap, mysql_errno(ap->db), errstr,
+                                       errstr_size, "parked");
+                while ((row = mysql_fetch_row(res))) {
+                        const cs_entity_t *ent = cs_reg_by_table(row[0]);
+                        const cs_ref_t *ref = ent ? cs_reg_ref(ent, row[2]) : NULL;
+                        long long child_id = strtoll(row[1], NULL, 10);
+                        long long owner;
+                        char *value = NULL;
+                        long long missing = 0;
+                        cs_db_value_t q[3];
+                        int err = 0, mrc;
+
+                        if (!ref) /* not ours: drop it */
+                                goto forget;
+                        mrc = map_lookup(ap, pc, ent->table, child_id, &owner,
+                                         &dberr, errstr, errstr_size);
+                        if (mrc == -1) {
+                                mysql_free_result(res);
+                                return db_fail(ap, dberr, errstr, errstr_size,
+                                               "parked");
+                        }
+                        if (mrc == 1)
+                                goto forget;
+                        if (ref->kind == CS_REF_ID_LIST) {
+                                value = translate_id_list(ap, pc, ref->target,
+                                                          row[3] ? row[3] : "",
+                                                          &missing, &err, &dberr,
+                                                          errstr, errstr_size);
+                                if (!value) {
+                                        mysql_free_result(res);
+                                        return err == 2 ? CS_APPLY_REJECTED :
+                                               db_fail(ap, dberr, errstr,
+                                                       errstr_size, "parked");
+                                }
+                                q[0] = v_str(value);
+                        } else {
+                                q[0] = v_int(strtoll(row[4], NULL, 10));
+                        }
+                        q[1] = v_int(owner);
+                        {
+                                /* Assigning TIMESTAMP columns to themselves keeps
+                                 * ON UPDATE CURRENT_TIMESTAMP from firing: the
+                                 * master keeps the child's modified_date. */
+                                char tmp[256];
+                                const cs_table_t *tbl = master_table(ap, ent, tmp,
+                                                                     sizeof(tmp));
+                                size_t len = (size_t)snprintf(ap->sql, SQL_MAX,
+                                        "UPDATE `%s` SET `%s` = ?", ent->table,
+                                        ref->column);
+                                for (size_t c = 0; tbl && c < tbl->col_cnt; c++)
+                                        if (tbl->cols[c].type == CS_COL_TIMESTAMP)
+                                                len += (size_t)snprintf(ap->sql + len,
+                                                        SQL_MAX - len, ", `%s` = `%s`",
+                                                        tbl->cols[c].name,
+                                                        tbl->cols[c].name);
+                                snprintf(ap->sql + len, SQL_MAX - len, " WHERE id = ?");
+                        }
+                        if (RUN(ap->sql, q, 2, NULL, NULL, NULL, NULL) == -1) {
+                                free(value);
+                                mysql_free_result(res);
+                                return db_fail(ap, dberr, errstr, errstr_size,
+                                               "parked update");
+                        }
+                        free(value);
+                        if (missing) {
+                                /* Another id of the list is still missing. */
+                                q[0] = v_int(missing);
+                                q[1] = v_str(pc->prefix);
+                                cs_db_value_t r[5] = { q[0], q[1], v_str(row[0]),
+                                                       v_int(child_id),
+                                                       v_str(row[2]) };
+                                if (RUN("UPDATE civisync_parked SET target_child_id = ? "
+                                        "WHERE prefix = ? AND entity_table = ? AND "
+                                        "child_entity_id = ? AND column_name = ?",
+                                        r, 5, NULL, NULL, NULL, NULL) == -1) {
+                                        mysql_free_result(res);
+                                        return db_fail(ap, dberr, errstr,
+                                                       errstr_size, "parked");
+                                }
+                                continue;
+                        }
+forget:
+                        {
+                                cs_db_value_t r[4] = { v_str(pc->prefix),
+                                                       v_str(row[0]),
+                                                       v_int(child_id),
+                                                       v_str(row[2]) };
+                                if (RUN("DELETE FROM civisync_parked WHERE prefix = ? "
+                                        "AND entity_table = ? AND child_entity_id = ? "
+                                        "AND column_name = ?", r, 4, NULL, NULL,
+                                        NULL, NULL) == -1) {
+                                        mysql_free_result(res);
+                                        return db_fail(ap, dberr, errstr,
+                                                       errstr_size, "parked");
+                                }
+                                more = 1;
+                        }
+                }
+                mysql_free_result(res);
+        }
+        return CS_APPLY_OK;
+}
+
+static cs_apply_rc_t resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc,
+                                         char *errstr, size_t errstr_size);
+
+/* ---- complete-sync framing ---- */
+
+static cs_apply_rc_t apply_reset(cs_apply_t *ap, prefix_ctx_t *pc,
+                                 const cs_doc_info_t *info, char *errstr,
+                                 size_t errstr_size)
+{
+        unsigned int dberr = 0;
+        cs_db_value_t p[3] = { v_int(info->generation),
+                               v_int(info->partition_count),
+                               v_str(pc->prefix) };
+
+        if (info->generation < pc->generation) {
+                cs_warn("%s: reset of generation %lld ignored: generation %lld "
+                        "is newer", pc->prefix, info->generation, pc->generation);
+                return CS_APPLY_OK;
+        }
+        if (info->generation > pc->generation)
+                cs_info("%s: complete sync generation %lld begins (%d partition(s))",
+                        pc->prefix, info->generation, info->partition_count);
+        if (RUN("UPDATE civisync_prefix SET generation = ?, replay_partitions = ? "
+                "WHERE prefix = ?", p, 3, NULL, NULL, NULL, NULL) == -1)
+                return db_fail(ap, dberr, errstr, errstr_size, "reset");
+        pc->generation = info->generation;
+        return CS_APPLY_OK;
+}
+
+static cs_apply_rc_t sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long gen,
+                           char *errstr, size_t errstr_size)
+{
+        size_t count;
+        const cs_entity_t *ents = cs_reg_entities(&count);
+        unsigned int dberr = 0;
+        long long swept = 0;
+
+        /* Dependents first: reverse registry order. */
+        for (size_t i = count; i-- > 0;) {
+                unsigned long long affected = 0;
+                cs_db_value_t p[2] = { v_str(ents[i].table), v_int(gen) };
+                char tmp[256];
+
+                if (!master_table(ap, &ents[i], tmp, sizeof(tmp)))
+                        continue;
+                snprintf(ap->sql, SQL_MAX,
+                         "DELETE t FROM `%s` t JOIN `%s` m ON m.master_entity_id = t.id "
+                         "WHERE m.entity_table = ? AND m.generation < ?",
+                         ents[i].table, pc->map);
+                if (RUN(ap->sql, p, 2, &affected, NULL, NULL, NULL) == -1)
+                        return db_fail(ap, dberr, errstr, errstr_size, "sweep");
+                swept += (long long)affected;
+                snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE entity_table = ? "
+                         "AND generation < ?", pc->map);
+                if (RUN(ap->sql, p, 2, NULL, NULL, NULL, NULL) == -1)
+                        return db_fail(ap, dberr, errstr, errstr_size, "sweep");
+        }
+        ap->stats.rows_deleted += swept;
+        ap->stats.sweeps++;
+        cs_info("%s: generation %lld complete: %lld row(s) not in the child "
+                "removed from the master", pc->prefix, gen, swept);
+        return CS_APPLY_OK;
+}
+
+/* Compares the end markers' counts with the rows refreshed in gen. */
+static cs_apply_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc,
+                                  long long gen, char *problem,
+                                  size_t problem_size, char *errstr,
+                                  size_t errstr_size)
+{
+        size_t count;
+        const cs_entity_t *ents = cs_reg_entities(&count);
+        cs_db_value_t p[2] = { v_str(pc->prefix), v_int(gen) };
+        json_t *expected = json_object();
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        size_t plen = 0;
+
+        problem[0] = '\0';
+        if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?, @cs_gen = ?", p, 2, NULL,
+                           NULL, errstr, errstr_size) == -1 ||
+            !(res = cs_db_query(ap->db, "SELECT counts FROM civisync_replay_end "
+                                "WHERE prefix = @cs_prefix AND generation = @cs_gen",
+                                errstr, errstr_size))) {
+                json_decref(expected);
+                return db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
+                               "end counts");
+        }
+        while ((row = mysql_fetch_row(res))) {
+                json_t *c = json_loads(row[0], 0, NULL);
+                const char *name;
+                json_t *v;
+                json_object_foreach(c, name, v) {
+                        json_t *cur = json_object_get(expected, name);
+                        json_object_set_new(expected, name, json_integer(
+                                json_integer_value(cur) + json_integer_value(v)));
+                }
+                json_decref(c);
+        }
+        mysql_free_result(res);
+        for (size_t i = 0; i < count; i++) {
+                long long want = json_integer_value(json_object_get(expected,
+                                                                    ents[i].name));
+                long long have = 0;
+                unsigned int dberr = 0;
+                cs_db_value_t q[2] = { v_str(ents[i].table), v_int(gen) };
+
+                snprintf(ap->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s` WHERE "
+                         "entity_table = ? AND generation = ?", pc->map);
+                if (RUN(ap->sql, q, 2, NULL, NULL, &have, NULL) == -1) {
+                        json_decref(expected);
+                        return db_fail(ap, dberr, errstr, errstr_size, "counts");
+                }
+                if (have != want && plen < problem_size - 80)
+                        plen += (size_t)snprintf(problem + plen, problem_size - plen,
+                                                 "%s%s sent %lld applied %lld",
+                                                 plen ? "; " : "", ents[i].name,
+                                                 want, have);
+        }
+        json_decref(expected);
+        return CS_APPLY_OK;
+}
+
+static cs_apply_rc_t apply_end(cs_apply_t *ap, prefix_ctx_t *pc,
+                               const cs_doc_info_t *info, const json_t *doc,
+                               char *errstr, size_t errstr_size)
+{
+        json_t *counts = json_object();
+        const char *key;
+        json_t *val;
+        char *text;
+        unsigned int dberr = 0;
+        long long ends = 0;
+        char problem[2048];
+        cs_apply_rc_t rc;
+
+        if (info->generation != pc->generation) {
+                cs_warn("%s: end of generation %lld ignored: the current "
+                        "generation is %lld (superseded or never begun)",
+                        pc->prefix, info->generation, pc->generation);
+                json_decref(counts);
+                return CS_APPLY_OK;
+        }
+        json_object_foreach((json_t *)doc, key, val) {
+                if (!strncmp(key, CS_F_COUNT_PFX, strlen(CS_F_COUNT_PFX)))
+                        json_object_set(counts, key + strlen(CS_F_COUNT_PFX), val);
+        }
+        text = json_dumps(counts, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(counts);
+        if (!text) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return CS_APPLY_RETRY;
+        }
+        {
+                cs_db_value_t p[4] = { v_str(pc->prefix), v_int(info->generation),
+                                       v_int(info->partition), v_str(text) };
+                int r = RUN("REPLACE INTO civisync_replay_end (prefix, generation, "
+                            "partition_no, counts) VALUES (?,?,?,?)", p, 4, NULL,
+                            NULL, NULL, NULL);
+                free(text);
+                if (r == -1)
+                        return db_fail(ap, dberr, errstr, errstr_size, "end");
+        }
+        {
+                cs_db_value_t p[2] = { v_str(pc->prefix), v_int(info->generation) };
+                if (RUN("SELECT COUNT(*) FROM civisync_replay_end WHERE prefix = ? "
+                        "AND generation = ?", p, 2, NULL, NULL, &ends, NULL) == -1)
+                        return db_fail(ap, dberr, errstr, errstr_size, "end");
+        }
+        if (ends < info->partition_count) {
+                cs_info("%s: end of generation %lld on partition %d (%lld of %d)",
+                        pc->prefix, info->generation, info->partition, ends,
+                        info->partition_count);
+                return CS_APPLY_OK;
+        }
+        /* Whatever waited for rows of this replay goes in before counting. */
+        if ((rc = resolve_parked_docs(ap, pc, errstr, errstr_size)) != CS_APPLY_OK ||
+            (rc = resolve_parked(ap, pc, errstr, errstr_size)) != CS_APPLY_OK)
+                return rc;
+        rc = check_counts(ap, pc, info->generation, problem, sizeof(problem),
+                          errstr, errstr_size);
+        if (rc != CS_APPLY_OK)
+                return rc;
+        if ((rc = sweep(ap, pc, info->generation, errstr, errstr_size)) != CS_APPLY_OK)
+                return rc;
+        if (problem[0])
+                cs_error("%s: generation %lld: end marker counts differ from what "
+                         "was applied: %s", pc->prefix, info->generation, problem);
+        {
+                cs_db_value_t p[3] = { v_int(info->generation),
+                                       problem[0] ? v_str(problem) :
+                                       (cs_db_value_t){ .kind = CS_VAL_NULL },
+                                       v_str(pc->prefix) };
+                if (RUN("UPDATE civisync_prefix SET completed_generation = ?, "
+                        "completed_at = UTC_TIMESTAMP(), last_error = ? WHERE prefix = ?",
+                        p, 3, NULL, NULL, NULL, NULL) == -1)
+                        return db_fail(ap, dberr, errstr, errstr_size, "end");
+        }
+        return CS_APPLY_OK;
+}
+
+/* ---- public API ---- */
+
+cs_apply_t *cs_apply_new(const cs_consumer_conf_t *conf, char *errstr,
+                         size_t errstr_size)
+{
+        cs_apply_t *ap = calloc(1, sizeof(*ap));
+        size_t count;
+
+        cs_reg_entities(&count);
+        if (!ap || !(ap->sql = malloc(SQL_MAX)) ||
+            !(ap->tables = calloc(count, sizeof(*ap->tables))) ||
+            !(ap->table_state = calloc(count, sizeof(*ap->table_state)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                cs_apply_free(ap);
+                return NULL;
+        }
+        ap->conf = conf;
+        ap->entity_cnt = count;
+        if (cs_apply_reconnect(ap, errstr, errstr_size) == -1) {
+                cs_apply_free(ap);
+                return NULL;
+        }
+        return ap;
+}
+
+int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
+{
+        if (ap->db)
+                mysql_close(ap->db);
+        ap->db = NULL;
+        for (size_t i = 0; i < ap->prefix_cnt; i++)
+                ap->prefixes[i].loaded = ap->prefixes[i].ensured = 0;
+        if (!(ap->db = cs_db_connect(&ap->conf->master, errstr, errstr_size)))
+                return -1;
+        if (ap->cache)
+                cs_db_cache_reset(ap->cache, ap->db);
+        else if (!(ap->cache = cs_db_cache_new(ap->db))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        for (int i = 0; own_tables_sql[i]; i++)
+                if (cs_db_exec(ap->db, own_tables_sql[i], errstr, errstr_size) == -1)
+                        return -1;
+        return 0;
+}
+
+void cs_apply_free(cs_apply_t *ap)
+{
+        if (!ap)
+                return;
+        cs_db_cache_free(ap->cache);
+        if (ap->db)
+                mysql_close(ap->db);
+        for (size_t i = 0; ap->tables && i < ap->entity_cnt; i++)
+                if (ap->table_state[i] == 1)
+                        cs_schema_free(&ap->tables[i]);
+        free(ap->tables);
+        free(ap->table_state);
+        free(ap->prefixes);
+        free(ap->sql);
+        free(ap);
+}
+
+cs_apply_rc_t cs_apply_begin(cs_apply_t *ap, char *errstr, size_t errstr_size)
+{
+        if (cs_db_exec(ap->db, "START TRANSACTION", errstr, errstr_size) == -1)
+                return db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
+                               "begin");
+        return CS_APPLY_OK;
+}
+
+cs_apply_rc_t cs_apply_commit(cs_apply_t *ap, char *errstr, size_t errstr_size)
+{
+        for (size_t i = 0; i < ap->prefix_cnt; i++) {
+                cs_apply_rc_t rc;
+                if (!ap->prefixes[i].loaded)
+                        continue;
+                rc = resolve_parked_docs(ap, &ap->prefixes[i], errstr,
+                                         errstr_size);
+                if (rc == CS_APPLY_OK)
+                        rc = resolve_parked(ap, &ap->prefixes[i], errstr,
+                                            errstr_size);
+                if (rc != CS_APPLY_OK)
+                        return CS_APPLY_RETRY;
+        }
+        if (cs_db_exec(ap->db, "COMMIT", errstr, errstr_size) == -1) {
+                db_fail(ap, mysql_errno(ap->db), errstr, errstr_size, "commit");
+                return CS_APPLY_RETRY;
+        }
+        return CS_APPLY_OK;
+}
+
+void cs_apply_rollback(cs_apply_t *ap)
+{
+        char errstr[256];
+        if (ap->db)
+                cs_db_exec(ap->db, "ROLLBACK", errstr, sizeof(errstr));
+        /* Cached generations may belong to the rolled-back work. */
+        for (size_t i = 0; i < ap->prefix_cnt; i++)
+                ap->prefixes[i].loaded = 0;
+}
+
+/* Stores a document that waits for a required reference. */
+static cs_apply_rc_t park_document(cs_apply_t *ap, prefix_ctx_t *pc,
+                                   const char *key, size_t key_len,
+                                   const char *value, size_t value_len,
+                                   const wait_for_t *wait, const char *reason,
+                                   char *errstr, size_t errstr_size)
+{
+        unsigned int dberr = 0;
+        cs_db_value_t p[6] = {
+                v_str(pc->prefix),
+                { .kind = CS_VAL_STR, .s = key, .len = key_len },
+                v_str(wait->table), v_int(wait->child_id),
+                { .kind = CS_VAL_STR, .s = reason,
+                  .len = strlen(reason) > 255 ? 255 : strlen(reason) },
+                { .kind = CS_VAL_BIN, .s = value, .len = value_len },
+        };
+
+        if (RUN("REPLACE INTO civisync_parked_doc (prefix, doc_key, target_table, "
+                "target_child_id, reason, value) VALUES (?,?,?,?,?,?)", p, 6, NULL,
+                NULL, NULL, NULL) == -1)
+                return db_fail(ap, dberr, errstr, errstr_size, "park document");
+        ap->stats.parked++;
+        cs_debug("%s: parked %.*s: %s", pc->prefix, (int)key_len, key, reason);
+        return CS_APPLY_OK;
+}
+
+static cs_apply_rc_t unpark_document(cs_apply_t *ap, prefix_ctx_t *pc,
+                                     const char *key, size_t key_len,
+                                     char *errstr, size_t errstr_size)
+{
+        unsigned int dberr = 0;
+        cs_db_value_t p[2] = { v_str(pc->prefix),
+                               { .kind = CS_VAL_STR, .s = key, .len = key_len } };
+
+        if (RUN("DELETE FROM civisync_parked_doc WHERE prefix = ? AND doc_key = ?",
+                p, 2, NULL, NULL, NULL, NULL) == -1)
+                return db_fail(ap, dberr, errstr, errstr_size, "unpark document");
+        return CS_APPLY_OK;
+}
+
+static cs_apply_rc_t apply_one(cs_apply_t *ap, const char *prefix,
+                               const char *key, size_t key_len,
+                               const char *value, size_t value_len,
+                               char *errstr, size_t errstr_size)
+{
+        char key_prefix[CS_PREFIX_MAX + 1], table[80];
+        long long child_id = 0;
+        cs_doc_info_t info;
+        json_t *doc = NULL;
+        prefix_ctx_t *pc;
+        cs_apply_rc_t rc = CS_APPLY_OK;
+        wait_for_t wait = { 0 };
+        char err2[256];
+
+        if (!key || key_len == 0) {
+                snprintf(errstr, errstr_size, "message has no key");
+                return CS_APPLY_REJECTED;
+        }
+        if (cs_doc_parse_id(key, key_len, key_prefix, table, sizeof(table),
+                            &child_id, errstr, errstr_size) == -1)
+                return CS_APPLY_REJECTED;
+        if (strcmp(key_prefix, prefix)) {
+                snprintf(errstr, errstr_size, "key prefix '%s' does not match "
+                         "the topic's prefix '%s'", key_prefix, prefix);
+                return CS_APPLY_REJECTED;
+        }
+        if (value) {
+                if (!(doc = cs_doc_parse(value, value_len,
+                                         ap->conf->max_document_bytes, errstr,
+                                         errstr_size)) ||
+                    cs_doc_inspect(doc, key, key_len, &info, errstr,
+                                   errstr_size) == -1) {
+                        json_decref(doc);
+                        return CS_APPLY_REJECTED;
+                }
+                if (strcmp(info.prefix, prefix)) {
+                        snprintf(errstr, errstr_size, "document prefix '%s' does "
+                                 "not match the topic's prefix '%s'",
+                                 info.prefix, prefix);
+                        json_decref(doc);
+                        return CS_APPLY_REJECTED;
+                }
+        }
+        if (!(pc = prefix_get(ap, prefix, &rc, errstr, errstr_size))) {
+                json_decref(doc);
+                return rc;
+        }
+        if (cs_db_exec(ap->db, "SAVEPOINT cs_message", errstr, errstr_size) == -1) {
+                json_decref(doc);
+                return db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
+                               "savepoint");
+        }
+        if (!value) {
+                const cs_entity_t *ent = cs_reg_by_table(table);
+                if (!ent || ent->parent) {
+                        snprintf(errstr, errstr_size, "tombstone for '%s': not a "
+                                 "top-level synced table", table);
+                        rc = CS_APPLY_REJECTED;
+                } else {
+                        rc = apply_tombstone(ap, pc, ent, child_id, errstr,
+                                             errstr_size);
+                }
+        } else if (info.kind == CS_DOC_KIND_RESET) {
+                rc = apply_reset(ap, pc, &info, errstr, errstr_size);
+        } else if (info.kind == CS_DOC_KIND_END) {
+                rc = apply_end(ap, pc, &info, doc, errstr, errstr_size);
+        } else if (info.entity->parent) {
+                snprintf(errstr, errstr_size, "%s documents travel nested in "
+                         "their %s document", info.entity->name,
+                         info.entity->parent);
+                rc = CS_APPLY_REJECTED;
+        } else {
+                rc = apply_document(ap, pc, info.entity, doc, &wait, errstr,
+                                    errstr_size);
+        }
+        json_decref(doc);
+        if (rc == CS_APPLY_REJECTED || (int)rc == CS_APPLY_PARK) {
+                if (cs_db_exec(ap->db, "ROLLBACK TO SAVEPOINT cs_message", err2,
+                               sizeof(err2)) == -1)
+                        return CS_APPLY_RETRY;
+        }
+        if ((int)rc == CS_APPLY_PARK)
+                return park_document(ap, pc, key, key_len, value, value_len,
+                                     &wait, errstr, errstr, errstr_size);
+        /* Applied, deleted or rejected: an older parked version is moot. */
+        if (rc == CS_APPLY_OK && !(value && info.kind != CS_DOC_KIND_ENTITY))
+                return unpark_document(ap, pc, key, key_len, errstr, errstr_size);
+        return rc;
+}
+
+cs_apply_rc_t cs_apply_message(cs_apply_t *ap, const char *prefix,
+                               const char *key, size_t key_len,
+                               const char *value, size_t value_len,
+                               char *errstr, size_t errstr_size)
+{
+        cs_apply_rc_t rc = apply_one(ap, prefix, key, key_len, value, value_len,
+                                     errstr, errstr_size);
+        if (rc == CS_APPLY_REJECTED)
+                ap->stats.rejected++;
+        else if (rc == CS_APPLY_OK)
+                ap->stats.documents++;
+        return rc;
+}
+
+/* Re-applies parked documents whose awaited target is now mapped. */
+static cs_apply_rc_t resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc,
+                                         char *errstr, size_t errstr_size)
+{
+        cs_db_value_t p[1] = { v_str(pc->prefix) };
+
+        for (int round = 0; round < 1000; round++) {
+                MYSQL_RES *res;
+                MYSQL_ROW row;
+                int progressed = 0;
+
+                if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?", p, 1, NULL, NULL,
+                                   errstr, errstr_size) == -1)
+                        return db_fail(ap, mysql_errno(ap->db), errstr,
+                                       errstr_size, "parked documents");
+                snprintf(ap->sql, SQL_MAX,
+                         "SELECT d.doc_key, d.value FROM civisync_parked_doc d "
+                         "JOIN `%s` m ON m.entity_table = d.target_table AND "
+                         "m.child_entity_id = d.target_child_id "
+                         "WHERE d.prefix = @cs_prefix LIMIT 500", pc->map);
+                if (!(res = cs_db_query(ap->db, ap->sql, errstr, errstr_size)))
+                        return db_fail(ap, mysql_errno(ap->db), errstr,
+                                       errstr_size, "parked documents");
+                while ((row = mysql_fetch_row(res))) {
+                        unsigned long *len = mysql_fetch_lengths(res);
+                        char why[1024];
+                        cs_apply_rc_t rc = apply_one(ap, pc->prefix, row[0], len[0],
+                                                     row[1], len[1], why,
+                                                     sizeof(why));
+                        if (rc == CS_APPLY_RETRY) {
+                                snprintf(errstr, errstr_size, "%s", why);
+                                mysql_free_result(res);
+                                return CS_APPLY_RETRY;
+                        }
+                        if (rc == CS_APPLY_REJECTED) {
+                                /* It can never apply: keep it visible as
+                                 * parked with the reason, for --status. */
+                                cs_error("%s: parked %s can never apply: %s",
+                                         pc->prefix, row[0], why);
+                                ap->stats.rejected++;
+                                unpark_document(ap, pc, row[0], len[0], why,
+                                                sizeof(why));
+                        } else {
+                                ap->stats.documents++;
+                                ap->stats.parked--;
+                        }
+                        progressed = 1;
+                }
+                mysql_free_result(res);
+                if (!progressed)
+                        break;
+        }
+        return CS_APPLY_OK;
+}
+
+cs_apply_rc_t cs_apply_prepare_prefix(cs_apply_t *ap, const char *prefix,
+                                      char *errstr, size_t errstr_size)
+{
+        cs_apply_rc_t rc = CS_APPLY_OK;
+        prefix_ctx_t *pc = prefix_get(ap, prefix, &rc, errstr, errstr_size);
+        if (pc)
+                pc->loaded = 0; /* re-read inside the batch's transaction */
+        return pc ? CS_APPLY_OK : rc;
+}
+
+const cs_apply_stats_t *cs_apply_stats(const cs_apply_t *ap)
+{
+        return &ap->stats;
+}

@@ -1,0 +1,538 @@
+/* loop.c — the consumer-group loop: batches, DB commit, then offset commit. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
+#include "deadletter.h"
+#include "kafka.h"
+#include "log.h"
+#include "loop.h"
+#include "progress.h"
+
+#define ONCE_ASSIGN_WAIT_S 60.0
+#define RETRY_MAX_BACKOFF_S 30
+
+static volatile sig_atomic_t loop_stopping;
+
+void cs_loop_stop(void)
+{
+        loop_stopping = 1;
+}
+
+typedef struct loop_s {
+        const cs_consumer_conf_t *conf;
+        cs_apply_t *ap;
+        rd_kafka_t *rk;
+        cs_dlq_t *dlq;
+        rd_kafka_message_t **batch;
+        size_t batch_n;
+        rd_kafka_topic_partition_list_t *assigned;
+        int *at_eof;                  /* per entry of assigned */
+        int assigned_once;            /* an assignment was received */
+        char stopped_prefixes[1024];  /* prefixes stopped on error */
+        int failed;
+        cs_progress_t progress;
+        long long applied;
+        long long dead_letters;
+} loop_t;
+
+static int sleep_interruptible(int seconds)
+{
+        for (int i = 0; i < seconds * 10 && !loop_stopping; i++)
+                usleep(100000);
+        return loop_stopping ? -1 : 0;
+}
+
+/* Applies messages[0..n) in one transaction, retrying transient failures
+ * with backoff and reconnect. Rejected messages go to the dead-letter
+ * topic (flushed before returning). Returns 0, or -1 when stopping. */
+static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
+                          char *errstr, size_t errstr_size)
+{
+        char **rejected = calloc(n + 1, sizeof(*rejected)); /* why, per message */
+        int backoff = 1, rc_out = -1;
+
+        if (!rejected) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        for (;;) {
+                cs_apply_rc_t rc = CS_APPLY_OK;
+                char why[1024];
+
+                for (size_t i = 0; i < n; i++) {
+                        free(rejected[i]);
+                        rejected[i] = NULL;
+                }
+                for (size_t i = 0; i < n && rc == CS_APPLY_OK; i++) {
+                        char prefix[CS_PREFIX_MAX + 1];
+                        const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
+                        if (cs_kafka_prefix_from_topic(topic,
+                                                       lp->conf->kafka.topic_prefix,
+                                                       prefix, why, sizeof(why)) == 0 &&
+                            cs_conf_prefix_allowed(lp->conf, prefix))
+                                rc = cs_apply_prepare_prefix(lp->ap, prefix, why,
+                                                             sizeof(why));
+                        if (rc == CS_APPLY_REJECTED)
+                                rc = CS_APPLY_OK; /* reported per message below */
+                }
+                if (rc == CS_APPLY_OK)
+                        rc = cs_apply_begin(lp->ap, why, sizeof(why));
+                for (size_t i = 0; i < n && rc == CS_APPLY_OK; i++) {
+                        rd_kafka_message_t *m = msgs[i];
+                        const char *topic = rd_kafka_topic_name(m->rkt);
+                        char prefix[CS_PREFIX_MAX + 1];
+                        cs_apply_rc_t mrc;
+
+                        if (cs_kafka_prefix_from_topic(topic,
+                                                       lp->conf->kafka.topic_prefix,
+                                                       prefix, why, sizeof(why)) == -1 ||
+                            (!cs_conf_prefix_allowed(lp->conf, prefix) &&
+                             snprintf(why, sizeof(why), "prefix '%s' is not in "
+                                      "the consumer's prefixes list", prefix) > 0))
+                                mrc = CS_APPLY_REJECTED;
+                        else
+                                mrc = cs_apply_message(lp->ap, prefix, m->key,
+                                                       m->key_len, m->payload,
+                                                       m->payload ? m->len : 0,
+                                                       why, sizeof(why));
+                        if (mrc == CS_APPLY_REJECTED) {
+                                if (!(rejected[i] = strdup(why))) {
+                                        snprintf(errstr, errstr_size, "out of memory");
+                                        cs_apply_rollback(lp->ap);
+                                        goto done;
+                                }
+                        } else if (mrc == CS_APPLY_RETRY) {
+                                rc = CS_APPLY_RETRY;
+                        }
+                }
+                if (rc == CS_APPLY_OK)
+                        rc = cs_apply_commit(lp->ap, why, sizeof(why));
+                if (rc == CS_APPLY_OK)
+                        break;
+                /* Transient: nothing of this batch stays; try again. */
+                cs_apply_rollback(lp->ap);
+                cs_warn("master database: %s; retrying the batch of %zu in %d s",
+                        why, n, backoff);
+                if (sleep_interruptible(backoff) == -1) {
+                        snprintf(errstr, errstr_size, "stopped while retrying: %s",
+                                 why);
+                        goto done;
+                }
+                backoff = backoff * 2 > RETRY_MAX_BACKOFF_S ? RETRY_MAX_BACKOFF_S :
+                          backoff * 2;
+                if (cs_apply_reconnect(lp->ap, why, sizeof(why)) == -1)
+                        cs_warn("reconnect to the master failed: %s", why);
+        }
+        /* The batch is committed: now the dead letters, delivered before the
+         * offsets are committed (a failure here means the batch is re-read,
+         * re-applied harmlessly and its dead letters sent again). */
+        for (size_t i = 0; i < n; i++) {
+                rd_kafka_message_t *m = msgs[i];
+                const char *topic = rd_kafka_topic_name(m->rkt);
+                if (!rejected[i])
+                        continue;
+                cs_error("%s [%d] offset %lld (key %.*s): rejected to %s: %s",
+                         topic, (int)m->partition, (long long)m->offset,
+                         (int)(m->key_len > 120 ? 120 : m->key_len),
+                         m->key ? (const char *)m->key : "",
+                         lp->conf->kafka.dead_letter_topic, rejected[i]);
+                if (cs_dlq_send(lp->dlq, topic, m->partition, m->offset, m->key,
+                                m->key_len, m->payload, m->len, rejected[i],
+                                errstr, errstr_size) == -1)
+                        goto done;
+                lp->dead_letters++;
+        }
+        if (cs_dlq_flush(lp->dlq, 60000, errstr, errstr_size) == -1)
+                goto done;
+        lp->applied += (long long)n;
+        rc_out = 0;
+done:
+        for (size_t i = 0; i < n; i++)
+                free(rejected[i]);
+        free(rejected);
+        return rc_out;
+}
+
+/* Applies the buffered batch, then commits its offsets (only after the DB
+ * transaction committed). */
+static int flush_batch(loop_t *lp, char *errstr, size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *offsets;
+        rd_kafka_resp_err_t err;
+        int rc = 0;
+
+        if (lp->batch_n == 0)
+                return 0;
+        if (apply_messages(lp, lp->batch, lp->batch_n, errstr, errstr_size) == -1)
+                rc = -1;
+        if (rc == 0) {
+                offsets = rd_kafka_topic_partition_list_new((int)lp->batch_n);
+                for (size_t i = 0; i < lp->batch_n; i++) {
+                        rd_kafka_message_t *m = lp->batch[i];
+                        rd_kafka_topic_partition_t *tp =
+                                rd_kafka_topic_partition_list_find(
+                                        offsets, rd_kafka_topic_name(m->rkt),
+                                        m->partition);
+                        if (!tp)
+                                tp = rd_kafka_topic_partition_list_add(
+                                        offsets, rd_kafka_topic_name(m->rkt),
+                                        m->partition);
+                        tp->offset = m->offset + 1;
+                }
+                err = rd_kafka_commit(lp->rk, offsets, 0);
+                rd_kafka_topic_partition_list_destroy(offsets);
+                if (err) {
+                        /* Applied but not committed: a restart re-applies,
+                         * which is harmless. */
+                        cs_warn("offset commit failed: %s (the batch will be "
+                                "re-applied after a restart, harmlessly)",
+                                rd_kafka_err2str(err));
+                }
+        }
+        for (size_t i = 0; i < lp->batch_n; i++)
+                rd_kafka_message_destroy(lp->batch[i]);
+        lp->batch_n = 0;
+        cs_progress_update(&lp->progress, lp->applied);
+        return rc;
+}
+
+static void set_assignment(loop_t *lp, const rd_kafka_topic_partition_list_t *parts)
+{
+        if (lp->assigned)
+                rd_kafka_topic_partition_list_destroy(lp->assigned);
+        free(lp->at_eof);
+        lp->assigned = parts ? rd_kafka_topic_partition_list_copy(parts) : NULL;
+        lp->at_eof = parts ? calloc((size_t)parts->cnt + 1, sizeof(int)) : NULL;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        loop_t *lp = opaque;
+        char errstr[512];
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                /* A partition without a committed offset starts at the
+                 * beginning; auto.offset.reset=error keeps a lost offset
+                 * from being skipped silently. */
+                rd_kafka_committed(rk, parts, 10000);
+                for (int i = 0; i < parts->cnt; i++) {
+                        if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
+                                parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+                        cs_info("assigned %s [%d] from offset %lld",
+                                parts->elems[i].topic, (int)parts->elems[i].partition,
+                                (long long)parts->elems[i].offset);
+                }
+                rd_kafka_assign(rk, parts);
+                set_assignment(lp, parts);
+                lp->assigned_once = 1;
+        } else {
+                /* Finish what we hold for these partitions, then let go. */
+                if (flush_batch(lp, errstr, sizeof(errstr)) == -1) {
+                        cs_error("on revoke: %s", errstr);
+                        lp->failed = 1;
+                }
+                cs_info("partitions revoked (%d)", parts->cnt);
+                rd_kafka_assign(rk, NULL);
+                set_assignment(lp, NULL);
+        }
+}
+
+static int all_at_eof(const loop_t *lp)
+{
+        if (!lp->assigned)
+                return 0;
+        for (int i = 0; i < lp->assigned->cnt; i++)
+                if (!lp->at_eof[i])
+                        return 0;
+        return 1;
+}
+
+static void mark_eof(loop_t *lp, const char *topic, int32_t partition, int eof)
+{
+        if (!lp->assigned)
+                return;
+        for (int i = 0; i < lp->assigned->cnt; i++)
+                if (lp->assigned->elems[i].partition == partition &&
+                    !strcmp(lp->assigned->elems[i].topic, topic))
+                        lp->at_eof[i] = eof;
+}
+
+/* The committed offset is gone from the broker: stop this prefix. */
+static void stop_partition(loop_t *lp, rd_kafka_message_t *m)
+{
+        rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+        const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+        size_t used = strlen(lp->stopped_prefixes);
+
+        rd_kafka_topic_partition_list_add(one, topic, m->partition);
+        rd_kafka_pause_partitions(lp->rk, one);
+        rd_kafka_topic_partition_list_destroy(one);
+        cs_error("%s [%d]: the offset to resume from is no longer on the broker "
+                 "(%s). Nothing was skipped: this prefix is stopped. Run a "
+                 "complete sync on the child (civisync-produce --complete), then "
+                 "reset this group's offsets for %s to the beginning "
+                 "(civisync-consume --resync, or kafka-consumer-groups "
+                 "--reset-offsets --to-earliest)", topic, (int)m->partition,
+                 rd_kafka_message_errstr(m), topic);
+        snprintf(lp->stopped_prefixes + used, sizeof(lp->stopped_prefixes) - used,
+                 "%s%s", used ? ", " : "", topic);
+        mark_eof(lp, topic, m->partition, 1);
+        lp->failed = 1;
+}
+
+static char *subscription_pattern(const cs_consumer_conf_t *conf)
+{
+        const char *tp = conf->kafka.topic_prefix;
+        size_t len = strlen(tp);
+        char *re = malloc(len * 2 + 64), *p = re;
+
+        if (!re)
+                return NULL;
+        *p++ = '^';
+        for (size_t i = 0; i < len; i++) {
+                if (strchr(".^$|()[]{}*+?\\", tp[i]))
+                        *p++ = '\\';
+                *p++ = tp[i];
+        }
+        strcpy(p, "[A-Za-z0-9_]{1,32}$");
+        return re;
+}
+
+int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
+                char *errstr, size_t errstr_size)
+{
+        loop_t lp = { .conf = conf, .ap = ap };
+        rd_kafka_conf_t *kconf;
+        rd_kafka_topic_partition_list_t *subs = NULL;
+        double started = cs_progress_now();
+        int rc = -1;
+        /* civisync's delivery contract; not overridable. */
+        static const char *settings[][2] = {
+                { "enable.auto.commit", "false" },
+                { "enable.auto.offset.store", "false" },
+                { "auto.offset.reset", "error" },
+                { "enable.partition.eof", "true" },
+                { "topic.metadata.refresh.interval.ms", "10000" },
+        };
+
+        lp.batch = calloc((size_t)conf->batch_documents, sizeof(*lp.batch));
+        if (!lp.batch) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        if (!(kconf = cs_kafka_conf_new(&conf->kafka, errstr, errstr_size)))
+                goto done;
+        if (rd_kafka_conf_set(kconf, "group.id", conf->kafka.group, errstr,
+                              errstr_size) != RD_KAFKA_CONF_OK) {
+                rd_kafka_conf_destroy(kconf);
+                goto done;
+        }
+        for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+                if (rd_kafka_conf_set(kconf, settings[i][0], settings[i][1],
+                                      errstr, errstr_size) != RD_KAFKA_CONF_OK) {
+                        rd_kafka_conf_destroy(kconf);
+                        goto done;
+                }
+        /* A shorter session than librdkafka's 45 s lets a restarted --once
+         * run rejoin quickly; kafka.properties may override it. */
+        {
+                int overridden = 0;
+                for (size_t i = 0; i < conf->kafka.prop_cnt; i++)
+                        if (!strcmp(conf->kafka.props[i].name, "session.timeout.ms"))
+                                overridden = 1;
+                if (!overridden &&
+                    rd_kafka_conf_set(kconf, "session.timeout.ms", "10000", errstr,
+                                      errstr_size) != RD_KAFKA_CONF_OK) {
+                        rd_kafka_conf_destroy(kconf);
+                        goto done;
+                }
+        }
+        rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
+        rd_kafka_conf_set_opaque(kconf, &lp);
+        /* kconf is owned by rk from here on. */
+        if (!(lp.rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr, errstr_size))) {
+                rd_kafka_conf_destroy(kconf);
+                goto done;
+        }
+        rd_kafka_poll_set_consumer(lp.rk);
+        if (!(lp.dlq = cs_dlq_new(conf, errstr, errstr_size)))
+                goto done;
+
+        subs = rd_kafka_topic_partition_list_new(conf->prefix_cnt ? (int)conf->prefix_cnt : 1);
+        if (conf->prefix_cnt) {
+                for (size_t i = 0; i < conf->prefix_cnt; i++) {
+                        char topic[256];
+                        if (cs_kafka_topic_name(topic, sizeof(topic),
+                                                conf->kafka.topic_prefix,
+                                                conf->prefixes[i], errstr,
+                                                errstr_size) == -1)
+                                goto done;
+                        rd_kafka_topic_partition_list_add(subs, topic,
+                                                          RD_KAFKA_PARTITION_UA);
+                }
+        } else {
+                char *re = subscription_pattern(conf);
+                if (!re) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto done;
+                }
+                rd_kafka_topic_partition_list_add(subs, re, RD_KAFKA_PARTITION_UA);
+                free(re);
+        }
+        if (rd_kafka_subscribe(lp.rk, subs)) {
+                snprintf(errstr, errstr_size, "subscribe failed");
+                goto done;
+        }
+        cs_info("consuming %s%s as group %s (%s)",
+                conf->prefix_cnt ? "prefixes from the allow-list" : "every topic under ",
+                conf->prefix_cnt ? "" : conf->kafka.topic_prefix, conf->kafka.group,
+                once ? "until drained" : "until stopped");
+        cs_progress_init(&lp.progress, "civisync-consume", 0);
+
+        while (!loop_stopping) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(lp.rk, 200);
+
+                if (!m) {
+                        if (flush_batch(&lp, errstr, errstr_size) == -1)
+                                goto done;
+                        if (once && lp.assigned_once && all_at_eof(&lp))
+                                break;
+                        if (once && !lp.assigned_once &&
+                            cs_progress_now() - started > ONCE_ASSIGN_WAIT_S) {
+                                cs_warn("no partitions assigned after %.0f s: "
+                                        "nothing to consume", ONCE_ASSIGN_WAIT_S);
+                                break;
+                        }
+                        continue;
+                }
+                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        mark_eof(&lp, rd_kafka_topic_name(m->rkt), m->partition, 1);
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                    m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+                        if (flush_batch(&lp, errstr, errstr_size) == -1) {
+                                rd_kafka_message_destroy(m);
+                                goto done;
+                        }
+                        stop_partition(&lp, m);
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                if (m->err) {
+                        cs_warn("kafka: %s", rd_kafka_message_errstr(m));
+                        rd_kafka_message_destroy(m);
+                        continue;
+                }
+                mark_eof(&lp, rd_kafka_topic_name(m->rkt), m->partition, 0);
+                lp.batch[lp.batch_n++] = m;
+                if (lp.batch_n >= (size_t)conf->batch_documents &&
+                    flush_batch(&lp, errstr, errstr_size) == -1)
+                        goto done;
+        }
+        if (flush_batch(&lp, errstr, errstr_size) == -1)
+                goto done;
+        if (lp.failed) {
+                snprintf(errstr, errstr_size, "stopped prefix topic(s): %s",
+                         lp.stopped_prefixes[0] ? lp.stopped_prefixes : "(see log)");
+                goto done;
+        }
+        rc = 0;
+done:
+        cs_progress_end(&lp.progress);
+        if (subs)
+                rd_kafka_topic_partition_list_destroy(subs);
+        for (size_t i = 0; i < lp.batch_n; i++)
+                rd_kafka_message_destroy(lp.batch[i]);
+        if (lp.rk) {
+                rd_kafka_consumer_close(lp.rk);
+                rd_kafka_destroy(lp.rk);
+        }
+        cs_dlq_free(lp.dlq);
+        set_assignment(&lp, NULL);
+        free(lp.batch);
+        return rc;
+}
+
+int cs_loop_input(const cs_consumer_conf_t *conf, cs_apply_t *ap,
+                  const char *path, const char *prefix, char *errstr,
+                  size_t errstr_size)
+{
+        FILE *fp = fopen(path, "r");
+        char *line = NULL;
+        size_t cap = 0, in_batch = 0;
+        ssize_t len;
+        long lineno = 0;
+        int rc = -1;
+        cs_apply_rc_t arc;
+        char why[1024];
+
+        if (!fp) {
+                snprintf(errstr, errstr_size, "%s: %m", path);
+                return -1;
+        }
+        if (cs_apply_prepare_prefix(ap, prefix, errstr, errstr_size) != CS_APPLY_OK ||
+            cs_apply_begin(ap, errstr, errstr_size) != CS_APPLY_OK)
+                goto done;
+        while ((len = getline(&line, &cap, fp)) > 0) {
+                json_error_t jerr;
+                json_t *rec, *key, *value;
+                char *text = NULL;
+
+                lineno++;
+                if (!(rec = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &jerr)) ||
+                    !json_is_string(key = json_object_get(rec, "key")) ||
+                    !(value = json_object_get(rec, "value"))) {
+                        snprintf(errstr, errstr_size, "%s:%ld: not a civisync "
+                                 "NDJSON record (%s)", path, lineno,
+                                 rec ? "needs key and value" : jerr.text);
+                        json_decref(rec);
+                        cs_apply_rollback(ap);
+                        goto done;
+                }
+                if (!json_is_null(value))
+                        text = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                arc = cs_apply_message(ap, prefix, json_string_value(key),
+                                       json_string_length(key), text,
+                                       text ? strlen(text) : 0, why, sizeof(why));
+                free(text);
+                json_decref(rec);
+                if (arc == CS_APPLY_REJECTED)
+                        cs_error("%s:%ld: rejected: %s", path, lineno, why);
+                if (arc == CS_APPLY_RETRY) {
+                        snprintf(errstr, errstr_size, "%s:%ld: %s", path, lineno, why);
+                        cs_apply_rollback(ap);
+                        goto done;
+                }
+                if (++in_batch >= (size_t)conf->batch_documents) {
+                        if (cs_apply_commit(ap, errstr, errstr_size) != CS_APPLY_OK ||
+                            cs_apply_begin(ap, errstr, errstr_size) != CS_APPLY_OK)
+                                goto done;
+                        in_batch = 0;
+                }
+                if (loop_stopping) {
+                        snprintf(errstr, errstr_size, "interrupted at %s:%ld "
+                                 "(applied up to the last batch; re-running the "
+                                 "file is harmless)", path, lineno);
+                        cs_apply_rollback(ap);
+                        goto done;
+                }
+        }
+        if (cs_apply_commit(ap, errstr, errstr_size) != CS_APPLY_OK)
+                goto done;
+        rc = cs_apply_stats(ap)->rejected ? -1 : 0;
+        if (rc == -1)
+                snprintf(errstr, errstr_size, "%s: %lld record(s) rejected (see log)",
+                         path, cs_apply_stats(ap)->rejected);
+done:
+        free(line);
+        fclose(fp);
+        return rc;
+}

@@ -1,0 +1,22 @@
+/* loop.h — the consumer-group loop: batches, DB commit, then offset commit. */
+#ifndef CS_LOOP_H
+#define CS_LOOP_H
+
+#include <stddef.h>
+#include "apply.h"
+#include "conf.h"
+
+/* Consumes the allowed civisync topics as the configured group and applies
+ * them. once: stop when every assigned partition is drained to its end.
+ * Returns 0, or -1 with errstr (a fatal error, or a prefix that had to be
+ * stopped, e.g. its committed offset is no longer on the broker). */
+int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
+                char *errstr, size_t errstr_size);
+/* Applies an NDJSON file written by civisync-produce --output. */
+int cs_loop_input(const cs_consumer_conf_t *conf, cs_apply_t *ap,
+                  const char *path, const char *prefix, char *errstr,
+                  size_t errstr_size);
+/* Set by the signal handler. */
+void cs_loop_stop(void);
+
+#endif

@@ -1,0 +1,158 @@
+/* main.c — civisync-consume: applies civisync topics (or an NDJSON file) to the master. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+#include "cli.h"
+#include "conf.h"
+#include "log.h"
+#include "loop.h"
+#include "prefix.h"
+#include "progress.h"
+
+#define PROGRAM "civisync-consume"
+
+static const char usage_text[] =
+"Usage: " PROGRAM " -c FILE [--once] [options]\n"
+"       " PROGRAM " -c FILE --input FILE --prefix PREFIX\n"
+"\n"
+"Applies civisync documents to the master CiviCRM database, translating ids\n"
+"through mapping_master_<PREFIX>. Without --once it runs as a daemon until\n"
+"SIGINT/SIGTERM.\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE   consumer configuration (see conf/consumer.cfg.example)\n"
+"  -b, --brokers LIST  bootstrap brokers (overrides kafka.brokers)\n"
+"  -X name=value       librdkafka property (overrides kafka.properties)\n"
+"      --once          drain every assigned partition to its end, then exit\n"
+"      --input FILE    apply an NDJSON file from civisync-produce --output\n"
+"      --prefix PREFIX the child prefix the --input file belongs to\n"
+"  -v, --verbose       more log output (repeatable); -q, --quiet: less\n"
+"  -h, --help          this text;  -V, --version: version\n"
+"\n"
+"Exit codes: 0 success, 1 runtime failure (including a prefix stopped\n"
+"because its offset is gone, or rejected --input records), 2 usage or\n"
+"configuration error.\n";
+
+typedef struct consume_opts_s {
+        int once;
+        const char *input;
+        const char *prefix;
+} consume_opts_t;
+
+enum { OPT_ONCE = 1000, OPT_INPUT, OPT_PREFIX };
+
+static const struct option long_options[] = {
+        { "once", no_argument, NULL, OPT_ONCE },
+        { "input", required_argument, NULL, OPT_INPUT },
+        { "prefix", required_argument, NULL, OPT_PREFIX },
+        { NULL, 0, NULL, 0 }
+};
+
+static int on_option(int opt, const char *arg, void *opaque, char *errstr,
+                     size_t errstr_size)
+{
+        consume_opts_t *opts = opaque;
+        switch (opt) {
+        case OPT_ONCE: opts->once = 1; return 0;
+        case OPT_INPUT: opts->input = arg; return 0;
+        case OPT_PREFIX: opts->prefix = arg; return 0;
+        default:
+                snprintf(errstr, errstr_size, PROGRAM ": unknown option");
+                return -1;
+        }
+}
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        cs_loop_stop();
+}
+
+int main(int argc, char **argv)
+{
+        cs_cli_t cli = { 0 };
+        consume_opts_t opts = { 0 };
+        cs_consumer_conf_t conf = { 0 };
+        cs_apply_t *ap = NULL;
+        char errstr[1024];
+        int first_arg, rc, exit_code = CS_EXIT_FAILURE;
+        double started = cs_progress_now();
+
+        cs_log_init(PROGRAM);
+        rc = cs_cli_parse(&cli, argc, argv, PROGRAM, usage_text, "",
+                          long_options, on_option, &opts, &first_arg, errstr,
+                          sizeof(errstr));
+        if (rc == 1) {
+                cs_cli_free(&cli);
+                return CS_EXIT_OK;
+        }
+        if (rc == -1 || first_arg < argc || !cli.config_path) {
+                fprintf(stderr, "%s\n", rc == -1 ? errstr :
+                        first_arg < argc ? PROGRAM ": unexpected argument "
+                        "(see " PROGRAM " --help)" :
+                        PROGRAM ": -c FILE is required (see " PROGRAM " --help)");
+                cs_cli_free(&cli);
+                return CS_EXIT_USAGE;
+        }
+        if (cs_conf_load_consumer(cli.config_path, &conf, errstr,
+                                  sizeof(errstr)) == -1)
+                goto usage_error;
+        if (cli.brokers && cs_conf_set_brokers(&conf.kafka, cli.brokers, errstr,
+                                               sizeof(errstr)) == -1)
+                goto usage_error;
+        for (int i = 0; i < cli.x_prop_cnt; i++)
+                if (cs_conf_kafka_prop_set(&conf.kafka, cli.x_props[i], errstr,
+                                           sizeof(errstr)) == -1)
+                        goto usage_error;
+        if ((opts.input != NULL) != (opts.prefix != NULL)) {
+                snprintf(errstr, sizeof(errstr), PROGRAM ": --input and --prefix "
+                         "go together");
+                goto usage_error;
+        }
+        if (opts.prefix && !cs_prefix_valid(opts.prefix)) {
+                snprintf(errstr, sizeof(errstr), PROGRAM ": --prefix '%s' is not "
+                         "a valid prefix ([A-Za-z0-9_]{1,32})", opts.prefix);
+                goto usage_error;
+        }
+
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+
+        if (!(ap = cs_apply_new(&conf, errstr, sizeof(errstr))))
+                goto runtime_error;
+        if (opts.input)
+                rc = cs_loop_input(&conf, ap, opts.input, opts.prefix, errstr,
+                                   sizeof(errstr));
+        else
+                rc = cs_loop_run(&conf, ap, opts.once, errstr, sizeof(errstr));
+        {
+                const cs_apply_stats_t *st = cs_apply_stats(ap);
+                double secs = cs_progress_now() - started;
+                printf("%s: %lld documents applied, %lld rows upserted, %lld rows "
+                       "deleted, %lld tombstones, %lld rejected, %lld complete-sync "
+                       "sweeps; %.2f s\n", PROGRAM, st->documents, st->rows_upserted,
+                       st->rows_deleted, st->tombstones, st->rejected, st->sweeps,
+                       secs);
+                fflush(stdout);
+        }
+        if (rc == -1)
+                goto runtime_error;
+        exit_code = CS_EXIT_OK;
+        goto done;
+
+usage_error:
+        fprintf(stderr, "%s\n", errstr);
+        exit_code = CS_EXIT_USAGE;
+        goto done;
+runtime_error:
+        cs_error("%s", errstr);
+        exit_code = CS_EXIT_FAILURE;
+done:
+        cs_apply_free(ap);
+        cs_conf_consumer_free(&conf);
+        cs_cli_free(&cli);
+        return exit_code;
+}

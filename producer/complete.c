@@ -1,0 +1,179 @@
+/* complete.c — a complete sync: reset, replay of one consistent snapshot, end marker. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "complete.h"
+#include "doc.h"
+#include "log.h"
+#include "progress.h"
+#include "registry.h"
+#include "snapshot.h"
+
+#define FLUSH_TIMEOUT_MS 300000
+
+typedef struct complete_ctx_s {
+        const cs_producer_conf_t *conf;
+        cs_sink_t *sink;
+        cs_run_stats_t *stats;
+        json_t **partition_counts;   /* per partition: entity -> count */
+        int partition_cnt;
+        cs_progress_t progress;
+} complete_ctx_t;
+
+static void count_add(json_t *counts, const char *entity, long long n)
+{
+        json_t *cur = json_object_get(counts, entity);
+        json_object_set_new(counts, entity,
+                            json_integer((cur ? json_integer_value(cur) : 0) + n));
+}
+
+static int emit_doc(const cs_entity_t *root, long long child_id, json_t *doc,
+                    void *opaque, char *errstr, size_t errstr_size)
+{
+        complete_ctx_t *ctx = opaque;
+        char key[CS_DOC_ID_MAX];
+        json_t *kids = json_object_get(doc, CS_F_CHILDREN);
+        size_t len, i;
+        json_t *kid;
+        char *value;
+        int partition;
+
+        if (cs_doc_id(key, sizeof(key), ctx->conf->prefix, root->table,
+                      child_id) == -1) {
+                snprintf(errstr, errstr_size, "%s %lld: document id too long",
+                         root->name, child_id);
+                return -1;
+        }
+        if (!(value = cs_doc_dump(doc, ctx->conf->max_document_bytes, &len,
+                                  errstr, errstr_size)))
+                return -1;
+        partition = cs_sink_partition_for(ctx->sink, key);
+        if (cs_sink_send(ctx->sink, key, value, len, partition, errstr,
+                         errstr_size) == -1) {
+                free(value);
+                return -1;
+        }
+        free(value);
+
+        count_add(ctx->partition_counts[partition], root->name, 1);
+        count_add(ctx->stats->upserts, root->name, 1);
+        json_array_foreach(kids, i, kid) {
+                const char *name = json_string_value(
+                        json_object_get(kid, CS_F_ENTITY));
+                if (name) {
+                        count_add(ctx->partition_counts[partition], name, 1);
+                        count_add(ctx->stats->upserts, name, 1);
+                }
+        }
+        ctx->stats->documents++;
+        cs_progress_update(&ctx->progress, ctx->stats->documents);
+        return 0;
+}
+
+static long long new_generation(long long previous)
+{
+        struct timeval tv;
+        long long now_ms;
+
+        gettimeofday(&tv, NULL);
+        now_ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+        return now_ms > previous ? now_ms : previous + 1;
+}
+
+/* Sends one control document to one partition. doc is stolen. */
+static int send_control(complete_ctx_t *ctx, json_t *doc, int partition,
+                        char *errstr, size_t errstr_size)
+{
+        char key[CS_DOC_ID_MAX];
+        size_t len;
+        char *value;
+        int rc;
+
+        if (!doc) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        cs_doc_control_id(key, sizeof(key), ctx->conf->prefix);
+        value = cs_doc_dump(doc, ctx->conf->max_document_bytes, &len, errstr,
+                            errstr_size);
+        json_decref(doc);
+        if (!value)
+                return -1;
+        rc = cs_sink_send(ctx->sink, key, value, len, partition, errstr,
+                          errstr_size);
+        free(value);
+        return rc;
+}
+
+int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
+                    long long previous_generation, cs_run_stats_t *stats,
+                    char *errstr, size_t errstr_size)
+{
+        complete_ctx_t ctx = { .conf = conf, .sink = sink, .stats = stats };
+        cs_snap_t *snap = NULL;
+        long long total = 0;
+        int rc = -1;
+
+        memset(stats, 0, sizeof(*stats));
+        stats->upserts = json_object();
+        stats->deletes = json_object();
+        stats->generation = new_generation(previous_generation);
+        ctx.partition_cnt = cs_sink_partition_count(sink);
+        ctx.partition_counts = calloc((size_t)ctx.partition_cnt,
+                                      sizeof(*ctx.partition_counts));
+        if (!ctx.partition_counts) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        for (int p = 0; p < ctx.partition_cnt; p++)
+                ctx.partition_counts[p] = json_object();
+
+        if (!(snap = cs_snap_open(db, conf->prefix, conf->batch_rows, errstr,
+                                  errstr_size)))
+                goto done;
+        if (cs_snap_count(snap, &total, errstr, errstr_size) == -1)
+                goto done;
+        cs_info("complete sync of prefix %s: generation %lld, %lld documents, "
+                "%d partition(s)", conf->prefix, stats->generation, total,
+                ctx.partition_cnt);
+        cs_progress_init(&ctx.progress, "civisync-produce --complete", total);
+
+        for (int p = 0; p < ctx.partition_cnt; p++)
+                if (send_control(&ctx, cs_doc_reset_new(conf->prefix,
+                                                        stats->generation, p,
+                                                        ctx.partition_cnt),
+                                 p, errstr, errstr_size) == -1)
+                        goto done;
+        if (cs_snap_run(snap, emit_doc, &ctx, errstr, errstr_size) == -1)
+                goto done;
+        cs_progress_end(&ctx.progress);
+        /* The end marker goes out only once the whole replay is delivered. */
+        if (cs_sink_flush(sink, FLUSH_TIMEOUT_MS, errstr, errstr_size) == -1)
+                goto done;
+        for (int p = 0; p < ctx.partition_cnt; p++)
+                if (send_control(&ctx, cs_doc_end_new(conf->prefix,
+                                                      stats->generation, p,
+                                                      ctx.partition_cnt,
+                                                      ctx.partition_counts[p]),
+                                 p, errstr, errstr_size) == -1)
+                        goto done;
+        if (cs_sink_flush(sink, FLUSH_TIMEOUT_MS, errstr, errstr_size) == -1)
+                goto done;
+        rc = 0;
+done:
+        cs_progress_end(&ctx.progress);
+        cs_snap_close(snap);
+        for (int p = 0; p < ctx.partition_cnt; p++)
+                json_decref(ctx.partition_counts[p]);
+        free(ctx.partition_counts);
+        return rc;
+}
+
+void cs_run_stats_free(cs_run_stats_t *stats)
+{
+        json_decref(stats->upserts);
+        json_decref(stats->deletes);
+        stats->upserts = stats->deletes = NULL;
+}

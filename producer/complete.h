@@ -1,0 +1,27 @@
+/* complete.h — a complete sync: reset, replay of one consistent snapshot, end marker. */
+#ifndef CS_COMPLETE_H
+#define CS_COMPLETE_H
+
+#include <jansson.h>
+#include <mysql.h>
+#include "conf.h"
+#include "sink.h"
+
+typedef struct cs_run_stats_s {
+        long long generation;
+        long long documents;     /* root documents sent */
+        json_t *upserts;         /* NEW object: entity -> rows sent (nested included) */
+        json_t *deletes;         /* NEW object: entity -> tombstones sent */
+} cs_run_stats_t;
+
+/* Sends reset(G) to every partition, every root document of the snapshot
+ * in dependency order, waits for delivery, then end(G) with per-partition
+ * per-entity counts, and waits again. previous_generation comes from the
+ * state; G = max(previous + 1, now in ms). Returns 0 only when every
+ * message was delivered. stats must be freed with cs_run_stats_free. */
+int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
+                    long long previous_generation, cs_run_stats_t *stats,
+                    char *errstr, size_t errstr_size);
+void cs_run_stats_free(cs_run_stats_t *stats);
+
+#endif

@@ -1,0 +1,33 @@
+/* snapshot.h — reads a child's synced entities page by page inside one consistent snapshot. */
+#ifndef CS_SNAPSHOT_H
+#define CS_SNAPSHOT_H
+
+#include <jansson.h>
+#include <mysql.h>
+#include "registry.h"
+
+typedef struct cs_snap_s cs_snap_t;
+
+/* Called once per root document. doc is BORROWED (the callback serializes
+ * or copies it). Return 0 to continue, -1 to stop with errstr set. */
+typedef int (cs_snap_emit_cb)(const cs_entity_t *root, long long child_id,
+                              json_t *doc, void *opaque, char *errstr,
+                              size_t errstr_size);
+
+/* Opens a REPEATABLE READ, READ ONLY transaction WITH CONSISTENT SNAPSHOT on
+ * db and loads the schema of every registry table present in the child.
+ * NULL with errstr on error. db stays owned by the caller. */
+cs_snap_t *cs_snap_open(MYSQL *db, const char *prefix, int batch_rows,
+                        char *errstr, size_t errstr_size);
+/* Number of root documents the snapshot will emit (for the ETA). */
+int cs_snap_count(cs_snap_t *snap, long long *total, char *errstr,
+                  size_t errstr_size);
+/* The child server's time zone name as carried in civisync_time_zone. */
+const char *cs_snap_time_zone(const cs_snap_t *snap);
+/* Emits every root entity in registry order, each with its nested rows. */
+int cs_snap_run(cs_snap_t *snap, cs_snap_emit_cb *cb, void *opaque,
+                char *errstr, size_t errstr_size);
+/* Ends the transaction and frees everything. */
+void cs_snap_close(cs_snap_t *snap);
+
+#endif

@@ -1,0 +1,702 @@
+/* conf.c — loads and strictly validates producer/consumer libconfig files into typed structs. */
+#include "conf.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_HOST              "127.0.0.1"
+#define DEFAULT_PORT              3306
+#define DEFAULT_TOPIC_PREFIX      "civisync."
+#define DEFAULT_GROUP             "civisync-master"
+#define DEFAULT_DEAD_LETTER_TOPIC "civisync.dead-letter"
+#define DEFAULT_LOOKBACK_SECONDS  300
+#define DEFAULT_MAX_DOCUMENT      1000000
+#define DEFAULT_BATCH_ROWS        2000
+#define DEFAULT_BATCH_DOCUMENTS   500
+#define MAX_DOCUMENT_LIMIT        1000000000LL /* Kafka's own message.max.bytes cap */
+#define KAFKA_TOPIC_MAX           249
+#define PASSWORD_FILE_MAX         4096
+
+/* Where errors go while one file is being loaded. */
+typedef struct load_ctx_s {
+        const char *path;
+        char *errstr;
+        size_t errstr_size;
+} load_ctx_t;
+
+static const char *const producer_keys[] = {
+        "prefix", "state_dir", "lookback_seconds", "max_document_bytes",
+        "batch_rows", "child", "kafka", NULL};
+static const char *const consumer_keys[] = {
+        "master", "kafka", "prefixes", "batch_documents", "max_document_bytes",
+        NULL};
+static const char *const db_keys[] = {
+        "host", "port", "socket", "user", "password", "password_file",
+        "database", NULL};
+static const char *const producer_kafka_keys[] = {
+        "brokers", "topic_prefix", "properties", NULL};
+static const char *const consumer_kafka_keys[] = {
+        "brokers", "group", "topic_prefix", "dead_letter_topic", "properties",
+        NULL};
+
+/* Formats "FILE:LINE - text" (or "FILE - text" without a line); returns -1. */
+static int fail_at(load_ctx_t *c, const config_setting_t *s, const char *fmt,
+                   ...) __attribute__((format(printf, 3, 4)));
+static int fail_at(load_ctx_t *c, const config_setting_t *s, const char *fmt,
+                   ...)
+{
+        char msg[768];
+        va_list ap;
+        const char *file = NULL;
+        unsigned line = 0;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (s) {
+                file = config_setting_source_file(s);
+                line = config_setting_source_line(s);
+        }
+        if (!file)
+                file = c->path;
+        if (line)
+                snprintf(c->errstr, c->errstr_size, "%s:%u - %s", file, line,
+                         msg);
+        else
+                snprintf(c->errstr, c->errstr_size, "%s - %s", file, msg);
+        return -1;
+}
+
+static void full_name(char *buf, size_t size, const char *group,
+                      const char *key)
+{
+        if (group)
+                snprintf(buf, size, "%s.%s", group, key);
+        else
+                snprintf(buf, size, "%s", key);
+}
+
+static int out_of_memory(load_ctx_t *c)
+{
+        snprintf(c->errstr, c->errstr_size, "%s - out of memory", c->path);
+        return -1;
+}
+
+/* Rejects every member of group whose name is not in keys (typos must not pass). */
+static int check_keys(load_ctx_t *c, const config_setting_t *group,
+                      const char *gname, const char *const *keys)
+{
+        int n = config_setting_length(group);
+
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+                const char *name = config_setting_name(s);
+                int known = 0;
+
+                for (size_t k = 0; keys[k]; k++)
+                        if (name && strcmp(name, keys[k]) == 0)
+                                known = 1;
+                if (known)
+                        continue;
+
+                char list[256] = "";
+                size_t used = 0;
+                for (size_t k = 0; keys[k]; k++) {
+                        int w = snprintf(list + used, sizeof(list) - used,
+                                         "%s%s", k ? ", " : "", keys[k]);
+                        if (w < 0 || (size_t)w >= sizeof(list) - used)
+                                break;
+                        used += (size_t)w;
+                }
+                char full[160];
+                full_name(full, sizeof(full), gname, name ? name : "?");
+                return fail_at(c, s, "unknown key '%s' (known keys%s%s: %s)",
+                               full, gname ? " in " : "", gname ? gname : "",
+                               list);
+        }
+        return 0;
+}
+
+static const char *type_word(const config_setting_t *s)
+{
+        switch (config_setting_type(s)) {
+        case CONFIG_TYPE_GROUP: return "a group";
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64: return "an integer";
+        case CONFIG_TYPE_FLOAT: return "a float";
+        case CONFIG_TYPE_STRING: return "a string";
+        case CONFIG_TYPE_BOOL: return "a boolean";
+        case CONFIG_TYPE_ARRAY: return "an array";
+        case CONFIG_TYPE_LIST: return "a list";
+        default: return "of unknown type";
+        }
+}
+
+/* Looks up an optional group member that must itself be a group. */
+static int get_group(load_ctx_t *c, const config_setting_t *root,
+                     const char *name, int required, config_setting_t **out)
+{
+        config_setting_t *s = config_setting_get_member(root, name);
+
+        *out = NULL;
+        if (!s) {
+                if (required)
+                        return fail_at(c, NULL,
+                                       "missing required group '%s' (%s = { ... };)",
+                                       name, name);
+                return 0;
+        }
+        if (!config_setting_is_group(s))
+                return fail_at(c, s, "'%s' must be a group (%s = { ... };), not %s",
+                               name, name, type_word(s));
+        *out = s;
+        return 0;
+}
+
+/* Reads a string member into *out (replacing a default). Absent: error if
+ * required, else *out is kept. */
+static int get_str(load_ctx_t *c, const config_setting_t *grp,
+                   const char *gname, const char *key, char **out,
+                   int required, int allow_empty)
+{
+        char full[160];
+        const config_setting_t *s = config_setting_get_member(grp, key);
+
+        full_name(full, sizeof(full), gname, key);
+        if (!s) {
+                if (required)
+                        return fail_at(c, gname ? grp : NULL,
+                                       "missing required key '%s'", full);
+                return 0;
+        }
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return fail_at(c, s, "'%s' must be a string in double quotes, not %s",
+                               full, type_word(s));
+        const char *v = config_setting_get_string(s);
+        if (!allow_empty && (!v || !*v))
+                return fail_at(c, s, "'%s' must not be empty", full);
+        char *copy = strdup(v ? v : "");
+        if (!copy)
+                return out_of_memory(c);
+        free(*out);
+        *out = copy;
+        return 0;
+}
+
+/* Reads an optional integer member within [min, max] into *out. */
+static int get_int(load_ctx_t *c, const config_setting_t *grp,
+                   const char *gname, const char *key, long long min,
+                   long long max, long long *out)
+{
+        char full[160];
+        const config_setting_t *s = config_setting_get_member(grp, key);
+
+        full_name(full, sizeof(full), gname, key);
+        if (!s)
+                return 0;
+        if (config_setting_type(s) != CONFIG_TYPE_INT &&
+            config_setting_type(s) != CONFIG_TYPE_INT64)
+                return fail_at(c, s, "'%s' must be an integer, not %s", full,
+                               type_word(s));
+        long long v = config_setting_get_int64(s);
+        if (v < min || v > max)
+                return fail_at(c, s, "'%s' must be between %lld and %lld (got %lld)",
+                               full, min, max, v);
+        *out = v;
+        return 0;
+}
+
+/* 1 if s is a legal Kafka topic name fragment: [A-Za-z0-9._-]. */
+static int topic_chars_ok(const char *s)
+{
+        for (; *s; s++) {
+                unsigned char ch = (unsigned char)*s;
+                if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+                      ch == '-'))
+                        return 0;
+        }
+        return 1;
+}
+
+static int check_topic(load_ctx_t *c, const config_setting_t *grp,
+                       const char *key, const char *value, size_t max_len)
+{
+        const config_setting_t *s = grp ? config_setting_get_member(grp, key) : NULL;
+
+        if (!topic_chars_ok(value))
+                return fail_at(c, s, "'kafka.%s' \"%s\" may contain only "
+                               "A-Z a-z 0-9 . _ - (Kafka topic characters)",
+                               key, value);
+        if (strlen(value) > max_len)
+                return fail_at(c, s, "'kafka.%s' is longer than %zu characters",
+                               key, max_len);
+        return 0;
+}
+
+/* Reads a whole file into a new string with trailing CR/LF stripped. */
+static char *read_secret_file(const char *file, int *err)
+{
+        FILE *fp = fopen(file, "r");
+        char *buf;
+        size_t n;
+
+        *err = 0;
+        if (!fp) {
+                *err = errno;
+                return NULL;
+        }
+        buf = malloc(PASSWORD_FILE_MAX + 1);
+        if (!buf) {
+                fclose(fp);
+                *err = ENOMEM;
+                return NULL;
+        }
+        n = fread(buf, 1, PASSWORD_FILE_MAX + 1, fp);
+        if (ferror(fp) || n > PASSWORD_FILE_MAX) {
+                *err = ferror(fp) ? EIO : EFBIG;
+                fclose(fp);
+                explicit_bzero(buf, PASSWORD_FILE_MAX + 1);
+                free(buf);
+                return NULL;
+        }
+        fclose(fp);
+        buf[n] = '\0';
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                buf[--n] = '\0';
+        return buf;
+}
+
+static void free_secret(char *s)
+{
+        if (s) {
+                explicit_bzero(s, strlen(s));
+                free(s);
+        }
+}
+
+static int load_db(load_ctx_t *c, const config_setting_t *root,
+                   const char *gname, cs_db_params_t *db)
+{
+        config_setting_t *g;
+        long long port = DEFAULT_PORT;
+
+        db->port = DEFAULT_PORT;
+        if (get_group(c, root, gname, 1, &g) < 0 ||
+            check_keys(c, g, gname, db_keys) < 0 ||
+            get_str(c, g, gname, "host", &db->host, 0, 0) < 0 ||
+            get_int(c, g, gname, "port", 1, 65535, &port) < 0 ||
+            get_str(c, g, gname, "socket", &db->socket, 0, 0) < 0 ||
+            get_str(c, g, gname, "user", &db->user, 1, 0) < 0 ||
+            get_str(c, g, gname, "password", &db->password, 0, 1) < 0 ||
+            get_str(c, g, gname, "database", &db->database, 1, 0) < 0)
+                return -1;
+        db->port = (int)port;
+
+        char *pwfile = NULL;
+        if (get_str(c, g, gname, "password_file", &pwfile, 0, 0) < 0)
+                return -1;
+        if (pwfile) {
+                const config_setting_t *s = config_setting_get_member(g, "password_file");
+                int err;
+                if (db->password) {
+                        free(pwfile);
+                        return fail_at(c, s, "set either '%s.password' or "
+                                       "'%s.password_file', not both",
+                                       gname, gname);
+                }
+                db->password = read_secret_file(pwfile, &err);
+                if (!db->password) {
+                        fail_at(c, s, "'%s.password_file': cannot read '%s': %s",
+                                gname, pwfile,
+                                err == EFBIG ? "file larger than 4096 bytes"
+                                             : strerror(err));
+                        free(pwfile);
+                        return -1;
+                }
+                free(pwfile);
+        }
+        if (!db->host && !db->socket) {
+                db->host = strdup(DEFAULT_HOST);
+                if (!db->host)
+                        return out_of_memory(c);
+        }
+        return 0;
+}
+
+/* Sets name=value in kafka->props: replaces an existing entry, else appends. */
+static int prop_put(cs_kafka_params_t *kafka, const char *name,
+                    size_t name_len, const char *value)
+{
+        char *v = strdup(value);
+
+        if (!v)
+                return -1;
+        for (size_t i = 0; i < kafka->prop_cnt; i++) {
+                if (strlen(kafka->props[i].name) == name_len &&
+                    strncmp(kafka->props[i].name, name, name_len) == 0) {
+                        free_secret(kafka->props[i].value);
+                        kafka->props[i].value = v;
+                        return 0;
+                }
+        }
+        cs_kafka_prop_t *np = realloc(kafka->props,
+                                      (kafka->prop_cnt + 1) * sizeof(*np));
+        char *n = strndup(name, name_len);
+        if (!np || !n) {
+                if (np)
+                        kafka->props = np;
+                free(n);
+                free(v);
+                return -1;
+        }
+        kafka->props = np;
+        kafka->props[kafka->prop_cnt].name = n;
+        kafka->props[kafka->prop_cnt].value = v;
+        kafka->prop_cnt++;
+        return 0;
+}
+
+static int load_properties(load_ctx_t *c, const config_setting_t *g,
+                           cs_kafka_params_t *kafka)
+{
+        const config_setting_t *s = config_setting_get_member(g, "properties");
+        static const char hint[] =
+                "write properties = ( (\"name\", \"value\"), ... );";
+
+        if (!s)
+                return 0;
+        if (config_setting_type(s) != CONFIG_TYPE_LIST &&
+            config_setting_type(s) != CONFIG_TYPE_ARRAY)
+                return fail_at(c, s, "'kafka.properties' must be a list of "
+                               "(name, value) pairs, not %s; %s",
+                               type_word(s), hint);
+        int n = config_setting_length(s);
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                int t = config_setting_type(e);
+                if ((t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY) ||
+                    config_setting_length(e) != 2 ||
+                    config_setting_type(config_setting_get_elem(e, 0)) != CONFIG_TYPE_STRING ||
+                    config_setting_type(config_setting_get_elem(e, 1)) != CONFIG_TYPE_STRING)
+                        return fail_at(c, e, "'kafka.properties' entry %d must be a "
+                                       "pair of two strings; %s", i + 1, hint);
+                const char *name = config_setting_get_string_elem(e, 0);
+                const char *value = config_setting_get_string_elem(e, 1);
+                if (!*name || strchr(name, '='))
+                        return fail_at(c, e, "'kafka.properties' entry %d has an "
+                                       "invalid property name \"%s\"", i + 1, name);
+                if (prop_put(kafka, name, strlen(name), value) < 0)
+                        return out_of_memory(c);
+        }
+        return 0;
+}
+
+static int set_default(load_ctx_t *c, char **field, const char *value)
+{
+        if (!*field) {
+                *field = strdup(value);
+                if (!*field)
+                        return out_of_memory(c);
+        }
+        return 0;
+}
+
+static int load_kafka(load_ctx_t *c, const config_setting_t *root,
+                      const char *const *keys, cs_kafka_params_t *kafka)
+{
+        config_setting_t *g;
+
+        if (get_group(c, root, "kafka", 0, &g) < 0)
+                return -1;
+        if (g && (check_keys(c, g, "kafka", keys) < 0 ||
+            get_str(c, g, "kafka", "brokers", &kafka->brokers, 0, 0) < 0 ||
+            get_str(c, g, "kafka", "topic_prefix", &kafka->topic_prefix, 0, 0) < 0 ||
+            get_str(c, g, "kafka", "group", &kafka->group, 0, 0) < 0 ||
+            get_str(c, g, "kafka", "dead_letter_topic", &kafka->dead_letter_topic, 0, 0) < 0 ||
+            load_properties(c, g, kafka) < 0))
+                return -1;
+        if (set_default(c, &kafka->topic_prefix, DEFAULT_TOPIC_PREFIX) < 0 ||
+            set_default(c, &kafka->group, DEFAULT_GROUP) < 0 ||
+            set_default(c, &kafka->dead_letter_topic, DEFAULT_DEAD_LETTER_TOPIC) < 0)
+                return -1;
+        if (check_topic(c, g, "topic_prefix", kafka->topic_prefix,
+                        KAFKA_TOPIC_MAX - CS_PREFIX_MAX) < 0 ||
+            check_topic(c, g, "dead_letter_topic", kafka->dead_letter_topic,
+                        KAFKA_TOPIC_MAX) < 0)
+                return -1;
+        return 0;
+}
+
+/* Opens and parses path into cfg; on failure fills errstr. */
+static int parse_file(load_ctx_t *c, config_t *cfg)
+{
+        FILE *fp = fopen(c->path, "r");
+
+        if (!fp) {
+                snprintf(c->errstr, c->errstr_size, "%s - cannot open: %s",
+                         c->path, strerror(errno));
+                return -1;
+        }
+        fclose(fp);
+        if (config_read_file(cfg, c->path) == CONFIG_TRUE)
+                return 0;
+        if (config_error_type(cfg) == CONFIG_ERR_FILE_IO) {
+                snprintf(c->errstr, c->errstr_size, "%s - cannot read: %s",
+                         config_error_file(cfg) ? config_error_file(cfg) : c->path,
+                         config_error_text(cfg));
+                return -1;
+        }
+        const char *file = config_error_file(cfg) ? config_error_file(cfg) : c->path;
+        if (config_error_line(cfg) > 0)
+                snprintf(c->errstr, c->errstr_size, "%s:%d - %s", file,
+                         config_error_line(cfg), config_error_text(cfg));
+        else
+                snprintf(c->errstr, c->errstr_size, "%s - %s", file,
+                         config_error_text(cfg));
+        return -1;
+}
+
+static int load_producer(load_ctx_t *c, config_t *cfg, cs_producer_conf_t *conf)
+{
+        const config_setting_t *root = config_root_setting(cfg);
+        char *prefix = NULL;
+        long long lookback = DEFAULT_LOOKBACK_SECONDS;
+        long long maxdoc = DEFAULT_MAX_DOCUMENT;
+        long long rows = DEFAULT_BATCH_ROWS;
+
+        if (check_keys(c, root, NULL, producer_keys) < 0 ||
+            get_str(c, root, NULL, "prefix", &prefix, 1, 0) < 0)
+                return -1;
+        if (!cs_prefix_valid(prefix)) {
+                fail_at(c, config_setting_get_member(root, "prefix"),
+                        "'prefix' \"%s\" is invalid: must match [A-Za-z0-9_]{1,%d}",
+                        prefix, CS_PREFIX_MAX);
+                free(prefix);
+                return -1;
+        }
+        snprintf(conf->prefix, sizeof(conf->prefix), "%s", prefix);
+        free(prefix);
+
+        if (get_str(c, root, NULL, "state_dir", &conf->state_dir, 1, 0) < 0 ||
+            get_int(c, root, NULL, "lookback_seconds", 0, INT_MAX, &lookback) < 0 ||
+            get_int(c, root, NULL, "max_document_bytes", 1, MAX_DOCUMENT_LIMIT, &maxdoc) < 0 ||
+            get_int(c, root, NULL, "batch_rows", 1, 1000000, &rows) < 0 ||
+            load_db(c, root, "child", &conf->child) < 0 ||
+            load_kafka(c, root, producer_kafka_keys, &conf->kafka) < 0)
+                return -1;
+        conf->lookback_seconds = (int)lookback;
+        conf->max_document_bytes = (size_t)maxdoc;
+        conf->batch_rows = (int)rows;
+        return 0;
+}
+
+static int load_prefixes(load_ctx_t *c, const config_setting_t *root,
+                         cs_consumer_conf_t *conf)
+{
+        const config_setting_t *s = config_setting_get_member(root, "prefixes");
+
+        if (!s)
+                return 0;
+        if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+            config_setting_type(s) != CONFIG_TYPE_LIST)
+                return fail_at(c, s, "'prefixes' must be an array of strings, "
+                               "e.g. [\"P1\", \"P2\"], not %s", type_word(s));
+        int n = config_setting_length(s);
+        if (n == 0)
+                return 0;
+        conf->prefixes = calloc((size_t)n, sizeof(char *));
+        if (!conf->prefixes)
+                return out_of_memory(c);
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+                if (config_setting_type(e) != CONFIG_TYPE_STRING)
+                        return fail_at(c, e, "'prefixes' entry %d must be a string, "
+                                       "not %s", i + 1, type_word(e));
+                const char *p = config_setting_get_string(e);
+                if (!cs_prefix_valid(p))
+                        return fail_at(c, e, "'prefixes' entry %d \"%s\" is invalid: "
+                                       "must match [A-Za-z0-9_]{1,%d}", i + 1, p,
+                                       CS_PREFIX_MAX);
+                conf->prefixes[i] = strdup(p);
+                if (!conf->prefixes[i])
+                        return out_of_memory(c);
+                conf->prefix_cnt++;
+        }
+        return 0;
+}
+
+static int load_consumer(load_ctx_t *c, config_t *cfg, cs_consumer_conf_t *conf)
+{
+        const config_setting_t *root = config_root_setting(cfg);
+        long long maxdoc = DEFAULT_MAX_DOCUMENT;
+        long long docs = DEFAULT_BATCH_DOCUMENTS;
+
+        if (check_keys(c, root, NULL, consumer_keys) < 0 ||
+            get_int(c, root, NULL, "batch_documents", 1, 1000000, &docs) < 0 ||
+            get_int(c, root, NULL, "max_document_bytes", 1, MAX_DOCUMENT_LIMIT, &maxdoc) < 0 ||
+            load_db(c, root, "master", &conf->master) < 0 ||
+            load_kafka(c, root, consumer_kafka_keys, &conf->kafka) < 0 ||
+            load_prefixes(c, root, conf) < 0)
+                return -1;
+        conf->batch_documents = (int)docs;
+        conf->max_document_bytes = (size_t)maxdoc;
+        return 0;
+}
+
+int cs_conf_load_producer(const char *path, cs_producer_conf_t *conf,
+                          char *errstr, size_t errstr_size)
+{
+        load_ctx_t c = {path ? path : "(null)", errstr, errstr_size};
+        config_t cfg;
+        int rc;
+
+        memset(conf, 0, sizeof(*conf));
+        conf->lookback_seconds = DEFAULT_LOOKBACK_SECONDS;
+        conf->max_document_bytes = DEFAULT_MAX_DOCUMENT;
+        conf->batch_rows = DEFAULT_BATCH_ROWS;
+        if (!path) {
+                snprintf(errstr, errstr_size, "no configuration file given");
+                return -1;
+        }
+        conf->path = strdup(path);
+        if (!conf->path)
+                return out_of_memory(&c);
+        config_init(&cfg);
+        rc = parse_file(&c, &cfg);
+        if (rc == 0)
+                rc = load_producer(&c, &cfg, conf);
+        config_destroy(&cfg);
+        return rc;
+}
+
+int cs_conf_load_consumer(const char *path, cs_consumer_conf_t *conf,
+                          char *errstr, size_t errstr_size)
+{
+        load_ctx_t c = {path ? path : "(null)", errstr, errstr_size};
+        config_t cfg;
+        int rc;
+
+        memset(conf, 0, sizeof(*conf));
+        conf->batch_documents = DEFAULT_BATCH_DOCUMENTS;
+        conf->max_document_bytes = DEFAULT_MAX_DOCUMENT;
+        if (!path) {
+                snprintf(errstr, errstr_size, "no configuration file given");
+                return -1;
+        }
+        conf->path = strdup(path);
+        if (!conf->path)
+                return out_of_memory(&c);
+        config_init(&cfg);
+        rc = parse_file(&c, &cfg);
+        if (rc == 0)
+                rc = load_consumer(&c, &cfg, conf);
+        config_destroy(&cfg);
+        return rc;
+}
+
+static void db_free(cs_db_params_t *db)
+{
+        free(db->host);
+        free(db->socket);
+        free(db->user);
+        free_secret(db->password);
+        free(db->database);
+        memset(db, 0, sizeof(*db));
+}
+
+static void kafka_free(cs_kafka_params_t *kafka)
+{
+        free(kafka->brokers);
+        free(kafka->topic_prefix);
+        free(kafka->group);
+        free(kafka->dead_letter_topic);
+        for (size_t i = 0; i < kafka->prop_cnt; i++) {
+                free(kafka->props[i].name);
+                free_secret(kafka->props[i].value);
+        }
+        free(kafka->props);
+        memset(kafka, 0, sizeof(*kafka));
+}
+
+void cs_conf_producer_free(cs_producer_conf_t *conf)
+{
+        if (!conf)
+                return;
+        free(conf->path);
+        db_free(&conf->child);
+        kafka_free(&conf->kafka);
+        free(conf->state_dir);
+        memset(conf, 0, sizeof(*conf));
+}
+
+void cs_conf_consumer_free(cs_consumer_conf_t *conf)
+{
+        if (!conf)
+                return;
+        free(conf->path);
+        db_free(&conf->master);
+        kafka_free(&conf->kafka);
+        for (size_t i = 0; i < conf->prefix_cnt; i++)
+                free(conf->prefixes[i]);
+        free(conf->prefixes);
+        memset(conf, 0, sizeof(*conf));
+}
+
+int cs_conf_kafka_prop_set(cs_kafka_params_t *kafka, const char *name_eq_value,
+                           char *errstr, size_t errstr_size)
+{
+        const char *eq = name_eq_value ? strchr(name_eq_value, '=') : NULL;
+
+        if (!eq) {
+                snprintf(errstr, errstr_size,
+                         "-X '%s': expected name=value",
+                         name_eq_value ? name_eq_value : "(null)");
+                return -1;
+        }
+        if (eq == name_eq_value) {
+                snprintf(errstr, errstr_size,
+                         "-X: empty property name before '='");
+                return -1;
+        }
+        if (prop_put(kafka, name_eq_value, (size_t)(eq - name_eq_value),
+                     eq + 1) < 0) {
+                snprintf(errstr, errstr_size, "-X: out of memory");
+                return -1;
+        }
+        return 0;
+}
+
+int cs_conf_set_brokers(cs_kafka_params_t *kafka, const char *brokers,
+                        char *errstr, size_t errstr_size)
+{
+        if (!brokers || !*brokers) {
+                snprintf(errstr, errstr_size, "-b: empty broker list");
+                return -1;
+        }
+        char *copy = strdup(brokers);
+        if (!copy) {
+                snprintf(errstr, errstr_size, "-b: out of memory");
+                return -1;
+        }
+        free(kafka->brokers);
+        kafka->brokers = copy;
+        return 0;
+}
+
+int cs_conf_prefix_allowed(const cs_consumer_conf_t *conf, const char *prefix)
+{
+        if (!prefix)
+                return 0;
+        if (conf->prefix_cnt == 0)
+                return 1;
+        for (size_t i = 0; i < conf->prefix_cnt; i++)
+                if (strcmp(conf->prefixes[i], prefix) == 0)
+                        return 1;
+        return 0;
+}

@@ -1,0 +1,75 @@
+/* conf.h — typed producer and consumer configuration loaded from libconfig files. */
+#ifndef CS_CONF_H
+#define CS_CONF_H
+
+#include <stddef.h>
+#include "prefix.h"
+
+/* Connection parameters for a MariaDB/MySQL server ("child" or "master" group). */
+typedef struct cs_db_params_s {
+        char *host;     /* default "127.0.0.1" unless socket is set */
+        int port;       /* default 3306 */
+        char *socket;   /* unix socket path, or NULL */
+        char *user;     /* required */
+        char *password; /* may be NULL */
+        char *database; /* required */
+} cs_db_params_t;
+
+/* One librdkafka property, passed to rd_kafka_conf_set() unchanged. */
+typedef struct cs_kafka_prop_s {
+        char *name;
+        char *value;
+} cs_kafka_prop_t;
+
+/* The "kafka" group. Producer uses brokers, topic_prefix and props;
+ * the consumer also uses group and dead_letter_topic. */
+typedef struct cs_kafka_params_s {
+        char *brokers;            /* required (or -b) */
+        char *topic_prefix;       /* default "civisync." */
+        char *group;              /* default "civisync-master" */
+        char *dead_letter_topic;  /* default "civisync.dead-letter" */
+        cs_kafka_prop_t *props;   /* "properties" list, then -X overrides */
+        size_t prop_cnt;
+} cs_kafka_params_t;
+
+typedef struct cs_producer_conf_s {
+        char *path;                  /* the file it was loaded from */
+        char prefix[CS_PREFIX_MAX + 1];
+        cs_db_params_t child;
+        cs_kafka_params_t kafka;
+        char *state_dir;             /* required */
+        int lookback_seconds;        /* default 300 */
+        size_t max_document_bytes;   /* default 1000000 */
+        int batch_rows;              /* rows read per keyset page, default 2000 */
+} cs_producer_conf_t;
+
+typedef struct cs_consumer_conf_s {
+        char *path;
+        cs_db_params_t master;
+        cs_kafka_params_t kafka;
+        char **prefixes;             /* allow-list; prefix_cnt == 0 means all */
+        size_t prefix_cnt;
+        int batch_documents;         /* documents per DB transaction, default 500 */
+        size_t max_document_bytes;   /* default 1000000 */
+} cs_consumer_conf_t;
+
+/* Load and validate. On error returns -1 and errstr reads "FILE:LINE - text"
+ * (or "FILE - text" when libconfig gives no line). conf is zeroed first and
+ * must be freed with the matching _free even on error. */
+int cs_conf_load_producer(const char *path, cs_producer_conf_t *conf,
+                          char *errstr, size_t errstr_size);
+int cs_conf_load_consumer(const char *path, cs_consumer_conf_t *conf,
+                          char *errstr, size_t errstr_size);
+void cs_conf_producer_free(cs_producer_conf_t *conf);
+void cs_conf_consumer_free(cs_consumer_conf_t *conf);
+
+/* Appends/overrides a property from "name=value" (the -X flag). */
+int cs_conf_kafka_prop_set(cs_kafka_params_t *kafka, const char *name_eq_value,
+                           char *errstr, size_t errstr_size);
+/* Replaces kafka->brokers (the -b flag). */
+int cs_conf_set_brokers(cs_kafka_params_t *kafka, const char *brokers,
+                        char *errstr, size_t errstr_size);
+/* 1 if prefix is allowed by conf->prefixes (empty list allows all). */
+int cs_conf_prefix_allowed(const cs_consumer_conf_t *conf, const char *prefix);
+
+#endif

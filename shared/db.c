@@ -1,0 +1,422 @@
+/* db.c — MariaDB connections, static SQL, prepared statements and row streaming. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "db.h"
+
+MYSQL *cs_db_connect(const cs_db_params_t *params, char *errstr,
+                     size_t errstr_size)
+{
+        const char *host = params->socket ? "localhost" :
+                           (params->host ? params->host : "127.0.0.1");
+        int port = params->port > 0 ? params->port : 3306;
+        unsigned int timeout = 10;
+        MYSQL *db = mysql_init(NULL);
+
+        if (!db) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+        mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+        if (!mysql_real_connect(db, host, params->user, params->password,
+                                params->database, (unsigned int)port,
+                                params->socket, CLIENT_FOUND_ROWS)) {
+                if (params->socket)
+                        snprintf(errstr, errstr_size, "%s/%s: %s",
+                                 params->socket,
+                                 params->database ? params->database : "",
+                                 mysql_error(db));
+                else
+                        snprintf(errstr, errstr_size, "%s:%d/%s: %s", host,
+                                 port,
+                                 params->database ? params->database : "",
+                                 mysql_error(db));
+                mysql_close(db);
+                return NULL;
+        }
+        /* TIMESTAMP columns are read and written as UTC; strict mode makes
+         * truncation an error instead of a silent change. */
+        if (cs_db_exec(db, "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci, "
+                           "time_zone = '+00:00', sql_mode = "
+                           "'STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,"
+                           "NO_ENGINE_SUBSTITUTION'",
+                       errstr, errstr_size) == -1) {
+                mysql_close(db);
+                return NULL;
+        }
+        return db;
+}
+
+int cs_db_exec(MYSQL *db, const char *sql, char *errstr, size_t errstr_size)
+{
+        if (mysql_real_query(db, sql, strlen(sql)) != 0) {
+                snprintf(errstr, errstr_size, "%s", mysql_error(db));
+                return -1;
+        }
+        /* Drain every result set a statement may produce. */
+        do {
+                MYSQL_RES *res = mysql_store_result(db);
+                if (res)
+                        mysql_free_result(res);
+                else if (mysql_field_count(db) != 0) {
+                        snprintf(errstr, errstr_size, "%s", mysql_error(db));
+                        return -1;
+                }
+        } while (mysql_next_result(db) == 0);
+        if (mysql_errno(db)) {
+                snprintf(errstr, errstr_size, "%s", mysql_error(db));
+                return -1;
+        }
+        return 0;
+}
+
+/* Fills bind[] (and lengths[]) for params; values stay borrowed. */
+static void bind_params(MYSQL_BIND *bind, unsigned long *lengths,
+                        const cs_db_value_t *params, size_t n)
+{
+        memset(bind, 0, n * sizeof(*bind));
+        for (size_t i = 0; i < n; i++) {
+                switch (params[i].kind) {
+                case CS_VAL_NULL:
+                        bind[i].buffer_type = MYSQL_TYPE_NULL;
+                        break;
+                case CS_VAL_INT:
+                        bind[i].buffer_type = MYSQL_TYPE_LONGLONG;
+                        bind[i].buffer = (void *)&params[i].i;
+                        break;
+                case CS_VAL_STR:
+                case CS_VAL_BIN:
+                        bind[i].buffer_type = params[i].kind == CS_VAL_STR ?
+                                              MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
+                        bind[i].buffer = (void *)(params[i].s ? params[i].s : "");
+                        lengths[i] = params[i].len;
+                        bind[i].buffer_length = params[i].len;
+                        bind[i].length = &lengths[i];
+                        break;
+                }
+        }
+}
+
+int cs_db_exec_params(MYSQL *db, const char *sql, const cs_db_value_t *params,
+                      size_t n, unsigned long long *affected,
+                      unsigned long long *insert_id, char *errstr,
+                      size_t errstr_size)
+{
+        MYSQL_STMT *stmt = mysql_stmt_init(db);
+        MYSQL_BIND *bind = NULL;
+        unsigned long *lengths = NULL;
+        int rc = -1;
+
+        if (!stmt) {
+                snprintf(errstr, errstr_size, "%s", mysql_error(db));
+                return -1;
+        }
+        if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0)
+                goto stmt_error;
+        if (mysql_stmt_param_count(stmt) != n) {
+                snprintf(errstr, errstr_size,
+                         "statement expects %lu values, %zu given",
+                         mysql_stmt_param_count(stmt), n);
+                goto done;
+        }
+        if (n > 0) {
+                bind = calloc(n, sizeof(*bind));
+                lengths = calloc(n, sizeof(*lengths));
+                if (!bind || !lengths) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto done;
+                }
+                bind_params(bind, lengths, params, n);
+                if (mysql_stmt_bind_param(stmt, bind) != 0)
+                        goto stmt_error;
+        }
+        if (mysql_stmt_execute(stmt) != 0)
+                goto stmt_error;
+        if (mysql_stmt_field_count(stmt) > 0) {
+                mysql_stmt_store_result(stmt);
+                mysql_stmt_free_result(stmt);
+        }
+        if (affected)
+                *affected = (unsigned long long)mysql_stmt_affected_rows(stmt);
+        if (insert_id)
+                *insert_id = (unsigned long long)mysql_stmt_insert_id(stmt);
+        rc = 0;
+        goto done;
+
+stmt_error:
+        snprintf(errstr, errstr_size, "%s", mysql_stmt_error(stmt));
+done:
+        free(bind);
+        free(lengths);
+        mysql_stmt_close(stmt);
+        return rc;
+}
+
+MYSQL_RES *cs_db_query(MYSQL *db, const char *sql, char *errstr,
+                       size_t errstr_size)
+{
+        MYSQL_RES *res;
+
+        if (mysql_real_query(db, sql, strlen(sql)) != 0 ||
+            !(res = mysql_store_result(db))) {
+                snprintf(errstr, errstr_size, "%s", mysql_errno(db) ?
+                         mysql_error(db) : "query returned no result set");
+                return NULL;
+        }
+        return res;
+}
+
+MYSQL_RES *cs_db_query_stream(MYSQL *db, const char *sql, char *errstr,
+                              size_t errstr_size)
+{
+        MYSQL_RES *res;
+
+        if (mysql_real_query(db, sql, strlen(sql)) != 0 ||
+            !(res = mysql_use_result(db))) {
+                snprintf(errstr, errstr_size, "%s", mysql_errno(db) ?
+                         mysql_error(db) : "query returned no result set");
+                return NULL;
+        }
+        return res;
+}
+
+int cs_db_query_int(MYSQL *db, const char *sql, long long *out, char *errstr,
+                    size_t errstr_size)
+{
+        MYSQL_RES *res = cs_db_query(db, sql, errstr, errstr_size);
+        MYSQL_ROW row;
+
+        if (!res)
+                return -1;
+        row = mysql_fetch_row(res);
+        *out = (row && row[0]) ? strtoll(row[0], NULL, 10) : 0;
+        mysql_free_result(res);
+        return 0;
+}
+
+int cs_db_errno_transient(unsigned int err)
+{
+        switch (err) {
+        case CR_CONNECTION_ERROR:
+        case CR_CONN_HOST_ERROR:
+        case CR_SERVER_GONE_ERROR:
+        case CR_SERVER_LOST:
+        case CR_SERVER_LOST_EXTENDED:
+        case ER_LOCK_DEADLOCK:
+        case ER_LOCK_WAIT_TIMEOUT:
+        case ER_SERVER_SHUTDOWN:
+        case ER_CON_COUNT_ERROR:
+        case ER_CONNECTION_KILLED:
+        case ER_QUERY_INTERRUPTED:
+                return 1;
+        default:
+                return 0;
+        }
+}
+
+int cs_db_ident_valid(const char *name)
+{
+        size_t n = 0;
+
+        if (!name)
+                return 0;
+        for (; name[n]; n++) {
+                char c = name[n];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      (c >= '0' && c <= '9') || c == '_'))
+                        return 0;
+        }
+        return n >= 1 && n <= 64;
+}
+
+/* ---- prepared statement cache ---- */
+
+#define CACHE_SLOTS 1024
+
+typedef struct cache_entry_s {
+        char *sql;
+        MYSQL_STMT *stmt;
+} cache_entry_t;
+
+struct cs_db_cache_s {
+        MYSQL *db;
+        cache_entry_t slots[CACHE_SLOTS];
+        size_t used;
+        MYSQL_BIND *bind;
+        unsigned long *lengths;
+        size_t bind_cap;
+};
+
+static unsigned long hash_sql(const char *s)
+{
+        unsigned long h = 5381;
+        while (*s)
+                h = h * 33 + (unsigned char)*s++;
+        return h;
+}
+
+cs_db_cache_t *cs_db_cache_new(MYSQL *db)
+{
+        cs_db_cache_t *cache = calloc(1, sizeof(*cache));
+        if (cache)
+                cache->db = db;
+        return cache;
+}
+
+static void cache_clear(cs_db_cache_t *cache)
+{
+        for (size_t i = 0; i < CACHE_SLOTS; i++) {
+                if (cache->slots[i].stmt)
+                        mysql_stmt_close(cache->slots[i].stmt);
+                free(cache->slots[i].sql);
+                cache->slots[i].stmt = NULL;
+                cache->slots[i].sql = NULL;
+        }
+        cache->used = 0;
+}
+
+void cs_db_cache_reset(cs_db_cache_t *cache, MYSQL *db)
+{
+        /* Statements of a dead connection cannot be closed on the server;
+         * mysql_stmt_close only frees them locally then. */
+        cache_clear(cache);
+        cache->db = db;
+}
+
+void cs_db_cache_free(cs_db_cache_t *cache)
+{
+        if (!cache)
+                return;
+        cache_clear(cache);
+        free(cache->bind);
+        free(cache->lengths);
+        free(cache);
+}
+
+static MYSQL_STMT *cache_get(cs_db_cache_t *cache, const char *sql,
+                             unsigned int *db_errno, char *errstr,
+                             size_t errstr_size)
+{
+        unsigned long h = hash_sql(sql) % CACHE_SLOTS;
+        MYSQL_STMT *stmt;
+
+        for (size_t probe = 0; probe < CACHE_SLOTS; probe++) {
+                cache_entry_t *e = &cache->slots[(h + probe) % CACHE_SLOTS];
+                if (!e->sql)
+                        break;
+                if (!strcmp(e->sql, sql))
+                        return e->stmt;
+        }
+        if (cache->used >= CACHE_SLOTS / 2)
+                cache_clear(cache);
+        if (!(stmt = mysql_stmt_init(cache->db))) {
+                *db_errno = mysql_errno(cache->db);
+                snprintf(errstr, errstr_size, "%s", mysql_error(cache->db));
+                return NULL;
+        }
+        if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0) {
+                *db_errno = mysql_stmt_errno(stmt);
+                snprintf(errstr, errstr_size, "%s", mysql_stmt_error(stmt));
+                mysql_stmt_close(stmt);
+                return NULL;
+        }
+        for (size_t probe = 0; probe < CACHE_SLOTS; probe++) {
+                cache_entry_t *e = &cache->slots[(h + probe) % CACHE_SLOTS];
+                if (!e->sql) {
+                        if (!(e->sql = strdup(sql))) {
+                                mysql_stmt_close(stmt);
+                                snprintf(errstr, errstr_size, "out of memory");
+                                return NULL;
+                        }
+                        e->stmt = stmt;
+                        cache->used++;
+                        return stmt;
+                }
+        }
+        mysql_stmt_close(stmt);
+        snprintf(errstr, errstr_size, "statement cache full");
+        return NULL;
+}
+
+int cs_db_run(cs_db_cache_t *cache, const char *sql,
+              const cs_db_value_t *params, size_t n,
+              unsigned long long *affected, unsigned long long *insert_id,
+              long long *first_int, int *found, unsigned int *db_errno,
+              char *errstr, size_t errstr_size)
+{
+        unsigned int dummy_errno;
+        MYSQL_STMT *stmt;
+
+        if (!db_errno)
+                db_errno = &dummy_errno;
+        *db_errno = 0;
+        if (found)
+                *found = 0;
+        if (!(stmt = cache_get(cache, sql, db_errno, errstr, errstr_size)))
+                return -1;
+        if (mysql_stmt_param_count(stmt) != n) {
+                snprintf(errstr, errstr_size,
+                         "statement expects %lu values, %zu given",
+                         mysql_stmt_param_count(stmt), n);
+                return -1;
+        }
+        if (n > cache->bind_cap) {
+                MYSQL_BIND *b = realloc(cache->bind, n * sizeof(*b));
+                unsigned long *l;
+                if (b)
+                        cache->bind = b;
+                l = realloc(cache->lengths, n * sizeof(*l));
+                if (l)
+                        cache->lengths = l;
+                if (!b || !l) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+                cache->bind_cap = n;
+        }
+        if (n > 0) {
+                bind_params(cache->bind, cache->lengths, params, n);
+                if (mysql_stmt_bind_param(stmt, cache->bind) != 0)
+                        goto stmt_error;
+        }
+        if (mysql_stmt_execute(stmt) != 0)
+                goto stmt_error;
+        if (mysql_stmt_field_count(stmt) > 0) {
+                long long value = 0;
+                my_bool is_null = 0;
+                MYSQL_BIND out;
+                int frc;
+
+                memset(&out, 0, sizeof(out));
+                out.buffer_type = MYSQL_TYPE_LONGLONG;
+                out.buffer = &value;
+                out.is_null = &is_null;
+                if (mysql_stmt_bind_result(stmt, &out) != 0)
+                        goto stmt_error;
+                frc = mysql_stmt_fetch(stmt);
+                if (frc == 0 || frc == MYSQL_DATA_TRUNCATED) {
+                        if (found)
+                                *found = 1;
+                        if (first_int)
+                                *first_int = is_null ? 0 : value;
+                } else if (frc == 1) {
+                        goto stmt_error;
+                }
+                mysql_stmt_free_result(stmt);
+        }
+        if (affected)
+                *affected = (unsigned long long)mysql_stmt_affected_rows(stmt);
+        if (insert_id)
+                *insert_id = (unsigned long long)mysql_stmt_insert_id(stmt);
+        return 0;
+
+stmt_error:
+        *db_errno = mysql_stmt_errno(stmt);
+        snprintf(errstr, errstr_size, "%s", mysql_stmt_error(stmt));
+        mysql_stmt_reset(stmt);
+        return -1;
+}

@@ -1,0 +1,114 @@
+/* doc.h — the Solr-JSON document format: encode rows, frame complete syncs, decode for apply. */
+#ifndef CS_DOC_H
+#define CS_DOC_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "registry.h"
+#include "schema.h"
+#include "db.h"
+
+#define CS_DOC_FORMAT_VERSION 1
+#define CS_DOC_ID_MAX 128
+
+/* Reserved field names (no CiviCRM column starts with "civisync_"). */
+#define CS_F_FORMAT     "civisync_format"
+#define CS_F_PREFIX     "civisync_prefix"
+#define CS_F_ENTITY     "civisync_entity"
+#define CS_F_TABLE      "civisync_table"
+#define CS_F_CHILD_ID   "civisync_child_id"
+#define CS_F_TIME_ZONE  "civisync_time_zone"
+#define CS_F_GENERATION "civisync_generation"
+#define CS_F_PARTITION  "civisync_partition"
+#define CS_F_PARTITIONS "civisync_partition_count"
+#define CS_F_COUNT_PFX  "civisync_count_"
+#define CS_F_CHILDREN   "_childDocuments_"
+
+#define CS_ENTITY_RESET "civisync_reset"
+#define CS_ENTITY_END   "civisync_end"
+
+/* "<prefix>/<table>/<child id>" for entity documents and their Kafka key. */
+int cs_doc_id(char *out, size_t out_size, const char *prefix,
+              const char *table, long long child_id);
+/* "<prefix>/civisync_control": the key of reset and end documents. */
+int cs_doc_control_id(char *out, size_t out_size, const char *prefix);
+/* Splits an id/key (not NUL-terminated) into its parts; validates the prefix
+ * and that table is a synced table. Control keys give table "civisync_control"
+ * and child_id 0. Returns 0 or -1 with errstr. */
+int cs_doc_parse_id(const char *id, size_t id_len,
+                    char prefix[CS_PREFIX_MAX + 1], char *table,
+                    size_t table_size, long long *child_id, char *errstr,
+                    size_t errstr_size);
+
+/* Encodes one row into a NEW document object. values/lengths are as from the
+ * text protocol (values[i] == NULL for SQL NULL), in tbl->cols order; the
+ * column named "id" becomes civisync_child_id. Omitted columns (CS_COL_OMIT)
+ * are left out. time_zone is the child's server time zone (for DATETIME).
+ * Returns NULL with errstr naming entity, id and column on a bad value. */
+json_t *cs_doc_from_row(const cs_entity_t *ent, const cs_table_t *tbl,
+                        const char *prefix, const char *time_zone,
+                        char **values, const unsigned long *lengths,
+                        char *errstr, size_t errstr_size);
+
+/* Appends child to doc's _childDocuments_ (steals the child reference). */
+int cs_doc_add_child(json_t *doc, json_t *child);
+
+/* NEW reset control document for generation on one partition. */
+json_t *cs_doc_reset_new(const char *prefix, long long generation,
+                         int partition, int partition_count);
+/* NEW end control document; counts is BORROWED: an object entity name ->
+ * integer count of documents sent to this partition in this generation. */
+json_t *cs_doc_end_new(const char *prefix, long long generation,
+                       int partition, int partition_count,
+                       const json_t *counts);
+
+/* Deterministic compact serialization (keys in insertion order: envelope
+ * first, then columns in ordinal order). Returns a malloc'd buffer (caller
+ * frees) and its length, or NULL when the result exceeds max_bytes (errstr
+ * names the document id and both sizes) or on error. */
+char *cs_doc_dump(const json_t *doc, size_t max_bytes, size_t *len,
+                  char *errstr, size_t errstr_size);
+
+typedef enum {
+        CS_DOC_KIND_ENTITY = 0,
+        CS_DOC_KIND_RESET,
+        CS_DOC_KIND_END
+} cs_doc_kind_t;
+
+/* The envelope of a received document. Pointers are BORROWED from doc. */
+typedef struct cs_doc_info_s {
+        cs_doc_kind_t kind;
+        char prefix[CS_PREFIX_MAX + 1];
+        const cs_entity_t *entity;   /* ENTITY */
+        long long child_id;          /* ENTITY */
+        long long generation;        /* RESET / END */
+        int partition;               /* RESET / END */
+        int partition_count;         /* RESET / END */
+        const char *time_zone;       /* may be NULL */
+} cs_doc_info_t;
+
+/* Parses a Kafka message value (not NUL-terminated) into a NEW json object.
+ * Rejects non-objects, invalid UTF-8, NUL bytes in keys, nesting deeper than
+ * the format allows, and sizes above max_bytes. NULL with errstr. */
+json_t *cs_doc_parse(const char *buf, size_t len, size_t max_bytes,
+                     char *errstr, size_t errstr_size);
+
+/* Validates doc's envelope against the format and against key (the Kafka
+ * key, may be NULL for file input): format version, id == key, prefix,
+ * entity known, child id positive, control fields. Fills info. 0 or -1. */
+int cs_doc_inspect(const json_t *doc, const char *key, size_t key_len,
+                   cs_doc_info_t *info, char *errstr, size_t errstr_size);
+
+/* Converts one document field to a value for master column col: integers,
+ * strings, ISO dates back to MariaDB literals ("T"/"Z" removed), base64 to
+ * bytes for binary columns, DECIMAL strings verbatim. Any memory needed is
+ * malloc'd and returned in *owned (caller frees, may be NULL on return).
+ * Returns 0, or -1 with errstr naming the column (wrong type, bad date). */
+int cs_doc_value_to_db(const json_t *value, const cs_column_t *col,
+                       cs_db_value_t *out, char **owned, char *errstr,
+                       size_t errstr_size);
+
+/* 1 if name is a reserved envelope field (civisync_*, id, _childDocuments_). */
+int cs_doc_field_reserved(const char *name);
+
+#endif

@@ -1,0 +1,25 @@
+/* kafka.h — librdkafka setup from configuration, topic naming and prefix parsing. */
+#ifndef CS_KAFKA_H
+#define CS_KAFKA_H
+
+#include <stddef.h>
+#include <librdkafka/rdkafka.h>
+#include "conf.h"
+
+/* New rd_kafka_conf_t (caller owns it until rd_kafka_new takes it) with
+ * bootstrap.servers, cs_log_rdkafka as log_cb, then every kafka->props entry
+ * applied in order. Returns NULL with errstr naming the bad property. */
+rd_kafka_conf_t *cs_kafka_conf_new(const cs_kafka_params_t *kafka,
+                                   char *errstr, size_t errstr_size);
+
+/* "civisync." + "P1" -> "civisync.P1"; validates prefix. */
+int cs_kafka_topic_name(char *out, size_t out_size, const char *topic_prefix,
+                        const char *prefix, char *errstr, size_t errstr_size);
+
+/* Extracts and validates the prefix from a topic named topic_prefix+PREFIX.
+ * Returns 0, or -1 with errstr (topic outside the prefix, invalid prefix). */
+int cs_kafka_prefix_from_topic(const char *topic, const char *topic_prefix,
+                               char prefix[CS_PREFIX_MAX + 1], char *errstr,
+                               size_t errstr_size);
+
+#endif

@@ -1,0 +1,372 @@
+/* registry.c — the declarative table of phase-1 CiviCRM entities, their references and column policies. */
+#include "registry.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- references ------------------------------------------------------ */
+
+#define REF(col, tgt, req) { (col), CS_REF_ENTITY, (tgt), NULL, (req) }
+#define POLY(col, tcol, req) { (col), CS_REF_POLY, NULL, (tcol), (req) }
+#define IDLIST(col, tgt) { (col), CS_REF_ID_LIST, (tgt), NULL, 0 }
+#define REF_END { NULL, CS_REF_ENTITY, NULL, NULL, 0 }
+
+static const cs_ref_t contact_refs[] = {
+        REF("primary_contact_id", "civicrm_contact", 0),
+        REF("employer_id", "civicrm_contact", 0),
+        REF_END
+};
+static const cs_ref_t contact_child_refs[] = {
+        REF("contact_id", "civicrm_contact", 1),
+        REF_END
+};
+static const cs_ref_t address_refs[] = {
+        REF("contact_id", "civicrm_contact", 1),
+        REF("master_id", "civicrm_address", 0),
+        REF_END
+};
+static const cs_ref_t saved_search_refs[] = {
+        REF("created_id", "civicrm_contact", 0),
+        REF("modified_id", "civicrm_contact", 0),
+        REF_END
+};
+static const cs_ref_t group_refs[] = {
+        REF("saved_search_id", "civicrm_saved_search", 0),
+        IDLIST("parents", "civicrm_group"),
+        IDLIST("children", "civicrm_group"),
+        REF("created_id", "civicrm_contact", 0),
+        REF("modified_id", "civicrm_contact", 0),
+        REF_END
+};
+static const cs_ref_t group_nesting_refs[] = {
+        REF("child_group_id", "civicrm_group", 1),
+        REF("parent_group_id", "civicrm_group", 1),
+        REF_END
+};
+static const cs_ref_t group_organization_refs[] = {
+        REF("group_id", "civicrm_group", 1),
+        REF("organization_id", "civicrm_contact", 1),
+        REF_END
+};
+static const cs_ref_t group_contact_refs[] = {
+        REF("group_id", "civicrm_group", 1),
+        REF("contact_id", "civicrm_contact", 1),
+        REF("email_id", "civicrm_email", 0),
+        REF_END
+};
+static const cs_ref_t tag_refs[] = {
+        REF("parent_id", "civicrm_tag", 0),
+        REF("created_id", "civicrm_contact", 0),
+        REF_END
+};
+static const cs_ref_t entity_tag_refs[] = {
+        POLY("entity_id", "entity_table", 1),
+        REF("tag_id", "civicrm_tag", 1),
+        REF_END
+};
+static const cs_ref_t relationship_refs[] = {
+        REF("contact_id_a", "civicrm_contact", 1),
+        REF("contact_id_b", "civicrm_contact", 1),
+        REF_END
+};
+static const cs_ref_t note_refs[] = {
+        POLY("entity_id", "entity_table", 1),
+        REF("contact_id", "civicrm_contact", 0),
+        REF_END
+};
+static const cs_ref_t activity_refs[] = {
+        REF("phone_id", "civicrm_phone", 0),
+        REF("parent_id", "civicrm_activity", 0),
+        REF("relationship_id", "civicrm_relationship", 0),
+        REF("original_id", "civicrm_activity", 0),
+        REF_END
+};
+static const cs_ref_t activity_contact_refs[] = {
+        REF("activity_id", "civicrm_activity", 1),
+        REF("contact_id", "civicrm_contact", 1),
+        REF_END
+};
+
+/* ---- unique columns -------------------------------------------------- */
+
+#define UNIQ_END { NULL, CS_UNIQUE_QUALIFY }
+static const cs_unique_t contact_uniques[] = {
+        { "external_identifier", CS_UNIQUE_QUALIFY }, UNIQ_END
+};
+static const cs_unique_t group_uniques[] = {
+        { "name", CS_UNIQUE_QUALIFY }, { "title", CS_UNIQUE_QUALIFY }, UNIQ_END
+};
+static const cs_unique_t tag_uniques[] = {
+        { "name", CS_UNIQUE_QUALIFY }, UNIQ_END
+};
+static const cs_unique_t saved_search_uniques[] = {
+        { "name", CS_UNIQUE_QUALIFY }, UNIQ_END
+};
+
+/* ---- column rules ---------------------------------------------------- */
+
+#define RULE_END { NULL, CS_COL_OMIT, NULL }
+static const cs_col_rule_t contact_rules[] = {
+        { "api_key", CS_COL_OMIT, "API credential: never leaves the child" },
+        RULE_END
+};
+static const cs_col_rule_t saved_search_rules[] = {
+        { "mapping_id", CS_COL_CLEAR,
+          "references civicrm_mapping, not synced in phase 1" },
+        RULE_END
+};
+static const cs_col_rule_t group_rules[] = {
+        { "where_clause", CS_COL_CLEAR, "smart-group/ACL SQL cache (per site)" },
+        { "select_tables", CS_COL_CLEAR, "smart-group/ACL SQL cache (per site)" },
+        { "where_tables", CS_COL_CLEAR, "smart-group/ACL SQL cache (per site)" },
+        { "cache_date", CS_COL_CLEAR, "smart-group cache time (per site)" },
+        { "refresh_date", CS_COL_CLEAR, "smart-group cache time (per site)" },
+        RULE_END
+};
+static const cs_col_rule_t group_contact_rules[] = {
+        { "location_id", CS_COL_CLEAR,
+          "references civicrm_loc_block, not synced in phase 1" },
+        RULE_END
+};
+static const cs_col_rule_t relationship_rules[] = {
+        { "case_id", CS_COL_CLEAR, "references civicrm_case, not synced in phase 1" },
+        RULE_END
+};
+static const cs_col_rule_t activity_rules[] = {
+        { "campaign_id", CS_COL_CLEAR,
+          "references civicrm_campaign, not synced in phase 1" },
+        RULE_END
+};
+
+/* ---- polymorphic targets --------------------------------------------- */
+
+static const char *const entity_tag_targets[] = {
+        "civicrm_contact", "civicrm_activity", NULL
+};
+static const char *const note_targets[] = {
+        "civicrm_contact", "civicrm_relationship", "civicrm_note",
+        "civicrm_activity", NULL
+};
+
+/* ---- the registry ---------------------------------------------------- */
+
+/* Dependency order: a row's targets come before it (activities before the
+ * entity tags and notes that may point at them). Cycles and the rest are
+ * resolved by the consumer's parking. */
+static const cs_entity_t entities[] = {
+        { "contact", "civicrm_contact", NULL, NULL, NULL, "modified_date",
+          contact_refs, contact_uniques, contact_rules, NULL,
+          "Contact (root): nests its emails, phones, addresses, IMs and websites; "
+          "notes, group memberships, entity tags and relationships are separate documents" },
+        { "email", "civicrm_email", "contact", "contact_id", NULL, NULL,
+          contact_child_refs, NULL, NULL, NULL,
+          "Email (nested in its contact document; rows with contact_id NULL are location-block rows, not synced)" },
+        { "phone", "civicrm_phone", "contact", "contact_id", NULL, NULL,
+          contact_child_refs, NULL, NULL, NULL,
+          "Phone (nested in its contact document)" },
+        { "address", "civicrm_address", "contact", "contact_id", NULL, NULL,
+          address_refs, NULL, NULL, NULL,
+          "Address (nested in its contact document; master_id shared addresses are translated)" },
+        { "im", "civicrm_im", "contact", "contact_id", NULL, NULL,
+          contact_child_refs, NULL, NULL, NULL,
+          "Instant-messenger handle (nested in its contact document)" },
+        { "website", "civicrm_website", "contact", "contact_id", NULL, NULL,
+          contact_child_refs, NULL, NULL, NULL,
+          "Website (nested in its contact document)" },
+        { "saved_search", "civicrm_saved_search", NULL, NULL, NULL, "modified_date",
+          saved_search_refs, saved_search_uniques, saved_search_rules, NULL,
+          "Saved search (top-level; form_values carried verbatim, embedded ids not translated)" },
+        { "group", "civicrm_group", NULL, NULL, NULL, NULL,
+          group_refs, group_uniques, group_rules, NULL,
+          "Group (top-level; smart-group caches cleared on the master)" },
+        { "group_nesting", "civicrm_group_nesting", NULL, NULL, NULL, NULL,
+          group_nesting_refs, NULL, NULL, NULL,
+          "Group nesting (top-level: a link between two groups, owned by neither)" },
+        { "group_organization", "civicrm_group_organization", NULL, NULL, NULL, NULL,
+          group_organization_refs, NULL, NULL, NULL,
+          "Group-organization link (top-level: links a group and a contact)" },
+        { "group_contact", "civicrm_group_contact", NULL, NULL, NULL, NULL,
+          group_contact_refs, NULL, group_contact_rules, NULL,
+          "Group membership (top-level: many-to-many, does not bump contact.modified_date, keeps contact documents small)" },
+        { "tag", "civicrm_tag", NULL, NULL, NULL, NULL,
+          tag_refs, tag_uniques, NULL, NULL,
+          "Tag (top-level; parent tags are translated)" },
+        { "relationship", "civicrm_relationship", NULL, NULL, NULL, NULL,
+          relationship_refs, NULL, relationship_rules, NULL,
+          "Relationship (top-level: links two contacts, owned by neither)" },
+        { "activity", "civicrm_activity", NULL, NULL, NULL, "modified_date",
+          activity_refs, NULL, activity_rules, NULL,
+          "Activity (root): nests its activity contacts; source_record_id carried verbatim" },
+        { "activity_contact", "civicrm_activity_contact", "activity", "activity_id",
+          NULL, NULL,
+          activity_contact_refs, NULL, NULL, NULL,
+          "Activity contact (nested in its activity document: the activity is the aggregate)" },
+        { "entity_tag", "civicrm_entity_tag", NULL, NULL,
+          "entity_table IN ('civicrm_contact','civicrm_activity')", NULL,
+          entity_tag_refs, NULL, NULL, entity_tag_targets,
+          "Entity tag (top-level: polymorphic many-to-many, does not bump contact.modified_date; only contact and activity tags are phase 1)" },
+        { "note", "civicrm_note", NULL, NULL,
+          "entity_table IN ('civicrm_contact','civicrm_relationship','civicrm_note','civicrm_activity')",
+          "modified_date",
+          note_refs, NULL, NULL, note_targets,
+          "Note (top-level: polymorphic, own modified_date, does not bump contact.modified_date; notes on phase-2 tables are not synced)" },
+};
+
+#define ENTITY_CNT (sizeof(entities) / sizeof(entities[0]))
+
+const cs_entity_t *cs_reg_entities(size_t *count)
+{
+        if (count)
+                *count = ENTITY_CNT;
+        return entities;
+}
+
+const cs_entity_t *cs_reg_by_name(const char *name)
+{
+        if (!name)
+                return NULL;
+        for (size_t i = 0; i < ENTITY_CNT; i++)
+                if (strcmp(entities[i].name, name) == 0)
+                        return &entities[i];
+        return NULL;
+}
+
+const cs_entity_t *cs_reg_by_table(const char *table)
+{
+        if (!table)
+                return NULL;
+        for (size_t i = 0; i < ENTITY_CNT; i++)
+                if (strcmp(entities[i].table, table) == 0)
+                        return &entities[i];
+        return NULL;
+}
+
+/* Returns the number of children written to out (at most max). */
+size_t cs_reg_children(const cs_entity_t *root, const cs_entity_t **out,
+                       size_t max)
+{
+        size_t n = 0;
+        if (!root)
+                return 0;
+        for (size_t i = 0; i < ENTITY_CNT && n < max; i++)
+                if (entities[i].parent && strcmp(entities[i].parent, root->name) == 0)
+                        out[n++] = &entities[i];
+        return n;
+}
+
+const cs_ref_t *cs_reg_ref(const cs_entity_t *ent, const char *column)
+{
+        if (!ent || !ent->refs || !column)
+                return NULL;
+        for (const cs_ref_t *r = ent->refs; r->column; r++)
+                if (strcmp(r->column, column) == 0)
+                        return r;
+        return NULL;
+}
+
+int cs_reg_col_policy(const cs_entity_t *ent, const char *column)
+{
+        if (!ent || !ent->col_rules || !column)
+                return 0;
+        for (const cs_col_rule_t *r = ent->col_rules; r->column; r++)
+                if (strcmp(r->column, column) == 0)
+                        return (int)r->policy;
+        return 0;
+}
+
+const cs_unique_t *cs_reg_unique(const cs_entity_t *ent, const char *column)
+{
+        if (!ent || !ent->uniques || !column)
+                return NULL;
+        for (const cs_unique_t *u = ent->uniques; u->column; u++)
+                if (strcmp(u->column, column) == 0)
+                        return u;
+        return NULL;
+}
+
+int cs_reg_poly_target_ok(const cs_entity_t *ent, const char *table)
+{
+        if (!ent || !ent->poly_targets || !table)
+                return 0;
+        for (const char *const *t = ent->poly_targets; *t; t++)
+                if (strcmp(*t, table) == 0)
+                        return 1;
+        return 0;
+}
+
+/* ---- collision policy -------------------------------------------------- */
+
+/* FNV-1a, 32 bit: small, deterministic on every platform. */
+static uint32_t fnv1a32(const char *s, size_t n)
+{
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < n; i++) {
+                h ^= (unsigned char)s[i];
+                h *= 16777619u;
+        }
+        return h;
+}
+
+/* Number of UTF-8 characters (bytes that are not continuation bytes). */
+static size_t utf8_chars(const char *s, size_t n)
+{
+        size_t c = 0;
+        for (size_t i = 0; i < n; i++)
+                if (((unsigned char)s[i] & 0xC0) != 0x80)
+                        c++;
+        return c;
+}
+
+/* Byte length of the longest prefix of s[0..n) holding at most chars
+ * characters, never ending inside a multi-byte character. */
+static size_t utf8_prefix_bytes(const char *s, size_t n, size_t chars)
+{
+        size_t c = 0, i = 0;
+        while (i < n) {
+                if (((unsigned char)s[i] & 0xC0) != 0x80) {
+                        if (c == chars)
+                                break;
+                        c++;
+                }
+                i++;
+        }
+        return i;
+}
+
+/* max_chars == 0 means the column has no known length limit. */
+int cs_reg_qualify(const char *prefix, const char *value, size_t value_len,
+                   size_t max_chars, char *out, size_t out_size)
+{
+        if (!prefix || !out || (!value && value_len > 0))
+                return -1;
+        size_t plen = strlen(prefix);
+        size_t pchars = utf8_chars(prefix, plen) + 1; /* "<prefix>:" */
+        size_t vchars = utf8_chars(value, value_len);
+
+        if (max_chars == 0 || pchars + vchars <= max_chars) {
+                size_t need = plen + 1 + value_len;
+                if (need + 1 > out_size)
+                        return -1;
+                memcpy(out, prefix, plen);
+                out[plen] = ':';
+                if (value_len)
+                        memcpy(out + plen + 1, value, value_len);
+                out[need] = '\0';
+                return (int)need;
+        }
+        /* "<prefix>:" + head + "~" + 8 hex digits */
+        if (max_chars < pchars + 9)
+                return -1;
+        size_t keep = utf8_prefix_bytes(value, value_len, max_chars - pchars - 9);
+        size_t need = plen + 1 + keep + 9;
+        if (need + 1 > out_size)
+                return -1;
+        memcpy(out, prefix, plen);
+        out[plen] = ':';
+        if (keep)
+                memcpy(out + plen + 1, value, keep);
+        snprintf(out + plen + 1 + keep, 10, "~%08x",
+                 (unsigned)fnv1a32(value, value_len));
+        return (int)need;
+}

@@ -1,0 +1,84 @@
+/* registry.h — the declarative table of synced CiviCRM entities: the only place that knows CiviCRM's shape. */
+#ifndef CS_REGISTRY_H
+#define CS_REGISTRY_H
+
+#include <stddef.h>
+
+/* How a column refers to another synced row. */
+typedef enum {
+        CS_REF_ENTITY = 0, /* holds an id of `target` (hard FK, self-reference or pseudo-FK) */
+        CS_REF_POLY,       /* holds an id of the table named in `table_column` (entity_table/entity_id) */
+        CS_REF_ID_LIST     /* comma-separated ids of `target` (civicrm_group.parents/children) */
+} cs_ref_kind_t;
+
+typedef struct cs_ref_s {
+        const char *column;        /* NULL terminates a list */
+        cs_ref_kind_t kind;
+        const char *target;        /* target table for ENTITY and ID_LIST */
+        const char *table_column;  /* POLY: the column that names the target table */
+        int required;              /* 1: the row cannot exist on the master without the target */
+} cs_ref_t;
+
+/* What the master does with a UNIQUE column when children merge. */
+typedef enum {
+        CS_UNIQUE_QUALIFY = 0 /* master stores "<PREFIX>:<value>" (see cs_reg_qualify) */
+} cs_unique_policy_t;
+
+typedef struct cs_unique_s {
+        const char *column;        /* NULL terminates a list */
+        cs_unique_policy_t policy;
+} cs_unique_t;
+
+/* Columns that are not carried verbatim. */
+typedef enum {
+        CS_COL_OMIT = 1,  /* never leaves the child (credentials) */
+        CS_COL_CLEAR      /* carried in the document; the master stores NULL
+                             (per-site caches, references to unsynced tables) */
+} cs_col_policy_t;
+
+typedef struct cs_col_rule_s {
+        const char *column;        /* NULL terminates a list */
+        cs_col_policy_t policy;
+        const char *why;
+} cs_col_rule_t;
+
+typedef struct cs_entity_s {
+        const char *name;          /* document entity name: "contact", "email" */
+        const char *table;         /* "civicrm_contact" */
+        const char *parent;        /* entity name of the aggregate root, or NULL */
+        const char *parent_column; /* children: column holding the root's id */
+        const char *row_filter;    /* static SQL condition on synced rows, or NULL */
+        const char *change_column; /* the row's own modification timestamp, or NULL */
+        const cs_ref_t *refs;
+        const cs_unique_t *uniques;
+        const cs_col_rule_t *col_rules;
+        const char *const *poly_targets; /* POLY refs: tables that are synced targets (NULL-terminated) */
+        const char *summary;       /* one line for docs and --help */
+} cs_entity_t;
+
+/* All entities in dependency order (roots before the rows that point at
+ * them where the schema allows; cycles are resolved by parking). Borrowed. */
+const cs_entity_t *cs_reg_entities(size_t *count);
+const cs_entity_t *cs_reg_by_name(const char *name);
+const cs_entity_t *cs_reg_by_table(const char *table);
+/* Children of a root entity, in registry order: fills out (up to max). */
+size_t cs_reg_children(const cs_entity_t *root, const cs_entity_t **out,
+                       size_t max);
+const cs_ref_t *cs_reg_ref(const cs_entity_t *ent, const char *column);
+/* 0 if the column is carried verbatim, else its cs_col_policy_t. */
+int cs_reg_col_policy(const cs_entity_t *ent, const char *column);
+/* The unique rule for a column, or NULL. */
+const cs_unique_t *cs_reg_unique(const cs_entity_t *ent, const char *column);
+/* 1 if table is an allowed target of ent's POLY references. */
+int cs_reg_poly_target_ok(const cs_entity_t *ent, const char *table);
+
+/* Collision policy CS_UNIQUE_QUALIFY: writes "<prefix>:<value>" into out
+ * (NUL-terminated) if it fits in max_chars characters; otherwise keeps the
+ * prefix, as much of the value as fits and "~" plus 8 hex digits of a hash
+ * of the full value, so that distinct values stay distinct. Returns the
+ * byte length written, or -1 if out_size is too small. UTF-8 aware: never
+ * cuts a character. */
+int cs_reg_qualify(const char *prefix, const char *value, size_t value_len,
+                   size_t max_chars, char *out, size_t out_size);
+
+#endif

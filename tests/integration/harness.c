@@ -1,0 +1,214 @@
+/* harness.c — integration-test helpers: databases, configs, running the programs. */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "harness.h"
+
+static const char *env(const char *name)
+{
+        const char *v = getenv(name);
+        ck_assert_msg(v && *v, "%s is not set: run through tests/run-integration.sh",
+                      name);
+        return v;
+}
+
+const char *it_tmpdir(void) { return env("CS_TEST_TMPDIR"); }
+const char *it_brokers(void) { return env("CS_TEST_BROKERS"); }
+
+void it_unique(char *out, size_t size, const char *base)
+{
+        static int counter;
+        snprintf(out, size, "%s_%ld_%d", base, (long)getpid(), ++counter);
+}
+
+void it_make_db(const char *name, const char *args)
+{
+        char cmd[1024];
+        int rc;
+
+        snprintf(cmd, sizeof(cmd), "tests/lib/make-db.sh %s %s >/dev/null",
+                 name, args);
+        rc = system(cmd);
+        ck_assert_msg(rc == 0, "make-db failed: %s", cmd);
+}
+
+MYSQL *it_connect(const char *db)
+{
+        MYSQL *conn = mysql_init(NULL);
+        ck_assert_ptr_nonnull(conn);
+        mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+        ck_assert_msg(mysql_real_connect(conn, "localhost",
+                                         env("CS_TEST_MYSQL_USER"),
+                                         env("CS_TEST_MYSQL_PASSWORD"), db, 0,
+                                         env("CS_TEST_MYSQL_SOCKET"), 0),
+                      "connect %s: %s", db, mysql_error(conn));
+        mysql_query(conn, "SET time_zone = '+00:00'");
+        return conn;
+}
+
+static void vquery(MYSQL *db, const char *fmt, va_list ap, char *sql, size_t size)
+{
+        vsnprintf(sql, size, fmt, ap);
+        ck_assert_msg(mysql_query(db, sql) == 0, "%s: %s", sql, mysql_error(db));
+}
+
+long long it_int(MYSQL *db, const char *fmt, ...)
+{
+        char sql[4096];
+        va_list ap;
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        long long v;
+
+        va_start(ap, fmt);
+        vquery(db, fmt, ap, sql, sizeof(sql));
+        va_end(ap);
+        res = mysql_store_result(db);
+        ck_assert_msg(res != NULL, "%s: no result", sql);
+        row = mysql_fetch_row(res);
+        v = (row && row[0]) ? strtoll(row[0], NULL, 10) : 0;
+        mysql_free_result(res);
+        return v;
+}
+
+void it_exec(MYSQL *db, const char *fmt, ...)
+{
+        char sql[8192];
+        va_list ap;
+        va_start(ap, fmt);
+        vquery(db, fmt, ap, sql, sizeof(sql));
+        va_end(ap);
+}
+
+long long it_checksum(MYSQL *db, const char *table)
+{
+        char sql[256];
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        long long v;
+
+        snprintf(sql, sizeof(sql), "CHECKSUM TABLE `%s` EXTENDED", table);
+        ck_assert_msg(mysql_query(db, sql) == 0, "%s", mysql_error(db));
+        res = mysql_store_result(db);
+        row = mysql_fetch_row(res);
+        v = (row && row[1]) ? strtoll(row[1], NULL, 10) : -1;
+        mysql_free_result(res);
+        return v;
+}
+
+static char *write_file(const char *name, const char *text)
+{
+        static char paths[16][512];
+        static int slot;
+        char *path = paths[slot++ % 16];
+        FILE *fp;
+
+        snprintf(path, 512, "%s/%s", it_tmpdir(), name);
+        fp = fopen(path, "w");
+        ck_assert_ptr_nonnull(fp);
+        fputs(text, fp);
+        fclose(fp);
+        return path;
+}
+
+char *it_producer_conf(const char *prefix, const char *child_db,
+                       const char *extra)
+{
+        char text[4096], name[128];
+
+        snprintf(text, sizeof(text),
+                 "prefix = \"%s\";\n"
+                 "state_dir = \"%s/state\";\n"
+                 "child = { socket = \"%s\"; user = \"%s\"; password = \"%s\"; "
+                 "database = \"%s\"; };\n"
+                 "kafka = { brokers = \"%s\"; };\n%s\n",
+                 prefix, it_tmpdir(), env("CS_TEST_MYSQL_SOCKET"),
+                 env("CS_TEST_MYSQL_USER"), env("CS_TEST_MYSQL_PASSWORD"),
+                 child_db, it_brokers(), extra ? extra : "");
+        snprintf(name, sizeof(name), "producer-%s.cfg", prefix);
+        return write_file(name, text);
+}
+
+char *it_consumer_conf(const char *master_db, const char *extra)
+{
+        char text[4096], name[128];
+
+        snprintf(text, sizeof(text),
+                 "master = { socket = \"%s\"; user = \"%s\"; password = \"%s\"; "
+                 "database = \"%s\"; };\n"
+                 "kafka = { brokers = \"%s\"; group = \"g_%s\";\n"
+                 "  properties = ( (\"session.timeout.ms\", \"6000\") ); };\n%s\n",
+                 env("CS_TEST_MYSQL_SOCKET"), env("CS_TEST_MYSQL_USER"),
+                 env("CS_TEST_MYSQL_PASSWORD"), master_db, it_brokers(),
+                 master_db, extra ? extra : "");
+        snprintf(name, sizeof(name), "consumer-%s.cfg", master_db);
+        return write_file(name, text);
+}
+
+static char *slurp(int fd)
+{
+        size_t cap = 4096, len = 0;
+        char *buf = malloc(cap);
+        ssize_t n;
+
+        while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+                len += (size_t)n;
+                if (cap - len < 2)
+                        buf = realloc(buf, cap *= 2);
+        }
+        buf[len] = '\0';
+        return buf;
+}
+
+it_run_t it_run(const char *program, ...)
+{
+        const char *argv[64];
+        char path[512], out_path[512], err_path[512];
+        it_run_t run = { 0 };
+        va_list ap;
+        int argc = 0, status, out_fd, err_fd;
+        pid_t pid;
+
+        snprintf(path, sizeof(path), "bin/%s", program);
+        argv[argc++] = path;
+        va_start(ap, program);
+        while (argc < 63 && (argv[argc] = va_arg(ap, const char *)))
+                argc++;
+        va_end(ap);
+        argv[argc] = NULL;
+        snprintf(out_path, sizeof(out_path), "%s/run.%ld.out", it_tmpdir(), (long)getpid());
+        snprintf(err_path, sizeof(err_path), "%s/run.%ld.err", it_tmpdir(), (long)getpid());
+        out_fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        err_fd = open(err_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        ck_assert(out_fd >= 0 && err_fd >= 0);
+        pid = fork();
+        ck_assert(pid >= 0);
+        if (pid == 0) {
+                dup2(out_fd, 1);
+                dup2(err_fd, 2);
+                execv(path, (char *const *)argv);
+                _exit(127);
+        }
+        waitpid(pid, &status, 0);
+        run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        lseek(out_fd, 0, SEEK_SET);
+        lseek(err_fd, 0, SEEK_SET);
+        run.out = slurp(out_fd);
+        run.err = slurp(err_fd);
+        close(out_fd);
+        close(err_fd);
+        return run;
+}
+
+void it_run_free(it_run_t *run)
+{
+        free(run->out);
+        free(run->err);
+        run->out = run->err = NULL;
+}

@@ -1,0 +1,43 @@
+/* harness.h — integration-test helpers: databases, configs, running the programs. */
+#ifndef CS_IT_HARNESS_H
+#define CS_IT_HARNESS_H
+
+#include <mysql.h>
+#include <stddef.h>
+
+/* The output of one program run. */
+typedef struct it_run_s {
+        int exit_code;     /* -1 if killed by a signal */
+        char *out;         /* stdout, NUL-terminated (malloc'd) */
+        char *err;         /* stderr */
+} it_run_t;
+
+/* A unique name for this run: "<base>_<pid>_<counter>". */
+void it_unique(char *out, size_t size, const char *base);
+/* tests/lib/make-db.sh NAME ARGS...; aborts the test on failure. */
+void it_make_db(const char *name, const char *args);
+/* Connects to database db on the harness server (aborts on failure). */
+MYSQL *it_connect(const char *db);
+/* Single integer from a query (aborts on SQL error). */
+long long it_int(MYSQL *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs static SQL (aborts on error). */
+void it_exec(MYSQL *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A checksum over every row of table (CHECKSUM TABLE ... EXTENDED). */
+long long it_checksum(MYSQL *db, const char *table);
+
+/* Writes a producer config for prefix/child db into the temp dir; returns
+ * its path (static buffer per call slot). extra is appended verbatim. */
+char *it_producer_conf(const char *prefix, const char *child_db,
+                       const char *extra);
+/* Writes a consumer config for master db; extra appended verbatim. */
+char *it_consumer_conf(const char *master_db, const char *extra);
+
+/* Runs bin/PROGRAM with args (NULL-terminated), capturing output. */
+it_run_t it_run(const char *program, ...) __attribute__((sentinel));
+void it_run_free(it_run_t *run);
+
+/* The temp dir and broker of the harness. */
+const char *it_tmpdir(void);
+const char *it_brokers(void);
+
+#endif

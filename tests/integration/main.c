@@ -1,0 +1,19 @@
+/* main.c — runs the integration suites (needs the services of tests/run-integration.sh). */
+#include <check.h>
+#include <stdlib.h>
+
+Suite *sync_suite(void);
+
+int main(void)
+{
+        Suite *(*const suites[])(void) = {
+                sync_suite,
+        };
+        SRunner *sr = srunner_create(NULL);
+        for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+                srunner_add_suite(sr, suites[i]());
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

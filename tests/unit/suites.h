@@ -1,0 +1,18 @@
+/* suites.h — the unit suites that tests/unit/main.c runs. */
+#ifndef CS_TEST_SUITES_H
+#define CS_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *prefix_suite(void);
+Suite *conf_suite(void);
+Suite *cli_suite(void);
+Suite *kafka_suite(void);
+Suite *log_suite(void);
+Suite *registry_suite(void);
+Suite *doc_suite(void);
+Suite *schema_json_suite(void);
+Suite *jsonschema_suite(void);
+Suite *db_suite(void);
+
+#endif

@@ -1,0 +1,438 @@
+/* test_conf.c — unit tests for loading and validating producer/consumer configuration files. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "suites.h"
+
+static char tmpdir[64];
+static char paths[8][128];
+static int path_cnt;
+
+static void setup(void)
+{
+        strcpy(tmpdir, "/tmp/cs_test_conf_XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+        path_cnt = 0;
+}
+
+static void teardown(void)
+{
+        for (int i = 0; i < path_cnt; i++)
+                unlink(paths[i]);
+        rmdir(tmpdir);
+}
+
+/* Writes text to a new file in the test's temp dir; returns its path. */
+static const char *write_file(const char *name, const char *text)
+{
+        ck_assert_int_lt(path_cnt, 8);
+        char *p = paths[path_cnt++];
+        snprintf(p, sizeof(paths[0]), "%s/%s", tmpdir, name);
+        FILE *fp = fopen(p, "w");
+        ck_assert_ptr_nonnull(fp);
+        fputs(text, fp);
+        fclose(fp);
+        return p;
+}
+
+/* Loads a producer file that must fail; checks errstr == "PATH" + suffix. */
+static void expect_producer_error(const char *text, const char *suffix)
+{
+        cs_producer_conf_t c;
+        char err[1024] = "", want[1024];
+        const char *p = write_file("bad.cfg", text);
+
+        ck_assert_int_eq(cs_conf_load_producer(p, &c, err, sizeof(err)), -1);
+        snprintf(want, sizeof(want), "%s%s", p, suffix);
+        ck_assert_msg(strncmp(err, want, strlen(want)) == 0,
+                      "\n got: %s\nwant: %s...", err, want);
+        cs_conf_producer_free(&c);
+        unlink(p);
+        path_cnt--;
+}
+
+static void expect_consumer_error(const char *text, const char *suffix)
+{
+        cs_consumer_conf_t c;
+        char err[1024] = "", want[1024];
+        const char *p = write_file("bad.cfg", text);
+
+        ck_assert_int_eq(cs_conf_load_consumer(p, &c, err, sizeof(err)), -1);
+        snprintf(want, sizeof(want), "%s%s", p, suffix);
+        ck_assert_msg(strncmp(err, want, strlen(want)) == 0,
+                      "\n got: %s\nwant: %s...", err, want);
+        cs_conf_consumer_free(&c);
+        unlink(p);
+        path_cnt--;
+}
+
+#define PRODUCER_MIN                                                          \
+        "prefix = \"P1\";\n"                                                  \
+        "state_dir = \"/var/lib/civisync/P1\";\n"                             \
+        "child = { user = \"u\"; database = \"civicrm\"; };\n"
+
+#define CONSUMER_MIN                                                          \
+        "master = { user = \"m\"; database = \"civicrm\"; };\n"
+
+START_TEST(test_producer_defaults)
+{
+        cs_producer_conf_t c;
+        char err[512] = "";
+        const char *p = write_file("p.cfg", PRODUCER_MIN);
+
+        ck_assert_msg(cs_conf_load_producer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_str_eq(c.path, p);
+        ck_assert_str_eq(c.prefix, "P1");
+        ck_assert_str_eq(c.state_dir, "/var/lib/civisync/P1");
+        ck_assert_int_eq(c.lookback_seconds, 300);
+        ck_assert_uint_eq(c.max_document_bytes, 1000000);
+        ck_assert_int_eq(c.batch_rows, 2000);
+        ck_assert_str_eq(c.child.host, "127.0.0.1");
+        ck_assert_int_eq(c.child.port, 3306);
+        ck_assert_ptr_null(c.child.socket);
+        ck_assert_ptr_null(c.child.password);
+        ck_assert_str_eq(c.child.user, "u");
+        ck_assert_str_eq(c.child.database, "civicrm");
+        ck_assert_ptr_null(c.kafka.brokers);
+        ck_assert_str_eq(c.kafka.topic_prefix, "civisync.");
+        ck_assert_uint_eq(c.kafka.prop_cnt, 0);
+        cs_conf_producer_free(&c);
+        ck_assert_ptr_null(c.path);
+}
+END_TEST
+
+START_TEST(test_producer_all_keys)
+{
+        cs_producer_conf_t c;
+        char err[512] = "";
+        const char *p = write_file("p.cfg",
+                "prefix = \"Site_2\";\n"
+                "state_dir = \"/s\";\n"
+                "lookback_seconds = 0;\n"
+                "max_document_bytes = 2048L;\n"
+                "batch_rows = 10;\n"
+                "child = { socket = \"/run/mysqld/mysqld.sock\"; port = 3307;\n"
+                "  user = \"u\"; password = \"\"; database = \"d\"; };\n"
+                "kafka = { brokers = \"k:9092\"; topic_prefix = \"cs-\";\n"
+                "  properties = ( (\"compression.type\", \"lz4\"),\n"
+                "                 [\"security.protocol\", \"SASL_SSL\"] ); };\n");
+
+        ck_assert_msg(cs_conf_load_producer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_str_eq(c.prefix, "Site_2");
+        ck_assert_int_eq(c.lookback_seconds, 0);
+        ck_assert_uint_eq(c.max_document_bytes, 2048);
+        ck_assert_int_eq(c.batch_rows, 10);
+        ck_assert_ptr_null(c.child.host); /* socket set, no host default */
+        ck_assert_str_eq(c.child.socket, "/run/mysqld/mysqld.sock");
+        ck_assert_int_eq(c.child.port, 3307);
+        ck_assert_str_eq(c.child.password, "");
+        ck_assert_str_eq(c.kafka.brokers, "k:9092");
+        ck_assert_str_eq(c.kafka.topic_prefix, "cs-");
+        ck_assert_uint_eq(c.kafka.prop_cnt, 2);
+        ck_assert_str_eq(c.kafka.props[0].name, "compression.type");
+        ck_assert_str_eq(c.kafka.props[0].value, "lz4");
+        ck_assert_str_eq(c.kafka.props[1].name, "security.protocol");
+        ck_assert_str_eq(c.kafka.props[1].value, "SASL_SSL");
+        cs_conf_producer_free(&c);
+}
+END_TEST
+
+START_TEST(test_consumer_defaults_and_prefixes)
+{
+        cs_consumer_conf_t c;
+        char err[512] = "";
+        const char *p = write_file("c.cfg", CONSUMER_MIN);
+
+        ck_assert_msg(cs_conf_load_consumer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_int_eq(c.batch_documents, 500);
+        ck_assert_uint_eq(c.max_document_bytes, 1000000);
+        ck_assert_str_eq(c.kafka.group, "civisync-master");
+        ck_assert_str_eq(c.kafka.dead_letter_topic, "civisync.dead-letter");
+        ck_assert_str_eq(c.kafka.topic_prefix, "civisync.");
+        ck_assert_str_eq(c.master.host, "127.0.0.1");
+        ck_assert_uint_eq(c.prefix_cnt, 0);
+        ck_assert_int_eq(cs_conf_prefix_allowed(&c, "ANY"), 1);
+        cs_conf_consumer_free(&c);
+
+        p = write_file("c2.cfg", CONSUMER_MIN
+                       "prefixes = [\"P1\", \"P2\"];\nbatch_documents = 7;\n"
+                       "kafka = { group = \"g\"; dead_letter_topic = \"dl\"; };\n");
+        ck_assert_msg(cs_conf_load_consumer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_uint_eq(c.prefix_cnt, 2);
+        ck_assert_str_eq(c.prefixes[1], "P2");
+        ck_assert_int_eq(c.batch_documents, 7);
+        ck_assert_str_eq(c.kafka.group, "g");
+        ck_assert_str_eq(c.kafka.dead_letter_topic, "dl");
+        ck_assert_int_eq(cs_conf_prefix_allowed(&c, "P1"), 1);
+        ck_assert_int_eq(cs_conf_prefix_allowed(&c, "P2"), 1);
+        ck_assert_int_eq(cs_conf_prefix_allowed(&c, "P3"), 0);
+        ck_assert_int_eq(cs_conf_prefix_allowed(&c, "p1"), 0);
+        ck_assert_int_eq(cs_conf_prefix_allowed(&c, NULL), 0);
+        cs_conf_consumer_free(&c);
+}
+END_TEST
+
+START_TEST(test_example_files_load)
+{
+        cs_producer_conf_t pc;
+        cs_consumer_conf_t cc;
+        char err[512] = "";
+
+        /* tests run from the repository root */
+        ck_assert_msg(cs_conf_load_producer("conf/producer.cfg.example", &pc, err,
+                                            sizeof(err)) == 0, "%s", err);
+        ck_assert_str_eq(pc.prefix, "P1");
+        ck_assert_ptr_nonnull(pc.kafka.brokers);
+        ck_assert_uint_ge(pc.kafka.prop_cnt, 1);
+        cs_conf_producer_free(&pc);
+        ck_assert_msg(cs_conf_load_consumer("conf/consumer.cfg.example", &cc, err,
+                                            sizeof(err)) == 0, "%s", err);
+        ck_assert_uint_eq(cc.prefix_cnt, 2);
+        ck_assert_ptr_nonnull(cc.kafka.brokers);
+        cs_conf_consumer_free(&cc);
+}
+END_TEST
+
+START_TEST(test_data_files)
+{
+        cs_producer_conf_t pc;
+        char err[512] = "";
+
+        ck_assert_int_eq(cs_conf_load_producer("tests/unit/data/conf/producer-typo.cfg",
+                                               &pc, err, sizeof(err)), -1);
+        ck_assert_str_eq(err, "tests/unit/data/conf/producer-typo.cfg:9 - unknown key "
+                         "'child.pasword' (known keys in child: host, port, socket, "
+                         "user, password, password_file, database)");
+        cs_conf_producer_free(&pc);
+}
+END_TEST
+
+START_TEST(test_unknown_keys)
+{
+        expect_producer_error(PRODUCER_MIN "lookback_secnds = 5;\n",
+                              ":4 - unknown key 'lookback_secnds' (known keys: prefix, ");
+        expect_producer_error("prefix = \"P1\";\nstate_dir = \"/s\";\n"
+                              "child = {\n  user = \"u\";\n  hots = \"h\";\n"
+                              "  database = \"d\"; };\n",
+                              ":5 - unknown key 'child.hots' (known keys in child: host,");
+        /* consumer-only keys are unknown to the producer, and vice versa */
+        expect_producer_error(PRODUCER_MIN "kafka = { group = \"g\"; };\n",
+                              ":4 - unknown key 'kafka.group'");
+        expect_consumer_error(CONSUMER_MIN "prefix = \"P1\";\n",
+                              ":2 - unknown key 'prefix'");
+}
+END_TEST
+
+START_TEST(test_missing_required)
+{
+        expect_producer_error("state_dir = \"/s\";\nchild = { user = \"u\"; database = \"d\"; };\n",
+                              " - missing required key 'prefix'");
+        expect_producer_error("prefix = \"P1\";\nchild = { user = \"u\"; database = \"d\"; };\n",
+                              " - missing required key 'state_dir'");
+        expect_producer_error("prefix = \"P1\";\nstate_dir = \"/s\";\n",
+                              " - missing required group 'child'");
+        expect_producer_error("prefix = \"P1\";\nstate_dir = \"/s\";\n\nchild = {\n"
+                              "  database = \"d\";\n};\n",
+                              ":4 - missing required key 'child.user'");
+        expect_consumer_error("master = { user = \"u\"; };\n",
+                              ":1 - missing required key 'master.database'");
+        expect_consumer_error("kafka = { };\n", " - missing required group 'master'");
+}
+END_TEST
+
+START_TEST(test_wrong_types_and_ranges)
+{
+        expect_producer_error("prefix = \"P1\";\nstate_dir = \"/s\";\n"
+                              "child = { user = \"u\"; database = \"d\";\n"
+                              "  port = \"3306\"; };\n",
+                              ":4 - 'child.port' must be an integer, not a string");
+        expect_producer_error("prefix = \"P1\";\nstate_dir = \"/s\";\n"
+                              "child = { user = \"u\"; database = \"d\"; port = 70000; };\n",
+                              ":3 - 'child.port' must be between 1 and 65535 (got 70000)");
+        expect_producer_error(PRODUCER_MIN "batch_rows = 0;\n",
+                              ":4 - 'batch_rows' must be between 1 and");
+        expect_producer_error(PRODUCER_MIN "lookback_seconds = 1.5;\n",
+                              ":4 - 'lookback_seconds' must be an integer, not a float");
+        expect_producer_error("prefix = 1;\n", ":1 - 'prefix' must be a string");
+        expect_producer_error(PRODUCER_MIN "kafka = \"k:9092\";\n",
+                              ":4 - 'kafka' must be a group");
+        expect_producer_error(PRODUCER_MIN "kafka = { brokers = [\"a\", \"b\"]; };\n",
+                              ":4 - 'kafka.brokers' must be a string");
+        expect_producer_error(PRODUCER_MIN "kafka = { brokers = \"\"; };\n",
+                              ":4 - 'kafka.brokers' must not be empty");
+        expect_producer_error(PRODUCER_MIN "kafka = { topic_prefix = \"civi sync\"; };\n",
+                              ":4 - 'kafka.topic_prefix' \"civi sync\" may contain only");
+        expect_consumer_error(CONSUMER_MIN "batch_documents = true;\n",
+                              ":2 - 'batch_documents' must be an integer, not a boolean");
+}
+END_TEST
+
+START_TEST(test_prefix_validation)
+{
+        expect_producer_error("state_dir = \"/s\";\nprefix = \"P-1\";\n",
+                              ":2 - 'prefix' \"P-1\" is invalid: must match");
+        expect_producer_error("prefix = \"\";\n", ":1 - 'prefix' must not be empty");
+        expect_producer_error("prefix = \"abcdefghijklmnopqrstuvwxyz0123456\";\n",
+                              ":1 - 'prefix' \"abcdefghijklmnopqrstuvwxyz0123456\" is invalid");
+        expect_consumer_error(CONSUMER_MIN "prefixes = [\"P1\",\n  \"P.2\"];\n",
+                              ":3 - 'prefixes' entry 2 \"P.2\" is invalid");
+        expect_consumer_error(CONSUMER_MIN "prefixes = \"P1\";\n",
+                              ":2 - 'prefixes' must be an array of strings");
+        expect_consumer_error(CONSUMER_MIN "prefixes = (\"P1\", 2);\n",
+                              ":2 - 'prefixes' entry 2 must be a string");
+}
+END_TEST
+
+START_TEST(test_properties_spelling)
+{
+        expect_producer_error(PRODUCER_MIN "kafka = {\n properties = {\n"
+                              "  acks = \"all\"; }; };\n",
+                              ":5 - 'kafka.properties' must be a list of (name, value) pairs");
+        expect_producer_error(PRODUCER_MIN "kafka = { properties = (\n"
+                              "  (\"acks\", \"all\"),\n  (\"linger.ms\") ); };\n",
+                              ":6 - 'kafka.properties' entry 2 must be a pair of two strings");
+        expect_producer_error(PRODUCER_MIN "kafka = { properties = (\n"
+                              "  (\"acks\", \"all\", \"x\") ); };\n",
+                              ":5 - 'kafka.properties' entry 1 must be a pair");
+        expect_producer_error(PRODUCER_MIN "kafka = { properties = (\n"
+                              "  (\"linger.ms\", 5) ); };\n",
+                              ":5 - 'kafka.properties' entry 1 must be a pair");
+        expect_producer_error(PRODUCER_MIN "kafka = { properties = (\n"
+                              "  (\"\", \"5\") ); };\n",
+                              ":5 - 'kafka.properties' entry 1 has an invalid property name");
+}
+END_TEST
+
+START_TEST(test_syntax_and_io_errors)
+{
+        char err[512] = "";
+        cs_producer_conf_t c;
+        char missing[160];
+
+        expect_producer_error("prefix = \"P1\";\nstate_dir = \"/s\";\nchild = { user = ; };\n",
+                              ":3 - syntax error");
+        expect_producer_error("prefix = \"P1\";\nprefix = \"P2\";\n",
+                              ":2 - duplicate setting name");
+        snprintf(missing, sizeof(missing), "%s/nope.cfg", tmpdir);
+        ck_assert_int_eq(cs_conf_load_producer(missing, &c, err, sizeof(err)), -1);
+        char want[300];
+        snprintf(want, sizeof(want), "%s - cannot open: No such file or directory", missing);
+        ck_assert_str_eq(err, want);
+        cs_conf_producer_free(&c);
+}
+END_TEST
+
+START_TEST(test_password_file)
+{
+        cs_producer_conf_t c;
+        char err[512] = "", text[512];
+        const char *pw = write_file("pw", "s3cr3t pass\r\n\n");
+
+        snprintf(text, sizeof(text), "prefix = \"P1\";\nstate_dir = \"/s\";\n"
+                 "child = { user = \"u\"; database = \"d\"; password_file = \"%s\"; };\n",
+                 pw);
+        const char *p = write_file("p.cfg", text);
+        ck_assert_msg(cs_conf_load_producer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_str_eq(c.child.password, "s3cr3t pass");
+        cs_conf_producer_free(&c);
+
+        snprintf(text, sizeof(text), "prefix = \"P1\";\nstate_dir = \"/s\";\n"
+                 "child = { user = \"u\"; database = \"d\"; password = \"x\";\n"
+                 "  password_file = \"%s\"; };\n", pw);
+        expect_producer_error(text, ":4 - set either 'child.password' or "
+                              "'child.password_file', not both");
+        snprintf(text, sizeof(text), "prefix = \"P1\";\nstate_dir = \"/s\";\n"
+                 "child = { user = \"u\"; database = \"d\";\n"
+                 "  password_file = \"%s/absent\"; };\n", tmpdir);
+        char suffix[300];
+        snprintf(suffix, sizeof(suffix), ":4 - 'child.password_file': cannot read "
+                 "'%s/absent': No such file or directory", tmpdir);
+        expect_producer_error(text, suffix);
+}
+END_TEST
+
+START_TEST(test_secret_not_in_errors)
+{
+        cs_producer_conf_t c;
+        char err[512] = "";
+        const char *p = write_file("p.cfg", PRODUCER_MIN
+                                   "kafka = { properties = ((\"sasl.password\", \"hunter2\"));\n"
+                                   "  brokrs = \"k\"; };\n");
+
+        ck_assert_int_eq(cs_conf_load_producer(p, &c, err, sizeof(err)), -1);
+        ck_assert_ptr_nonnull(strstr(err, "unknown key 'kafka.brokrs'"));
+        ck_assert_ptr_null(strstr(err, "hunter2"));
+        cs_conf_producer_free(&c);
+}
+END_TEST
+
+START_TEST(test_x_overrides_and_brokers)
+{
+        cs_producer_conf_t c;
+        char err[512] = "";
+        const char *p = write_file("p.cfg", PRODUCER_MIN
+                                   "kafka = { brokers = \"a:1\"; properties = (\n"
+                                   " (\"acks\", \"1\"), (\"linger.ms\", \"5\") ); };\n");
+
+        ck_assert_msg(cs_conf_load_producer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "acks=all", err, sizeof(err)), 0);
+        ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "client.id=a=b", err, sizeof(err)), 0);
+        ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "empty=", err, sizeof(err)), 0);
+        ck_assert_uint_eq(c.kafka.prop_cnt, 4);
+        ck_assert_str_eq(c.kafka.props[0].name, "acks");
+        ck_assert_str_eq(c.kafka.props[0].value, "all"); /* overridden in place */
+        ck_assert_str_eq(c.kafka.props[1].value, "5");
+        ck_assert_str_eq(c.kafka.props[2].name, "client.id");
+        ck_assert_str_eq(c.kafka.props[2].value, "a=b");
+        ck_assert_str_eq(c.kafka.props[3].value, "");
+        ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "noequals", err, sizeof(err)), -1);
+        ck_assert_ptr_nonnull(strstr(err, "expected name=value"));
+        ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "=v", err, sizeof(err)), -1);
+        ck_assert_ptr_nonnull(strstr(err, "empty property name"));
+        ck_assert_uint_eq(c.kafka.prop_cnt, 4);
+
+        ck_assert_int_eq(cs_conf_set_brokers(&c.kafka, "b:2,c:3", err, sizeof(err)), 0);
+        ck_assert_str_eq(c.kafka.brokers, "b:2,c:3");
+        ck_assert_int_eq(cs_conf_set_brokers(&c.kafka, "", err, sizeof(err)), -1);
+        ck_assert_str_eq(c.kafka.brokers, "b:2,c:3");
+        cs_conf_producer_free(&c);
+
+        /* -X on a configuration without any properties list */
+        cs_kafka_params_t k = {0};
+        ck_assert_int_eq(cs_conf_kafka_prop_set(&k, "acks=all", err, sizeof(err)), 0);
+        ck_assert_int_eq(cs_conf_set_brokers(&k, "x:1", err, sizeof(err)), 0);
+        ck_assert_uint_eq(k.prop_cnt, 1);
+        free(k.props[0].name);
+        free(k.props[0].value);
+        free(k.props);
+        free(k.brokers);
+}
+END_TEST
+
+Suite *conf_suite(void)
+{
+        Suite *s = suite_create("conf");
+        TCase *tc = tcase_create("core");
+
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_add_test(tc, test_producer_defaults);
+        tcase_add_test(tc, test_producer_all_keys);
+        tcase_add_test(tc, test_consumer_defaults_and_prefixes);
+        tcase_add_test(tc, test_example_files_load);
+        tcase_add_test(tc, test_data_files);
+        tcase_add_test(tc, test_unknown_keys);
+        tcase_add_test(tc, test_missing_required);
+        tcase_add_test(tc, test_wrong_types_and_ranges);
+        tcase_add_test(tc, test_prefix_validation);
+        tcase_add_test(tc, test_properties_spelling);
+        tcase_add_test(tc, test_syntax_and_io_errors);
+        tcase_add_test(tc, test_password_file);
+        tcase_add_test(tc, test_secret_not_in_errors);
+        tcase_add_test(tc, test_x_overrides_and_brokers);
+        suite_add_tcase(s, tc);
+        return s;
+}

@@ -1,0 +1,308 @@
+/* test_registry.c — the entity registry is complete and self-consistent; cs_reg_qualify keeps values distinct. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
+#include "suites.h"
+
+static const char *const phase1_tables[] = {
+        "civicrm_contact", "civicrm_email", "civicrm_phone", "civicrm_address",
+        "civicrm_im", "civicrm_website", "civicrm_saved_search", "civicrm_group",
+        "civicrm_group_nesting", "civicrm_group_organization", "civicrm_group_contact",
+        "civicrm_tag", "civicrm_entity_tag", "civicrm_relationship", "civicrm_note",
+        "civicrm_activity", "civicrm_activity_contact",
+};
+#define NTABLES (sizeof(phase1_tables) / sizeof(phase1_tables[0]))
+
+static size_t index_of(const cs_entity_t *e)
+{
+        size_t n;
+        const cs_entity_t *all = cs_reg_entities(&n);
+        return (size_t)(e - all);
+}
+
+START_TEST(every_phase1_table_present)
+{
+        size_t n;
+        const cs_entity_t *all = cs_reg_entities(&n);
+        ck_assert_uint_eq(n, NTABLES);
+        for (size_t i = 0; i < NTABLES; i++) {
+                const cs_entity_t *e = cs_reg_by_table(phase1_tables[i]);
+                ck_assert_msg(e != NULL, "%s missing", phase1_tables[i]);
+                ck_assert_ptr_eq(cs_reg_by_name(e->name), e);
+                ck_assert_str_eq(e->table + strlen("civicrm_"), e->name);
+                ck_assert_msg(e->summary && strlen(e->summary) > 10, "%s: no summary", e->name);
+        }
+        ck_assert_ptr_null(cs_reg_by_table("civicrm_contribution"));
+        ck_assert_ptr_null(cs_reg_by_name("contribution"));
+        ck_assert_ptr_null(cs_reg_by_name(NULL));
+        /* names are unique */
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                        ck_assert_str_ne(all[i].name, all[j].name);
+}
+END_TEST
+
+START_TEST(refs_name_registered_tables)
+{
+        size_t n;
+        const cs_entity_t *all = cs_reg_entities(&n);
+        for (size_t i = 0; i < n; i++) {
+                const cs_entity_t *e = &all[i];
+                for (const cs_ref_t *r = e->refs; r && r->column; r++) {
+                        ck_assert_ptr_eq(cs_reg_ref(e, r->column), r);
+                        if (r->kind == CS_REF_POLY) {
+                                ck_assert_ptr_nonnull(r->table_column);
+                                ck_assert_msg(e->poly_targets && e->poly_targets[0],
+                                              "%s.%s POLY without targets", e->name, r->column);
+                                ck_assert_msg(e->row_filter != NULL,
+                                              "%s: POLY rows must be restricted by row_filter", e->name);
+                                for (const char *const *t = e->poly_targets; *t; t++) {
+                                        ck_assert_msg(cs_reg_by_table(*t) != NULL,
+                                                      "%s poly target %s not registered", e->name, *t);
+                                        ck_assert_msg(strstr(e->row_filter, *t) != NULL,
+                                                      "%s row_filter lacks %s", e->name, *t);
+                                }
+                        } else {
+                                ck_assert_msg(r->target && cs_reg_by_table(r->target),
+                                              "%s.%s target %s not registered", e->name,
+                                              r->column, r->target ? r->target : "(null)");
+                        }
+                        /* a referenced column is never also cleared or omitted */
+                        ck_assert_int_eq(cs_reg_col_policy(e, r->column), 0);
+                }
+        }
+        /* spot checks of the declared references */
+        const cs_entity_t *g = cs_reg_by_name("group");
+        ck_assert_int_eq(cs_reg_ref(g, "parents")->kind, CS_REF_ID_LIST);
+        ck_assert_str_eq(cs_reg_ref(g, "children")->target, "civicrm_group");
+        ck_assert_str_eq(cs_reg_ref(g, "saved_search_id")->target, "civicrm_saved_search");
+        const cs_entity_t *et = cs_reg_by_name("entity_tag");
+        ck_assert_int_eq(cs_reg_ref(et, "entity_id")->kind, CS_REF_POLY);
+        ck_assert_int_eq(cs_reg_ref(et, "entity_id")->required, 1);
+        ck_assert(cs_reg_poly_target_ok(et, "civicrm_activity"));
+        ck_assert(!cs_reg_poly_target_ok(et, "civicrm_case"));
+        const cs_entity_t *note = cs_reg_by_name("note");
+        ck_assert(cs_reg_poly_target_ok(note, "civicrm_note"));
+        ck_assert(cs_reg_poly_target_ok(note, "civicrm_relationship"));
+        ck_assert(!cs_reg_poly_target_ok(note, "civicrm_contribution"));
+        ck_assert(!cs_reg_poly_target_ok(cs_reg_by_name("contact"), "civicrm_contact"));
+        ck_assert_str_eq(cs_reg_ref(cs_reg_by_name("address"), "master_id")->target, "civicrm_address");
+        ck_assert_str_eq(cs_reg_ref(cs_reg_by_name("activity"), "phone_id")->target, "civicrm_phone");
+        ck_assert_str_eq(cs_reg_ref(cs_reg_by_name("group_contact"), "email_id")->target, "civicrm_email");
+        ck_assert_ptr_null(cs_reg_ref(cs_reg_by_name("activity"), "source_record_id"));
+        ck_assert_ptr_null(cs_reg_ref(cs_reg_by_name("contact"), "prefix_id"));
+        ck_assert_ptr_null(cs_reg_ref(cs_reg_by_name("relationship"), "relationship_type_id"));
+        ck_assert_ptr_null(cs_reg_ref(cs_reg_by_name("address"), "country_id"));
+        ck_assert_int_eq(cs_reg_ref(cs_reg_by_name("relationship"), "contact_id_b")->required, 1);
+        ck_assert_int_eq(cs_reg_ref(cs_reg_by_name("contact"), "employer_id")->required, 0);
+}
+END_TEST
+
+START_TEST(children_and_order)
+{
+        size_t n;
+        const cs_entity_t *all = cs_reg_entities(&n);
+        for (size_t i = 0; i < n; i++) {
+                const cs_entity_t *e = &all[i];
+                if (!e->parent) {
+                        ck_assert_ptr_null(e->parent_column);
+                        continue;
+                }
+                const cs_entity_t *root = cs_reg_by_name(e->parent);
+                ck_assert_msg(root != NULL, "%s: parent %s missing", e->name, e->parent);
+                ck_assert_ptr_null(root->parent); /* one level only */
+                ck_assert_uint_lt(index_of(root), i); /* roots come first */
+                ck_assert_ptr_nonnull(e->parent_column);
+                const cs_ref_t *r = cs_reg_ref(e, e->parent_column);
+                ck_assert_msg(r && r->kind == CS_REF_ENTITY && r->required &&
+                              strcmp(r->target, root->table) == 0,
+                              "%s.%s must be a required ref to %s", e->name, e->parent_column,
+                              root->table);
+                ck_assert_ptr_null(e->change_column); /* children change with the root */
+        }
+        const cs_entity_t *kids[8];
+        size_t k = cs_reg_children(cs_reg_by_name("contact"), kids, 8);
+        ck_assert_uint_eq(k, 5);
+        ck_assert_str_eq(kids[0]->name, "email");
+        ck_assert_str_eq(kids[1]->name, "phone");
+        ck_assert_str_eq(kids[2]->name, "address");
+        ck_assert_str_eq(kids[3]->name, "im");
+        ck_assert_str_eq(kids[4]->name, "website");
+        ck_assert_uint_eq(cs_reg_children(cs_reg_by_name("contact"), kids, 2), 2);
+        k = cs_reg_children(cs_reg_by_name("activity"), kids, 8);
+        ck_assert_uint_eq(k, 1);
+        ck_assert_str_eq(kids[0]->name, "activity_contact");
+        ck_assert_uint_eq(cs_reg_children(cs_reg_by_name("note"), kids, 8), 0);
+        /* notes, group memberships and entity tags are top-level documents */
+        ck_assert_ptr_null(cs_reg_by_name("note")->parent);
+        ck_assert_ptr_null(cs_reg_by_name("group_contact")->parent);
+        ck_assert_ptr_null(cs_reg_by_name("entity_tag")->parent);
+        /* dependency order where there is no cycle */
+        ck_assert_uint_lt(index_of(cs_reg_by_name("saved_search")), index_of(cs_reg_by_name("group")));
+        ck_assert_uint_lt(index_of(cs_reg_by_name("group")), index_of(cs_reg_by_name("group_contact")));
+        ck_assert_uint_lt(index_of(cs_reg_by_name("tag")), index_of(cs_reg_by_name("entity_tag")));
+        ck_assert_uint_lt(index_of(cs_reg_by_name("relationship")), index_of(cs_reg_by_name("activity")));
+        /* change columns */
+        ck_assert_str_eq(cs_reg_by_name("contact")->change_column, "modified_date");
+        ck_assert_str_eq(cs_reg_by_name("note")->change_column, "modified_date");
+        ck_assert_str_eq(cs_reg_by_name("activity")->change_column, "modified_date");
+        ck_assert_str_eq(cs_reg_by_name("saved_search")->change_column, "modified_date");
+        ck_assert_ptr_null(cs_reg_by_name("relationship")->change_column);
+        ck_assert_ptr_null(cs_reg_by_name("group")->change_column);
+}
+END_TEST
+
+START_TEST(col_policies)
+{
+        const cs_entity_t *c = cs_reg_by_name("contact");
+        ck_assert_int_eq(cs_reg_col_policy(c, "api_key"), CS_COL_OMIT);
+        ck_assert_int_eq(cs_reg_col_policy(c, "hash"), 0);
+        ck_assert_int_eq(cs_reg_col_policy(c, "display_name"), 0);
+        const cs_entity_t *g = cs_reg_by_name("group");
+        static const char *const cleared[] = { "where_clause", "select_tables", "where_tables",
+                                               "cache_date", "refresh_date" };
+        for (size_t i = 0; i < 5; i++)
+                ck_assert_int_eq(cs_reg_col_policy(g, cleared[i]), CS_COL_CLEAR);
+        ck_assert_int_eq(cs_reg_col_policy(g, "parents"), 0);
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("relationship"), "case_id"), CS_COL_CLEAR);
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("activity"), "campaign_id"), CS_COL_CLEAR);
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("activity"), "source_record_id"), 0);
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("saved_search"), "mapping_id"), CS_COL_CLEAR);
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("saved_search"), "form_values"), 0);
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("group_contact"), "location_id"), CS_COL_CLEAR);
+        ck_assert_int_eq(cs_reg_col_policy(NULL, "x"), 0);
+        /* every rule has a reason */
+        size_t n;
+        const cs_entity_t *all = cs_reg_entities(&n);
+        for (size_t i = 0; i < n; i++)
+                for (const cs_col_rule_t *r = all[i].col_rules; r && r->column; r++)
+                        ck_assert_msg(r->why && r->why[0], "%s.%s: no reason", all[i].name, r->column);
+        /* uniques */
+        ck_assert_ptr_nonnull(cs_reg_unique(c, "external_identifier"));
+        ck_assert_ptr_null(cs_reg_unique(c, "hash"));
+        ck_assert_ptr_nonnull(cs_reg_unique(g, "name"));
+        ck_assert_ptr_nonnull(cs_reg_unique(g, "title"));
+        ck_assert_ptr_nonnull(cs_reg_unique(cs_reg_by_name("tag"), "name"));
+        ck_assert_int_eq(cs_reg_unique(cs_reg_by_name("saved_search"), "name")->policy, CS_UNIQUE_QUALIFY);
+        ck_assert_ptr_null(cs_reg_unique(cs_reg_by_name("group_contact"), "contact_id"));
+}
+END_TEST
+
+START_TEST(qualify_fits)
+{
+        char out[128];
+        ck_assert_int_eq(cs_reg_qualify("P1", "Administrators", 14, 64, out, sizeof(out)), 17);
+        ck_assert_str_eq(out, "P1:Administrators");
+        ck_assert_int_eq(cs_reg_qualify("P1", "", 0, 64, out, sizeof(out)), 3);
+        ck_assert_str_eq(out, "P1:");
+        /* exactly max_chars fits without a hash */
+        ck_assert_int_eq(cs_reg_qualify("P1", "abcdefg", 7, 10, out, sizeof(out)), 10);
+        ck_assert_str_eq(out, "P1:abcdefg");
+        /* max_chars 0: no limit */
+        ck_assert_int_eq(cs_reg_qualify("P1", "abcdefg", 7, 0, out, sizeof(out)), 10);
+        /* out too small */
+        ck_assert_int_eq(cs_reg_qualify("P1", "abcdefg", 7, 64, out, 10), -1);
+        ck_assert_int_eq(cs_reg_qualify("P1", "abcdefg", 7, 64, out, 11), 10);
+        /* characters, not bytes: 4 two-byte characters fit in 7 chars */
+        ck_assert_int_eq(cs_reg_qualify("P1", "éééé", 8, 7, out, sizeof(out)), 11);
+        ck_assert_str_eq(out, "P1:éééé");
+}
+END_TEST
+
+START_TEST(qualify_truncates_with_hash)
+{
+        char out[128], out2[128];
+        const char *v = "Summer Program Volunteers of the Greater Metropolitan Area 2021";
+        int n = cs_reg_qualify("P1", v, strlen(v), 32, out, sizeof(out));
+        ck_assert_int_eq(n, 32);
+        ck_assert_uint_eq(strlen(out), 32);
+        ck_assert(strncmp(out, "P1:Summer Program Volun~", 24) == 0);
+        ck_assert_int_eq(out[23], '~');
+        for (int i = 24; i < 32; i++)
+                ck_assert_msg(strchr("0123456789abcdef", out[i]), "bad hex in %s", out);
+        /* deterministic */
+        ck_assert_int_eq(cs_reg_qualify("P1", v, strlen(v), 32, out2, sizeof(out2)), 32);
+        ck_assert_str_eq(out, out2);
+        /* the hash is FNV-1a 32 of the full value: fixed on every platform */
+        ck_assert_int_eq(cs_reg_qualify("P1", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 41, 14, out, sizeof(out)), 14);
+        ck_assert_str_eq(out, "P1:aa~ec613944"); /* FNV-1a 32 of 41 x "a" */
+}
+END_TEST
+
+START_TEST(qualify_utf8_boundary)
+{
+        char out[128];
+        /* "P1:" (3) + head + "~xxxxxxxx" (9) in 15 chars: 3 characters of head */
+        const char *v = "€€€€€€€€€€€€€€€€€€€€"; /* 20 x 3 bytes */
+        int n = cs_reg_qualify("P1", v, strlen(v), 15, out, sizeof(out));
+        ck_assert_int_eq(n, 3 + 9 + 9);
+        ck_assert(strncmp(out, "P1:€€€~", 3 + 9 + 1) == 0);
+        /* mixed widths: never cuts inside a character */
+        const char *w = "a😀b😀c😀d😀e😀fa😀b😀c😀d😀e😀fa😀b😀c😀d😀e😀f";
+        for (size_t max = 12; max < 20; max++) {
+                n = cs_reg_qualify("P1", w, strlen(w), max, out, sizeof(out));
+                ck_assert_int_ge(n, 0);
+                size_t chars = 0;
+                for (int i = 0; i < n; i++)
+                        if (((unsigned char)out[i] & 0xC0) != 0x80)
+                                chars++;
+                ck_assert_uint_le(chars, max);
+                const char *tilde = strrchr(out, '~');
+                ck_assert_ptr_nonnull(tilde);
+                /* the byte before "~" ends a character */
+                unsigned char last = (unsigned char)tilde[-1];
+                ck_assert_msg(last < 0x80 || (last & 0xC0) == 0x80, "cut inside a character");
+                ck_assert_msg(!(last >= 0xC0), "lead byte before ~");
+                if (last >= 0x80) /* a 4-byte emoji must be complete */
+                        ck_assert(memcmp(tilde - 4, "😀", 4) == 0);
+        }
+        /* too small to hold prefix and hash */
+        ck_assert_int_eq(cs_reg_qualify("P1", w, strlen(w), 11, out, sizeof(out)), -1);
+}
+END_TEST
+
+START_TEST(qualify_distinct_long_values)
+{
+        char a[128], b[128];
+        const char *x = "Newsletter Subscribers for the Northern Region Chapter - list A";
+        const char *y = "Newsletter Subscribers for the Northern Region Chapter - list B";
+        ck_assert_int_eq(cs_reg_qualify("P1", x, strlen(x), 40, a, sizeof(a)), 40);
+        ck_assert_int_eq(cs_reg_qualify("P1", y, strlen(y), 40, b, sizeof(b)), 40);
+        ck_assert_str_ne(a, b);
+        ck_assert(strncmp(a, b, 31) == 0); /* same head, different hash */
+        /* many values sharing a long head all stay distinct */
+        char seen[200][64];
+        for (int i = 0; i < 200; i++) {
+                char v[96];
+                snprintf(v, sizeof(v), "A very long group title that is shared by many groups #%03d", i);
+                ck_assert_int_eq(cs_reg_qualify("P7", v, strlen(v), 40, seen[i], sizeof(seen[i])), 40);
+                for (int j = 0; j < i; j++)
+                        ck_assert_str_ne(seen[i], seen[j]);
+        }
+        /* a value with an embedded NUL is hashed over its full length */
+        ck_assert_int_eq(cs_reg_qualify("P1", "xxxxxxxxxxxxxxxxxxxx\0a", 22, 20, a, sizeof(a)), 20);
+        ck_assert_int_eq(cs_reg_qualify("P1", "xxxxxxxxxxxxxxxxxxxx\0b", 22, 20, b, sizeof(b)), 20);
+        ck_assert_str_ne(a, b);
+}
+END_TEST
+
+Suite *registry_suite(void)
+{
+        Suite *s = suite_create("registry");
+        TCase *tc = tcase_create("entities");
+        tcase_add_test(tc, every_phase1_table_present);
+        tcase_add_test(tc, refs_name_registered_tables);
+        tcase_add_test(tc, children_and_order);
+        tcase_add_test(tc, col_policies);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("qualify");
+        tcase_add_test(tc, qualify_fits);
+        tcase_add_test(tc, qualify_truncates_with_hash);
+        tcase_add_test(tc, qualify_utf8_boundary);
+        tcase_add_test(tc, qualify_distinct_long_values);
+        suite_add_tcase(s, tc);
+        return s;
+}
