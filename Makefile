@@ -7,6 +7,9 @@ PKGS      := rdkafka mysqlclient jansson libconfig
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -MMD -MP -Ishared
+ifeq ($(CI),true)
+WERROR    ?= 1
+endif
 ifeq ($(WERROR),1)
 CFLAGS    += -Werror
 endif
@@ -20,22 +23,22 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 CFLAGS    += $(PKG_CFLAGS)
 LDLIBS    += $(PKG_LIBS) -lm -lpthread
 
-BUILD     := build
+BUILD     := build$(if $(SANITIZER),-$(SANITIZER))
 LIB       := $(BUILD)/libcivisync.a
 LIB_SRC   := $(wildcard shared/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
-PROGRAMS  := bin/civisync-produce bin/civisync-consume bin/civisync-broker
+PROGRAMS  := bin/civisync-produce bin/civisync-consume bin/civisync-broker \
+             bin/civisync-topics bin/civisync-verify
 produce_SRC := $(wildcard producer/*.c)
 consume_SRC := $(wildcard consumer/*.c)
 broker_SRC  := topics/broker.c
+topics_SRC  := $(filter-out topics/broker.c,$(wildcard topics/*.c))
+verify_SRC  := $(wildcard consumer/verify/*.c)
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 INTEG_SRC := $(wildcard tests/integration/*.c)
 TEST_BINS := $(BUILD)/tests/unit_tests $(BUILD)/tests/integration_tests
-# Topics the integration tests use, pre-created in their own embedded broker
-# (the mock cluster has no CreateTopics). it7 has 4 partitions.
-IT_TOPICS := $(foreach t,it1 it2 it3 it4 it5 it6 it8 it9 dead-letter,--topic civisync.$(t)) --topic civisync.it7:4
 
 DEB_PACKAGES := build-essential pkg-config librdkafka-dev libmariadb-dev \
                 libjansson-dev libconfig-dev check mariadb-server mariadb-client \
@@ -59,6 +62,12 @@ bin/civisync-consume: $(consume_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 bin/civisync-broker: $(broker_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bin/civisync-topics: $(topics_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bin/civisync-verify: $(verify_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -86,12 +95,13 @@ unit: deps
 
 integration: deps
 	$(MAKE) all $(BUILD)/tests/integration_tests
-	CS_BROKER_ARGS="$(IT_TOPICS)" tests/run-integration.sh $(BUILD)/tests/integration_tests
+	tests/run-integration.sh $(BUILD)/tests/integration_tests
 
 test: deps
 	$(MAKE) all $(TEST_BINS)
+	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"
 	$(BUILD)/tests/unit_tests
-	CS_BROKER_ARGS="$(IT_TOPICS)" tests/run-integration.sh $(BUILD)/tests/integration_tests
+	tests/run-integration.sh $(BUILD)/tests/integration_tests
 
 demo: deps
 	$(MAKE) all
@@ -103,6 +113,6 @@ install: all
 	install -m 0644 conf/*.example $(DESTDIR)$(PREFIX)/share/civisync/conf/
 
 clean:
-	rm -rf $(BUILD) bin
+	rm -rf build build-address build-undefined bin
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

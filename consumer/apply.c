@@ -22,10 +22,27 @@
 typedef struct prefix_ctx_s {
         char prefix[CS_PREFIX_MAX + 1];
         char map[CS_PREFIX_MAX + 32];   /* mapping_master_<prefix> */
-        long long generation;           /* generation of the current replay or last reset */
+        long long generation;           /* producer generation of the last reset */
+        long long refresh;              /* stamp written to mapping rows now */
+        long long generation_refresh;   /* stamp at which `generation` began */
+        long long replay_refresh;       /* stamp of a rewind replay, 0 none */
+        long long completed_generation; /* last generation that ended */
+        int has_parked;                 /* civisync_parked may hold rows */
+        int has_parked_doc;             /* civisync_parked_doc may hold rows */
         int ensured;                    /* mapping table created on this connection */
-        int loaded;                     /* generation read in this transaction */
+        int loaded;                     /* state read in this transaction */
+        int offsets_touched;            /* civisync_offset written in this batch */
 } prefix_ctx_t;
+
+/* Mapping lookups cached within one transaction (positive results only). */
+#define MAP_CACHE_SIZE 65536
+typedef struct map_entry_s {
+        unsigned long epoch;            /* valid when == cs_apply_t.map_epoch */
+        unsigned short prefix_no;
+        unsigned short entity_no;
+        long long child_id;
+        long long master_id;
+} map_entry_t;
 
 struct cs_apply_s {
         const cs_consumer_conf_t *conf;
@@ -39,16 +56,25 @@ struct cs_apply_s {
         char *sql;                     /* SQL_MAX scratch */
         cs_apply_stats_t stats;
         unsigned int last_errno;
+        map_entry_t *map_cache;
+        unsigned long map_epoch;
 };
 
 static const char *own_tables_sql[] = {
         "CREATE TABLE IF NOT EXISTS civisync_prefix ("
         " prefix varchar(32) NOT NULL PRIMARY KEY,"
-        " generation bigint NOT NULL DEFAULT 0 COMMENT 'generation of the last reset seen',"
+        " generation bigint NOT NULL DEFAULT 0 COMMENT 'producer generation of the last reset seen',"
         " replay_partitions int NOT NULL DEFAULT 0,"
         " completed_generation bigint NOT NULL DEFAULT 0,"
         " completed_at datetime NULL,"
-        " last_error text NULL"
+        " last_error text NULL,"
+        " refresh bigint NOT NULL DEFAULT 0 COMMENT 'current refresh stamp written to mapping rows',"
+        " generation_refresh bigint NOT NULL DEFAULT 0 COMMENT 'refresh stamp at which generation began',"
+        " replay_refresh bigint NOT NULL DEFAULT 0 COMMENT 'refresh stamp of the offset-rewind replay in progress (0 none)',"
+        " replay_topic_partitions int NOT NULL DEFAULT 0,"
+        " replay_started_at datetime NULL,"
+        " replay_completed_at datetime NULL,"
+        " replays_completed int NOT NULL DEFAULT 0"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
         "CREATE TABLE IF NOT EXISTS civisync_replay_end ("
         " prefix varchar(32) NOT NULL,"
@@ -80,6 +106,28 @@ static const char *own_tables_sql[] = {
         " parked_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,"
         " PRIMARY KEY (prefix, doc_key),"
         " KEY target (prefix, target_table, target_child_id)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        "CREATE TABLE IF NOT EXISTS civisync_offset ("
+        " topic varchar(255) NOT NULL,"
+        " partition_no int NOT NULL,"
+        " prefix varchar(32) NOT NULL,"
+        " next_offset bigint NOT NULL COMMENT 'every message below it is applied',"
+        " replay_end bigint NULL COMMENT 'high watermark when a rewind replay began',"
+        " rewind_from bigint NULL COMMENT 'the foreign committed offset that began it',"
+        " updated_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,"
+        " PRIMARY KEY (topic, partition_no),"
+        " KEY prefix (prefix)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        "CREATE TABLE IF NOT EXISTS civisync_dead_letter ("
+        " id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,"
+        " prefix varchar(32) NULL,"
+        " topic varchar(255) NOT NULL,"
+        " partition_no int NOT NULL,"
+        " offset_no bigint NOT NULL,"
+        " doc_key varbinary(255) NULL,"
+        " error blob NOT NULL,"
+        " at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+        " KEY prefix (prefix, id)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
         NULL
 };
@@ -161,6 +209,7 @@ static prefix_ctx_t *prefix_get(cs_apply_t *ap, const char *prefix,
         prefix_ctx_t *pc = NULL;
         unsigned int dberr = 0;
         cs_db_value_t p[1];
+        long long parked = 0, parked_doc = 0;
         int found;
 
         for (size_t i = 0; i < ap->prefix_cnt; i++)
@@ -197,7 +246,7 @@ static prefix_ctx_t *prefix_get(cs_apply_t *ap, const char *prefix,
                  " entity_table varchar(255) NOT NULL,"
                  " child_entity_id int unsigned NOT NULL,"
                  " master_entity_id int unsigned NOT NULL,"
-                 " generation bigint NOT NULL DEFAULT 0 COMMENT 'complete-sync generation that last refreshed the row',"
+                 " generation bigint NOT NULL DEFAULT 0 COMMENT 'refresh stamp (civisync_prefix.refresh) that last wrote the row',"
                  " UNIQUE KEY child (entity_table, child_entity_id),"
                  " KEY master (entity_table, master_entity_id),"
                  " KEY generation (entity_table, generation)"
@@ -214,12 +263,76 @@ load:
         if (RUN("INSERT IGNORE INTO civisync_prefix (prefix) VALUES (?)", p, 1,
                 NULL, NULL, NULL, NULL) == -1 ||
             RUN("SELECT generation FROM civisync_prefix WHERE prefix = ?", p, 1,
-                NULL, NULL, &pc->generation, &found) == -1) {
+                NULL, NULL, &pc->generation, &found) == -1 ||
+            RUN("SELECT refresh FROM civisync_prefix WHERE prefix = ?", p, 1,
+                NULL, NULL, &pc->refresh, &found) == -1 ||
+            RUN("SELECT generation_refresh FROM civisync_prefix WHERE prefix = ?",
+                p, 1, NULL, NULL, &pc->generation_refresh, &found) == -1 ||
+            RUN("SELECT replay_refresh FROM civisync_prefix WHERE prefix = ?", p, 1,
+                NULL, NULL, &pc->replay_refresh, &found) == -1 ||
+            RUN("SELECT completed_generation FROM civisync_prefix WHERE prefix = ?",
+                p, 1, NULL, NULL, &pc->completed_generation, &found) == -1 ||
+            RUN("SELECT EXISTS (SELECT 1 FROM civisync_parked WHERE prefix = ?)",
+                p, 1, NULL, NULL, &parked, &found) == -1 ||
+            RUN("SELECT EXISTS (SELECT 1 FROM civisync_parked_doc WHERE prefix = ?)",
+                p, 1, NULL, NULL, &parked_doc, &found) == -1) {
                 *rc = db_fail(ap, dberr, errstr, errstr_size, "prefix state");
                 return NULL;
         }
+        pc->has_parked = parked != 0;
+        pc->has_parked_doc = parked_doc != 0;
         pc->loaded = 1;
         return pc;
+}
+
+static map_entry_t *map_slot(cs_apply_t *ap, prefix_ctx_t *pc,
+                             const char *table, long long child_id)
+{
+        const cs_entity_t *ent = cs_reg_by_table(table);
+        unsigned short pno = (unsigned short)(pc - ap->prefixes);
+        unsigned short eno;
+        unsigned long long h;
+
+        if (!ent || !ap->map_cache)
+                return NULL;
+        eno = (unsigned short)entity_index(ent);
+        h = ((unsigned long long)child_id * 0x9E3779B97F4A7C15ULL) ^
+            ((unsigned long long)eno << 40) ^ ((unsigned long long)pno << 52);
+        h ^= h >> 29;
+        return &ap->map_cache[h % MAP_CACHE_SIZE];
+}
+
+static map_entry_t *map_cached(cs_apply_t *ap, prefix_ctx_t *pc,
+                               const char *table, long long child_id)
+{
+        map_entry_t *e = map_slot(ap, pc, table, child_id);
+        const cs_entity_t *ent = cs_reg_by_table(table);
+
+        if (e && e->epoch == ap->map_epoch && e->child_id == child_id &&
+            e->prefix_no == (unsigned short)(pc - ap->prefixes) &&
+            e->entity_no == (unsigned short)entity_index(ent))
+                return e;
+        return NULL;
+}
+
+static void map_remember(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
+                         long long child_id, long long master_id)
+{
+        map_entry_t *e = map_slot(ap, pc, table, child_id);
+
+        if (!e)
+                return;
+        e->epoch = ap->map_epoch;
+        e->prefix_no = (unsigned short)(pc - ap->prefixes);
+        e->entity_no = (unsigned short)entity_index(cs_reg_by_table(table));
+        e->child_id = child_id;
+        e->master_id = master_id;
+}
+
+/* Forgets every cached mapping (after bulk deletes, commit, rollback). */
+static void map_forget_all(cs_apply_t *ap)
+{
+        ap->map_epoch++;
 }
 
 /* 0 found (*master_id set), 1 not mapped, -1 error. */
@@ -230,14 +343,21 @@ static int map_lookup(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
 {
         cs_db_value_t p[2] = { v_str(table), v_int(child_id) };
         unsigned int dberr = 0;
+        map_entry_t *e = map_cached(ap, pc, table, child_id);
         int found;
 
+        if (e) {
+                *master_id = e->master_id;
+                return 0;
+        }
         snprintf(ap->sql, SQL_MAX, "SELECT master_entity_id FROM `%s` WHERE "
                  "entity_table = ? AND child_entity_id = ?", pc->map);
         if (RUN(ap->sql, p, 2, NULL, NULL, master_id, &found) == -1) {
                 *dberr_out = dberr;
                 return -1;
         }
+        if (found)
+                map_remember(ap, pc, table, child_id, *master_id);
         return found ? 0 : 1;
 }
 
@@ -246,7 +366,7 @@ static int map_set(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
                    unsigned int *dberr_out, char *errstr, size_t errstr_size)
 {
         cs_db_value_t p[4] = { v_str(table), v_int(child_id), v_int(master_id),
-                               v_int(pc->generation) };
+                               v_int(pc->refresh) };
         unsigned int dberr = 0;
 
         snprintf(ap->sql, SQL_MAX, "INSERT INTO `%s` (entity_table, "
@@ -258,6 +378,7 @@ static int map_set(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
                 *dberr_out = dberr;
                 return -1;
         }
+        map_remember(ap, pc, table, child_id, master_id);
         return 0;
 }
 
@@ -547,7 +668,10 @@ static cs_apply_rc_t write_parks(cs_apply_t *ap, prefix_ctx_t *pc,
         cs_db_value_t p[6] = { v_str(pc->prefix), v_str(ent->table),
                                v_int(child_id) };
 
-        if (RUN("DELETE FROM civisync_parked WHERE prefix = ? AND "
+        if (!pc->has_parked && rb->park_n == 0)
+                return CS_APPLY_OK; /* nothing parked for this prefix */
+        if (pc->has_parked &&
+            RUN("DELETE FROM civisync_parked WHERE prefix = ? AND "
                 "entity_table = ? AND child_entity_id = ?", p, 3, NULL, NULL,
                 NULL, NULL) == -1)
                 return db_fail(ap, dberr, errstr, errstr_size, "parked refs");
@@ -563,6 +687,7 @@ static cs_apply_rc_t write_parks(cs_apply_t *ap, prefix_ctx_t *pc,
                         q, 7, NULL, NULL, NULL, NULL) == -1)
                         return db_fail(ap, dberr, errstr, errstr_size,
                                        "park reference");
+                pc->has_parked = 1;
                 cs_debug("%s %s %lld: %s waits for %s %lld", pc->prefix,
                          ent->table, child_id, rb->parks[i].column,
                          rb->parks[i].target, rb->parks[i].target_child_id);
@@ -579,8 +704,9 @@ typedef struct wait_for_s {
 static cs_apply_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
                                 const cs_entity_t *ent, const json_t *doc,
                                 long long parent_master_id,
-                                long long *master_id, wait_for_t *wait,
-                                char *errstr, size_t errstr_size)
+                                long long *master_id, int *inserted,
+                                wait_for_t *wait, char *errstr,
+                                size_t errstr_size)
 {
         const cs_table_t *tbl = master_table(ap, ent, errstr, errstr_size);
         row_build_t *rb;
@@ -658,6 +784,7 @@ static cs_apply_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
                         goto done;
                 }
                 *master_id = (long long)insert_id;
+                *inserted = 1;
         }
         if (map_set(ap, pc, ent->table, child_id, *master_id, &dberr, errstr,
                     errstr_size) == -1) {
@@ -713,10 +840,13 @@ static cs_apply_rc_t delete_stale_children(cs_apply_t *ap, prefix_ctx_t *pc,
                                                 "%s?", i ? "," : "");
                 snprintf(ap->sql + len, SQL_MAX - len, ")");
         }
-        if (RUN(ap->sql, p, keep_n + 2, NULL, NULL, NULL, NULL) == -1) {
+        if (RUN(ap->sql, p, keep_n + 2, &affected, NULL, NULL, NULL) == -1) {
                 rc = db_fail(ap, dberr, errstr, errstr_size, "replace-set mapping");
                 goto done;
         }
+        if (affected)
+                map_forget_all(ap);
+        affected = 0;
         len = (size_t)snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE `%s` = ?",
                                kid->table, kid->parent_column);
         if (keep_n) {
@@ -747,10 +877,11 @@ static cs_apply_rc_t apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
         size_t kid_cnt = cs_reg_children(ent, kids, MAX_KIDS);
         json_t *children = json_object_get(doc, CS_F_CHILDREN);
         long long master_id = 0;
+        int inserted = 0, kid_inserted = 0;
         cs_apply_rc_t rc;
 
-        rc = upsert_row(ap, pc, ent, doc, 0, &master_id, wait, errstr,
-                        errstr_size);
+        rc = upsert_row(ap, pc, ent, doc, 0, &master_id, &inserted, wait,
+                        errstr, errstr_size);
         if (rc != CS_APPLY_OK)
                 return rc;
         for (size_t k = 0; k < kid_cnt; k++) {
@@ -769,14 +900,17 @@ static cs_apply_rc_t apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
                         if (!name || strcmp(name, kids[k]->name))
                                 continue;
                         rc = upsert_row(ap, pc, kids[k], kid, master_id,
-                                        &kid_master, wait, errstr, errstr_size);
+                                        &kid_master, &kid_inserted, wait,
+                                        errstr, errstr_size);
                         if (rc != CS_APPLY_OK) {
                                 free(keep);
                                 return rc;
                         }
                         keep[keep_n++] = kid_master;
                 }
-                rc = delete_stale_children(ap, pc, kids[k], master_id, keep,
+                /* A root inserted just now has no older nested rows. */
+                rc = inserted ? CS_APPLY_OK :
+                     delete_stale_children(ap, pc, kids[k], master_id, keep,
                                            keep_n, errstr, errstr_size);
                 free(keep);
                 if (rc != CS_APPLY_OK)
@@ -826,6 +960,7 @@ static cs_apply_rc_t apply_tombstone(cs_apply_t *ap, prefix_ctx_t *pc,
                  "AND child_entity_id = ?", pc->map);
         if (RUN(ap->sql, p, 2, NULL, NULL, NULL, NULL) == -1)
                 return db_fail(ap, dberr, errstr, errstr_size, "mapping delete");
+        map_forget_all(ap);
         return CS_APPLY_OK;
 }
 
@@ -965,27 +1100,41 @@ static cs_apply_rc_t apply_reset(cs_apply_t *ap, prefix_ctx_t *pc,
                                  size_t errstr_size)
 {
         unsigned int dberr = 0;
-        cs_db_value_t p[3] = { v_int(info->generation),
-                               v_int(info->partition_count),
-                               v_str(pc->prefix) };
 
         if (info->generation < pc->generation) {
                 cs_warn("%s: reset of generation %lld ignored: generation %lld "
                         "is newer", pc->prefix, info->generation, pc->generation);
                 return CS_APPLY_OK;
         }
-        if (info->generation > pc->generation)
-                cs_info("%s: complete sync generation %lld begins (%d partition(s))",
-                        pc->prefix, info->generation, info->partition_count);
-        if (RUN("UPDATE civisync_prefix SET generation = ?, replay_partitions = ? "
-                "WHERE prefix = ?", p, 3, NULL, NULL, NULL, NULL) == -1)
-                return db_fail(ap, dberr, errstr, errstr_size, "reset");
+        if (info->generation == pc->generation)
+                return CS_APPLY_OK; /* another partition's (or a re-read) reset */
+        /* A new generation: rows written from now on carry a new refresh
+         * stamp; its end sweeps every row with an older one. A generation
+         * still open is abandoned (superseded) here. */
+        cs_info("%s: complete sync generation %lld begins (%d partition(s))%s",
+                pc->prefix, info->generation, info->partition_count,
+                pc->generation > pc->completed_generation ?
+                " — the previous one never ended and is superseded" : "");
+        {
+                cs_db_value_t p[3] = { v_int(info->generation),
+                                       v_int(info->partition_count),
+                                       v_str(pc->prefix) };
+                if (RUN("UPDATE civisync_prefix SET generation = ?, "
+                        "replay_partitions = ?, generation_refresh = refresh + 1, "
+                        "refresh = refresh + 1 WHERE prefix = ?", p, 3,
+                        NULL, NULL, NULL, NULL) == -1)
+                        return db_fail(ap, dberr, errstr, errstr_size, "reset");
+        }
         pc->generation = info->generation;
+        pc->refresh++;
+        pc->generation_refresh = pc->refresh;
         return CS_APPLY_OK;
 }
 
-static cs_apply_rc_t sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long gen,
-                           char *errstr, size_t errstr_size)
+/* Deletes the prefix's rows (and mapping rows) whose refresh stamp is
+ * below `below`: what a complete replay did not refresh. */
+static cs_apply_rc_t sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long below,
+                           const char *what, char *errstr, size_t errstr_size)
 {
         size_t count;
         const cs_entity_t *ents = cs_reg_entities(&count);
@@ -995,7 +1144,7 @@ static cs_apply_rc_t sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long gen,
         /* Dependents first: reverse registry order. */
         for (size_t i = count; i-- > 0;) {
                 unsigned long long affected = 0;
-                cs_db_value_t p[2] = { v_str(ents[i].table), v_int(gen) };
+                cs_db_value_t p[2] = { v_str(ents[i].table), v_int(below) };
                 char tmp[256];
 
                 if (!master_table(ap, &ents[i], tmp, sizeof(tmp)))
@@ -1012,14 +1161,16 @@ static cs_apply_rc_t sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long gen,
                 if (RUN(ap->sql, p, 2, NULL, NULL, NULL, NULL) == -1)
                         return db_fail(ap, dberr, errstr, errstr_size, "sweep");
         }
+        map_forget_all(ap);
         ap->stats.rows_deleted += swept;
         ap->stats.sweeps++;
-        cs_info("%s: generation %lld complete: %lld row(s) not in the child "
-                "removed from the master", pc->prefix, gen, swept);
+        cs_info("%s: %s complete: %lld row(s) not in the child removed from "
+                "the master", pc->prefix, what, swept);
         return CS_APPLY_OK;
 }
 
-/* Compares the end markers' counts with the rows refreshed in gen. */
+/* Compares the end markers' counts of generation gen with the rows
+ * refreshed since it began (entities the markers name). */
 static cs_apply_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc,
                                   long long gen, char *problem,
                                   size_t problem_size, char *errstr,
@@ -1056,14 +1207,17 @@ static cs_apply_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc,
         }
         mysql_free_result(res);
         for (size_t i = 0; i < count; i++) {
-                long long want = json_integer_value(json_object_get(expected,
-                                                                    ents[i].name));
+                json_t *jwant = json_object_get(expected, ents[i].name);
+                long long want = json_integer_value(jwant);
                 long long have = 0;
                 unsigned int dberr = 0;
-                cs_db_value_t q[2] = { v_str(ents[i].table), v_int(gen) };
+                cs_db_value_t q[2] = { v_str(ents[i].table),
+                                       v_int(pc->generation_refresh) };
 
+                if (!jwant)
+                        continue;
                 snprintf(ap->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s` WHERE "
-                         "entity_table = ? AND generation = ?", pc->map);
+                         "entity_table = ? AND generation >= ?", pc->map);
                 if (RUN(ap->sql, q, 2, NULL, NULL, &have, NULL) == -1) {
                         json_decref(expected);
                         return db_fail(ap, dberr, errstr, errstr_size, "counts");
@@ -1097,6 +1251,10 @@ static cs_apply_rc_t apply_end(cs_apply_t *ap, prefix_ctx_t *pc,
                         pc->prefix, info->generation, pc->generation);
                 json_decref(counts);
                 return CS_APPLY_OK;
+        }
+        if (info->generation == pc->completed_generation) {
+                json_decref(counts);
+                return CS_APPLY_OK; /* re-read after a restart: already done */
         }
         json_object_foreach((json_t *)doc, key, val) {
                 if (!strncmp(key, CS_F_COUNT_PFX, strlen(CS_F_COUNT_PFX)))
@@ -1138,8 +1296,13 @@ static cs_apply_rc_t apply_end(cs_apply_t *ap, prefix_ctx_t *pc,
                           errstr, errstr_size);
         if (rc != CS_APPLY_OK)
                 return rc;
-        if ((rc = sweep(ap, pc, info->generation, errstr, errstr_size)) != CS_APPLY_OK)
-                return rc;
+        {
+                char what[64];
+                snprintf(what, sizeof(what), "generation %lld", info->generation);
+                if ((rc = sweep(ap, pc, pc->generation_refresh, what, errstr,
+                                errstr_size)) != CS_APPLY_OK)
+                        return rc;
+        }
         if (problem[0])
                 cs_error("%s: generation %lld: end marker counts differ from what "
                          "was applied: %s", pc->prefix, info->generation, problem);
@@ -1153,6 +1316,50 @@ static cs_apply_rc_t apply_end(cs_apply_t *ap, prefix_ctx_t *pc,
                         p, 3, NULL, NULL, NULL, NULL) == -1)
                         return db_fail(ap, dberr, errstr, errstr_size, "end");
         }
+        pc->completed_generation = info->generation;
+        return CS_APPLY_OK;
+}
+
+/* ---- offset-rewind replays (civisync_offset) ---- */
+
+/* Ends the prefix's rewind replay when every partition of its topic has
+ * been re-read up to the high watermark captured at the rewind: the rows
+ * that replay did not refresh are swept, as at the end of a generation. */
+static cs_apply_rc_t replay_check(cs_apply_t *ap, prefix_ctx_t *pc,
+                                  char *errstr, size_t errstr_size)
+{
+        cs_db_value_t p[1] = { v_str(pc->prefix) };
+        unsigned int dberr = 0;
+        long long done = 0, want = 0;
+        int found;
+        cs_apply_rc_t rc;
+
+        if (pc->replay_refresh <= 0)
+                return CS_APPLY_OK;
+        if (RUN("SELECT COUNT(*) FROM civisync_offset WHERE prefix = ? AND "
+                "replay_end IS NOT NULL AND next_offset >= replay_end", p, 1,
+                NULL, NULL, &done, &found) == -1 ||
+            RUN("SELECT replay_topic_partitions FROM civisync_prefix WHERE "
+                "prefix = ?", p, 1, NULL, NULL, &want, &found) == -1)
+                return db_fail(ap, dberr, errstr, errstr_size, "replay state");
+        if (done < want)
+                return CS_APPLY_OK;
+        if ((pc->has_parked_doc &&
+             (rc = resolve_parked_docs(ap, pc, errstr, errstr_size)) != CS_APPLY_OK) ||
+            (pc->has_parked &&
+             (rc = resolve_parked(ap, pc, errstr, errstr_size)) != CS_APPLY_OK))
+                return rc;
+        if ((rc = sweep(ap, pc, pc->replay_refresh, "offset-rewind replay",
+                        errstr, errstr_size)) != CS_APPLY_OK)
+                return rc;
+        if (RUN("UPDATE civisync_prefix SET replay_refresh = 0, "
+                "replay_completed_at = UTC_TIMESTAMP(), replays_completed = "
+                "replays_completed + 1 WHERE prefix = ?", p, 1, NULL, NULL, NULL,
+                NULL) == -1 ||
+            RUN("UPDATE civisync_offset SET replay_end = NULL, rewind_from = NULL "
+                "WHERE prefix = ?", p, 1, NULL, NULL, NULL, NULL) == -1)
+                return db_fail(ap, dberr, errstr, errstr_size, "replay end");
+        pc->replay_refresh = 0;
         return CS_APPLY_OK;
 }
 
@@ -1167,13 +1374,15 @@ cs_apply_t *cs_apply_new(const cs_consumer_conf_t *conf, char *errstr,
         cs_reg_entities(&count);
         if (!ap || !(ap->sql = malloc(SQL_MAX)) ||
             !(ap->tables = calloc(count, sizeof(*ap->tables))) ||
-            !(ap->table_state = calloc(count, sizeof(*ap->table_state)))) {
+            !(ap->table_state = calloc(count, sizeof(*ap->table_state))) ||
+            !(ap->map_cache = calloc(MAP_CACHE_SIZE, sizeof(*ap->map_cache)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 cs_apply_free(ap);
                 return NULL;
         }
         ap->conf = conf;
         ap->entity_cnt = count;
+        ap->map_epoch = 1;
         if (cs_apply_reconnect(ap, errstr, errstr_size) == -1) {
                 cs_apply_free(ap);
                 return NULL;
@@ -1214,6 +1423,7 @@ void cs_apply_free(cs_apply_t *ap)
                         cs_schema_free(&ap->tables[i]);
         free(ap->tables);
         free(ap->table_state);
+        free(ap->map_cache);
         free(ap->prefixes);
         free(ap->sql);
         free(ap);
@@ -1221,6 +1431,9 @@ void cs_apply_free(cs_apply_t *ap)
 
 cs_apply_rc_t cs_apply_begin(cs_apply_t *ap, char *errstr, size_t errstr_size)
 {
+        map_forget_all(ap);
+        for (size_t i = 0; i < ap->prefix_cnt; i++)
+                ap->prefixes[i].offsets_touched = 0;
         if (cs_db_exec(ap->db, "START TRANSACTION", errstr, errstr_size) == -1)
                 return db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
                                "begin");
@@ -1233,11 +1446,16 @@ cs_apply_rc_t cs_apply_commit(cs_apply_t *ap, char *errstr, size_t errstr_size)
                 cs_apply_rc_t rc;
                 if (!ap->prefixes[i].loaded)
                         continue;
-                rc = resolve_parked_docs(ap, &ap->prefixes[i], errstr,
-                                         errstr_size);
-                if (rc == CS_APPLY_OK)
+                rc = ap->prefixes[i].has_parked_doc ?
+                     resolve_parked_docs(ap, &ap->prefixes[i], errstr,
+                                         errstr_size) : CS_APPLY_OK;
+                if (rc == CS_APPLY_OK && ap->prefixes[i].has_parked)
                         rc = resolve_parked(ap, &ap->prefixes[i], errstr,
                                             errstr_size);
+                if (rc == CS_APPLY_OK && ap->prefixes[i].offsets_touched &&
+                    ap->prefixes[i].replay_refresh > 0)
+                        rc = replay_check(ap, &ap->prefixes[i], errstr,
+                                          errstr_size);
                 if (rc != CS_APPLY_OK)
                         return CS_APPLY_RETRY;
         }
@@ -1245,6 +1463,7 @@ cs_apply_rc_t cs_apply_commit(cs_apply_t *ap, char *errstr, size_t errstr_size)
                 db_fail(ap, mysql_errno(ap->db), errstr, errstr_size, "commit");
                 return CS_APPLY_RETRY;
         }
+        map_forget_all(ap);
         return CS_APPLY_OK;
 }
 
@@ -1253,6 +1472,7 @@ void cs_apply_rollback(cs_apply_t *ap)
         char errstr[256];
         if (ap->db)
                 cs_db_exec(ap->db, "ROLLBACK", errstr, sizeof(errstr));
+        map_forget_all(ap);
         /* Cached generations may belong to the rolled-back work. */
         for (size_t i = 0; i < ap->prefix_cnt; i++)
                 ap->prefixes[i].loaded = 0;
@@ -1280,6 +1500,7 @@ static cs_apply_rc_t park_document(cs_apply_t *ap, prefix_ctx_t *pc,
                 NULL, NULL, NULL) == -1)
                 return db_fail(ap, dberr, errstr, errstr_size, "park document");
         ap->stats.parked++;
+        pc->has_parked_doc = 1;
         cs_debug("%s: parked %.*s: %s", pc->prefix, (int)key_len, key, reason);
         return CS_APPLY_OK;
 }
@@ -1292,6 +1513,8 @@ static cs_apply_rc_t unpark_document(cs_apply_t *ap, prefix_ctx_t *pc,
         cs_db_value_t p[2] = { v_str(pc->prefix),
                                { .kind = CS_VAL_STR, .s = key, .len = key_len } };
 
+        if (!pc->has_parked_doc)
+                return CS_APPLY_OK;
         if (RUN("DELETE FROM civisync_parked_doc WHERE prefix = ? AND doc_key = ?",
                 p, 2, NULL, NULL, NULL, NULL) == -1)
                 return db_fail(ap, dberr, errstr, errstr_size, "unpark document");
@@ -1301,7 +1524,7 @@ static cs_apply_rc_t unpark_document(cs_apply_t *ap, prefix_ctx_t *pc,
 static cs_apply_rc_t apply_one(cs_apply_t *ap, const char *prefix,
                                const char *key, size_t key_len,
                                const char *value, size_t value_len,
-                               char *errstr, size_t errstr_size)
+                               int flags, char *errstr, size_t errstr_size)
 {
         char key_prefix[CS_PREFIX_MAX + 1], table[80];
         long long child_id = 0;
@@ -1340,6 +1563,17 @@ static cs_apply_rc_t apply_one(cs_apply_t *ap, const char *prefix,
                         json_decref(doc);
                         return CS_APPLY_REJECTED;
                 }
+        }
+        if (value && info.kind != CS_DOC_KIND_ENTITY &&
+            (flags & CS_APPLY_F_HISTORICAL)) {
+                /* Re-read by an offset-rewind replay: that replay has its
+                 * own framing (rewind .. high watermark). */
+                cs_debug("%s: historical %s document of generation %lld "
+                         "skipped in a rewind replay", prefix,
+                         info.kind == CS_DOC_KIND_RESET ? "reset" : "end",
+                         info.generation);
+                json_decref(doc);
+                return CS_APPLY_OK;
         }
         if (!(pc = prefix_get(ap, prefix, &rc, errstr, errstr_size))) {
                 json_decref(doc);
@@ -1391,10 +1625,10 @@ static cs_apply_rc_t apply_one(cs_apply_t *ap, const char *prefix,
 cs_apply_rc_t cs_apply_message(cs_apply_t *ap, const char *prefix,
                                const char *key, size_t key_len,
                                const char *value, size_t value_len,
-                               char *errstr, size_t errstr_size)
+                               int flags, char *errstr, size_t errstr_size)
 {
         cs_apply_rc_t rc = apply_one(ap, prefix, key, key_len, value, value_len,
-                                     errstr, errstr_size);
+                                     flags, errstr, errstr_size);
         if (rc == CS_APPLY_REJECTED)
                 ap->stats.rejected++;
         else if (rc == CS_APPLY_OK)
@@ -1429,7 +1663,7 @@ static cs_apply_rc_t resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc,
                         unsigned long *len = mysql_fetch_lengths(res);
                         char why[1024];
                         cs_apply_rc_t rc = apply_one(ap, pc->prefix, row[0], len[0],
-                                                     row[1], len[1], why,
+                                                     row[1], len[1], 0, why,
                                                      sizeof(why));
                         if (rc == CS_APPLY_RETRY) {
                                 snprintf(errstr, errstr_size, "%s", why);
@@ -1470,4 +1704,180 @@ cs_apply_rc_t cs_apply_prepare_prefix(cs_apply_t *ap, const char *prefix,
 const cs_apply_stats_t *cs_apply_stats(const cs_apply_t *ap)
 {
         return &ap->stats;
+}
+
+cs_apply_rc_t cs_apply_offset(cs_apply_t *ap, const char *prefix,
+                              const char *topic, int partition,
+                              long long next_offset, char *errstr,
+                              size_t errstr_size)
+{
+        cs_apply_rc_t rc = CS_APPLY_OK;
+        prefix_ctx_t *pc = prefix_get(ap, prefix, &rc, errstr, errstr_size);
+        unsigned int dberr = 0;
+        cs_db_value_t p[4] = { v_str(topic), v_int(partition), v_str(prefix),
+                               v_int(next_offset) };
+
+        if (!pc)
+                return rc == CS_APPLY_REJECTED ? CS_APPLY_RETRY : rc;
+        if (RUN("INSERT INTO civisync_offset (topic, partition_no, prefix, "
+                "next_offset) VALUES (?,?,?,?) ON DUPLICATE KEY UPDATE "
+                "next_offset = VALUES(next_offset)", p, 4, NULL, NULL, NULL,
+                NULL) == -1) {
+                db_fail(ap, dberr, errstr, errstr_size, "civisync_offset");
+                return CS_APPLY_RETRY;
+        }
+        pc->offsets_touched = 1;
+        return CS_APPLY_OK;
+}
+
+cs_apply_rc_t cs_apply_dead_letter(cs_apply_t *ap, const char *prefix,
+                                   const char *topic, int partition,
+                                   long long offset, const char *key,
+                                   size_t key_len, const char *error,
+                                   char *errstr, size_t errstr_size)
+{
+        unsigned int dberr = 0;
+        cs_db_value_t p[6] = {
+                prefix ? v_str(prefix) : (cs_db_value_t){ .kind = CS_VAL_NULL },
+                v_str(topic), v_int(partition), v_int(offset),
+                key ? (cs_db_value_t){ .kind = CS_VAL_BIN, .s = key,
+                                       .len = key_len > 255 ? 255 : key_len }
+                    : (cs_db_value_t){ .kind = CS_VAL_NULL },
+                { .kind = CS_VAL_BIN, .s = error,
+                  .len = strlen(error) > 60000 ? 60000 : strlen(error) },
+        };
+
+        if (RUN("INSERT INTO civisync_dead_letter (prefix, topic, partition_no, "
+                "offset_no, doc_key, error) VALUES (?,?,?,?,?,?)", p, 6, NULL,
+                NULL, NULL, NULL) == -1) {
+                db_fail(ap, dberr, errstr, errstr_size, "civisync_dead_letter");
+                return CS_APPLY_RETRY;
+        }
+        return CS_APPLY_OK;
+}
+
+cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
+                              const char *topic, int partition,
+                              int partition_count, long long committed,
+                              int committed_ours, long long low,
+                              long long high, long long *start,
+                              long long *replay_end, char *errstr,
+                              size_t errstr_size)
+{
+        cs_apply_rc_t rc = CS_APPLY_OK;
+        prefix_ctx_t *pc;
+        unsigned int dberr = 0;
+        cs_db_value_t k[2] = { v_str(topic), v_int(partition) };
+        long long stored = 0, end = -1, from = -1;
+        int found = 0;
+
+        *replay_end = -1;
+        if ((rc = cs_apply_prepare_prefix(ap, prefix, errstr, errstr_size)) !=
+            CS_APPLY_OK ||
+            (rc = cs_apply_begin(ap, errstr, errstr_size)) != CS_APPLY_OK)
+                return rc;
+        if (!(pc = prefix_get(ap, prefix, &rc, errstr, errstr_size)))
+                goto fail;
+        if (RUN("SELECT next_offset FROM civisync_offset WHERE topic = ? AND "
+                "partition_no = ? FOR UPDATE", k, 2, NULL, NULL, &stored,
+                &found) == -1 ||
+            (found && RUN("SELECT COALESCE(replay_end, -1) FROM civisync_offset "
+                          "WHERE topic = ? AND partition_no = ?", k, 2, NULL,
+                          NULL, &end, NULL) == -1) ||
+            (found && RUN("SELECT COALESCE(rewind_from, -1) FROM civisync_offset "
+                          "WHERE topic = ? AND partition_no = ?", k, 2, NULL,
+                          NULL, &from, NULL) == -1)) {
+                rc = db_fail(ap, dberr, errstr, errstr_size, "civisync_offset");
+                goto fail;
+        }
+        if (!found) {
+                /* Nothing of this partition was ever applied to this master:
+                 * read it all, whatever the group committed elsewhere. */
+                *start = low >= 0 ? low : -2 /* RD_KAFKA_OFFSET_BEGINNING */;
+                if (committed >= 0 && committed > low)
+                        cs_warn("%s [%d]: the group committed offset %lld but "
+                                "this master has applied nothing from it: "
+                                "reading from the beginning (%lld)", topic,
+                                partition, committed, low);
+                cs_db_value_t q[4] = { v_str(topic), v_int(partition),
+                                       v_str(prefix), v_int(low >= 0 ? low : 0) };
+                if (RUN("INSERT INTO civisync_offset (topic, partition_no, "
+                        "prefix, next_offset) VALUES (?,?,?,?)", q, 4, NULL,
+                        NULL, NULL, NULL) == -1) {
+                        rc = db_fail(ap, dberr, errstr, errstr_size,
+                                     "civisync_offset");
+                        goto fail;
+                }
+        } else if (committed < 0 || committed_ours || committed == stored ||
+                   (pc->replay_refresh > 0 && end >= 0 && from == committed)) {
+                /* Our own commit (or none): the master is the reference. A
+                 * commit behind it means a crash between the DB commit and
+                 * the offset commit: those messages are applied already.
+                 * The same foreign commit that began the replay in progress
+                 * is that replay, resumed. */
+                *start = stored;
+                if (committed >= 0 && committed != stored)
+                        cs_info("%s [%d]: resuming at %lld, where this master's "
+                                "applied offset is (the group's commit says %lld)",
+                                topic, partition, stored, committed);
+        } else if (committed > stored) {
+                cs_warn("%s [%d]: the group's offset was moved forward by an "
+                        "operator from %lld to %lld: %lld message(s) are skipped "
+                        "on request", topic, partition, stored, committed,
+                        committed - stored);
+                *start = committed;
+        } else {
+                /* Rewound by an operator (civisync-consume --resync, or
+                 * kafka-consumer-groups --reset-offsets): replay up to the
+                 * current end as a complete sync of this prefix. */
+                cs_db_value_t q[2] = { v_int(partition_count), v_str(prefix) };
+                *start = committed;
+                if (pc->replay_refresh <= 0 || end >= 0) {
+                        cs_info("%s: offsets rewound (%s [%d]: %lld -> %lld): "
+                                "replaying up to the current end as a complete "
+                                "sync", prefix, topic, partition, stored,
+                                committed);
+                        if (RUN("UPDATE civisync_prefix SET replay_refresh = "
+                                "refresh + 1, refresh = refresh + 1, "
+                                "replay_topic_partitions = ?, replay_started_at = "
+                                "UTC_TIMESTAMP(), replay_completed_at = NULL "
+                                "WHERE prefix = ?", q, 2, NULL, NULL, NULL,
+                                NULL) == -1 ||
+                            RUN("UPDATE civisync_offset SET replay_end = NULL "
+                                "WHERE prefix = ?", q + 1, 1, NULL, NULL, NULL,
+                                NULL) == -1) {
+                                rc = db_fail(ap, dberr, errstr, errstr_size,
+                                             "rewind");
+                                goto fail;
+                        }
+                        pc->refresh++;
+                        pc->replay_refresh = pc->refresh;
+                }
+                end = high;
+                from = committed;
+        }
+        {
+                cs_db_value_t q[5] = { v_int(*start), end >= 0 ? v_int(end) :
+                                       (cs_db_value_t){ .kind = CS_VAL_NULL },
+                                       end >= 0 && from >= 0 ? v_int(from) :
+                                       (cs_db_value_t){ .kind = CS_VAL_NULL },
+                                       v_str(topic), v_int(partition) };
+                if (*start < 0) /* BEGINNING when nothing is known: low */
+                        q[0] = v_int(low >= 0 ? low : 0);
+                if (RUN("UPDATE civisync_offset SET next_offset = ?, replay_end = ?, "
+                        "rewind_from = ? WHERE topic = ? AND partition_no = ?", q, 5,
+                        NULL, NULL, NULL, NULL) == -1) {
+                        rc = db_fail(ap, dberr, errstr, errstr_size,
+                                     "civisync_offset");
+                        goto fail;
+                }
+        }
+        *replay_end = end;
+        pc->offsets_touched = 1;
+        if ((rc = cs_apply_commit(ap, errstr, errstr_size)) != CS_APPLY_OK)
+                goto fail;
+        return CS_APPLY_OK;
+fail:
+        cs_apply_rollback(ap);
+        return rc == CS_APPLY_REJECTED ? CS_APPLY_RETRY : rc;
 }

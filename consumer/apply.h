@@ -33,13 +33,55 @@ cs_apply_rc_t cs_apply_begin(cs_apply_t *ap, char *errstr, size_t errstr_size);
 cs_apply_rc_t cs_apply_commit(cs_apply_t *ap, char *errstr, size_t errstr_size);
 void cs_apply_rollback(cs_apply_t *ap);
 
+/* flags of cs_apply_message */
+#define CS_APPLY_F_HISTORICAL 1 /* re-read by a rewind replay (offset below
+                                   its replay end): control documents are
+                                   skipped */
+
 /* Applies one message of topic prefix `prefix` inside the open batch.
  * value NULL = tombstone for key. A REJECTED message leaves no trace (it
  * runs under a savepoint). errstr explains REJECTED and RETRY. */
 cs_apply_rc_t cs_apply_message(cs_apply_t *ap, const char *prefix,
                                const char *key, size_t key_len,
                                const char *value, size_t value_len,
-                               char *errstr, size_t errstr_size);
+                               int flags, char *errstr, size_t errstr_size);
+
+/* Inside the open batch: records that every message of topic/partition
+ * below next_offset is applied (civisync_offset), so the offset commits
+ * with the rows. At commit, a rewind replay whose partitions have all
+ * reached their replay end is completed (sweep). RETRY on DB errors. */
+cs_apply_rc_t cs_apply_offset(cs_apply_t *ap, const char *prefix,
+                              const char *topic, int partition,
+                              long long next_offset, char *errstr,
+                              size_t errstr_size);
+
+/* Inside the open batch: records a dead-lettered message in
+ * civisync_dead_letter (prefix may be NULL, key may be NULL). */
+cs_apply_rc_t cs_apply_dead_letter(cs_apply_t *ap, const char *prefix,
+                                   const char *topic, int partition,
+                                   long long offset, const char *key,
+                                   size_t key_len, const char *error,
+                                   char *errstr, size_t errstr_size);
+
+/* On assignment of topic/partition (own transaction; call outside a batch):
+ * decides where to start from the group's committed offset (-1 = none;
+ * committed_ours = it carries civisync's commit metadata), this master's
+ * civisync_offset row and the watermarks (low/high, -1 unknown):
+ *   no row               -> the beginning (this master applied nothing);
+ *   our commit or none   -> the applied offset (skips what a crash between
+ *                           DB commit and offset commit left uncommitted);
+ *   foreign commit above -> the commit (operator skipped forward; warned);
+ *   foreign commit below -> a rewind: replay from the commit to `high` as a
+ *                           complete sync of the prefix (mark and sweep).
+ * *start receives the offset (or -2 = beginning), *replay_end the end of an
+ * active rewind replay on this partition (-1 none). */
+cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
+                              const char *topic, int partition,
+                              int partition_count, long long committed,
+                              int committed_ours, long long low,
+                              long long high, long long *start,
+                              long long *replay_end, char *errstr,
+                              size_t errstr_size);
 
 /* Counters since start. */
 typedef struct cs_apply_stats_s {
@@ -50,6 +92,7 @@ typedef struct cs_apply_stats_s {
         long long rejected;
         long long sweeps;
         long long parked;       /* documents waiting for a required reference */
+        long long skipped;      /* historical control documents of a replay */
 } cs_apply_stats_t;
 const cs_apply_stats_t *cs_apply_stats(const cs_apply_t *ap);
 

@@ -30,15 +30,36 @@ typedef struct loop_s {
         cs_dlq_t *dlq;
         rd_kafka_message_t **batch;
         size_t batch_n;
-        rd_kafka_topic_partition_list_t *assigned;
-        int *at_eof;                  /* per entry of assigned */
+        rd_kafka_topic_partition_list_t *assigned; /* .opaque: part_state_t */
         int assigned_once;            /* an assignment was received */
+        const char *resync_prefix;    /* --resync: rewind this prefix once */
+        rd_kafka_topic_partition_list_t *resynced; /* partitions rewound by it */
         char stopped_prefixes[1024];  /* prefixes stopped on error */
         int failed;
         cs_progress_t progress;
         long long applied;
         long long dead_letters;
 } loop_t;
+
+/* What the loop keeps per assigned partition. */
+typedef struct part_state_s {
+        int at_eof;
+        long long replay_end;         /* rewind replay up to here, -1 none */
+} part_state_t;
+
+/* Metadata on civisync's own offset commits: a commit without it was made
+ * by someone else (kafka-consumer-groups, --resync), see cs_apply_assign. */
+#define COMMIT_METADATA "civisync"
+
+static part_state_t *part_state(loop_t *lp, const char *topic, int32_t partition)
+{
+        rd_kafka_topic_partition_t *tp;
+
+        if (!lp->assigned)
+                return NULL;
+        tp = rd_kafka_topic_partition_list_find(lp->assigned, topic, partition);
+        return tp ? tp->opaque : NULL;
+}
 
 static int sleep_interruptible(int seconds)
 {
@@ -95,11 +116,15 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                              snprintf(why, sizeof(why), "prefix '%s' is not in "
                                       "the consumer's prefixes list", prefix) > 0))
                                 mrc = CS_APPLY_REJECTED;
-                        else
+                        else {
+                                part_state_t *ps = part_state(lp, topic, m->partition);
+                                int flags = ps && m->offset < ps->replay_end ?
+                                            CS_APPLY_F_HISTORICAL : 0;
                                 mrc = cs_apply_message(lp->ap, prefix, m->key,
                                                        m->key_len, m->payload,
                                                        m->payload ? m->len : 0,
-                                                       why, sizeof(why));
+                                                       flags, why, sizeof(why));
+                        }
                         if (mrc == CS_APPLY_REJECTED) {
                                 if (!(rejected[i] = strdup(why))) {
                                         snprintf(errstr, errstr_size, "out of memory");
@@ -109,6 +134,33 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                         } else if (mrc == CS_APPLY_RETRY) {
                                 rc = CS_APPLY_RETRY;
                         }
+                }
+                /* In the same transaction: the dead letters' record and the
+                 * applied offset of every partition of the batch. */
+                for (size_t i = 0; i < n && rc == CS_APPLY_OK; i++) {
+                        rd_kafka_message_t *m = msgs[i];
+                        const char *topic = rd_kafka_topic_name(m->rkt);
+                        char prefix[CS_PREFIX_MAX + 1], e2[256];
+                        int known = cs_kafka_prefix_from_topic(
+                                topic, lp->conf->kafka.topic_prefix, prefix, e2,
+                                sizeof(e2)) == 0 &&
+                                cs_conf_prefix_allowed(lp->conf, prefix);
+                        int last = 1;
+
+                        if (rejected[i])
+                                rc = cs_apply_dead_letter(lp->ap, known ? prefix : NULL,
+                                                          topic, m->partition,
+                                                          m->offset, m->key,
+                                                          m->key_len, rejected[i],
+                                                          why, sizeof(why));
+                        for (size_t j = i + 1; j < n && last; j++)
+                                if (msgs[j]->rkt == m->rkt &&
+                                    msgs[j]->partition == m->partition)
+                                        last = 0;
+                        if (rc == CS_APPLY_OK && known && last)
+                                rc = cs_apply_offset(lp->ap, prefix, topic,
+                                                     m->partition, m->offset + 1,
+                                                     why, sizeof(why));
                 }
                 if (rc == CS_APPLY_OK)
                         rc = cs_apply_commit(lp->ap, why, sizeof(why));
@@ -178,10 +230,14 @@ static int flush_batch(loop_t *lp, char *errstr, size_t errstr_size)
                                 rd_kafka_topic_partition_list_find(
                                         offsets, rd_kafka_topic_name(m->rkt),
                                         m->partition);
-                        if (!tp)
+                        if (!tp) {
                                 tp = rd_kafka_topic_partition_list_add(
                                         offsets, rd_kafka_topic_name(m->rkt),
                                         m->partition);
+                                tp->metadata = strdup(COMMIT_METADATA);
+                                tp->metadata_size = tp->metadata ?
+                                                    strlen(COMMIT_METADATA) : 0;
+                        }
                         tp->offset = m->offset + 1;
                 }
                 err = rd_kafka_commit(lp->rk, offsets, 0);
@@ -201,13 +257,146 @@ static int flush_batch(loop_t *lp, char *errstr, size_t errstr_size)
         return rc;
 }
 
-static void set_assignment(loop_t *lp, const rd_kafka_topic_partition_list_t *parts)
+static void free_states(rd_kafka_topic_partition_list_t *parts)
 {
+        for (int i = 0; parts && i < parts->cnt; i++) {
+                free(parts->elems[i].opaque);
+                parts->elems[i].opaque = NULL;
+        }
+}
+
+/* Adds (add=1) or removes partitions from the loop's view of its
+ * assignment; new entries get a fresh part_state_t. */
+static void track_assignment(loop_t *lp,
+                             const rd_kafka_topic_partition_list_t *parts,
+                             const long long *replay_end, int add)
+{
+        if (!lp->assigned)
+                lp->assigned = rd_kafka_topic_partition_list_new(parts ? parts->cnt : 1);
+        for (int i = 0; parts && i < parts->cnt; i++) {
+                const rd_kafka_topic_partition_t *p = &parts->elems[i];
+                rd_kafka_topic_partition_t *tp =
+                        rd_kafka_topic_partition_list_find(lp->assigned, p->topic,
+                                                           p->partition);
+                if (!add) {
+                        if (tp) {
+                                free(tp->opaque);
+                                tp->opaque = NULL;
+                                rd_kafka_topic_partition_list_del(lp->assigned,
+                                                                  p->topic,
+                                                                  p->partition);
+                        }
+                        continue;
+                }
+                if (!tp)
+                        tp = rd_kafka_topic_partition_list_add(lp->assigned,
+                                                               p->topic,
+                                                               p->partition);
+                if (!tp->opaque)
+                        tp->opaque = calloc(1, sizeof(part_state_t));
+                if (tp->opaque)
+                        ((part_state_t *)tp->opaque)->replay_end =
+                                replay_end ? replay_end[i] : -1;
+        }
+}
+
+static void forget_assignment(loop_t *lp)
+{
+        free_states(lp->assigned);
         if (lp->assigned)
                 rd_kafka_topic_partition_list_destroy(lp->assigned);
-        free(lp->at_eof);
-        lp->assigned = parts ? rd_kafka_topic_partition_list_copy(parts) : NULL;
-        lp->at_eof = parts ? calloc((size_t)parts->cnt + 1, sizeof(int)) : NULL;
+        lp->assigned = NULL;
+}
+
+static int partition_count(rd_kafka_t *rk, const char *topic)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        int cnt = -1;
+
+        if (!rkt)
+                return -1;
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                if (md->topic_cnt == 1 && !md->topics[0].err)
+                        cnt = md->topics[0].partition_cnt;
+                rd_kafka_metadata_destroy(md);
+        }
+        rd_kafka_topic_destroy(rkt);
+        return cnt;
+}
+
+/* Decides each newly assigned partition's start offset with the master's
+ * civisync_offset (cs_apply_assign), retrying DB errors with backoff. */
+static void decide_starts(loop_t *lp, rd_kafka_topic_partition_list_t *parts,
+                          long long *replay_end)
+{
+        rd_kafka_resp_err_t err = rd_kafka_committed(lp->rk, parts, 10000);
+
+        if (err)
+                cs_warn("reading the group's committed offsets: %s (the "
+                        "master's applied offsets decide)", rd_kafka_err2str(err));
+        for (int i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *p = &parts->elems[i];
+                char prefix[CS_PREFIX_MAX + 1], why[1024];
+                int64_t low = -1, high = -1;
+                long long committed = err ? -1 : p->offset, start = 0;
+                int ours = p->metadata_size == strlen(COMMIT_METADATA) &&
+                           !memcmp(p->metadata, COMMIT_METADATA, p->metadata_size);
+                int backoff = 1, count;
+
+                replay_end[i] = -1;
+                if (committed < 0)
+                        committed = -1;
+                if (cs_kafka_prefix_from_topic(p->topic, lp->conf->kafka.topic_prefix,
+                                               prefix, why, sizeof(why)) == -1 ||
+                    !cs_conf_prefix_allowed(lp->conf, prefix)) {
+                        /* Its messages will be dead-lettered. */
+                        p->offset = committed >= 0 ? committed :
+                                    RD_KAFKA_OFFSET_BEGINNING;
+                        continue;
+                }
+                if (rd_kafka_query_watermark_offsets(lp->rk, p->topic, p->partition,
+                                                     &low, &high, 10000)) {
+                        low = high = -1;
+                }
+                if (lp->resync_prefix && !strcmp(prefix, lp->resync_prefix) &&
+                    !rd_kafka_topic_partition_list_find(lp->resynced, p->topic,
+                                                        p->partition)) {
+                        /* --resync: the same as an operator's
+                         * --reset-offsets --to-earliest. */
+                        rd_kafka_topic_partition_list_add(lp->resynced, p->topic,
+                                                          p->partition);
+                        committed = low >= 0 ? low : 0;
+                        ours = 0;
+                }
+                count = partition_count(lp->rk, p->topic);
+                for (;;) {
+                        cs_apply_rc_t rc = cs_apply_assign(
+                                lp->ap, prefix, p->topic, p->partition,
+                                count > 0 ? count : parts->cnt, committed, ours,
+                                low, high, &start, &replay_end[i], why,
+                                sizeof(why));
+                        if (rc == CS_APPLY_OK)
+                                break;
+                        cs_warn("master database: %s; retrying the assignment "
+                                "of %s [%d] in %d s", why, p->topic,
+                                (int)p->partition, backoff);
+                        if (sleep_interruptible(backoff) == -1) {
+                                /* Stopping: resume where the group is. */
+                                start = committed >= 0 ? committed :
+                                        RD_KAFKA_OFFSET_BEGINNING;
+                                break;
+                        }
+                        backoff = backoff * 2 > RETRY_MAX_BACKOFF_S ?
+                                  RETRY_MAX_BACKOFF_S : backoff * 2;
+                        if (cs_apply_reconnect(lp->ap, why, sizeof(why)) == -1)
+                                cs_warn("reconnect to the master failed: %s", why);
+                }
+                p->offset = start;
+                cs_info("assigned %s [%d] from offset %lld%s", p->topic,
+                        (int)p->partition, (long long)p->offset,
+                        replay_end[i] >= 0 ? " (rewind replay)" : "");
+        }
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -215,31 +404,51 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
         loop_t *lp = opaque;
         char errstr[512];
+        int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+        rd_kafka_error_t *error = NULL;
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                /* A partition without a committed offset starts at the
-                 * beginning; auto.offset.reset=error keeps a lost offset
-                 * from being skipped silently. */
-                rd_kafka_committed(rk, parts, 10000);
-                for (int i = 0; i < parts->cnt; i++) {
-                        if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
-                                parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-                        cs_info("assigned %s [%d] from offset %lld",
-                                parts->elems[i].topic, (int)parts->elems[i].partition,
-                                (long long)parts->elems[i].offset);
+                long long *replay_end = calloc((size_t)parts->cnt + 1,
+                                               sizeof(*replay_end));
+                if (!replay_end) {
+                        cs_error("out of memory on assignment");
+                        lp->failed = 1;
+                        cs_loop_stop();
+                        return;
                 }
-                rd_kafka_assign(rk, parts);
-                set_assignment(lp, parts);
+                decide_starts(lp, parts, replay_end);
+                /* The offsets are explicit: auto.offset.reset=error keeps a
+                 * lost offset from being skipped silently. */
+                if (cooperative)
+                        error = rd_kafka_incremental_assign(rk, parts);
+                else
+                        rd_kafka_assign(rk, parts);
+                if (!cooperative)
+                        forget_assignment(lp);
+                track_assignment(lp, parts, replay_end, 1);
+                free(replay_end);
                 lp->assigned_once = 1;
         } else {
-                /* Finish what we hold for these partitions, then let go. */
+                /* Finish what we hold (applied and committed, or rolled
+                 * back when that is impossible), then let go. */
                 if (flush_batch(lp, errstr, sizeof(errstr)) == -1) {
                         cs_error("on revoke: %s", errstr);
                         lp->failed = 1;
                 }
-                cs_info("partitions revoked (%d)", parts->cnt);
-                rd_kafka_assign(rk, NULL);
-                set_assignment(lp, NULL);
+                cs_info("partitions revoked (%d)%s", parts->cnt,
+                        rd_kafka_assignment_lost(rk) ? ": assignment lost" : "");
+                if (cooperative) {
+                        error = rd_kafka_incremental_unassign(rk, parts);
+                        track_assignment(lp, parts, NULL, 0);
+                } else {
+                        rd_kafka_assign(rk, NULL);
+                        forget_assignment(lp);
+                }
+        }
+        if (error) {
+                cs_error("incremental rebalance: %s", rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+                lp->failed = 1;
         }
 }
 
@@ -247,20 +456,19 @@ static int all_at_eof(const loop_t *lp)
 {
         if (!lp->assigned)
                 return 0;
-        for (int i = 0; i < lp->assigned->cnt; i++)
-                if (!lp->at_eof[i])
+        for (int i = 0; i < lp->assigned->cnt; i++) {
+                const part_state_t *ps = lp->assigned->elems[i].opaque;
+                if (ps && !ps->at_eof)
                         return 0;
+        }
         return 1;
 }
 
 static void mark_eof(loop_t *lp, const char *topic, int32_t partition, int eof)
 {
-        if (!lp->assigned)
-                return;
-        for (int i = 0; i < lp->assigned->cnt; i++)
-                if (lp->assigned->elems[i].partition == partition &&
-                    !strcmp(lp->assigned->elems[i].topic, topic))
-                        lp->at_eof[i] = eof;
+        part_state_t *ps = part_state(lp, topic, partition);
+        if (ps)
+                ps->at_eof = eof;
 }
 
 /* The committed offset is gone from the broker: stop this prefix. */
@@ -305,9 +513,9 @@ static char *subscription_pattern(const cs_consumer_conf_t *conf)
 }
 
 int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
-                char *errstr, size_t errstr_size)
+                const char *resync_prefix, char *errstr, size_t errstr_size)
 {
-        loop_t lp = { .conf = conf, .ap = ap };
+        loop_t lp = { .conf = conf, .ap = ap, .resync_prefix = resync_prefix };
         rd_kafka_conf_t *kconf;
         rd_kafka_topic_partition_list_t *subs = NULL;
         double started = cs_progress_now();
@@ -322,6 +530,7 @@ int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
         };
 
         lp.batch = calloc((size_t)conf->batch_documents, sizeof(*lp.batch));
+        lp.resynced = rd_kafka_topic_partition_list_new(4);
         if (!lp.batch) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
@@ -456,7 +665,8 @@ done:
                 rd_kafka_destroy(lp.rk);
         }
         cs_dlq_free(lp.dlq);
-        set_assignment(&lp, NULL);
+        forget_assignment(&lp);
+        rd_kafka_topic_partition_list_destroy(lp.resynced);
         free(lp.batch);
         return rc;
 }
@@ -501,7 +711,8 @@ int cs_loop_input(const cs_consumer_conf_t *conf, cs_apply_t *ap,
                         text = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
                 arc = cs_apply_message(ap, prefix, json_string_value(key),
                                        json_string_length(key), text,
-                                       text ? strlen(text) : 0, why, sizeof(why));
+                                       text ? strlen(text) : 0, 0, why,
+                                       sizeof(why));
                 free(text);
                 json_decref(rec);
                 if (arc == CS_APPLY_REJECTED)

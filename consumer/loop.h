@@ -8,10 +8,14 @@
 
 /* Consumes the allowed civisync topics as the configured group and applies
  * them. once: stop when every assigned partition is drained to its end.
+ * resync_prefix (may be NULL): rewind that prefix's partitions to the
+ * beginning when first assigned, exactly as an operator's
+ * kafka-consumer-groups --reset-offsets --to-earliest would, so the topic
+ * is replayed as a complete sync (mark and sweep at its current end).
  * Returns 0, or -1 with errstr (a fatal error, or a prefix that had to be
  * stopped, e.g. its committed offset is no longer on the broker). */
 int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
-                char *errstr, size_t errstr_size);
+                const char *resync_prefix, char *errstr, size_t errstr_size);
 /* Applies an NDJSON file written by civisync-produce --output. */
 int cs_loop_input(const cs_consumer_conf_t *conf, cs_apply_t *ap,
                   const char *path, const char *prefix, char *errstr,

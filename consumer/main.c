@@ -11,12 +11,15 @@
 #include "loop.h"
 #include "prefix.h"
 #include "progress.h"
+#include "status.h"
 
 #define PROGRAM "civisync-consume"
 
 static const char usage_text[] =
 "Usage: " PROGRAM " -c FILE [--once] [options]\n"
 "       " PROGRAM " -c FILE --input FILE --prefix PREFIX\n"
+"       " PROGRAM " -c FILE --resync PREFIX [--once]\n"
+"       " PROGRAM " -c FILE --status\n"
 "\n"
 "Applies civisync documents to the master CiviCRM database, translating ids\n"
 "through mapping_master_<PREFIX>. Without --once it runs as a daemon until\n"
@@ -29,6 +32,12 @@ static const char usage_text[] =
 "      --once          drain every assigned partition to its end, then exit\n"
 "      --input FILE    apply an NDJSON file from civisync-produce --output\n"
 "      --prefix PREFIX the child prefix the --input file belongs to\n"
+"      --resync PREFIX replay topic PREFIX from its beginning as a complete\n"
+"                      sync (rows no longer in the topic are removed), then\n"
+"                      go on consuming (with --once: until drained). Stop\n"
+"                      other consumers of the group first.\n"
+"      --status        per prefix: offsets and lag, complete syncs, rows per\n"
+"                      entity, parked references/documents, dead letters\n"
 "  -v, --verbose       more log output (repeatable); -q, --quiet: less\n"
 "  -h, --help          this text;  -V, --version: version\n"
 "\n"
@@ -38,16 +47,20 @@ static const char usage_text[] =
 
 typedef struct consume_opts_s {
         int once;
+        int status;
         const char *input;
         const char *prefix;
+        const char *resync;
 } consume_opts_t;
 
-enum { OPT_ONCE = 1000, OPT_INPUT, OPT_PREFIX };
+enum { OPT_ONCE = 1000, OPT_INPUT, OPT_PREFIX, OPT_RESYNC, OPT_STATUS };
 
 static const struct option long_options[] = {
         { "once", no_argument, NULL, OPT_ONCE },
         { "input", required_argument, NULL, OPT_INPUT },
         { "prefix", required_argument, NULL, OPT_PREFIX },
+        { "resync", required_argument, NULL, OPT_RESYNC },
+        { "status", no_argument, NULL, OPT_STATUS },
         { NULL, 0, NULL, 0 }
 };
 
@@ -59,6 +72,8 @@ static int on_option(int opt, const char *arg, void *opaque, char *errstr,
         case OPT_ONCE: opts->once = 1; return 0;
         case OPT_INPUT: opts->input = arg; return 0;
         case OPT_PREFIX: opts->prefix = arg; return 0;
+        case OPT_RESYNC: opts->resync = arg; return 0;
+        case OPT_STATUS: opts->status = 1; return 0;
         default:
                 snprintf(errstr, errstr_size, PROGRAM ": unknown option");
                 return -1;
@@ -118,6 +133,26 @@ int main(int argc, char **argv)
                 goto usage_error;
         }
 
+        if (opts.resync && (!cs_prefix_valid(opts.resync) ||
+                            !cs_conf_prefix_allowed(&conf, opts.resync))) {
+                snprintf(errstr, sizeof(errstr), PROGRAM ": --resync '%s' is not "
+                         "a valid prefix of this consumer (prefixes list, "
+                         "[A-Za-z0-9_]{1,32})", opts.resync);
+                goto usage_error;
+        }
+        if ((opts.resync || opts.status) && opts.input) {
+                snprintf(errstr, sizeof(errstr), PROGRAM ": --input does not go "
+                         "with --resync or --status");
+                goto usage_error;
+        }
+        if (opts.status) {
+                rc = cs_status_print(&conf, stdout, errstr, sizeof(errstr));
+                if (rc == -1)
+                        goto runtime_error;
+                exit_code = CS_EXIT_OK;
+                goto done;
+        }
+
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
 
@@ -127,7 +162,8 @@ int main(int argc, char **argv)
                 rc = cs_loop_input(&conf, ap, opts.input, opts.prefix, errstr,
                                    sizeof(errstr));
         else
-                rc = cs_loop_run(&conf, ap, opts.once, errstr, sizeof(errstr));
+                rc = cs_loop_run(&conf, ap, opts.once, opts.resync, errstr,
+                                 sizeof(errstr));
         {
                 const cs_apply_stats_t *st = cs_apply_stats(ap);
                 double secs = cs_progress_now() - started;

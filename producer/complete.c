@@ -10,6 +10,7 @@
 #include "progress.h"
 #include "registry.h"
 #include "snapshot.h"
+#include "incremental.h"
 
 #define FLUSH_TIMEOUT_MS 300000
 
@@ -108,14 +109,17 @@ static int send_control(complete_ctx_t *ctx, json_t *doc, int partition,
 }
 
 int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
-                    long long previous_generation, cs_run_stats_t *stats,
-                    char *errstr, size_t errstr_size)
+                    long long previous_generation, long long state_gen,
+                    int write_files, json_t *created, cs_run_stats_t *stats,
+                    json_t **new_incr, char *errstr, size_t errstr_size)
 {
         complete_ctx_t ctx = { .conf = conf, .sink = sink, .stats = stats };
         cs_snap_t *snap = NULL;
         long long total = 0;
+        json_t *incr = NULL;
         int rc = -1;
 
+        *new_incr = NULL;
         memset(stats, 0, sizeof(*stats));
         stats->upserts = json_object();
         stats->deletes = json_object();
@@ -149,6 +153,10 @@ int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
         if (cs_snap_run(snap, emit_doc, &ctx, errstr, errstr_size) == -1)
                 goto done;
         cs_progress_end(&ctx.progress);
+        /* The incremental state of the same snapshot: what was just sent. */
+        if (!(incr = cs_incr_snapshot_state(conf, snap, state_gen, write_files,
+                                            created, errstr, errstr_size)))
+                goto done;
         /* The end marker goes out only once the whole replay is delivered. */
         if (cs_sink_flush(sink, FLUSH_TIMEOUT_MS, errstr, errstr_size) == -1)
                 goto done;
@@ -161,8 +169,11 @@ int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
                         goto done;
         if (cs_sink_flush(sink, FLUSH_TIMEOUT_MS, errstr, errstr_size) == -1)
                 goto done;
+        *new_incr = incr;
+        incr = NULL;
         rc = 0;
 done:
+        json_decref(incr);
         cs_progress_end(&ctx.progress);
         cs_snap_close(snap);
         for (int p = 0; p < ctx.partition_cnt; p++)

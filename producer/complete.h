@@ -17,11 +17,16 @@ typedef struct cs_run_stats_s {
 /* Sends reset(G) to every partition, every root document of the snapshot
  * in dependency order, waits for delivery, then end(G) with per-partition
  * per-entity counts, and waits again. previous_generation comes from the
- * state; G = max(previous + 1, now in ms). Returns 0 only when every
- * message was delivered. stats must be freed with cs_run_stats_free. */
+ * state; G = max(previous + 1, now in ms). In the same snapshot it
+ * computes the incremental state (fingerprints of everything sent, cursors
+ * at the snapshot): *new_incr (NEW), its files written with state_gen when
+ * write_files and their paths appended to created (see incremental.h).
+ * Returns 0 only when every message was delivered. stats must be freed
+ * with cs_run_stats_free. */
 int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
-                    long long previous_generation, cs_run_stats_t *stats,
-                    char *errstr, size_t errstr_size);
+                    long long previous_generation, long long state_gen,
+                    int write_files, json_t *created, cs_run_stats_t *stats,
+                    json_t **new_incr, char *errstr, size_t errstr_size);
 void cs_run_stats_free(cs_run_stats_t *stats);
 
 #endif

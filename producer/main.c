@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "complete.h"
+#include "incremental.h"
 #include "conf.h"
 #include "db.h"
 #include "kafka.h"
@@ -27,8 +28,10 @@ static const char usage_text[] =
 "Modes:\n"
 "  --complete        send the whole child as one consistent snapshot, framed\n"
 "                    by a reset and an end control document (a new generation)\n"
-"  (default)         incremental sync: not available in this version; use\n"
-"                    --complete\n"
+"  (default)         incremental sync: every insert, update and delete since\n"
+"                    the last successful run (timestamp cursor + per-table\n"
+"                    fingerprints, see docs/PRODUCER.md); without incremental\n"
+"                    state yet (first run) it does a complete sync\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE   producer configuration (see conf/producer.cfg.example)\n"
@@ -123,7 +126,9 @@ int main(int argc, char **argv)
         char errstr[1024], topic[256];
         cs_sink_t *sink = NULL;
         MYSQL *db = NULL;
-        json_t *state = NULL;
+        json_t *state = NULL, *old_incr, *new_incr = NULL;
+        json_t *created = json_array();
+        long long state_gen;
         int first_arg, lock_fd = -1, rc, exit_code = CS_EXIT_FAILURE;
         double started = cs_progress_now();
 
@@ -153,12 +158,6 @@ int main(int argc, char **argv)
                 if (cs_conf_kafka_prop_set(&conf.kafka, cli.x_props[i], errstr,
                                            sizeof(errstr)) == -1)
                         goto usage_error;
-        if (!opts.complete) {
-                snprintf(errstr, sizeof(errstr), PROGRAM ": incremental sync "
-                         "is not available in this version; run with "
-                         "--complete");
-                goto usage_error;
-        }
         if (opts.dry_run && opts.output) {
                 snprintf(errstr, sizeof(errstr), PROGRAM ": --dry-run and "
                          "--output exclude each other");
@@ -185,6 +184,9 @@ int main(int argc, char **argv)
         if (!(state = cs_state_load(conf.state_dir, conf.prefix, errstr,
                                     sizeof(errstr))))
                 goto runtime_error;
+        /* Leftovers of an interrupted run (we hold the lock). */
+        if (!opts.dry_run)
+                cs_state_fp_cleanup(conf.state_dir, conf.prefix, state);
         if (!(db = cs_db_connect(&conf.child, errstr, sizeof(errstr))))
                 goto runtime_error;
 
@@ -197,29 +199,64 @@ int main(int argc, char **argv)
         if (!sink)
                 goto runtime_error;
 
-        if (cs_complete_run(&conf, db, sink,
-                            json_integer_value(json_object_get(state, "generation")),
-                            &stats, errstr, sizeof(errstr)) == -1)
-                goto runtime_error;
+        old_incr = json_object_get(state, "incremental");
+        if (!opts.complete && !json_is_object(old_incr)) {
+                cs_info("no incremental state for prefix %s in %s yet: this "
+                        "first run is a complete sync", conf.prefix,
+                        conf.state_dir);
+                opts.complete = 1;
+        }
+        state_gen = json_integer_value(json_object_get(old_incr,
+                                                       "state_generation")) + 1;
+        if (opts.complete) {
+                if (cs_complete_run(&conf, db, sink,
+                                    json_integer_value(json_object_get(state,
+                                                                       "generation")),
+                                    state_gen, !opts.dry_run, created, &stats,
+                                    &new_incr, errstr, sizeof(errstr)) == -1)
+                        goto runtime_error;
+        } else {
+                stats.generation = json_integer_value(json_object_get(state,
+                                                                      "generation"));
+                if (cs_incr_run(&conf, db, sink, old_incr, !opts.dry_run,
+                                created, &stats, &new_incr, errstr,
+                                sizeof(errstr)) == -1)
+                        goto runtime_error;
+        }
         if (cs_sink_commit(sink, errstr, sizeof(errstr)) == -1)
                 goto runtime_error;
 
         if (!opts.dry_run) {
-                /* Everything is delivered: only now does the state advance. */
+                /* Everything is delivered: only now does the state advance.
+                 * The new fingerprint files are already on disk under new
+                 * names; renaming the state JSON switches them all at once. */
                 char now[32];
                 iso_now(now, sizeof(now));
                 json_object_set_new(state, "format", json_integer(1));
                 json_object_set_new(state, "prefix", json_string(conf.prefix));
-                json_object_set_new(state, "generation",
-                                    json_integer(stats.generation));
-                json_object_set_new(state, "last_complete",
-                        json_pack("{s:I, s:s, s:I, s:s}", "generation",
-                                  (json_int_t)stats.generation, "finished_at",
-                                  now, "documents", (json_int_t)stats.documents,
-                                  "destination", opts.output ? opts.output : topic));
+                if (opts.complete) {
+                        json_object_set_new(state, "generation",
+                                            json_integer(stats.generation));
+                        json_object_set_new(state, "last_complete",
+                                json_pack("{s:I, s:s, s:I, s:s}", "generation",
+                                          (json_int_t)stats.generation,
+                                          "finished_at", now, "documents",
+                                          (json_int_t)stats.documents,
+                                          "destination", opts.output ?
+                                          opts.output : topic));
+                }
+                json_object_set_new(new_incr, "last_run",
+                        json_pack("{s:s, s:s, s:I, s:I}", "mode",
+                                  opts.complete ? "complete" : "incremental",
+                                  "finished_at", now, "messages",
+                                  (json_int_t)cs_sink_sent(sink), "documents",
+                                  (json_int_t)stats.documents));
+                json_object_set(state, "incremental", new_incr);
                 if (cs_state_save(conf.state_dir, conf.prefix, state, errstr,
                                   sizeof(errstr)) == -1)
                         goto runtime_error;
+                json_array_clear(created); /* they belong to the state now */
+                cs_state_fp_cleanup(conf.state_dir, conf.prefix, state);
         }
         print_summary(&opts, &conf, &stats, sink, cs_progress_now() - started);
         exit_code = CS_EXIT_OK;
@@ -235,6 +272,12 @@ runtime_error:
                  "the same data again");
         exit_code = CS_EXIT_FAILURE;
 done:
+        /* Files of a run that did not finish are not referenced by the
+         * state: remove them (the state itself was not touched). */
+        for (size_t i = 0; i < json_array_size(created); i++)
+                unlink(json_string_value(json_array_get(created, i)));
+        json_decref(created);
+        json_decref(new_incr);
         cs_run_stats_free(&stats);
         cs_sink_destroy(sink);
         if (db)

@@ -10,80 +10,81 @@
 #include "snapshot.h"
 
 #define CS_SNAP_MAX_CHILDREN 8
+/* Ids per cs_snap_emit_ids query, and the widest id range one may span. */
+#define IDS_PER_QUERY 500
+#define IDS_MAX_SPAN 200000
 
-/* One registry entity as it exists in this child. */
-typedef struct cs_snap_table_s {
-        const cs_entity_t *ent;
-        cs_table_t tbl;
-        int present;          /* 0: the child has no such table */
-        int id_col;           /* index of "id" */
-        int parent_col;       /* children: index of parent_column */
-        char *select_sql;     /* "SELECT `a`,`b` FROM `t`" */
-} cs_snap_table_t;
+/* The SQL of one present source. */
+typedef struct snap_sql_s {
+        char *root_page;   /* roots: id > @cs_lo ORDER BY id LIMIT n */
+        char *root_ids;    /* roots: ids in @cs_ids within [@cs_lo, @cs_hi] */
+        char *kid_range;   /* nested: parent in (@cs_lo, @cs_hi] */
+        char *kid_ids;     /* nested: parent in @cs_ids within [@cs_lo, @cs_hi] */
+} snap_sql_t;
 
 struct cs_snap_s {
         MYSQL *db;
         const char *prefix;
         int batch_rows;
         char time_zone[64];
-        cs_snap_table_t *tables;
-        size_t table_cnt;
+        cs_src_t *srcs;
+        snap_sql_t *sql;
+        size_t src_cnt;
 };
 
-static cs_snap_table_t *snap_table(cs_snap_t *snap, const cs_entity_t *ent)
+MYSQL *cs_snap_db(cs_snap_t *snap)
 {
-        for (size_t i = 0; i < snap->table_cnt; i++)
-                if (snap->tables[i].ent == ent)
-                        return &snap->tables[i];
-        return NULL;
+        return snap->db;
 }
 
-/* Builds "SELECT `c1`,`c2`,... FROM `table`" from validated identifiers. */
-static char *build_select(const cs_table_t *tbl, char *errstr,
-                          size_t errstr_size)
+cs_src_t *cs_snap_sources(cs_snap_t *snap, size_t *count)
 {
-        size_t size = strlen(tbl->name) + 32;
-        char *sql, *p;
+        *count = snap->src_cnt;
+        return snap->srcs;
+}
 
-        for (size_t i = 0; i < tbl->col_cnt; i++) {
-                if (!cs_db_ident_valid(tbl->cols[i].name)) {
-                        snprintf(errstr, errstr_size,
-                                 "%s: unsupported column name '%s'",
-                                 tbl->name, tbl->cols[i].name);
-                        return NULL;
-                }
-                size += strlen(tbl->cols[i].name) + 3;
+static int build_sql(cs_snap_t *snap, cs_src_t *s, snap_sql_t *q,
+                     char *errstr, size_t errstr_size)
+{
+        char suffix[256];
+
+        if (!s->ent->parent) {
+                snprintf(suffix, sizeof(suffix), "ORDER BY `id` LIMIT %d",
+                         snap->batch_rows);
+                q->root_page = cs_src_sql(s, CS_SRC_DOC, "{id} > @cs_lo",
+                                          suffix, errstr, errstr_size);
+                q->root_ids = cs_src_sql(s, CS_SRC_DOC,
+                                         "{id} BETWEEN @cs_lo AND @cs_hi AND "
+                                         "FIND_IN_SET({id}, @cs_ids)",
+                                         "ORDER BY `id`", errstr, errstr_size);
+                return q->root_page && q->root_ids ? 0 : -1;
         }
-        sql = p = malloc(size);
-        if (!sql) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return NULL;
-        }
-        p += sprintf(p, "SELECT ");
-        for (size_t i = 0; i < tbl->col_cnt; i++)
-                p += sprintf(p, "%s`%s`", i ? "," : "", tbl->cols[i].name);
-        sprintf(p, " FROM `%s`", tbl->name);
-        return sql;
+        snprintf(suffix, sizeof(suffix), "ORDER BY `%s`, `id`",
+                 s->ent->parent_column);
+        q->kid_range = cs_src_sql(s, CS_SRC_DOC,
+                                  "{parent} > @cs_lo AND {parent} <= @cs_hi",
+                                  suffix, errstr, errstr_size);
+        q->kid_ids = cs_src_sql(s, CS_SRC_DOC,
+                                "{parent} BETWEEN @cs_lo AND @cs_hi AND "
+                                "FIND_IN_SET({parent}, @cs_ids)",
+                                suffix, errstr, errstr_size);
+        return q->kid_range && q->kid_ids ? 0 : -1;
 }
 
 cs_snap_t *cs_snap_open(MYSQL *db, const char *prefix, int batch_rows,
                         char *errstr, size_t errstr_size)
 {
-        size_t count;
-        const cs_entity_t *ents = cs_reg_entities(&count);
         cs_snap_t *snap = calloc(1, sizeof(*snap));
         MYSQL_RES *res;
         MYSQL_ROW row;
 
-        if (!snap || !(snap->tables = calloc(count, sizeof(*snap->tables)))) {
-                free(snap);
+        if (!snap) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
         snap->db = db;
         snap->prefix = prefix;
         snap->batch_rows = batch_rows > 0 ? batch_rows : 2000;
-        snap->table_cnt = count;
 
         if (cs_db_exec(db, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
                        errstr, errstr_size) == -1 ||
@@ -101,35 +102,18 @@ cs_snap_t *cs_snap_open(MYSQL *db, const char *prefix, int batch_rows,
                  row && row[0] ? row[0] : "UTC");
         mysql_free_result(res);
 
-        for (size_t i = 0; i < count; i++) {
-                cs_snap_table_t *st = &snap->tables[i];
-                int rc;
-
-                st->ent = &ents[i];
-                rc = cs_schema_load(db, ents[i].table, &st->tbl, errstr,
-                                    errstr_size);
-                if (rc == -1)
-                        goto fail;
-                if (rc == 1) {
-                        cs_info("%s: table absent in this child, skipped",
-                                ents[i].table);
-                        continue;
-                }
-                st->present = 1;
-                st->id_col = cs_schema_col_index(&st->tbl, "id");
-                st->parent_col = ents[i].parent_column ?
-                        cs_schema_col_index(&st->tbl, ents[i].parent_column) : -1;
-                if (st->id_col < 0 ||
-                    (ents[i].parent && st->parent_col < 0)) {
-                        snprintf(errstr, errstr_size,
-                                 "%s: missing id or parent column",
-                                 ents[i].table);
-                        goto fail;
-                }
-                if (!(st->select_sql = build_select(&st->tbl, errstr,
-                                                    errstr_size)))
-                        goto fail;
+        if (cs_src_load_all(db, &snap->srcs, &snap->src_cnt, errstr,
+                            errstr_size) == -1)
+                goto fail;
+        if (!(snap->sql = calloc(snap->src_cnt, sizeof(*snap->sql)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
         }
+        for (size_t i = 0; i < snap->src_cnt; i++)
+                if (snap->srcs[i].present &&
+                    build_sql(snap, &snap->srcs[i], &snap->sql[i], errstr,
+                              errstr_size) == -1)
+                        goto fail;
         return snap;
 fail:
         cs_snap_close(snap);
@@ -147,15 +131,15 @@ int cs_snap_count(cs_snap_t *snap, long long *total, char *errstr,
         char sql[512];
 
         *total = 0;
-        for (size_t i = 0; i < snap->table_cnt; i++) {
-                cs_snap_table_t *st = &snap->tables[i];
+        for (size_t i = 0; i < snap->src_cnt; i++) {
+                cs_src_t *s = &snap->srcs[i];
                 long long n;
 
-                if (!st->present || st->ent->parent)
+                if (!s->present || s->ent->parent)
                         continue;
                 snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM `%s`%s%s",
-                         st->tbl.name, st->ent->row_filter ? " WHERE " : "",
-                         st->ent->row_filter ? st->ent->row_filter : "");
+                         s->br[0].table, s->br[0].where ? " WHERE " : "",
+                         s->br[0].where ? s->br[0].where : "");
                 if (cs_db_query_int(snap->db, sql, &n, errstr,
                                     errstr_size) == -1)
                         return -1;
@@ -164,24 +148,25 @@ int cs_snap_count(cs_snap_t *snap, long long *total, char *errstr,
         return 0;
 }
 
-/* Runs a page query after binding @cs_lo/@cs_hi through a prepared SET. */
-static MYSQL_RES *page_query(cs_snap_t *snap, const char *sql, long long lo,
-                             long long hi, char *errstr, size_t errstr_size)
+/* Binds @cs_lo, @cs_hi and @cs_ids through a prepared SET. */
+static int set_vars(cs_snap_t *snap, long long lo, long long hi,
+                    const char *ids, char *errstr, size_t errstr_size)
 {
-        cs_db_value_t vals[2] = {
+        cs_db_value_t vals[3] = {
                 { .kind = CS_VAL_INT, .i = lo },
                 { .kind = CS_VAL_INT, .i = hi },
+                { .kind = ids ? CS_VAL_STR : CS_VAL_NULL, .s = ids,
+                  .len = ids ? (unsigned long)strlen(ids) : 0 },
         };
 
-        if (cs_db_set_vars(snap->db, "SET @cs_lo = ?, @cs_hi = ?", vals, 2,
-                           NULL, NULL, errstr, errstr_size) == -1)
-                return NULL;
-        return cs_db_query(snap->db, sql, errstr, errstr_size);
+        return cs_db_set_vars(snap->db,
+                              "SET @cs_lo = ?, @cs_hi = ?, @cs_ids = ?",
+                              vals, 3, NULL, NULL, errstr, errstr_size);
 }
 
-/* The nested rows of one child table for root ids in (lo, hi]. */
+/* The nested rows of one child table for the current page of roots. */
 typedef struct child_page_s {
-        cs_snap_table_t *st;
+        cs_src_t *src;
         MYSQL_RES *res;
         MYSQL_ROW row;        /* current row, NULL when exhausted */
         unsigned long *lengths;
@@ -193,133 +178,174 @@ static void child_advance(child_page_t *cp)
         cp->lengths = cp->row ? mysql_fetch_lengths(cp->res) : NULL;
 }
 
-static int emit_root_table(cs_snap_t *snap, cs_snap_table_t *st,
-                           cs_snap_emit_cb *cb, void *opaque, char *errstr,
-                           size_t errstr_size)
+/* Runs root_sql (vars already set); queries the nested rows of the roots
+ * found with kid sql (by_ids: kid_ids, else kid_range over (lo, last id]);
+ * emits one document per root row. *last receives the last root id and
+ * *nrows the number of root rows. */
+static int emit_batch(cs_snap_t *snap, cs_src_t *s, const char *root_sql,
+                      int by_ids, long long lo, long long hi, const char *ids,
+                      cs_snap_emit_cb *cb, void *opaque, long long *last,
+                      size_t *nrows, char *errstr, size_t errstr_size)
 {
         const cs_entity_t *kids[CS_SNAP_MAX_CHILDREN];
-        size_t kid_cnt = cs_reg_children(st->ent, kids, CS_SNAP_MAX_CHILDREN);
+        size_t kid_cnt = cs_reg_children(s->ent, kids, CS_SNAP_MAX_CHILDREN);
         child_page_t pages[CS_SNAP_MAX_CHILDREN];
         size_t page_cnt = 0;
-        char sql[8192];
-        long long lo = 0;
+        MYSQL_RES *res;
+        MYSQL_ROW row;
         int rc = -1;
 
-        for (;;) {
-                MYSQL_RES *res;
-                MYSQL_ROW row;
-                my_ulonglong nrows;
-                long long hi;
-
-                snprintf(sql, sizeof(sql),
-                         "%s WHERE `id` > @cs_lo%s%s%s ORDER BY `id` LIMIT %d",
-                         st->select_sql, st->ent->row_filter ? " AND (" : "",
-                         st->ent->row_filter ? st->ent->row_filter : "",
-                         st->ent->row_filter ? ")" : "", snap->batch_rows);
-                if (!(res = page_query(snap, sql, lo, 0, errstr, errstr_size)))
-                        return -1;
-                nrows = mysql_num_rows(res);
-                if (nrows == 0) {
-                        mysql_free_result(res);
-                        return 0;
-                }
-                mysql_data_seek(res, nrows - 1);
-                row = mysql_fetch_row(res);
-                hi = strtoll(row[st->id_col], NULL, 10);
-                mysql_data_seek(res, 0);
-
-                /* Nested rows of every child table for this page of roots. */
-                page_cnt = 0;
-                for (size_t k = 0; k < kid_cnt; k++) {
-                        cs_snap_table_t *kst = snap_table(snap, kids[k]);
-                        child_page_t *cp;
-
-                        if (!kst || !kst->present)
-                                continue;
-                        cp = &pages[page_cnt];
-                        snprintf(sql, sizeof(sql),
-                                 "%s WHERE `%s` > @cs_lo AND `%s` <= @cs_hi%s%s%s "
-                                 "ORDER BY `%s`, `id`",
-                                 kst->select_sql, kst->ent->parent_column,
-                                 kst->ent->parent_column,
-                                 kst->ent->row_filter ? " AND (" : "",
-                                 kst->ent->row_filter ? kst->ent->row_filter : "",
-                                 kst->ent->row_filter ? ")" : "",
-                                 kst->ent->parent_column);
-                        cp->st = kst;
-                        if (!(cp->res = page_query(snap, sql, lo, hi, errstr,
-                                                   errstr_size)))
-                                goto page_done;
-                        page_cnt++;
-                        child_advance(cp);
-                }
-
-                while ((row = mysql_fetch_row(res))) {
-                        unsigned long *lengths = mysql_fetch_lengths(res);
-                        long long id = strtoll(row[st->id_col], NULL, 10);
-                        json_t *doc = cs_doc_from_row(st->ent, &st->tbl,
-                                                      snap->prefix,
-                                                      snap->time_zone, row,
-                                                      lengths, errstr,
-                                                      errstr_size);
-                        if (!doc)
-                                goto page_done;
-                        for (size_t k = 0; k < page_cnt; k++) {
-                                child_page_t *cp = &pages[k];
-                                while (cp->row) {
-                                        const char *pv = cp->row[cp->st->parent_col];
-                                        long long parent = pv ? strtoll(pv, NULL, 10) : 0;
-                                        json_t *kid;
-                                        if (parent > id)
-                                                break;
-                                        if (parent == id) {
-                                                kid = cs_doc_from_row(
-                                                        cp->st->ent, &cp->st->tbl,
-                                                        snap->prefix,
-                                                        snap->time_zone, cp->row,
-                                                        cp->lengths, errstr,
-                                                        errstr_size);
-                                                if (!kid ||
-                                                    cs_doc_add_child(doc, kid) == -1) {
-                                                        json_decref(doc);
-                                                        goto page_done;
-                                                }
-                                        }
-                                        child_advance(cp);
-                                }
-                        }
-                        if (cb(st->ent, id, doc, opaque, errstr,
-                               errstr_size) == -1) {
-                                json_decref(doc);
-                                goto page_done;
-                        }
-                        json_decref(doc);
-                }
-                rc = 0;
-page_done:
-                for (size_t k = 0; k < page_cnt; k++)
-                        mysql_free_result(pages[k].res);
+        *nrows = 0;
+        if (!(res = cs_db_query(snap->db, root_sql, errstr, errstr_size)))
+                return -1;
+        *nrows = (size_t)mysql_num_rows(res);
+        if (*nrows == 0) {
                 mysql_free_result(res);
-                if (rc == -1)
+                return 0;
+        }
+        mysql_data_seek(res, *nrows - 1);
+        row = mysql_fetch_row(res);
+        *last = strtoll(row[s->id_col], NULL, 10);
+        mysql_data_seek(res, 0);
+        if (!by_ids && set_vars(snap, lo, *last, NULL, errstr,
+                                errstr_size) == -1)
+                goto done;
+        (void)hi;
+
+        for (size_t k = 0; k < kid_cnt; k++) {
+                cs_src_t *ks = cs_src_find(snap->srcs, snap->src_cnt, kids[k]);
+                child_page_t *cp;
+
+                if (!ks || !ks->present)
+                        continue;
+                cp = &pages[page_cnt];
+                cp->src = ks;
+                cp->res = cs_db_query(snap->db,
+                                      by_ids ? snap->sql[ks - snap->srcs].kid_ids :
+                                      snap->sql[ks - snap->srcs].kid_range,
+                                      errstr, errstr_size);
+                if (!cp->res)
+                        goto done;
+                page_cnt++;
+                child_advance(cp);
+        }
+        (void)ids;
+
+        while ((row = mysql_fetch_row(res))) {
+                unsigned long *lengths = mysql_fetch_lengths(res);
+                long long id = strtoll(row[s->id_col], NULL, 10);
+                json_t *doc = cs_doc_from_row(s->ent, &s->tbl, snap->prefix,
+                                              snap->time_zone, row, lengths,
+                                              errstr, errstr_size);
+                if (!doc)
+                        goto done;
+                for (size_t k = 0; k < page_cnt; k++) {
+                        child_page_t *cp = &pages[k];
+                        while (cp->row) {
+                                const char *pv = cp->row[cp->src->parent_col];
+                                long long parent = pv ? strtoll(pv, NULL, 10) : 0;
+                                json_t *kid;
+                                if (parent > id)
+                                        break;
+                                if (parent == id) {
+                                        kid = cs_doc_from_row(
+                                                cp->src->ent, &cp->src->tbl,
+                                                snap->prefix, snap->time_zone,
+                                                cp->row, cp->lengths, errstr,
+                                                errstr_size);
+                                        if (!kid ||
+                                            cs_doc_add_child(doc, kid) == -1) {
+                                                json_decref(doc);
+                                                goto done;
+                                        }
+                                }
+                                child_advance(cp);
+                        }
+                }
+                if (cb(s->ent, id, doc, opaque, errstr, errstr_size) == -1) {
+                        json_decref(doc);
+                        goto done;
+                }
+                json_decref(doc);
+        }
+        rc = 0;
+done:
+        for (size_t k = 0; k < page_cnt; k++)
+                mysql_free_result(pages[k].res);
+        mysql_free_result(res);
+        return rc;
+}
+
+static int emit_root_table(cs_snap_t *snap, cs_src_t *s, cs_snap_emit_cb *cb,
+                           void *opaque, char *errstr, size_t errstr_size)
+{
+        const char *sql = snap->sql[s - snap->srcs].root_page;
+        long long lo = 0, last = 0;
+        size_t nrows;
+
+        for (;;) {
+                if (set_vars(snap, lo, 0, NULL, errstr, errstr_size) == -1 ||
+                    emit_batch(snap, s, sql, 0, lo, 0, NULL, cb, opaque, &last,
+                               &nrows, errstr, errstr_size) == -1)
                         return -1;
-                rc = -1;
-                lo = hi;
+                if (nrows == 0)
+                        return 0;
+                lo = last;
         }
 }
 
 int cs_snap_run(cs_snap_t *snap, cs_snap_emit_cb *cb, void *opaque,
                 char *errstr, size_t errstr_size)
 {
-        for (size_t i = 0; i < snap->table_cnt; i++) {
-                cs_snap_table_t *st = &snap->tables[i];
+        for (size_t i = 0; i < snap->src_cnt; i++) {
+                cs_src_t *s = &snap->srcs[i];
 
-                if (!st->present || st->ent->parent)
+                if (!s->present || s->ent->parent)
                         continue;
-                if (emit_root_table(snap, st, cb, opaque, errstr,
+                if (emit_root_table(snap, s, cb, opaque, errstr,
                                     errstr_size) == -1)
                         return -1;
         }
         return 0;
+}
+
+int cs_snap_emit_ids(cs_snap_t *snap, const cs_entity_t *ent,
+                     const long long *ids, size_t n, cs_snap_emit_cb *cb,
+                     void *opaque, char *errstr, size_t errstr_size)
+{
+        cs_src_t *s = cs_src_find(snap->srcs, snap->src_cnt, ent);
+        char *list;
+        size_t i = 0;
+        int rc = 0;
+
+        if (!s || !s->present || ent->parent || n == 0)
+                return 0;
+        /* 20 digits + comma per id */
+        if (!(list = malloc(IDS_PER_QUERY * 21 + 1))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        while (i < n && rc == 0) {
+                size_t j = i, len = 0, nrows;
+                long long last;
+
+                while (j < n && j - i < IDS_PER_QUERY &&
+                       ids[j] - ids[i] <= IDS_MAX_SPAN) {
+                        len += (size_t)sprintf(list + len, "%s%lld",
+                                               j > i ? "," : "", ids[j]);
+                        j++;
+                }
+                rc = set_vars(snap, ids[i], ids[j - 1], list, errstr,
+                              errstr_size);
+                if (rc == 0)
+                        rc = emit_batch(snap, s,
+                                        snap->sql[s - snap->srcs].root_ids, 1,
+                                        ids[i], ids[j - 1], list, cb, opaque,
+                                        &last, &nrows, errstr, errstr_size);
+                i = j;
+        }
+        free(list);
+        return rc;
 }
 
 void cs_snap_close(cs_snap_t *snap)
@@ -330,11 +356,14 @@ void cs_snap_close(cs_snap_t *snap)
                 return;
         if (snap->db)
                 cs_db_exec(snap->db, "COMMIT", errstr, sizeof(errstr));
-        for (size_t i = 0; i < snap->table_cnt; i++) {
-                if (snap->tables[i].present)
-                        cs_schema_free(&snap->tables[i].tbl);
-                free(snap->tables[i].select_sql);
-        }
-        free(snap->tables);
+        if (snap->sql)
+                for (size_t i = 0; i < snap->src_cnt; i++) {
+                        free(snap->sql[i].root_page);
+                        free(snap->sql[i].root_ids);
+                        free(snap->sql[i].kid_range);
+                        free(snap->sql[i].kid_ids);
+                }
+        free(snap->sql);
+        cs_src_free_all(snap->srcs, snap->src_cnt);
         free(snap);
 }

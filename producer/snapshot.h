@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <mysql.h>
 #include "registry.h"
+#include "source.h"
 
 typedef struct cs_snap_s cs_snap_t;
 
@@ -15,8 +16,8 @@ typedef int (cs_snap_emit_cb)(const cs_entity_t *root, long long child_id,
                               size_t errstr_size);
 
 /* Opens a REPEATABLE READ, READ ONLY transaction WITH CONSISTENT SNAPSHOT on
- * db and loads the schema of every registry table present in the child.
- * NULL with errstr on error. db stays owned by the caller. */
+ * db and loads the source (schema, legacy adaptation) of every registry
+ * entity. NULL with errstr on error. db stays owned by the caller. */
 cs_snap_t *cs_snap_open(MYSQL *db, const char *prefix, int batch_rows,
                         char *errstr, size_t errstr_size);
 /* Number of root documents the snapshot will emit (for the ETA). */
@@ -24,9 +25,18 @@ int cs_snap_count(cs_snap_t *snap, long long *total, char *errstr,
                   size_t errstr_size);
 /* The child server's time zone name as carried in civisync_time_zone. */
 const char *cs_snap_time_zone(const cs_snap_t *snap);
+/* The connection (inside the snapshot transaction). */
+MYSQL *cs_snap_db(cs_snap_t *snap);
+/* The sources of every registry entity, registry order (BORROWED). */
+cs_src_t *cs_snap_sources(cs_snap_t *snap, size_t *count);
 /* Emits every root entity in registry order, each with its nested rows. */
 int cs_snap_run(cs_snap_t *snap, cs_snap_emit_cb *cb, void *opaque,
                 char *errstr, size_t errstr_size);
+/* Emits the documents of root entity ent whose ids are in ids[0..n)
+ * (ascending, distinct), in id order. Ids that have no row are skipped. */
+int cs_snap_emit_ids(cs_snap_t *snap, const cs_entity_t *ent,
+                     const long long *ids, size_t n, cs_snap_emit_cb *cb,
+                     void *opaque, char *errstr, size_t errstr_size);
 /* Ends the transaction and frees everything. */
 void cs_snap_close(cs_snap_t *snap);
 

@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <dirent.h>
 
 #include "state.h"
 
@@ -116,4 +117,58 @@ int cs_state_save(const char *state_dir, const char *prefix,
 done:
         free(text);
         return rc;
+}
+
+int cs_state_file_path(char *out, size_t size, const char *state_dir,
+                       const char *name)
+{
+        int n = snprintf(out, size, "%s/%s", state_dir, name);
+        return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+int cs_state_fp_name(char *out, size_t size, const char *prefix,
+                     long long state_generation, const char *table)
+{
+        int n = snprintf(out, size, "%s.fp.%lld.%s", prefix, state_generation,
+                         table);
+        return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+/* 1 if name is one of the files state references. */
+static int fp_referenced(const json_t *state, const char *name)
+{
+        json_t *tables = json_object_get(json_object_get(state, "incremental"),
+                                         "tables");
+        const char *key;
+        json_t *t;
+
+        json_object_foreach(tables, key, t) {
+                const char *file = json_string_value(json_object_get(t, "file"));
+                if (file && !strcmp(file, name))
+                        return 1;
+        }
+        return 0;
+}
+
+void cs_state_fp_cleanup(const char *state_dir, const char *prefix,
+                         const json_t *state)
+{
+        char lead[64], path[4096];
+        DIR *dir = opendir(state_dir);
+        struct dirent *de;
+        size_t lead_len;
+
+        if (!dir)
+                return;
+        snprintf(lead, sizeof(lead), "%s.fp.", prefix);
+        lead_len = strlen(lead);
+        while ((de = readdir(dir))) {
+                if (strncmp(de->d_name, lead, lead_len) ||
+                    fp_referenced(state, de->d_name))
+                        continue;
+                if (cs_state_file_path(path, sizeof(path), state_dir,
+                                       de->d_name) == 0)
+                        unlink(path);
+        }
+        closedir(dir);
 }

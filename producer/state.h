@@ -20,4 +20,17 @@ json_t *cs_state_load(const char *state_dir, const char *prefix, char *errstr,
 int cs_state_save(const char *state_dir, const char *prefix,
                   const json_t *state, char *errstr, size_t errstr_size);
 
+/* Path of a file of the state set: STATE_DIR/NAME. -1 if too long. */
+int cs_state_file_path(char *out, size_t size, const char *state_dir,
+                       const char *name);
+/* Name (not path) of a fingerprint file: PREFIX.fp.GEN.TABLE. */
+int cs_state_fp_name(char *out, size_t size, const char *prefix,
+                     long long state_generation, const char *table);
+/* Deletes STATE_DIR/PREFIX.fp.* files that state (BORROWED, may be NULL)
+ * does not reference in incremental.tables.*.file: leftovers of a failed or
+ * interrupted run, and the previous generation after a successful one.
+ * Call only while holding the lock. */
+void cs_state_fp_cleanup(const char *state_dir, const char *prefix,
+                         const json_t *state);
+
 #endif

@@ -206,6 +206,21 @@ it_run_t it_run(const char *program, ...)
         return run;
 }
 
+void it_topic(const char *name, int partitions)
+{
+        const char *ctl = env("CS_TEST_BROKER_CONTROL");
+        char line[300];
+        int fd = open(ctl, O_WRONLY);
+        ssize_t len;
+
+        ck_assert_msg(fd >= 0, "open broker control %s", ctl);
+        len = snprintf(line, sizeof(line), "topic %s:%d\n", name, partitions);
+        ck_assert_int_eq(write(fd, line, (size_t)len), len);
+        close(fd);
+        /* The broker polls its control FIFO every 100 ms. */
+        usleep(400000);
+}
+
 void it_run_free(it_run_t *run)
 {
         free(run->out);

@@ -36,6 +36,11 @@ char *it_consumer_conf(const char *master_db, const char *extra);
 it_run_t it_run(const char *program, ...) __attribute__((sentinel));
 void it_run_free(it_run_t *run);
 
+/* Pre-creates topic NAME with partitions in the harness broker (through
+ * its --control FIFO, $CS_TEST_BROKER_CONTROL; the mock cluster has no
+ * CreateTopics). Idempotent enough for tests: call once per topic. */
+void it_topic(const char *name, int partitions);
+
 /* The temp dir and broker of the harness. */
 const char *it_tmpdir(void);
 const char *it_brokers(void);

@@ -3,11 +3,13 @@
 #include <stdlib.h>
 
 Suite *sync_suite(void);
+Suite *incremental_suite(void);
 
 int main(void)
 {
         Suite *(*const suites[])(void) = {
                 sync_suite,
+                incremental_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -78,6 +78,9 @@ START_TEST(test_three_children_one_master)
         it_make_db(a, "--schema 5 --child 1 --contacts 120");
         it_make_db(b, "--schema 5 --child 2 --contacts 80");
         it_make_db(c, "--schema 5 --child 1 --contacts 120");
+        it_topic("civisync.it1", 1);
+        it_topic("civisync.it2", 1);
+        it_topic("civisync.it3", 1);
         produce_ok(it_producer_conf("it1", a, NULL));
         produce_ok(it_producer_conf("it2", b, NULL));
         produce_ok(it_producer_conf("it3", c, NULL));
@@ -116,6 +119,7 @@ START_TEST(test_columns_verbatim_and_references_translated)
         it_unique(a, sizeof(a), "child");
         it_make_db(master, "--schema 5");
         it_make_db(a, "--schema 5 --child 3 --contacts 60");
+        it_topic("civisync.it4", 1);
         produce_ok(it_producer_conf("it4", a, NULL));
         consume_ok(it_consumer_conf(master, "prefixes = [\"it4\"];"));
         m = it_connect(master);
@@ -167,6 +171,8 @@ START_TEST(test_idempotent_and_sweep)
         it_make_db(master, "--schema 5");
         it_make_db(a, "--schema 5 --child 4 --contacts 60");
         it_make_db(b, "--schema 5 --child 5 --contacts 40");
+        it_topic("civisync.it5", 1);
+        it_topic("civisync.it6", 1);
         pa = strdup(it_producer_conf("it5", a, NULL));
         pb = strdup(it_producer_conf("it6", b, NULL));
         consumer = strdup(it_consumer_conf(master, "prefixes = [\"it5\", \"it6\"];"));
@@ -214,6 +220,7 @@ START_TEST(test_multi_partition_topic)
         it_unique(a, sizeof(a), "child");
         it_make_db(master, "--schema 5");
         it_make_db(a, "--schema 5 --child 6 --contacts 80");
+        it_topic("civisync.it7", 4);
         produce_ok(it_producer_conf("it7", a, NULL));
         consume_ok(it_consumer_conf(master, "prefixes = [\"it7\"];"));
         m = it_connect(master);
@@ -278,6 +285,7 @@ START_TEST(test_exit_codes_and_errors)
         ck_assert_msg(strstr(r.err, "bad.cfg") != NULL, "%s", r.err);
         it_run_free(&r);
 
+        it_topic("civisync.it9", 1);
         /* An unreachable broker: exit 1, and the state is not written.
          * (A missing topic cannot be tested here: the mock cluster creates
          * any topic it is asked about, whatever allow.auto.create.topics.) */
@@ -297,12 +305,21 @@ START_TEST(test_exit_codes_and_errors)
 }
 END_TEST
 
+/* Dead letters need their topic; every test of this binary shares it. */
+static void create_dead_letter_topic(void)
+{
+        static int done;
+        if (!done++)
+                it_topic("civisync.dead-letter", 1);
+}
+
 Suite *sync_suite(void)
 {
         Suite *s = suite_create("sync");
         TCase *tc = tcase_create("end-to-end");
 
         tcase_set_timeout(tc, 600);
+        tcase_add_checked_fixture(tc, create_dead_letter_topic, NULL);
         tcase_add_test(tc, test_three_children_one_master);
         tcase_add_test(tc, test_columns_verbatim_and_references_translated);
         tcase_add_test(tc, test_idempotent_and_sweep);

@@ -29,7 +29,10 @@ SELECT GROUP_CONCAT(CONCAT(
   ORDER BY k.table_name, k.column_name SEPARATOR ' UNION ALL ')
 FROM information_schema.key_column_usage k
 WHERE k.table_schema = '$db' AND k.referenced_table_name IS NOT NULL") || exit 1
-[ -n "$q" ] && [ "$q" != NULL ] || { echo "check-db.sh: no foreign keys found in '$db'" >&2; exit 1; }
+if [ -z "$q" ] || [ "$q" = NULL ]; then
+        echo "check-db.sh: no foreign keys found in '$db'" >&2
+        exit 1
+fi
 nfk=$(sqlc -e "SELECT COUNT(*) FROM information_schema.key_column_usage
                WHERE table_schema='$db' AND referenced_table_name IS NOT NULL") || exit 1
 

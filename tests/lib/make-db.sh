@@ -7,7 +7,7 @@
 #                4.2 -> tests/fixtures/civicrm-4.2-phase1.sql + seed-4.2.sql
 #   --child V    also load generated child data with @cs_variant=V (integer >= 1):
 #                schema 5 -> child-data.sql (@cs_contacts=N, default 200);
-#                schema 4.2 -> child-data-4.2.sql (fixed small legacy child; --contacts ignored)
+#                schema 4.2 -> child-data-4.2.sql (small legacy child; same @cs_contacts)
 #   --replace    drop NAME first if it exists (default: fail if it exists)
 # Without --child the database is an empty master (schema + seed only).
 # Needs the CS_TEST_* environment exported by tests/lib/services.sh (cs_services_start).
@@ -40,8 +40,12 @@ case "$schema" in
 *) die "--schema must be 5 or 4.2 (got '$schema')" ;;
 esac
 if [ -n "$variant" ]; then
-        [[ "$variant" =~ ^[0-9]+$ ]] && [ "$variant" -ge 1 ] || die "--child VARIANT must be an integer >= 1 (got '$variant')"
-        [[ "$contacts" =~ ^[0-9]+$ ]] && [ "$contacts" -ge 20 ] || die "--contacts must be an integer >= 20 (got '$contacts')"
+        if ! [[ "$variant" =~ ^[0-9]+$ ]] || [ "$variant" -lt 1 ]; then
+                die "--child VARIANT must be an integer >= 1 (got '$variant')"
+        fi
+        if ! [[ "$contacts" =~ ^[0-9]+$ ]] || [ "$contacts" -lt 20 ]; then
+                die "--contacts must be an integer >= 20 (got '$contacts')"
+        fi
 fi
 [ -n "${CS_TEST_MYSQL_SOCKET:-}" ] || die "CS_TEST_MYSQL_SOCKET is not set (source tests/lib/services.sh and run cs_services_start)"
 

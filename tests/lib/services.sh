@@ -2,8 +2,11 @@
 #
 # Usage:
 #   . tests/lib/services.sh
-#   trap cs_services_stop EXIT INT TERM
+#   cs_services_trap            # = trap cs_services_stop EXIT; INT/TERM -> exit 130/143
 #   cs_services_start [--no-broker] || exit 1
+#   cs_sql DB -e "SELECT ..."   # SQL as the civisync user (utf8mb4, batch, no headers)
+#   cs_broker_ctl "topic NAME:PARTITIONS"   # command to the broker's control FIFO
+#   cs_services_stop            # idempotent; also what the EXIT trap runs
 #
 # Exports after cs_services_start:
 #   CS_TEST_TMPDIR          temp dir (removed by cs_services_stop unless CS_KEEP_TMP=1)
@@ -12,6 +15,7 @@
 #   CS_TEST_MYSQL_USER      civisync   (ALL PRIVILEGES on localhost and 127.0.0.1)
 #   CS_TEST_MYSQL_PASSWORD  civisync
 #   CS_TEST_BROKERS         bootstrap address printed by civisync-broker ("" with --no-broker)
+#   CS_TEST_BROKER_CONTROL  the broker's --control FIFO: write "topic NAME:PARTITIONS\n" etc.
 #   CS_TEST_FIXTURES        absolute path of tests/fixtures
 #   CS_BIN                  absolute path of the repo's bin/ (kept if already set)
 # Optional input:
@@ -84,6 +88,7 @@ cs_services_start() {
         export CS_TEST_MYSQL_USER=civisync
         export CS_TEST_MYSQL_PASSWORD=civisync
         export CS_TEST_BROKERS=""
+        export CS_TEST_BROKER_CONTROL=""
         local datadir="$CS_TEST_TMPDIR/data"
         local errlog="$CS_TEST_TMPDIR/mariadbd.err"
         mkdir -p "$datadir"
@@ -97,8 +102,8 @@ cs_services_start() {
                 return 1
         fi
 
-        local port attempt started=0
-        for attempt in 1 2 3; do
+        local port started=0 _try
+        for _try in 1 2 3; do
                 port=$(_cs_free_port) || { _cs_err "no free loopback port found"; return 1; }
                 export CS_TEST_MYSQL_PORT="$port"
                 "$mariadbd_bin" --no-defaults --datadir="$datadir" \
@@ -169,8 +174,11 @@ cs_services_start() {
                 fi
                 local bootstrap="$CS_TEST_TMPDIR/bootstrap"
                 : >"$bootstrap"
+                CS_TEST_BROKER_CONTROL="$CS_TEST_TMPDIR/broker.ctl"
+                export CS_TEST_BROKER_CONTROL
                 # shellcheck disable=SC2086  # CS_BROKER_ARGS is word-split on purpose
-                "$broker" --bootstrap-file "$bootstrap" ${CS_BROKER_ARGS:-} \
+                "$broker" --bootstrap-file "$bootstrap" --control "$CS_TEST_BROKER_CONTROL" \
+                        ${CS_BROKER_ARGS:-} \
                         </dev/null >"$CS_TEST_TMPDIR/broker.log" 2>&1 &
                 _CS_BROKER_PID=$!
                 echo "$_CS_BROKER_PID" >"$CS_TEST_TMPDIR/broker.pid"
@@ -245,8 +253,29 @@ cs_services_stop() {
         return $rc
 }
 
+# Installs the usual traps: stop the services on exit; INT/TERM exit the script (130/143),
+# which then runs the EXIT trap. (A bare `trap cs_services_stop INT` would stop the services
+# and let the script carry on without them.)
+cs_services_trap() {
+        trap cs_services_stop EXIT
+        trap 'exit 130' INT
+        trap 'exit 143' TERM
+}
+
 # Runs SQL as the civisync test user: cs_sql [DB] [mariadb args...] (reads stdin if no -e).
 cs_sql() {
         mariadb --no-defaults --socket="$CS_TEST_MYSQL_SOCKET" -u"$CS_TEST_MYSQL_USER" \
                 -p"$CS_TEST_MYSQL_PASSWORD" --default-character-set=utf8mb4 --batch --skip-column-names "$@"
+}
+
+# Sends one control command to the running civisync-broker, e.g.
+#   cs_broker_ctl "topic civisync.alpha:3"   cs_broker_ctl "broker-down 1"
+# The broker polls its FIFO every ~100 ms, so this waits 0.4 s afterwards.
+cs_broker_ctl() {
+        if [ -z "${CS_TEST_BROKER_CONTROL:-}" ] || [ ! -p "$CS_TEST_BROKER_CONTROL" ]; then
+                _cs_err "cs_broker_ctl: no broker control FIFO (started with --no-broker?)"
+                return 1
+        fi
+        printf '%s\n' "$*" >"$CS_TEST_BROKER_CONTROL" || return 1
+        sleep 0.4
 }

@@ -1,0 +1,685 @@
+#!/bin/bash
+# bench.sh — `make bench`: times civisync complete/incremental sync against dump-and-load and reports one table + JSON.
+#
+# Usage: bench/bench.sh [--contacts N] [--small M] [--partitions P|auto] [--keep]
+#   --contacts N     size of the large child (default 100000)
+#   --small M        size of the small child used for the growth checks (default N/10;
+#                    below 20 contacts only one size is run and growth checks print n/a)
+#   --partitions P   partitions of the Kafka topics (default auto: enough that the mock
+#                    broker's ~5 MB-per-partition log holds the whole complete sync, 8..64)
+#   --keep           keep the temp dir (logs, configs, NDJSON files; CS_KEEP_TMP=1)
+# Environment: BENCH_LAG (path of the lag helper, default build/bench/civisync-bench-lag,
+#              built from bench/lag.c if missing), BENCH_TIMEOUT (seconds to wait for a
+#              sync to finish, default 120 + N/40).
+#
+# What it does, per size (small first, then large), on a throwaway MariaDB + civisync-broker
+# started through tests/lib/services.sh and stopped at the end:
+#   1. generate the child (tests/lib/make-db.sh, set-based) and time it
+#   2. baseline: mariadb-dump --no-create-info --insert-ignore of the 17 phase-1 tables piped
+#      into mariadb for an empty copy of the schema (schema + seed), timed
+#   3. file transport: civisync-produce --complete --output F, then civisync-consume --input F
+#      into an empty master, each under /usr/bin/time (wall, peak RSS, CPU)
+#   4. Kafka: the consumer runs as a daemon (joined before the clock starts), then
+#      civisync-produce --complete; the clock stops when the master's civisync_prefix.
+#      completed_generation equals the producer's generation AND the group's committed
+#      offsets reach the end of every partition (bench/lag.c). A consumer that reports an
+#      offset out of range (the mock dropped data) makes the run BROKEN.
+#   5. incremental (if the producer supports it): nothing changed, then bench/change-1pct.sql
+#      and again; each timed from producer start to zero consumer lag.
+#   6. checks: the master's mapping table has as many rows per table as the child has.
+# Prints one table (figure, target, baseline, ratio, PASS/FAIL) and writes it as JSON to
+# bench/results/<UTC timestamp>.json. Exit status: 0 when every measurement ran (targets may
+# FAIL), 1 when a run itself broke (a program failed, data was lost, a check mismatched).
+set -u
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cd "$repo" || exit 1
+
+N=100000 SMALL="" PARTS=auto KEEP=0
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --contacts) N=${2:-}; shift 2 || break ;;
+        --small) SMALL=${2:-}; shift 2 || break ;;
+        --partitions) PARTS=${2:-}; shift 2 || break ;;
+        --keep) KEEP=1; shift ;;
+        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+        *) echo "bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+        esac
+done
+[[ "$N" =~ ^[0-9]+$ ]] && [ "$N" -ge 20 ] || { echo "bench: --contacts must be an integer >= 20" >&2; exit 2; }
+[ -n "$SMALL" ] || SMALL=$((N / 10))
+[[ "$SMALL" =~ ^[0-9]+$ ]] || { echo "bench: --small must be an integer" >&2; exit 2; }
+[[ "$PARTS" == auto || "$PARTS" =~ ^[0-9]+$ ]] || { echo "bench: --partitions must be a number or auto" >&2; exit 2; }
+SIZES=("$N")
+[ "$SMALL" -ge 20 ] && [ "$SMALL" -lt "$N" ] && SIZES=("$SMALL" "$N")
+[ "$KEEP" = 1 ] && export CS_KEEP_TMP=1
+
+# shellcheck source=tests/lib/services.sh
+. "$repo/tests/lib/services.sh"
+MAKEDB="$repo/tests/lib/make-db.sh"
+LAG=${BENCH_LAG:-$repo/build/bench/civisync-bench-lag}
+TIMEFMT='%e %M %U %S'   # wall s, peak RSS KiB, user s, system s
+BROKEN=0
+declare -A R   # results: R[<size>.<name>] = value
+declare -a BROKEN_WHY=()
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+broken() { BROKEN=1; BROKEN_WHY+=("$*"); say "BROKEN: $*"; }
+now() { date +%s.%N; }
+fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
+fdiv() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print ""; else printf "%.3f", a / b }'; }
+fmt() { awk -v a="$1" -v d="${2:-2}" 'BEGIN { printf "%.*f", d, a }'; }
+
+for need in mariadb mariadb-dump /usr/bin/time; do
+        command -v "$need" >/dev/null 2>&1 || { echo "bench: $need not found (run make deps)" >&2; exit 1; }
+done
+for p in civisync-produce civisync-consume civisync-broker; do
+        [ -x "$repo/bin/$p" ] || { echo "bench: bin/$p missing (run make all)" >&2; exit 1; }
+done
+if [ ! -x "$LAG" ]; then
+        mkdir -p "$(dirname "$LAG")"
+        # shellcheck disable=SC2046
+        cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 $(pkg-config --cflags rdkafka) \
+                -o "$LAG" "$here/lag.c" $(pkg-config --libs rdkafka) || { echo "bench: cannot build $LAG" >&2; exit 1; }
+fi
+
+# The 17 phase-1 tables (registry order) and the row filters the registry applies.
+TABLES=(civicrm_contact civicrm_email civicrm_phone civicrm_address civicrm_im civicrm_website
+        civicrm_saved_search civicrm_group civicrm_group_nesting civicrm_group_organization
+        civicrm_group_contact civicrm_tag civicrm_relationship civicrm_activity
+        civicrm_activity_contact civicrm_entity_tag civicrm_note)
+filter_of() {
+        case "$1" in
+        civicrm_entity_tag) echo "WHERE entity_table IN ('civicrm_contact','civicrm_activity')" ;;
+        civicrm_note) echo "WHERE entity_table IN ('civicrm_contact','civicrm_relationship','civicrm_note','civicrm_activity')" ;;
+        esac
+}
+
+trap 'cs_services_stop' EXIT
+trap 'say "interrupted"; exit 1' INT TERM
+export CS_TEST_QUIET=1
+cs_services_start || { echo "bench: could not start MariaDB + broker" >&2; exit 1; }
+LOGS="$CS_TEST_TMPDIR/bench"
+mkdir -p "$LOGS"
+say "services up: MariaDB $CS_TEST_MYSQL_SOCKET, broker $CS_TEST_BROKERS; logs in $LOGS"
+CLK_TCK=$(getconf CLK_TCK)
+
+# CPU seconds (user+system) used so far by PID (0 if gone).
+cpu_of() {
+        awk -v t="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+db_cpu() { cpu_of "${_CS_MARIADBD_PID:-0}"; }
+broker_cpu() { cpu_of "${_CS_BROKER_PID:-0}"; }
+
+# "table<TAB>count" for the 17 tables of DB, with the registry filters.
+count_rows() {
+        local db=$1 t q=""
+        for t in "${TABLES[@]}"; do
+                [ -n "$q" ] && q="$q UNION ALL "
+                q="$q SELECT '$t', COUNT(*) FROM \`$t\` $(filter_of "$t")"
+        done
+        cs_sql "$db" -e "$q"
+}
+sum_col2() { awk -F'\t' '{ s += $2 } END { print s + 0 }'; }
+
+# timed NAME CMD...: runs CMD with stdout/stderr in $LOGS/NAME.{out,err} under /usr/bin/time;
+# sets T_WALL T_RSS_KIB T_CPU and returns CMD's exit status.
+timed() {
+        local name=$1; shift
+        /usr/bin/time -f "$TIMEFMT" -o "$LOGS/$name.time" "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.err"
+        local rc=$?
+        read -r T_WALL T_RSS_KIB u s < <(tail -n 1 "$LOGS/$name.time")
+        T_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
+        if [ $rc -ne 0 ]; then
+                say "$name failed (exit $rc); stderr tail:"
+                tail -n 15 "$LOGS/$name.err" >&2
+        fi
+        return $rc
+}
+
+write_producer_conf() {   # PREFIX DB -> path
+        local p=$1 db=$2 f="$CS_TEST_TMPDIR/produce-$1.cfg"
+        mkdir -p "$CS_TEST_TMPDIR/state-$p"
+        cat >"$f" <<EOF
+# bench producer config for child $db (written by bench/bench.sh)
+prefix = "$p";
+state_dir = "$CS_TEST_TMPDIR/state-$p";
+child = {
+        socket = "$CS_TEST_MYSQL_SOCKET";
+        user = "$CS_TEST_MYSQL_USER";
+        password = "$CS_TEST_MYSQL_PASSWORD";
+        database = "$db";
+};
+kafka = {
+        brokers = "$CS_TEST_BROKERS";
+        topic_prefix = "civisync.";
+        properties = (
+                ("compression.type", "lz4"),
+                ("client.id", "civisync-bench-produce-$p")
+        );
+};
+EOF
+        echo "$f"
+}
+
+write_consumer_conf() {   # PREFIX DB GROUP -> path
+        local p=$1 db=$2 g=$3 f="$CS_TEST_TMPDIR/consume-$1.cfg"
+        cat >"$f" <<EOF
+# bench consumer config for master $db (written by bench/bench.sh)
+prefixes = [ "$p" ];
+master = {
+        socket = "$CS_TEST_MYSQL_SOCKET";
+        user = "$CS_TEST_MYSQL_USER";
+        password = "$CS_TEST_MYSQL_PASSWORD";
+        database = "$db";
+};
+kafka = {
+        brokers = "$CS_TEST_BROKERS";
+        group = "$g";
+        topic_prefix = "civisync.";
+        dead_letter_topic = "civisync.bench-dead-letter";
+        properties = (
+                ("client.id", "civisync-bench-consume-$p"),
+                ("session.timeout.ms", "6000")
+        );
+};
+EOF
+        echo "$f"
+}
+
+# Parses the producer summary line in FILE: sets P_GEN P_MSGS P_BYTES P_UPSERTS P_DELETES.
+parse_producer() {
+        local line; line=$(grep '^civisync-produce: prefix' "$1" | tail -n 1)
+        P_GEN=$(sed -n 's/.* generation \([0-9]*\):.*/\1/p' <<<"$line")
+        P_MSGS=$(sed -n 's/.*; \([0-9]*\) messages, .*/\1/p' <<<"$line")
+        P_BYTES=$(sed -n 's/.* messages, \([0-9]*\) bytes, .*/\1/p' <<<"$line")
+        local pairs; pairs=$(sed -n 's/.* generation [0-9]*:\(.*\) (upserts\/deletes).*/\1/p' <<<"$line")
+        P_UPSERTS=$(tr ',' '\n' <<<"$pairs" | awk '{ split($2, a, "/"); s += a[1] } END { print s + 0 }')
+        P_DELETES=$(tr ',' '\n' <<<"$pairs" | awk '{ split($2, a, "/"); s += a[2] } END { print s + 0 }')
+        [ -n "$line" ] && [ -n "$P_GEN" ] && [ -n "$P_MSGS" ]
+}
+# "entity<TAB>upserts" from the producer summary line in FILE.
+producer_counts() {
+        grep '^civisync-produce: prefix' "$1" | tail -n 1 |
+                sed -n 's/.* generation [0-9]*:\(.*\) (upserts\/deletes).*/\1/p' | tr ',' '\n' |
+                awk 'NF == 2 { split($2, a, "/"); printf "civicrm_%s\t%s\n", $1, a[1] }'
+}
+# Parses the consumer summary line in FILE: sets C_DOCS C_ROWS C_DELETED C_REJECTED.
+parse_consumer() {
+        local line; line=$(grep '^civisync-consume: ' "$1" | tail -n 1)
+        C_DOCS=$(sed -n 's/^civisync-consume: \([0-9]*\) documents.*/\1/p' <<<"$line")
+        C_ROWS=$(sed -n 's/.* \([0-9]*\) rows upserted.*/\1/p' <<<"$line")
+        C_DELETED=$(sed -n 's/.* \([0-9]*\) rows deleted.*/\1/p' <<<"$line")
+        C_REJECTED=$(sed -n 's/.* \([0-9]*\) rejected.*/\1/p' <<<"$line")
+        [ -n "$C_DOCS" ] && [ -n "$C_ROWS" ]
+}
+
+# Compares the child's row counts (17 tables) with the rows of mapping_master_PREFIX in MASTER.
+# Prints mismatches; returns 1 on any.
+check_mapping() {
+        local child=$1 master=$2 prefix=$3 what=$4 bad=0 t c m
+        declare -A mapped=()
+        while IFS=$'\t' read -r t m; do mapped[$t]=$m; done < <(cs_sql "$master" -e \
+                "SELECT entity_table, COUNT(*) FROM \`mapping_master_$prefix\` GROUP BY entity_table" 2>/dev/null)
+        while IFS=$'\t' read -r t c; do
+                m=${mapped[$t]:-0}
+                if [ "$c" != "$m" ]; then
+                        say "$what: $t: child has $c rows, mapping_master_$prefix has $m"
+                        bad=1
+                fi
+        done < <(count_rows "$child")
+        return $bad
+}
+
+# Lag of GROUP on TOPIC: prints the number (empty on error).
+lag_of() { "$LAG" "$CS_TEST_BROKERS" "$1" "$2" 2>/dev/null | awk '{ print $2 }'; }
+
+CONSUMER_PID="" CONSUMER_TIME_PID=""
+consumer_lost_data() { grep -q "no longer on the broker\|OFFSET_OUT_OF_RANGE\|out of range" "$LOGS/$1.err" 2>/dev/null; }
+
+# Starts the consumer daemon NAME with CONF under /usr/bin/time; waits until it owns
+# PARTS partitions. Returns 1 if it did not get them within 60 s.
+start_consumer() {
+        local name=$1 conf=$2 parts=$3 w=0
+        /usr/bin/time -f "$TIMEFMT" -o "$LOGS/$name.time" \
+                "$repo/bin/civisync-consume" -c "$conf" >"$LOGS/$name.out" 2>"$LOGS/$name.err" &
+        CONSUMER_TIME_PID=$!
+        while [ $w -lt 600 ]; do
+                [ -z "$CONSUMER_PID" ] && CONSUMER_PID=$(pgrep -P "$CONSUMER_TIME_PID" 2>/dev/null | head -n 1)
+                if [ "$(grep -c 'assigned .* from offset' "$LOGS/$name.err" 2>/dev/null)" -ge "$parts" ]; then
+                        return 0
+                fi
+                kill -0 "$CONSUMER_TIME_PID" 2>/dev/null || break
+                sleep 0.1
+                w=$((w + 1))
+        done
+        say "consumer $name did not get its $parts partitions within 60 s; stderr tail:"
+        tail -n 15 "$LOGS/$name.err" >&2
+        return 1
+}
+# Stops the consumer daemon (SIGTERM to the consumer itself, not to time); sets T_* and C_*.
+stop_consumer() {
+        local name=$1 rc
+        [ -n "$CONSUMER_PID" ] && kill -TERM "$CONSUMER_PID" 2>/dev/null
+        wait "$CONSUMER_TIME_PID"
+        rc=$?
+        read -r T_WALL T_RSS_KIB u s < <(tail -n 1 "$LOGS/$name.time")
+        T_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
+        CONSUMER_PID="" CONSUMER_TIME_PID=""
+        return $rc
+}
+
+# Waits until COND_CMD succeeds, the consumer NAME dies or loses data, or the timeout.
+# Returns 0 (done), 1 (consumer died / lost data), 2 (timeout).
+wait_until() {
+        local name=$1 limit=$2; shift 2
+        local start=$SECONDS
+        while :; do
+                "$@" && return 0
+                if consumer_lost_data "$name"; then
+                        say "consumer $name: offset out of range (the mock broker dropped data the consumer had not read)"
+                        return 1
+                fi
+                if ! kill -0 "$CONSUMER_TIME_PID" 2>/dev/null; then
+                        say "consumer $name exited early; stderr tail:"
+                        tail -n 15 "$LOGS/$name.err" >&2
+                        return 1
+                fi
+                [ $((SECONDS - start)) -ge "$limit" ] && return 2
+                sleep 0.2
+        done
+}
+complete_done() {   # MASTER PREFIX GEN GROUP TOPIC
+        local g; g=$(cs_sql "$1" -e "SELECT completed_generation FROM civisync_prefix WHERE prefix = '$2'" 2>/dev/null)
+        [ "$g" = "$3" ] || return 1
+        [ "$(lag_of "$4" "$5")" = 0 ]
+}
+lag_zero() { [ "$(lag_of "$1" "$2")" = 0 ]; }
+
+# Is the producer's incremental mode available? (today it refuses with "not available")
+incremental_available() {
+        local conf=$1 out
+        out=$("$repo/bin/civisync-produce" -c "$conf" --dry-run 2>&1 >/dev/null)
+        local rc=$?
+        if [ $rc -eq 2 ] && grep -qi "not available\|--complete" <<<"$out"; then
+                return 1
+        fi
+        return 0
+}
+
+bench_size() {
+        local S=$1 child="bench_child_$1" base="bench_base_$1" mfile="bench_mfile_$1"
+        local mkafka="bench_mkafka_$1" pf="f$1" pk="k$1" t0 t1 d0 b0 rows parts
+        say "==== N = $S contacts ===="
+
+        # 1. generate
+        say "generating child $child"
+        t0=$(now)
+        if ! "$MAKEDB" "$child" --schema 5 --child 1 --contacts "$S" --replace \
+                >"$LOGS/gen-$S.out" 2>"$LOGS/gen-$S.err"; then
+                tail -n 15 "$LOGS/gen-$S.err" >&2
+                broken "N=$S: generating the child failed"
+                return 1
+        fi
+        t1=$(now)
+        R[$S.gen_s]=$(fsub "$t1" "$t0")
+        count_rows "$child" >"$LOGS/child-rows-$S.tsv"
+        rows=$(sum_col2 <"$LOGS/child-rows-$S.tsv")
+        R[$S.rows]=$rows
+        R[$S.root_docs]=$(cs_sql "$child" -e "SELECT (SELECT COUNT(*) FROM civicrm_contact) + (SELECT COUNT(*) FROM civicrm_activity)")
+        say "child: $rows rows in 17 tables, generated in ${R[$S.gen_s]} s"
+
+        # 2. baseline: dump-and-load
+        "$MAKEDB" "$base" --schema 5 --replace >/dev/null 2>"$LOGS/base-$S.err" || {
+                broken "N=$S: creating $base failed"; return 1; }
+        say "baseline: mariadb-dump | mariadb"
+        d0=$(db_cpu); t0=$(now)
+        mariadb-dump --no-defaults --socket="$CS_TEST_MYSQL_SOCKET" -u"$CS_TEST_MYSQL_USER" \
+                -p"$CS_TEST_MYSQL_PASSWORD" --default-character-set=utf8mb4 --single-transaction \
+                --no-create-info --insert-ignore --skip-triggers "$child" "${TABLES[@]}" 2>"$LOGS/dump-$S.err" |
+                cs_sql "$base" 2>"$LOGS/load-$S.err"
+        local st=("${PIPESTATUS[@]}")
+        t1=$(now)
+        R[$S.base_s]=$(fsub "$t1" "$t0")
+        R[$S.base_db_cpu]=$(fsub "$(db_cpu)" "$d0")
+        if [ "${st[0]}" != 0 ] || [ "${st[1]}" != 0 ]; then
+                cat "$LOGS/dump-$S.err" "$LOGS/load-$S.err" | tail -n 10 >&2
+                broken "N=$S: dump-and-load failed (exit ${st[*]})"
+        elif ! diff -q <(count_rows "$child") <(count_rows "$base") >/dev/null; then
+                broken "N=$S: dump-and-load copy has different row counts"
+        fi
+        say "baseline: ${R[$S.base_s]} s"
+
+        # 3. file transport
+        local fconf fcconf ndjson="$CS_TEST_TMPDIR/$pf.ndjson"
+        fconf=$(write_producer_conf "$pf" "$child")
+        "$MAKEDB" "$mfile" --schema 5 --replace >/dev/null 2>"$LOGS/mfile-$S.err" || {
+                broken "N=$S: creating $mfile failed"; return 1; }
+        fcconf=$(write_consumer_conf "$pf" "$mfile" "bench-unused-$pf")
+        say "file transport: produce --output"
+        d0=$(db_cpu)
+        if timed "produce-file-$S" "$repo/bin/civisync-produce" -c "$fconf" --complete --output "$ndjson" &&
+                parse_producer "$LOGS/produce-file-$S.out"; then
+                R[$S.file_prod_s]=$T_WALL R[$S.file_prod_rss_kib]=$T_RSS_KIB R[$S.file_prod_cpu]=$T_CPU
+                R[$S.file_msgs]=$P_MSGS R[$S.file_bytes]=$(stat -c %s "$ndjson")
+                R[$S.file_prod_db_cpu]=$(fsub "$(db_cpu)" "$d0")
+                say "file transport: consume --input"
+                d0=$(db_cpu)
+                if timed "consume-file-$S" "$repo/bin/civisync-consume" -c "$fcconf" --input "$ndjson" --prefix "$pf" &&
+                        parse_consumer "$LOGS/consume-file-$S.out"; then
+                        R[$S.file_cons_s]=$T_WALL R[$S.file_cons_rss_kib]=$T_RSS_KIB R[$S.file_cons_cpu]=$T_CPU
+                        R[$S.file_cons_rows]=$C_ROWS
+                        R[$S.file_cons_db_cpu]=$(fsub "$(db_cpu)" "$d0")
+                        R[$S.file_total_s]=$(awk -v a="${R[$S.file_prod_s]}" -v b="$T_WALL" 'BEGIN { printf "%.2f", a + b }')
+                        check_mapping "$child" "$mfile" "$pf" "N=$S file transport" ||
+                                broken "N=$S: file transport: master mapping does not match the child"
+                else
+                        broken "N=$S: civisync-consume --input failed"
+                fi
+        else
+                broken "N=$S: civisync-produce --output failed"
+        fi
+        rm -f "$ndjson"
+
+        # 4. Kafka, complete sync, producer and consumer concurrently
+        parts=$PARTS
+        if [ "$parts" = auto ]; then
+                # The mock keeps ~5 MB per partition; size the topic so the whole complete
+                # sync (its NDJSON size is an upper bound of the payload) fits at 2.5 MB each.
+                local bytes=${R[$S.file_bytes]:-$((S * 4000))}
+                parts=$(( (bytes + 2500000 - 1) / 2500000 ))
+                [ "$parts" -lt 8 ] && parts=8
+                [ "$parts" -gt 64 ] && parts=64
+        fi
+        R[$S.partitions]=$parts
+        local topic="civisync.$pk" group="bench-$pk-$$" kconf kcconf
+        cs_broker_ctl "topic $topic:$parts" || { broken "N=$S: cannot create topic $topic"; return 1; }
+        kconf=$(write_producer_conf "$pk" "$child")
+        "$MAKEDB" "$mkafka" --schema 5 --replace >/dev/null 2>"$LOGS/mkafka-$S.err" || {
+                broken "N=$S: creating $mkafka failed"; return 1; }
+        kcconf=$(write_consumer_conf "$pk" "$mkafka" "$group")
+        say "kafka: starting the consumer daemon ($parts partitions)"
+        if ! start_consumer "consume-kafka-$S" "$kcconf" "$parts"; then
+                broken "N=$S: the Kafka consumer did not start"
+                stop_consumer "consume-kafka-$S"
+                return 1
+        fi
+        say "kafka: civisync-produce --complete"
+        local limit=${BENCH_TIMEOUT:-$((120 + S / 40))}
+        d0=$(db_cpu); b0=$(broker_cpu); t0=$(now)
+        if timed "produce-kafka-$S" "$repo/bin/civisync-produce" -c "$kconf" --complete &&
+                parse_producer "$LOGS/produce-kafka-$S.out"; then
+                R[$S.kafka_prod_s]=$T_WALL R[$S.kafka_prod_rss_kib]=$T_RSS_KIB R[$S.kafka_prod_cpu]=$T_CPU
+                R[$S.kafka_msgs]=$P_MSGS R[$S.kafka_bytes]=$P_BYTES R[$S.kafka_docs_rows]=$P_UPSERTS
+                producer_counts "$LOGS/produce-kafka-$S.out" >"$LOGS/produced-$S.tsv"
+                say "kafka: producer done in $T_WALL s; waiting for the master (timeout $limit s)"
+                wait_until "consume-kafka-$S" "$limit" complete_done "$mkafka" "$pk" "$P_GEN" "$group" "$topic"
+                case $? in
+                0) t1=$(now)
+                   R[$S.kafka_e2e_s]=$(fsub "$t1" "$t0")
+                   R[$S.kafka_db_cpu]=$(fsub "$(db_cpu)" "$d0")
+                   R[$S.kafka_broker_cpu]=$(fsub "$(broker_cpu)" "$b0")
+                   say "kafka: complete sync end to end ${R[$S.kafka_e2e_s]} s"
+                   check_mapping "$child" "$mkafka" "$pk" "N=$S kafka" ||
+                           broken "N=$S: Kafka complete sync: master mapping does not match the child" ;;
+                1) if consumer_lost_data "consume-kafka-$S"; then
+                           R[$S.kafka_data_lost]=1
+                           broken "N=$S: Kafka complete sync lost data (offset out of range: the consumer fell more than the mock's ~5 MB per partition behind; try --partitions $((parts * 2)))"
+                   else
+                           broken "N=$S: the Kafka consumer exited during the complete sync"
+                   fi ;;
+                2) broken "N=$S: Kafka complete sync did not finish within $limit s (lag $(lag_of "$group" "$topic"))" ;;
+                esac
+        else
+                broken "N=$S: civisync-produce --complete (Kafka) failed"
+        fi
+
+        # 5. incremental
+        if [ -z "${R[$S.kafka_e2e_s]:-}" ]; then
+                R[$S.incr_status]="not run (complete sync broke)"
+        elif ! incremental_available "$kconf"; then
+                R[$S.incr_status]="n/a (incremental mode not available)"
+                say "incremental: n/a (the producer has no incremental mode yet)"
+        else
+                R[$S.incr_status]=ok
+                local kind
+                for kind in none 1pct; do
+                        if [ "$kind" = 1pct ]; then
+                                if ! cs_sql "$child" <"$here/change-1pct.sql" >"$LOGS/change-$S.out" 2>"$LOGS/change-$S.err"; then
+                                        tail -n 5 "$LOGS/change-$S.err" >&2
+                                        broken "N=$S: bench/change-1pct.sql failed"
+                                        break
+                                fi
+                                R[$S.changed_rows]=$(awk '{ s += $1 } END { print s + 0 }' "$LOGS/change-$S.out")
+                                say "incremental: changed ${R[$S.changed_rows]} rows of 1% of the contacts"
+                        fi
+                        say "incremental ($kind changed)"
+                        d0=$(db_cpu); t0=$(now)
+                        if timed "produce-incr-$kind-$S" "$repo/bin/civisync-produce" -c "$kconf"; then
+                                parse_producer "$LOGS/produce-incr-$kind-$S.out" || true
+                                R[$S.incr_${kind}_prod_s]=$T_WALL
+                                R[$S.incr_${kind}_prod_rss_kib]=$T_RSS_KIB
+                                R[$S.incr_${kind}_msgs]=${P_MSGS:-}
+                                R[$S.incr_${kind}_deletes]=${P_DELETES:-}
+                                [ "${R[$S.kafka_prod_rss_kib]:-0}" -lt "$T_RSS_KIB" ] && R[$S.kafka_prod_rss_kib]=$T_RSS_KIB
+                                wait_until "consume-kafka-$S" "$limit" lag_zero "$group" "$topic"
+                                case $? in
+                                0) t1=$(now)
+                                   R[$S.incr_${kind}_s]=$(fsub "$t1" "$t0")
+                                   R[$S.incr_${kind}_db_cpu]=$(fsub "$(db_cpu)" "$d0")
+                                   say "incremental ($kind): ${R[$S.incr_${kind}_s]} s end to end" ;;
+                                1) broken "N=$S: incremental ($kind): the consumer lost data or exited" ;;
+                                2) broken "N=$S: incremental ($kind) did not drain within $limit s" ;;
+                                esac
+                        else
+                                broken "N=$S: civisync-produce (incremental, $kind changed) failed"
+                                break
+                        fi
+                done
+                if [ -n "${R[$S.incr_1pct_s]:-}" ]; then
+                        check_mapping "$child" "$mkafka" "$pk" "N=$S after incremental" ||
+                                broken "N=$S: after the incremental sync the master mapping does not match the child"
+                fi
+        fi
+
+        # stop the consumer daemon: its peak RSS covers complete + incremental
+        stop_consumer "consume-kafka-$S"
+        local crc=$?
+        R[$S.kafka_cons_rss_kib]=$T_RSS_KIB R[$S.kafka_cons_cpu]=$T_CPU
+        if parse_consumer "$LOGS/consume-kafka-$S.out"; then
+                R[$S.kafka_cons_rows]=$C_ROWS R[$S.kafka_cons_rejected]=$C_REJECTED R[$S.kafka_cons_deleted]=$C_DELETED
+        fi
+        if [ $crc -ne 0 ] && [ "${R[$S.kafka_data_lost]:-0}" != 1 ]; then
+                say "consumer exit status $crc; stderr tail:"; tail -n 10 "$LOGS/consume-kafka-$S.err" >&2
+                broken "N=$S: the Kafka consumer exited with status $crc"
+        fi
+        # free the disk space of this size's databases
+        cs_sql -e "DROP DATABASE IF EXISTS \`$base\`; DROP DATABASE IF EXISTS \`$mfile\`" 2>/dev/null
+        return 0
+}
+
+START_ISO=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+BENCH_T0=$SECONDS
+for S in "${SIZES[@]}"; do
+        bench_size "$S"
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- the table
+declare -a F_NAME F_MEAS F_TARGET F_BASE F_RATIO F_RESULT F_KEY F_VALUE F_UNIT
+row() {   # key name value unit measured-text target baseline ratio result
+        F_KEY+=("$1"); F_NAME+=("$2"); F_VALUE+=("$3"); F_UNIT+=("$4"); F_MEAS+=("$5")
+        F_TARGET+=("$6"); F_BASE+=("$7"); F_RATIO+=("$8"); F_RESULT+=("$9")
+}
+passfail() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 <= b + 0) ? "PASS" : "FAIL" }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+RSS_LIMIT_MIB=64
+
+for S in "${SIZES[@]}"; do
+        k="n${S}"
+        v=${R[$S.gen_s]:-}
+        row "$k.generate_s" "N=$S generate child (${R[$S.rows]:-?} rows)" "$v" s "${v:+$(fmt "$v") s}" "-" "-" "-" info
+        b=${R[$S.base_s]:-}
+        row "$k.dump_load_s" "N=$S dump-and-load baseline" "$b" s \
+                "${b:+$(fmt "$b") s, $(fmt "$(fdiv "${R[$S.rows]:-0}" "$b")" 0) rows/s}" "-" "-" "-" info
+        # complete, Kafka
+        v=${R[$S.kafka_e2e_s]:-}
+        if [ -n "$v" ] && [ -n "$b" ]; then
+                r=$(fdiv "$v" "$b")
+                row "$k.complete_kafka_s" "N=$S complete sync, Kafka, end to end" "$v" s \
+                        "$(fmt "$v") s, $(fmt "$(fdiv "${R[$S.rows]}" "$v")" 0) rows/s" \
+                        "<= 2.0 x baseline" "$(fmt "$b") s" "$(fmt "$r") x" "$(passfail "$r" 2.0)"
+        else
+                row "$k.complete_kafka_s" "N=$S complete sync, Kafka, end to end" "" s \
+                        "$([ "${R[$S.kafka_data_lost]:-0}" = 1 ] && echo "DATA LOST (offset out of range)" || echo "n/a (run broke)")" \
+                        "<= 2.0 x baseline" "${b:+$(fmt "$b") s}" "-" BROKEN
+        fi
+        v=${R[$S.kafka_prod_s]:-}
+        row "$k.producer_docs_per_s" "N=$S   producer (Kafka)" "$(fdiv "${R[$S.kafka_msgs]:-0}" "${v:-0}")" docs/s \
+                "${v:+$(fmt "$(fdiv "${R[$S.kafka_msgs]}" "$v")" 0) docs/s ($(fmt "$(fdiv "${R[$S.kafka_docs_rows]}" "$v")" 0) rows/s, $(fmt "$v") s, cpu ${R[$S.kafka_prod_cpu]} s)}" \
+                "-" "-" "-" info
+        v=${R[$S.kafka_e2e_s]:-}
+        row "$k.consumer_rows_per_s" "N=$S   consumer (Kafka)" "$(fdiv "${R[$S.kafka_cons_rows]:-0}" "${v:-0}")" rows/s \
+                "${v:+$(fmt "$(fdiv "${R[$S.kafka_cons_rows]:-0}" "$v")" 0) rows/s (${R[$S.kafka_cons_rows]:-?} rows; cpu ${R[$S.kafka_cons_cpu]:-?} s, mariadbd ${R[$S.kafka_db_cpu]:-?} s)}" \
+                "-" "-" "-" info
+        # complete, file
+        v=${R[$S.file_total_s]:-}
+        if [ -n "$v" ] && [ -n "$b" ]; then
+                r=$(fdiv "$v" "$b")
+                row "$k.complete_file_s" "N=$S complete sync, file (produce + consume)" "$v" s \
+                        "$(fmt "$v") s (produce $(fmt "${R[$S.file_prod_s]}") s = $(fmt "$(fdiv "${R[$S.file_msgs]}" "${R[$S.file_prod_s]}")" 0) docs/s; consume $(fmt "${R[$S.file_cons_s]}") s = $(fmt "$(fdiv "${R[$S.file_cons_rows]}" "${R[$S.file_cons_s]}")" 0) rows/s)" \
+                        "<= 2.0 x baseline" "$(fmt "$b") s" "$(fmt "$r") x" "$(passfail "$r" 2.0)"
+        else
+                row "$k.complete_file_s" "N=$S complete sync, file (produce + consume)" "" s "n/a (run broke)" \
+                        "<= 2.0 x baseline" "${b:+$(fmt "$b") s}" "-" BROKEN
+        fi
+        # incremental
+        c=${R[$S.kafka_e2e_s]:-}
+        if [ "${R[$S.incr_status]:-}" = ok ]; then
+                v=${R[$S.incr_1pct_s]:-}
+                if [ -n "$v" ]; then
+                        r=$(fdiv "$v" "$c")
+                        row "$k.incremental_1pct_s" "N=$S incremental, 1% changed (${R[$S.changed_rows]:-?} rows)" "$v" s \
+                                "$(fmt "$v") s (${R[$S.incr_1pct_msgs]:-?} docs)" "<= 10% of complete" "$(fmt "$c") s" \
+                                "$(fmt "$(awk -v r="$r" 'BEGIN { print r * 100 }')" 1) %" "$(passfail "$r" 0.10)"
+                else
+                        row "$k.incremental_1pct_s" "N=$S incremental, 1% changed" "" s "n/a (run broke)" "<= 10% of complete" "${c:+$(fmt "$c") s}" "-" BROKEN
+                fi
+                v=${R[$S.incr_none_s]:-}
+                if [ -n "$v" ]; then
+                        row "$k.incremental_none_s" "N=$S incremental, nothing changed" "$v" s \
+                                "$(fmt "$v") s (${R[$S.incr_none_msgs]:-?} docs)" "<= 2 s" "-" "-" "$(passfail "$v" 2.0)"
+                else
+                        row "$k.incremental_none_s" "N=$S incremental, nothing changed" "" s "n/a (run broke)" "<= 2 s" "-" "-" BROKEN
+                fi
+        else
+                ist=${R[$S.incr_status]:-not run}
+                row "$k.incremental_1pct_s" "N=$S incremental, 1% changed" "" s "$ist" "<= 10% of complete" "${c:+$(fmt "$c") s}" "-" "n/a"
+                row "$k.incremental_none_s" "N=$S incremental, nothing changed" "" s "$ist" "<= 2 s" "-" "-" "n/a"
+        fi
+        # memory
+        for prog in prod cons; do
+                name=$([ $prog = prod ] && echo producer || echo consumer)
+                for mode in kafka file; do
+                        kib=${R[$S.${mode}_${prog}_rss_kib]:-}
+                        if [ -n "$kib" ]; then
+                                row "$k.${name}_rss_${mode}_mib" "N=$S $name peak RSS ($mode)" "$(mib "$kib")" MiB \
+                                        "$(mib "$kib") MiB" "<= $RSS_LIMIT_MIB MiB" "-" "-" "$(passfail "$(mib "$kib")" $RSS_LIMIT_MIB)"
+                        else
+                                row "$k.${name}_rss_${mode}_mib" "N=$S $name peak RSS ($mode)" "" MiB "n/a (run broke)" "<= $RSS_LIMIT_MIB MiB" "-" "-" BROKEN
+                        fi
+                done
+        done
+done
+
+# growth between the two sizes
+if [ ${#SIZES[@]} = 2 ]; then
+        s=${SIZES[0]} l=${SIZES[1]}
+        f=$(fdiv "$l" "$s")
+        for what in kafka_e2e_s:"complete sync (Kafka) time" file_total_s:"complete sync (file) time" base_s:"dump-and-load time"; do
+                key=${what%%:*} label=${what#*:}
+                a=${R[$s.$key]:-} z=${R[$l.$key]:-}
+                if [ -n "$a" ] && [ -n "$z" ]; then
+                        r=$(fdiv "$z" "$a")
+                        res=$([ "$key" = base_s ] && echo info || passfail "$r" "$f")
+                        row "growth.$key" "growth N=$l vs N=$s: $label" "$r" x "$(fmt "$r") x ($(fmt "$z") s / $(fmt "$a") s)" \
+                                "$([ "$key" = base_s ] && echo "-" || echo "<= $(fmt "$f" 0) x")" "-" "$(fmt "$r") x" "$res"
+                else
+                        row "growth.$key" "growth N=$l vs N=$s: $label" "" x "n/a (run broke)" "<= $(fmt "$f" 0) x" "-" "-" BROKEN
+                fi
+        done
+        # RSS: "the same within noise" = at most +10% or +4 MiB, whichever is larger
+        for prog in prod cons; do
+                name=$([ $prog = prod ] && echo producer || echo consumer)
+                for mode in kafka file; do
+                        a=${R[$s.${mode}_${prog}_rss_kib]:-} z=${R[$l.${mode}_${prog}_rss_kib]:-}
+                        if [ -n "$a" ] && [ -n "$z" ]; then
+                                allowed=$(awk -v a="$a" 'BEGIN { x = a * 0.10; if (x < 4096) x = 4096; printf "%d", a + x }')
+                                row "growth.${name}_rss_${mode}" "growth N=$l vs N=$s: $name RSS ($mode)" "$(fdiv "$z" "$a")" x \
+                                        "$(mib "$z") MiB vs $(mib "$a") MiB" "same within noise (<= +10% or +4 MiB)" "$(mib "$a") MiB" \
+                                        "$(fmt "$(fdiv "$z" "$a")") x" "$(passfail "$z" "$allowed")"
+                        else
+                                row "growth.${name}_rss_${mode}" "growth N=$l vs N=$s: $name RSS ($mode)" "" x "n/a (run broke)" \
+                                        "same within noise" "-" "-" BROKEN
+                        fi
+                done
+        done
+else
+        row "growth" "growth checks" "" "" "n/a (only one size run; use --contacts >= 200)" "-" "-" "-" "n/a"
+fi
+
+COMMIT=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$([ -n "$(git -C "$repo" status --porcelain -- producer consumer shared 2>/dev/null)" ] && echo "+uncommitted changes" || echo "")
+{
+        echo
+        echo "civisync benchmark $START_ISO  commit $COMMIT$DIRTY  sizes ${SIZES[*]} contacts  partitions $(for S in "${SIZES[@]}"; do printf '%s ' "${R[$S.partitions]:-?}"; done)"
+        echo "host $(hostname) $(nproc) CPUs, load $LOAD_BEFORE before / $LOAD_AFTER after; total bench time $((SECONDS - BENCH_T0)) s"
+        echo
+        w=46
+        printf "%-${w}s %-62s %-24s %-12s %-10s %s\n" figure measured target baseline ratio result
+        printf "%-${w}s %-62s %-24s %-12s %-10s %s\n" "$(printf '%*s' $w '' | tr ' ' -)" "$(printf '%62s' '' | tr ' ' -)" \
+                "------------------------" "------------" "----------" "------"
+        for i in "${!F_NAME[@]}"; do
+                printf "%-${w}s %-62s %-24s %-12s %-10s %s\n" "${F_NAME[$i]}" "${F_MEAS[$i]}" "${F_TARGET[$i]}" \
+                        "${F_BASE[$i]}" "${F_RATIO[$i]}" "${F_RESULT[$i]}"
+        done
+        echo
+        npass=0 nfail=0; for x in "${F_RESULT[@]}"; do case $x in PASS) npass=$((npass + 1)) ;; FAIL|BROKEN) nfail=$((nfail + 1)) ;; esac; done
+        echo "targets: $npass PASS, $nfail FAIL/BROKEN. The machine may be shared: absolute times are noisy; ratios within one run are the figures to compare."
+        [ $BROKEN = 1 ] && printf 'BROKEN run: %s\n' "${BROKEN_WHY[@]}"
+} | tee "$LOGS/table.txt"
+
+# ---------------------------------------------------------------- JSON
+jstr() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\t'/ }; printf '"%s"' "$s"; }
+jnum() { if [[ "$1" =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then printf '%s' "$1"; else printf 'null'; fi; }
+mkdir -p "$here/results"
+json="$here/results/$STAMP.json"
+{
+        printf '{\n  "format": "civisync-bench-1",\n  "started": %s,\n  "commit": %s,\n' "$(jstr "$START_ISO")" "$(jstr "$COMMIT$DIRTY")"
+        printf '  "host": %s,\n  "cpus": %s,\n  "load_before": %s,\n  "load_after": %s,\n' "$(jstr "$(hostname)")" "$(nproc)" \
+                "$(jstr "$LOAD_BEFORE")" "$(jstr "$LOAD_AFTER")"
+        printf '  "sizes": [%s],\n  "broken": %s,\n' "$(IFS=,; echo "${SIZES[*]}")" "$([ $BROKEN = 1 ] && echo true || echo false)"
+        printf '  "broken_reasons": ['
+        for i in "${!BROKEN_WHY[@]}"; do printf '%s%s' "$([ "$i" -gt 0 ] && echo ', ')" "$(jstr "${BROKEN_WHY[$i]}")"; done
+        printf '],\n  "figures": [\n'
+        for i in "${!F_NAME[@]}"; do
+                printf '    {"key": %s, "figure": %s, "value": %s, "unit": %s, "measured": %s, "target": %s, "baseline": %s, "ratio": %s, "result": %s}%s\n' \
+                        "$(jstr "${F_KEY[$i]}")" "$(jstr "${F_NAME[$i]}")" "$(jnum "${F_VALUE[$i]}")" "$(jstr "${F_UNIT[$i]}")" \
+                        "$(jstr "${F_MEAS[$i]}")" "$(jstr "${F_TARGET[$i]}")" "$(jstr "${F_BASE[$i]}")" "$(jstr "${F_RATIO[$i]}")" \
+                        "$(jstr "${F_RESULT[$i]}")" "$([ "$i" -lt $((${#F_NAME[@]} - 1)) ] && echo ,)"
+        done
+        printf '  ],\n  "raw": {\n'
+        mapfile -t keys < <(printf '%s\n' "${!R[@]}" | LC_ALL=C sort -t. -k1,1n -k2)
+        for i in "${!keys[@]}"; do
+                kk=${keys[$i]} vv=${R[${keys[$i]}]}
+                if [[ "$vv" =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then val=$vv; else val=$(jstr "$vv"); fi
+                printf '    %s: %s%s\n' "$(jstr "$kk")" "$val" "$([ "$i" -lt $((${#keys[@]} - 1)) ] && echo ,)"
+        done
+        printf '  }\n}\n'
+} >"$json"
+say "results written to ${json#"$repo"/}"
+[ "$KEEP" = 1 ] && say "logs kept in $LOGS"
+exit $BROKEN

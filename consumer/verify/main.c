@@ -1,0 +1,220 @@
+/* main.c — civisync-verify: compares a child with the master (read-only) and lists the differences. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+#include "progress.h"
+#include "verify.h"
+
+#define PROGRAM "civisync-verify"
+#define DEFAULT_LIMIT 20
+
+static const char usage_text[] =
+"Usage: " PROGRAM " --child-config FILE --master-config FILE [--entity E]\n"
+"                       [--limit N] [options]\n"
+"\n"
+"Compares a child CiviCRM database with the master through\n"
+"mapping_master_<PREFIX>, column by column on every phase-1 table: references\n"
+"after translation, CLEAR columns must be NULL on the master, UNIQUE columns\n"
+"must hold \"<PREFIX>:<value>\", api_key is not compared. Rows civisync does\n"
+"not sync (emails etc. without a contact, entity tags and notes on other\n"
+"tables) are left out exactly as the producer leaves them out. Read-only on\n"
+"both databases; rows are streamed, so memory stays flat on large children.\n"
+"\n"
+"Options:\n"
+"      --child-config FILE   the child's producer configuration (prefix and\n"
+"                            child database; see conf/producer.cfg.example)\n"
+"      --master-config FILE  the consumer configuration (master database;\n"
+"                            see conf/consumer.cfg.example)\n"
+"      --entity E            compare one entity only (contact, email, group...)\n"
+"      --limit N             print at most N differences per entity and kind\n"
+"                            (default 20; 0 = all); the counts are always exact\n"
+"  -v, --verbose       more log output (repeatable); -q, --quiet: less\n"
+"  -h, --help          this text;  -V, --version: version\n"
+"\n"
+"Output: one line per difference (missing: child row not on the master;\n"
+"extra: mapped master row no longer in the child, or a mapping entry that\n"
+"points nowhere; changed: the differing columns with both values), one line\n"
+"per entity, then \"verify PREFIX: N differences ...\".\n"
+"\n"
+"Exit codes: 0 child and master match, 1 they differ (or a database error),\n"
+"2 usage or configuration error.\n";
+
+typedef struct verify_opts_s {
+        const char *child_config;
+        const char *master_config;
+        const char *entity;
+        long limit;
+} verify_opts_t;
+
+enum { OPT_CHILD = 1000, OPT_MASTER, OPT_ENTITY, OPT_LIMIT };
+
+static const struct option long_options[] = {
+        { "child-config", required_argument, NULL, OPT_CHILD },
+        { "master-config", required_argument, NULL, OPT_MASTER },
+        { "entity", required_argument, NULL, OPT_ENTITY },
+        { "limit", required_argument, NULL, OPT_LIMIT },
+        { NULL, 0, NULL, 0 }
+};
+
+static int on_option(int opt, const char *arg, void *opaque, char *errstr,
+                     size_t errstr_size)
+{
+        verify_opts_t *opts = opaque;
+        char *end;
+
+        switch (opt) {
+        case OPT_CHILD: opts->child_config = arg; return 0;
+        case OPT_MASTER: opts->master_config = arg; return 0;
+        case OPT_ENTITY: opts->entity = arg; return 0;
+        case OPT_LIMIT:
+                opts->limit = strtol(arg, &end, 10);
+                if (*arg == '\0' || *end != '\0' || opts->limit < 0) {
+                        snprintf(errstr, errstr_size, "--limit expects a number >= 0");
+                        return -1;
+                }
+                return 0;
+        default:
+                snprintf(errstr, errstr_size, "unknown option");
+                return -1;
+        }
+}
+
+/* Differences printed so far for the current entity, per kind. */
+typedef struct printer_s {
+        long limit;
+        long shown[3];
+} printer_t;
+
+static const char *const kind_names[] = { "missing", "extra", "changed" };
+
+static void on_diff(const cs_verify_diff_t *d, void *opaque)
+{
+        printer_t *p = opaque;
+
+        if (p->limit && p->shown[d->kind] >= p->limit)
+                return;
+        p->shown[d->kind]++;
+        if (d->kind == CS_VERIFY_MISSING)
+                printf("  %s missing %s: %s\n", d->entity->name, d->doc_id,
+                       d->detail);
+        else if (d->kind == CS_VERIFY_EXTRA)
+                printf("  %s extra %s (master id %lld): %s\n", d->entity->name,
+                       d->doc_id, d->master_id, d->detail);
+        else
+                printf("  %s changed %s (master id %lld): %s -- %s\n",
+                       d->entity->name, d->doc_id, d->master_id, d->columns,
+                       d->detail);
+}
+
+static void on_entity(const cs_verify_entity_t *e, void *opaque)
+{
+        printer_t *p = opaque;
+        long long counts[3] = { e->missing, e->extra, e->changed };
+
+        if (e->skipped) {
+                printf("%s: %s\n", e->entity->name, e->skipped);
+        } else {
+                printf("%s: %lld child rows, %lld mapped: %lld missing, %lld "
+                       "extra, %lld changed", e->entity->name, e->child_rows,
+                       e->mapped_rows, e->missing, e->extra, e->changed);
+                for (int k = 0; k < 3; k++)
+                        if (counts[k] > p->shown[k])
+                                printf(" (%lld %s not listed)",
+                                       counts[k] - p->shown[k], kind_names[k]);
+                printf("\n");
+                if (e->note)
+                        printf("  %s: %s\n", e->entity->name, e->note);
+        }
+        memset(p->shown, 0, sizeof(p->shown));
+        fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+        cs_cli_t cli = { 0 };
+        verify_opts_t opts = { .limit = DEFAULT_LIMIT };
+        cs_producer_conf_t pconf = { 0 };
+        cs_consumer_conf_t mconf = { 0 };
+        cs_verify_totals_t totals;
+        printer_t printer = { 0 };
+        MYSQL *child = NULL, *master = NULL;
+        char errstr[1024];
+        int first_arg, rc, exit_code = CS_EXIT_FAILURE;
+        double started = cs_progress_now();
+
+        cs_log_init(PROGRAM);
+        rc = cs_cli_parse(&cli, argc, argv, PROGRAM, usage_text, "",
+                          long_options, on_option, &opts, &first_arg, errstr,
+                          sizeof(errstr));
+        if (rc == 1) {
+                cs_cli_free(&cli);
+                return CS_EXIT_OK;
+        }
+        if (rc == -1 || first_arg < argc || !opts.child_config ||
+            !opts.master_config || cli.config_path || cli.brokers ||
+            cli.x_prop_cnt) {
+                fprintf(stderr, "%s\n", rc == -1 ? errstr :
+                        first_arg < argc ? PROGRAM ": unexpected argument "
+                        "(see " PROGRAM " --help)" :
+                        (cli.config_path || cli.brokers || cli.x_prop_cnt) ?
+                        PROGRAM ": -c, -b and -X do not apply; use "
+                        "--child-config and --master-config (see " PROGRAM " --help)" :
+                        PROGRAM ": --child-config FILE and --master-config FILE "
+                        "are required (see " PROGRAM " --help)");
+                cs_cli_free(&cli);
+                return CS_EXIT_USAGE;
+        }
+        printer.limit = opts.limit;
+        if (cs_conf_load_producer(opts.child_config, &pconf, errstr,
+                                  sizeof(errstr)) == -1 ||
+            cs_conf_load_consumer(opts.master_config, &mconf, errstr,
+                                  sizeof(errstr)) == -1) {
+                fprintf(stderr, PROGRAM ": %s\n", errstr);
+                exit_code = CS_EXIT_USAGE;
+                goto done;
+        }
+        if (opts.entity && !cs_reg_by_name(opts.entity) &&
+            !cs_reg_by_table(opts.entity)) {
+                fprintf(stderr, PROGRAM ": --entity '%s' is not a phase-1 entity "
+                        "(see docs/FORMAT.md)\n", opts.entity);
+                exit_code = CS_EXIT_USAGE;
+                goto done;
+        }
+        if (!(child = cs_db_connect(&pconf.child, errstr, sizeof(errstr)))) {
+                cs_error("child database %s", errstr);
+                goto done;
+        }
+        if (!(master = cs_db_connect(&mconf.master, errstr, sizeof(errstr)))) {
+                cs_error("master database %s", errstr);
+                goto done;
+        }
+        if (cs_verify_run(child, master, pconf.prefix, opts.entity, on_diff,
+                          on_entity, &printer, &totals, errstr,
+                          sizeof(errstr)) == -1) {
+                cs_error("%s", errstr);
+                goto done;
+        }
+        printf("verify %s: %lld differences (%lld missing, %lld extra, %lld "
+               "changed) in %lld entities, %lld child rows, %lld mapped%s; "
+               "%.2f s\n", pconf.prefix, cs_verify_differences(&totals),
+               totals.missing, totals.extra, totals.changed, totals.entities,
+               totals.child_rows, totals.mapped_rows,
+               totals.skipped ? " (some entities not compared, see above)" : "",
+               cs_progress_now() - started);
+        fflush(stdout);
+        exit_code = cs_verify_differences(&totals) ? CS_EXIT_FAILURE : CS_EXIT_OK;
+done:
+        if (child)
+                mysql_close(child);
+        if (master)
+                mysql_close(master);
+        cs_conf_producer_free(&pconf);
+        cs_conf_consumer_free(&mconf);
+        cs_cli_free(&cli);
+        return exit_code;
+}

@@ -1,0 +1,34 @@
+/* incremental.h — incremental sync: cursor + fingerprint change detection, documents and tombstones for what changed. */
+#ifndef CS_INCREMENTAL_H
+#define CS_INCREMENTAL_H
+
+#include <jansson.h>
+#include <mysql.h>
+#include "complete.h"
+#include "conf.h"
+#include "sink.h"
+#include "snapshot.h"
+
+/* Fingerprints of every source of snap (all rows) and the cursors at
+ * the snapshot: the incremental state a complete sync leaves behind.
+ * When write_files, one file per table is written under state_dir as
+ * PREFIX.fp.STATE_GEN.TABLE and its path appended to created (BORROWED
+ * array). Returns the NEW "incremental" state object, or NULL. */
+json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
+                               long long state_gen, int write_files,
+                               json_t *created, char *errstr,
+                               size_t errstr_size);
+
+/* One incremental run against the state old_incr (BORROWED, the
+ * "incremental" object of the state file): opens one consistent snapshot,
+ * finds every changed, new and deleted row, sends the root documents and
+ * tombstones, and waits until all of them are delivered. *new_incr gets
+ * the NEW state to save (files written as in cs_incr_snapshot_state, with
+ * state generation old + 1). Returns 0 only when everything was
+ * delivered. */
+int cs_incr_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
+                const json_t *old_incr, int write_files, json_t *created,
+                cs_run_stats_t *stats, json_t **new_incr, char *errstr,
+                size_t errstr_size);
+
+#endif

@@ -1,0 +1,430 @@
+/* source.c — how each registry entity is read from this child: its table(s), columns and SQL (incl. the 4.2 activity adaptation). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "source.h"
+
+/* A growing string; on allocation failure ok becomes 0. */
+typedef struct sbuf_s {
+        char *s;
+        size_t len, cap;
+        int ok;
+} sbuf_t;
+
+static void sb_add(sbuf_t *b, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void sb_add(sbuf_t *b, const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        if (!b->ok)
+                return;
+        for (;;) {
+                size_t room = b->cap - b->len;
+                va_start(ap, fmt);
+                n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0,
+                              fmt, ap);
+                va_end(ap);
+                if (n < 0) {
+                        b->ok = 0;
+                        return;
+                }
+                if (b->s && (size_t)n < room) {
+                        b->len += (size_t)n;
+                        return;
+                }
+                size_t cap = b->cap ? b->cap : 256;
+                while (cap < b->len + (size_t)n + 1)
+                        cap *= 2;
+                char *p = realloc(b->s, cap);
+                if (!p) {
+                        b->ok = 0;
+                        return;
+                }
+                b->s = p;
+                b->cap = cap;
+        }
+}
+
+static char *xstrdup(const char *s)
+{
+        return s ? strdup(s) : NULL;
+}
+
+static char *quoted(const char *ident)
+{
+        char *out = NULL;
+        if (asprintf(&out, "`%s`", ident) < 0)
+                return NULL;
+        return out;
+}
+
+static void branch_free(cs_src_branch_t *b, size_t ncols)
+{
+        if (b->exprs)
+                for (size_t i = 0; i < ncols; i++)
+                        free(b->exprs[i]);
+        free(b->exprs);
+        free(b->table);
+        free(b->raw_id);
+        free(b->parent);
+        free(b->where);
+        memset(b, 0, sizeof(*b));
+}
+
+void cs_src_free_all(cs_src_t *srcs, size_t count)
+{
+        if (!srcs)
+                return;
+        for (size_t i = 0; i < count; i++) {
+                cs_src_t *s = &srcs[i];
+                for (int b = 0; b < s->br_cnt; b++)
+                        branch_free(&s->br[b], s->tbl.col_cnt);
+                if (s->present)
+                        cs_schema_free(&s->tbl);
+                free(s->change_table);
+                free(s->change_col);
+        }
+        free(srcs);
+}
+
+cs_src_t *cs_src_find(cs_src_t *srcs, size_t count, const cs_entity_t *ent)
+{
+        for (size_t i = 0; i < count; i++)
+                if (srcs[i].ent == ent)
+                        return &srcs[i];
+        return NULL;
+}
+
+/* A plain branch: every column of tbl from its own table. */
+static int plain_branch(cs_src_t *s, char *errstr, size_t errstr_size)
+{
+        cs_src_branch_t *b = &s->br[0];
+        const cs_entity_t *ent = s->ent;
+
+        s->br_cnt = 1;
+        b->table = xstrdup(s->tbl.name);
+        b->raw_id = quoted("id");
+        b->exprs = calloc(s->tbl.col_cnt ? s->tbl.col_cnt : 1, sizeof(char *));
+        if (!b->table || !b->raw_id || !b->exprs)
+                goto oom;
+        for (size_t i = 0; i < s->tbl.col_cnt; i++) {
+                if (!cs_db_ident_valid(s->tbl.cols[i].name)) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: unsupported column name '%s'",
+                                 s->tbl.name, s->tbl.cols[i].name);
+                        return -1;
+                }
+                if (!(b->exprs[i] = quoted(s->tbl.cols[i].name)))
+                        goto oom;
+        }
+        if (ent->parent) {
+                if (!(b->parent = quoted(ent->parent_column)) ||
+                    asprintf(&b->where, "`%s` IS NOT NULL",
+                             ent->parent_column) < 0) {
+                        b->where = NULL;
+                        goto oom;
+                }
+        } else if (ent->row_filter && !(b->where = xstrdup(ent->row_filter))) {
+                goto oom;
+        }
+        return 0;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+}
+
+/* Removes column name from tbl (the 4.2 activity.source_contact_id). */
+static void drop_column(cs_table_t *tbl, const char *name)
+{
+        int i = cs_schema_col_index(tbl, name);
+        if (i < 0)
+                return;
+        free(tbl->cols[i].name);
+        memmove(&tbl->cols[i], &tbl->cols[i + 1],
+                (tbl->col_cnt - (size_t)i - 1) * sizeof(tbl->cols[0]));
+        tbl->col_cnt--;
+}
+
+/* civicrm_activity_contact synthesized from a 4.2/4.3 child (FORMAT.md
+ * §17): id = 4 * source row id + record_type_id. */
+static int legacy_activity_contact(cs_src_t *s, char *errstr,
+                                   size_t errstr_size)
+{
+        static const char *const cols[] = { "id", "activity_id", "contact_id",
+                                            "record_type_id" };
+        static const struct {
+                const char *table, *activity, *contact, *where;
+                int record_type;
+        } br[] = {
+                { "civicrm_activity_assignment", "activity_id",
+                  "assignee_contact_id", NULL, 1 },
+                { "civicrm_activity", "id", "source_contact_id",
+                  "`source_contact_id` IS NOT NULL", 2 },
+                { "civicrm_activity_target", "activity_id",
+                  "target_contact_id", NULL, 3 },
+        };
+
+        s->tbl.name = strdup("civicrm_activity_contact");
+        s->tbl.cols = calloc(4, sizeof(cs_column_t));
+        if (!s->tbl.name || !s->tbl.cols)
+                goto oom;
+        s->tbl.col_cnt = 4;
+        for (size_t i = 0; i < 4; i++) {
+                if (!(s->tbl.cols[i].name = strdup(cols[i])))
+                        goto oom;
+                s->tbl.cols[i].type = CS_COL_INT;
+                s->tbl.cols[i].is_unsigned = 1;
+        }
+        s->id_scale = 4;
+        s->br_cnt = 3;
+        for (int i = 0; i < 3; i++) {
+                cs_src_branch_t *b = &s->br[i];
+                b->table = strdup(br[i].table);
+                b->raw_id = quoted("id");
+                b->parent = quoted(br[i].activity);
+                b->where = xstrdup(br[i].where);
+                b->exprs = calloc(4, sizeof(char *));
+                if (!b->table || !b->raw_id || !b->parent || !b->exprs ||
+                    (br[i].where && !b->where))
+                        goto oom;
+                if (asprintf(&b->exprs[0], "4 * `id` + %d", br[i].record_type) < 0 ||
+                    !(b->exprs[1] = quoted(br[i].activity)) ||
+                    !(b->exprs[2] = quoted(br[i].contact)) ||
+                    asprintf(&b->exprs[3], "%d", br[i].record_type) < 0)
+                        goto oom;
+        }
+        return 0;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+}
+
+/* 1 if table exists and has column col. */
+static int has_column(MYSQL *db, const char *table, const char *col,
+                      char *errstr, size_t errstr_size)
+{
+        cs_table_t t;
+        int rc = cs_schema_load(db, table, &t, errstr, errstr_size);
+        if (rc != 0)
+                return rc == 1 ? 0 : -1;
+        rc = cs_schema_col_index(&t, col) >= 0;
+        cs_schema_free(&t);
+        return rc;
+}
+
+int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
+                    size_t errstr_size)
+{
+        size_t n;
+        const cs_entity_t *ents = cs_reg_entities(&n);
+        cs_src_t *srcs = calloc(n, sizeof(*srcs));
+        int legacy_activity = 0, has_log;
+
+        if (!srcs) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        if ((has_log = has_column(db, "civicrm_log", "modified_date", errstr,
+                                  errstr_size)) == -1)
+                goto fail;
+        for (size_t i = 0; i < n; i++) {
+                cs_src_t *s = &srcs[i];
+                int rc;
+
+                s->ent = &ents[i];
+                s->id_scale = 1;
+                rc = cs_schema_load(db, ents[i].table, &s->tbl, errstr,
+                                    errstr_size);
+                if (rc == -1)
+                        goto fail;
+                if (rc == 1 && !strcmp(ents[i].table, "civicrm_activity_contact")) {
+                        int t = has_column(db, "civicrm_activity_target", "id",
+                                           errstr, errstr_size);
+                        int a = has_column(db, "civicrm_activity",
+                                           "source_contact_id", errstr,
+                                           errstr_size);
+                        int as = has_column(db, "civicrm_activity_assignment",
+                                            "id", errstr, errstr_size);
+                        if (t == -1 || a == -1 || as == -1)
+                                goto fail;
+                        if (t && a && as) {
+                                if (legacy_activity_contact(s, errstr,
+                                                            errstr_size) == -1)
+                                        goto fail;
+                                s->present = s->legacy = 1;
+                                legacy_activity = 1;
+                                cs_info("%s: absent; synthesized from "
+                                        "civicrm_activity_assignment, "
+                                        "civicrm_activity.source_contact_id and "
+                                        "civicrm_activity_target (pre-4.4 child)",
+                                        ents[i].table);
+                        }
+                } else if (rc == 0) {
+                        s->present = 1;
+                        if (plain_branch(s, errstr, errstr_size) == -1)
+                                goto fail;
+                }
+                if (!s->present) {
+                        cs_info("%s: table absent in this child, skipped",
+                                ents[i].table);
+                        continue;
+                }
+                s->id_col = cs_schema_col_index(&s->tbl, "id");
+                s->parent_col = ents[i].parent_column ?
+                        cs_schema_col_index(&s->tbl, ents[i].parent_column) : -1;
+                if (s->id_col < 0 || (ents[i].parent && s->parent_col < 0)) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: missing id or parent column",
+                                 ents[i].table);
+                        goto fail;
+                }
+                /* Change signal: the row's own column, else civicrm_log. */
+                if (ents[i].change_column && !ents[i].parent) {
+                        if (!cs_db_ident_valid(ents[i].change_column)) {
+                                snprintf(errstr, errstr_size, "bad change column");
+                                goto fail;
+                        }
+                        if (cs_schema_col_index(&s->tbl,
+                                                ents[i].change_column) >= 0) {
+                                s->change_table = strdup(ents[i].table);
+                                s->change_col = strdup(ents[i].change_column);
+                        } else if (has_log) {
+                                s->change_table = strdup("civicrm_log");
+                                s->change_col = strdup("modified_date");
+                                s->change_is_log = 1;
+                        }
+                        if (s->change_table && !s->change_col) {
+                                snprintf(errstr, errstr_size, "out of memory");
+                                goto fail;
+                        }
+                }
+        }
+        /* The activity document loses source_contact_id: it travels as the
+         * record type 2 activity contact. */
+        if (legacy_activity) {
+                cs_src_t *act = cs_src_find(srcs, n, cs_reg_by_name("activity"));
+                if (act && act->present) {
+                        size_t before = act->tbl.col_cnt;
+                        int idx = cs_schema_col_index(&act->tbl,
+                                                      "source_contact_id");
+                        if (idx >= 0) {
+                                free(act->br[0].exprs[idx]);
+                                memmove(&act->br[0].exprs[idx],
+                                        &act->br[0].exprs[idx + 1],
+                                        (before - (size_t)idx - 1) *
+                                        sizeof(char *));
+                                act->br[0].exprs[before - 1] = NULL;
+                                drop_column(&act->tbl, "source_contact_id");
+                                act->id_col = cs_schema_col_index(&act->tbl, "id");
+                        }
+                }
+        }
+        *out = srcs;
+        *count = n;
+        return 0;
+fail:
+        cs_src_free_all(srcs, n);
+        return -1;
+}
+
+/* Appends cond with {id} and {parent} replaced for branch b. */
+static void add_cond(sbuf_t *sb, const cs_src_branch_t *b, const char *cond)
+{
+        for (const char *p = cond; *p; ) {
+                if (!strncmp(p, "{id}", 4)) {
+                        sb_add(sb, "%s", b->raw_id);
+                        p += 4;
+                } else if (!strncmp(p, "{parent}", 8)) {
+                        sb_add(sb, "%s", b->parent ? b->parent : "NULL");
+                        p += 8;
+                } else {
+                        sb_add(sb, "%c", *p++);
+                }
+        }
+}
+
+/* The 64-bit row hash over the document's columns (OMIT ones excluded):
+ * QUOTE keeps NULL apart from the text 'NULL'; BINARY avoids collation
+ * mixing; the first 16 hex digits of MD5 as an unsigned BIGINT. */
+static void add_hash(sbuf_t *sb, const cs_src_t *s, const cs_src_branch_t *b)
+{
+        int first = 1;
+
+        sb_add(sb, "CAST(CONV(LEFT(MD5(CONCAT_WS('|'");
+        for (size_t i = 0; i < s->tbl.col_cnt; i++) {
+                if (cs_reg_col_policy(s->ent, s->tbl.cols[i].name) == CS_COL_OMIT)
+                        continue;
+                sb_add(sb, ", QUOTE(CAST(%s AS BINARY))", b->exprs[i]);
+                first = 0;
+        }
+        if (first)
+                sb_add(sb, ", ''");
+        sb_add(sb, ")), 16), 16, 10) AS UNSIGNED)");
+}
+
+char *cs_src_sql(const cs_src_t *s, cs_src_what_t what, const char *cond,
+                 const char *suffix, char *errstr, size_t errstr_size)
+{
+        sbuf_t sb = { .ok = 1 };
+        int multi = s->br_cnt > 1;
+
+        if (what == CS_SRC_FP_BUCKET && multi)
+                sb_add(&sb, "SELECT `b`, SUM(`n`), BIT_XOR(`x`) FROM (");
+        for (int i = 0; i < s->br_cnt; i++) {
+                const cs_src_branch_t *b = &s->br[i];
+
+                sb_add(&sb, "%s%sSELECT ", i ? " UNION ALL " : "",
+                       multi ? "(" : "");
+                switch (what) {
+                case CS_SRC_DOC:
+                        for (size_t c = 0; c < s->tbl.col_cnt; c++)
+                                sb_add(&sb, "%s%s AS `%s`", c ? "," : "",
+                                       b->exprs[c], s->tbl.cols[c].name);
+                        break;
+                case CS_SRC_FP_ROW:
+                        sb_add(&sb, "%s AS `id`, ", b->exprs[s->id_col]);
+                        add_hash(&sb, s, b);
+                        sb_add(&sb, " AS `h`, %s AS `p`",
+                               b->parent ? b->parent : "NULL");
+                        break;
+                case CS_SRC_FP_BUCKET:
+                        sb_add(&sb, "FLOOR(%s / %d) AS `b`, COUNT(*) AS `n`, "
+                               "BIT_XOR(", b->raw_id, CS_FP_BUCKET_IDS);
+                        add_hash(&sb, s, b);
+                        sb_add(&sb, ") AS `x`");
+                        break;
+                }
+                sb_add(&sb, " FROM `%s`", b->table);
+                if (b->where || cond) {
+                        sb_add(&sb, " WHERE ");
+                        if (b->where)
+                                sb_add(&sb, "(%s)%s", b->where,
+                                       cond ? " AND " : "");
+                        if (cond) {
+                                sb_add(&sb, "(");
+                                add_cond(&sb, b, cond);
+                                sb_add(&sb, ")");
+                        }
+                }
+                if (what == CS_SRC_FP_BUCKET)
+                        sb_add(&sb, " GROUP BY `b`");
+                if (multi)
+                        sb_add(&sb, ")");
+        }
+        if (what == CS_SRC_FP_BUCKET)
+                sb_add(&sb, "%s ORDER BY `b`", multi ? ") AS `u` GROUP BY `b`" : "");
+        if (suffix)
+                sb_add(&sb, " %s", suffix);
+        if (!sb.ok) {
+                free(sb.s);
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        return sb.s;
+}

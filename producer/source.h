@@ -1,0 +1,67 @@
+/* source.h — how each registry entity is read from this child: its table(s), columns and SQL (incl. the 4.2 activity adaptation). */
+#ifndef CS_SOURCE_H
+#define CS_SOURCE_H
+
+#include <mysql.h>
+#include "registry.h"
+#include "schema.h"
+
+#define CS_SRC_MAX_BRANCHES 3
+
+/* One SELECT branch of a source: a real table whose rows become rows of
+ * the entity. Every expression is SQL text built only from identifiers
+ * read from information_schema and constants. */
+typedef struct cs_src_branch_s {
+        char *table;          /* FROM table */
+        char **exprs;         /* one expression per column of cs_src_t.tbl */
+        char *raw_id;         /* the table's own primary key column ("`id`") */
+        char *parent;         /* nested: expression of the root id; else NULL */
+        char *where;          /* static filter or NULL */
+} cs_src_branch_t;
+
+/* An entity as this child stores it. */
+typedef struct cs_src_s {
+        const cs_entity_t *ent;
+        int present;          /* 0: the child has no such table */
+        int legacy;           /* synthesized from pre-4.4 tables (§17) */
+        cs_table_t tbl;       /* the document's columns, in order */
+        int id_col;           /* index of "id" in tbl */
+        int parent_col;       /* nested: index of the parent column */
+        /* Stored ids are id_scale * raw id + k (0 <= k < id_scale): the
+         * fingerprint bucket of a stored id s is s / (id_scale * 1024). */
+        int id_scale;
+        cs_src_branch_t br[CS_SRC_MAX_BRANCHES];
+        int br_cnt;
+        /* Change signal for the timestamp cursor (roots only). */
+        char *change_table;   /* the entity's table, or "civicrm_log" */
+        char *change_col;     /* "modified_date" */
+        int change_is_log;    /* 1: civicrm_log rows (entity_table, entity_id) */
+} cs_src_t;
+
+/* Loads every registry entity's source for the connection's database:
+ * reads the schema, decides the legacy adaptation and the change signal.
+ * *out is a NEW array of count (registry order) entries; free with
+ * cs_src_free_all. 0 or -1 with errstr. */
+int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
+                    size_t errstr_size);
+void cs_src_free_all(cs_src_t *srcs, size_t count);
+/* The source of entity ent in srcs, or NULL. */
+cs_src_t *cs_src_find(cs_src_t *srcs, size_t count, const cs_entity_t *ent);
+
+/* Builds a malloc'd SELECT over every branch of src:
+ *   what = CS_SRC_DOC:    the document columns (aliased to their names)
+ *   what = CS_SRC_FP_ROW: three columns: stored id, 64-bit row hash,
+ *                         parent id (NULL for roots)
+ *   what = CS_SRC_FP_BUCKET: bucket, COUNT(*), BIT_XOR(row hash), grouped
+ *                         and ordered by bucket (cond/suffix still apply)
+ * cond (may be NULL) is a condition in which "{id}" stands for the
+ * branch's raw id column and "{parent}" for its parent expression; it is
+ * ANDed to the branch's filter. suffix (may be NULL) is appended after the
+ * branches (ORDER BY / LIMIT, in terms of output column names). */
+typedef enum { CS_SRC_DOC = 0, CS_SRC_FP_ROW, CS_SRC_FP_BUCKET } cs_src_what_t;
+char *cs_src_sql(const cs_src_t *src, cs_src_what_t what, const char *cond,
+                 const char *suffix, char *errstr, size_t errstr_size);
+
+#define CS_FP_BUCKET_IDS 1024
+
+#endif
