@@ -37,7 +37,7 @@ topics_SRC  := $(filter-out topics/broker.c,$(wildcard topics/*.c))
 verify_SRC  := $(wildcard consumer/verify/*.c)
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
-INTEG_SRC := $(wildcard tests/integration/*.c)
+INTEG_SRC := $(wildcard tests/integration/*.c) tests/unit/jsonschema.c
 TEST_BINS := $(BUILD)/tests/unit_tests $(BUILD)/tests/integration_tests
 
 DEB_PACKAGES := build-essential pkg-config librdkafka-dev libmariadb-dev \
@@ -102,15 +102,36 @@ test: deps
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"
 	$(BUILD)/tests/unit_tests
 	tests/run-integration.sh $(BUILD)/tests/integration_tests
+	$(MAKE) faults FAULTS_ARGS=--short
+
+# faults: the fault and bad-input suite (tests/faults, docs/FAULTS.md); FAULTS_ARGS=--short
+# is the form `make test` runs; FAULTS_SEED=N replays a run's kill points.
+faults: deps
+	$(MAKE) all $(LIB)
+	@mkdir -p $(BUILD)/tests
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $(BUILD)/tests/faults-tool \
+		$(wildcard tests/faults/*.c) $(LIB) $(LDLIBS)
+	FAULTS_TOOL=$(CURDIR)/$(BUILD)/tests/faults-tool tests/faults/run.sh $(FAULTS_ARGS)
 
 demo: deps
 	$(MAKE) all
 	tests/demo.sh
 
+# bench: performance benchmark (not part of test; see docs/BENCHMARK.md). N=contacts (default 100000).
+bench: deps
+	$(MAKE) all
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $(BUILD)/bench/civisync-bench-lag bench/lag.c $(LDLIBS)
+	BENCH_LAG=$(CURDIR)/$(BUILD)/bench/civisync-bench-lag bench/bench.sh $(if $(N),--contacts $(N)) $(BENCH_ARGS)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/civisync/conf
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/civisync/conf \
+	           $(DESTDIR)$(PREFIX)/share/doc/civisync
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 conf/*.example $(DESTDIR)$(PREFIX)/share/civisync/conf/
+	install -m 0644 conf/*.example conf/civisync-consume.service \
+	        $(DESTDIR)$(PREFIX)/share/civisync/conf/
+	install -m 0644 topics/topics.cfg $(DESTDIR)$(PREFIX)/share/civisync/topics.cfg
+	install -m 0644 README.md docs/*.md docs/*.json $(DESTDIR)$(PREFIX)/share/doc/civisync/
 
 clean:
 	rm -rf build build-address build-undefined bin

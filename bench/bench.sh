@@ -26,10 +26,11 @@
 #      offset out of range (the mock dropped data) makes the run BROKEN.
 #   5. incremental (if the producer supports it): nothing changed, then bench/change-1pct.sql
 #      and again; each timed from producer start to zero consumer lag.
-#   6. checks: the master's mapping table has as many rows per table as the child has.
+#   6. checks: the master's mapping table has as many rows per table as the child has
+#      (a mismatch is a FAIL row "master matches child", e.g. documents sent to the dead letter).
 # Prints one table (figure, target, baseline, ratio, PASS/FAIL) and writes it as JSON to
 # bench/results/<UTC timestamp>.json. Exit status: 0 when every measurement ran (targets may
-# FAIL), 1 when a run itself broke (a program failed, data was lost, a check mismatched).
+# FAIL), 1 when a run itself broke (a program failed or timed out, the broker dropped data).
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -69,7 +70,7 @@ broken() { BROKEN=1; BROKEN_WHY+=("$*"); say "BROKEN: $*"; }
 now() { date +%s.%N; }
 fsub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 fdiv() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print ""; else printf "%.3f", a / b }'; }
-fmt() { awk -v a="$1" -v d="${2:-2}" 'BEGIN { printf "%.*f", d, a }'; }
+fmt() { awk -v a="$1" -v d="${2:-2}" 'BEGIN { printf "%." d "f", a }'; }
 
 for need in mariadb mariadb-dump /usr/bin/time; do
         command -v "$need" >/dev/null 2>&1 || { echo "bench: $need not found (run make deps)" >&2; exit 1; }
@@ -96,7 +97,11 @@ filter_of() {
         esac
 }
 
-trap 'cs_services_stop' EXIT
+# A private TMPDIR, inherited by mariadbd as its tmpdir: the large generator and dump steps
+# spill internal temporary tables to disk, and /tmp is shared with other servers.
+BENCH_TMPDIR=$(mktemp -d /tmp/civisync-bench-tmp.XXXXXX) || exit 1
+export TMPDIR="$BENCH_TMPDIR"
+trap 'cs_services_stop; rm -rf -- "$BENCH_TMPDIR"' EXIT
 trap 'say "interrupted"; exit 1' INT TERM
 export CS_TEST_QUIET=1
 cs_services_start || { echo "bench: could not start MariaDB + broker" >&2; exit 1; }
@@ -216,9 +221,10 @@ parse_consumer() {
 }
 
 # Compares the child's row counts (17 tables) with the rows of mapping_master_PREFIX in MASTER.
-# Prints mismatches; returns 1 on any.
+# Prints "ok" or "mismatch: table child/mapped ..." (also logged); a mismatch is a
+# correctness FAIL in the table, not a broken run.
 check_mapping() {
-        local child=$1 master=$2 prefix=$3 what=$4 bad=0 t c m
+        local child=$1 master=$2 prefix=$3 what=$4 bad="" t c m
         declare -A mapped=()
         while IFS=$'\t' read -r t m; do mapped[$t]=$m; done < <(cs_sql "$master" -e \
                 "SELECT entity_table, COUNT(*) FROM \`mapping_master_$prefix\` GROUP BY entity_table" 2>/dev/null)
@@ -226,14 +232,18 @@ check_mapping() {
                 m=${mapped[$t]:-0}
                 if [ "$c" != "$m" ]; then
                         say "$what: $t: child has $c rows, mapping_master_$prefix has $m"
-                        bad=1
+                        bad="$bad ${t#civicrm_} $c/$m"
                 fi
         done < <(count_rows "$child")
-        return $bad
+        if [ -n "$bad" ]; then echo "mismatch (child/mapped):$bad"; else echo ok; fi
 }
 
 # Lag of GROUP on TOPIC: prints the number (empty on error).
-lag_of() { "$LAG" "$CS_TEST_BROKERS" "$1" "$2" 2>/dev/null | awk '{ print $2 }'; }
+lag_of() {
+        local out; out=$("$LAG" "$CS_TEST_BROKERS" "$1" "$2" 2>&1)
+        printf '%s %s\n' "$(date +%T.%N)" "$out" >>"$LOGS/lag.log"
+        awk '/^lag / { print $2 }' <<<"$out"
+}
 
 CONSUMER_PID="" CONSUMER_TIME_PID=""
 consumer_lost_data() { grep -q "no longer on the broker\|OFFSET_OUT_OF_RANGE\|out of range" "$LOGS/$1.err" 2>/dev/null; }
@@ -372,8 +382,7 @@ bench_size() {
                         R[$S.file_cons_rows]=$C_ROWS
                         R[$S.file_cons_db_cpu]=$(fsub "$(db_cpu)" "$d0")
                         R[$S.file_total_s]=$(awk -v a="${R[$S.file_prod_s]}" -v b="$T_WALL" 'BEGIN { printf "%.2f", a + b }')
-                        check_mapping "$child" "$mfile" "$pf" "N=$S file transport" ||
-                                broken "N=$S: file transport: master mapping does not match the child"
+                        R[$S.check_file]=$(check_mapping "$child" "$mfile" "$pf" "N=$S file transport")
                 else
                         broken "N=$S: civisync-consume --input failed"
                 fi
@@ -385,12 +394,19 @@ bench_size() {
         # 4. Kafka, complete sync, producer and consumer concurrently
         parts=$PARTS
         if [ "$parts" = auto ]; then
-                # The mock keeps ~5 MB per partition; size the topic so the whole complete
-                # sync (its NDJSON size is an upper bound of the payload) fits at 2.5 MB each.
-                local bytes=${R[$S.file_bytes]:-$((S * 4000))}
-                parts=$(( (bytes + 2500000 - 1) / 2500000 ))
-                [ "$parts" -lt 8 ] && parts=8
-                [ "$parts" -gt 64 ] && parts=64
+                # The mock keeps ~5 MB per partition; size the topics so that the largest
+                # complete sync of this run fits at 2.5 MB per partition even if the consumer
+                # has read nothing (the NDJSON size, scaled to the largest N, is an upper
+                # bound: lz4 makes the stored batches smaller). Decided once, on the first
+                # size, and used for every size so that their times compare.
+                if [ -z "${AUTO_PARTS:-}" ]; then
+                        local bytes=${R[$S.file_bytes]:-$((S * 6000))}
+                        bytes=$(awk -v b="$bytes" -v s="$S" -v n="$N" 'BEGIN { printf "%d", b / s * n }')
+                        AUTO_PARTS=$(( (bytes + 2500000 - 1) / 2500000 ))
+                        [ "$AUTO_PARTS" -lt 8 ] && AUTO_PARTS=8
+                        [ "$AUTO_PARTS" -gt 64 ] && AUTO_PARTS=64
+                fi
+                parts=$AUTO_PARTS
         fi
         R[$S.partitions]=$parts
         local topic="civisync.$pk" group="bench-$pk-$$" kconf kcconf
@@ -421,8 +437,7 @@ bench_size() {
                    R[$S.kafka_db_cpu]=$(fsub "$(db_cpu)" "$d0")
                    R[$S.kafka_broker_cpu]=$(fsub "$(broker_cpu)" "$b0")
                    say "kafka: complete sync end to end ${R[$S.kafka_e2e_s]} s"
-                   check_mapping "$child" "$mkafka" "$pk" "N=$S kafka" ||
-                           broken "N=$S: Kafka complete sync: master mapping does not match the child" ;;
+                   R[$S.check_kafka]=$(check_mapping "$child" "$mkafka" "$pk" "N=$S kafka") ;;
                 1) if consumer_lost_data "consume-kafka-$S"; then
                            R[$S.kafka_data_lost]=1
                            broken "N=$S: Kafka complete sync lost data (offset out of range: the consumer fell more than the mock's ~5 MB per partition behind; try --partitions $((parts * 2)))"
@@ -478,8 +493,7 @@ bench_size() {
                         fi
                 done
                 if [ -n "${R[$S.incr_1pct_s]:-}" ]; then
-                        check_mapping "$child" "$mkafka" "$pk" "N=$S after incremental" ||
-                                broken "N=$S: after the incremental sync the master mapping does not match the child"
+                        R[$S.check_incr]=$(check_mapping "$child" "$mkafka" "$pk" "N=$S after incremental")
                 fi
         fi
 
@@ -541,9 +555,12 @@ for S in "${SIZES[@]}"; do
         row "$k.producer_docs_per_s" "N=$S   producer (Kafka)" "$(fdiv "${R[$S.kafka_msgs]:-0}" "${v:-0}")" docs/s \
                 "${v:+$(fmt "$(fdiv "${R[$S.kafka_msgs]}" "$v")" 0) docs/s ($(fmt "$(fdiv "${R[$S.kafka_docs_rows]}" "$v")" 0) rows/s, $(fmt "$v") s, cpu ${R[$S.kafka_prod_cpu]} s)}" \
                 "-" "-" "-" info
+        # rows/s over the complete sync only: the rows of the complete sync's documents
+        # (all applied: see "master matches child") / end-to-end time. The consumer's own
+        # totals (upserts, rejected, CPU) cover its whole life, incremental runs included.
         v=${R[$S.kafka_e2e_s]:-}
-        row "$k.consumer_rows_per_s" "N=$S   consumer (Kafka)" "$(fdiv "${R[$S.kafka_cons_rows]:-0}" "${v:-0}")" rows/s \
-                "${v:+$(fmt "$(fdiv "${R[$S.kafka_cons_rows]:-0}" "$v")" 0) rows/s (${R[$S.kafka_cons_rows]:-?} rows; cpu ${R[$S.kafka_cons_cpu]:-?} s, mariadbd ${R[$S.kafka_db_cpu]:-?} s)}" \
+        row "$k.consumer_rows_per_s" "N=$S   consumer (Kafka)" "$(fdiv "${R[$S.kafka_docs_rows]:-0}" "${v:-0}")" rows/s \
+                "${v:+$(fmt "$(fdiv "${R[$S.kafka_docs_rows]:-0}" "$v")" 0) rows/s (cpu ${R[$S.kafka_cons_cpu]:-?} s, mariadbd ${R[$S.kafka_db_cpu]:-?} s; ${R[$S.kafka_cons_rejected]:-?} rejected in all)}" \
                 "-" "-" "-" info
         # complete, file
         v=${R[$S.file_total_s]:-}
@@ -580,6 +597,17 @@ for S in "${SIZES[@]}"; do
                 row "$k.incremental_1pct_s" "N=$S incremental, 1% changed" "" s "$ist" "<= 10% of complete" "${c:+$(fmt "$c") s}" "-" "n/a"
                 row "$k.incremental_none_s" "N=$S incremental, nothing changed" "" s "$ist" "<= 2 s" "-" "-" "n/a"
         fi
+        # correctness: every child row has a master row (mapping counts per table)
+        for chk in kafka:"Kafka complete" file:"file complete" incr:"after incremental"; do
+                ck=${chk%%:*} cl=${chk#*:} cv=${R[$S.check_${ck}]:-}
+                if [ -z "$cv" ]; then
+                        row "$k.master_matches_child_$ck" "N=$S master = child, $cl" "" "" "n/a (not run)" \
+                                "mapped rows = child rows" "-" "-" "n/a"
+                else
+                        row "$k.master_matches_child_$ck" "N=$S master = child, $cl" "$([ "$cv" = ok ] && echo 1 || echo 0)" "" \
+                                "$cv" "mapped rows = child rows" "-" "-" "$([ "$cv" = ok ] && echo PASS || echo FAIL)"
+                fi
+        done
         # memory
         for prog in prod cons; do
                 name=$([ $prog = prod ] && echo producer || echo consumer)
@@ -599,16 +627,16 @@ done
 if [ ${#SIZES[@]} = 2 ]; then
         s=${SIZES[0]} l=${SIZES[1]}
         f=$(fdiv "$l" "$s")
-        for what in kafka_e2e_s:"complete sync (Kafka) time" file_total_s:"complete sync (file) time" base_s:"dump-and-load time"; do
+        for what in kafka_e2e_s:"complete, Kafka, time" file_total_s:"complete, file, time" base_s:"dump-and-load time"; do
                 key=${what%%:*} label=${what#*:}
                 a=${R[$s.$key]:-} z=${R[$l.$key]:-}
                 if [ -n "$a" ] && [ -n "$z" ]; then
                         r=$(fdiv "$z" "$a")
                         res=$([ "$key" = base_s ] && echo info || passfail "$r" "$f")
-                        row "growth.$key" "growth N=$l vs N=$s: $label" "$r" x "$(fmt "$r") x ($(fmt "$z") s / $(fmt "$a") s)" \
+                        row "growth.$key" "growth $l/$s: $label" "$r" x "$(fmt "$r") x ($(fmt "$z") s / $(fmt "$a") s)" \
                                 "$([ "$key" = base_s ] && echo "-" || echo "<= $(fmt "$f" 0) x")" "-" "$(fmt "$r") x" "$res"
                 else
-                        row "growth.$key" "growth N=$l vs N=$s: $label" "" x "n/a (run broke)" "<= $(fmt "$f" 0) x" "-" "-" BROKEN
+                        row "growth.$key" "growth $l/$s: $label" "" x "n/a (run broke)" "<= $(fmt "$f" 0) x" "-" "-" BROKEN
                 fi
         done
         # RSS: "the same within noise" = at most +10% or +4 MiB, whichever is larger
@@ -618,11 +646,11 @@ if [ ${#SIZES[@]} = 2 ]; then
                         a=${R[$s.${mode}_${prog}_rss_kib]:-} z=${R[$l.${mode}_${prog}_rss_kib]:-}
                         if [ -n "$a" ] && [ -n "$z" ]; then
                                 allowed=$(awk -v a="$a" 'BEGIN { x = a * 0.10; if (x < 4096) x = 4096; printf "%d", a + x }')
-                                row "growth.${name}_rss_${mode}" "growth N=$l vs N=$s: $name RSS ($mode)" "$(fdiv "$z" "$a")" x \
+                                row "growth.${name}_rss_${mode}" "growth $l/$s: $name RSS ($mode)" "$(fdiv "$z" "$a")" x \
                                         "$(mib "$z") MiB vs $(mib "$a") MiB" "same within noise (<= +10% or +4 MiB)" "$(mib "$a") MiB" \
                                         "$(fmt "$(fdiv "$z" "$a")") x" "$(passfail "$z" "$allowed")"
                         else
-                                row "growth.${name}_rss_${mode}" "growth N=$l vs N=$s: $name RSS ($mode)" "" x "n/a (run broke)" \
+                                row "growth.${name}_rss_${mode}" "growth $l/$s: $name RSS ($mode)" "" x "n/a (run broke)" \
                                         "same within noise" "-" "-" BROKEN
                         fi
                 done
@@ -638,7 +666,7 @@ DIRTY=$([ -n "$(git -C "$repo" status --porcelain -- producer consumer shared 2>
         echo "civisync benchmark $START_ISO  commit $COMMIT$DIRTY  sizes ${SIZES[*]} contacts  partitions $(for S in "${SIZES[@]}"; do printf '%s ' "${R[$S.partitions]:-?}"; done)"
         echo "host $(hostname) $(nproc) CPUs, load $LOAD_BEFORE before / $LOAD_AFTER after; total bench time $((SECONDS - BENCH_T0)) s"
         echo
-        w=46
+        w=48
         printf "%-${w}s %-62s %-24s %-12s %-10s %s\n" figure measured target baseline ratio result
         printf "%-${w}s %-62s %-24s %-12s %-10s %s\n" "$(printf '%*s' $w '' | tr ' ' -)" "$(printf '%62s' '' | tr ' ' -)" \
                 "------------------------" "------------" "----------" "------"
@@ -672,7 +700,8 @@ json="$here/results/$STAMP.json"
                         "$(jstr "${F_RESULT[$i]}")" "$([ "$i" -lt $((${#F_NAME[@]} - 1)) ] && echo ,)"
         done
         printf '  ],\n  "raw": {\n'
-        mapfile -t keys < <(printf '%s\n' "${!R[@]}" | LC_ALL=C sort -t. -k1,1n -k2)
+        keys=()
+        [ ${#R[@]} -gt 0 ] && mapfile -t keys < <(printf '%s\n' "${!R[@]}" | LC_ALL=C sort -t. -k1,1n -k2)
         for i in "${!keys[@]}"; do
                 kk=${keys[$i]} vv=${R[${keys[$i]}]}
                 if [[ "$vv" =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then val=$vv; else val=$(jstr "$vv"); fi

@@ -6,6 +6,8 @@
  * it only asks the group coordinator for the committed offsets (OffsetFetch),
  * so the running consumer is not disturbed. A partition without a committed
  * offset counts its whole high watermark as lag (and as "uncommitted").
+ * Three round trips in all (metadata, OffsetFetch, one ListOffsets for every
+ * partition), so polling it is cheap even with many partitions.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +24,7 @@ int main(int argc, char **argv)
         rd_kafka_t *rk;
         rd_kafka_topic_t *rkt;
         const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_partition_list_t *parts = NULL;
+        rd_kafka_topic_partition_list_t *parts = NULL, *ends = NULL;
         long long lag = 0, committed = 0, high_sum = 0;
         int uncommitted = 0, rc = 1;
 
@@ -65,12 +67,23 @@ int main(int argc, char **argv)
                         argv[2]);
                 goto done;
         }
+        /* All high watermarks in one ListOffsets round trip: "timestamp"
+         * RD_KAFKA_OFFSET_END asks for the end offset of each partition. */
+        ends = rd_kafka_topic_partition_list_copy(parts);
+        for (int i = 0; i < ends->cnt; i++)
+                ends->elems[i].offset = RD_KAFKA_OFFSET_END;
+        if (rd_kafka_offsets_for_times(rk, ends, TIMEOUT_MS)) {
+                fprintf(stderr, "lag: cannot list the end offsets of %s\n",
+                        argv[3]);
+                goto done;
+        }
         for (int i = 0; i < parts->cnt; i++) {
-                int64_t low, high;
                 rd_kafka_topic_partition_t *p = &parts->elems[i];
-                if (rd_kafka_query_watermark_offsets(rk, argv[3], p->partition,
-                                                     &low, &high, TIMEOUT_MS)) {
-                        fprintf(stderr, "lag: no watermarks for %s [%d]\n",
+                rd_kafka_topic_partition_t *e = rd_kafka_topic_partition_list_find(
+                        ends, argv[3], p->partition);
+                int64_t high = e ? e->offset : -1;
+                if (!e || e->err || high < 0) {
+                        fprintf(stderr, "lag: no end offset for %s [%d]\n",
                                 argv[3], (int)p->partition);
                         goto done;
                 }
@@ -87,6 +100,8 @@ int main(int argc, char **argv)
                lag, committed, high_sum, parts->cnt, uncommitted);
         rc = 0;
 done:
+        if (ends)
+                rd_kafka_topic_partition_list_destroy(ends);
         if (parts)
                 rd_kafka_topic_partition_list_destroy(parts);
         if (md)

@@ -44,6 +44,21 @@ typedef struct map_entry_s {
         long long master_id;
 } map_entry_t;
 
+/* Nullable foreign keys with ON DELETE RESTRICT/NO ACTION that point at a
+ * table: the rows holding them must let go before a referenced row is
+ * deleted (as CiviCRM does on the child before it deletes). */
+typedef struct restrict_refs_s {
+        int loaded;
+        size_t n;
+        char table[8][65];
+        char column[8][65];
+        /* ON DELETE CASCADE references from synced tables: deleting a row
+         * deletes theirs too, so their mapping rows must go first. */
+        size_t cascade_n;
+        char cascade_table[12][65];
+        char cascade_column[12][65];
+} restrict_refs_t;
+
 struct cs_apply_s {
         const cs_consumer_conf_t *conf;
         MYSQL *db;
@@ -58,6 +73,7 @@ struct cs_apply_s {
         unsigned int last_errno;
         map_entry_t *map_cache;
         unsigned long map_epoch;
+        restrict_refs_t *restrict_refs; /* per registry entity, loaded once */
 };
 
 static const char *own_tables_sql[] = {
@@ -198,6 +214,149 @@ static const cs_table_t *master_table(cs_apply_t *ap, const cs_entity_t *ent,
                 return NULL;
         }
         return &ap->tables[i];
+}
+
+/* The restricting nullable references to ent's table (loaded once). */
+static restrict_refs_t *restrict_refs(cs_apply_t *ap, const cs_entity_t *ent,
+                                      char *errstr, size_t errstr_size)
+{
+        restrict_refs_t *rr = &ap->restrict_refs[entity_index(ent)];
+        cs_db_value_t p[1] = { v_str(ent->table) };
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+
+        if (rr->loaded)
+                return rr;
+        if (cs_db_set_vars(ap->db, "SET @cs_table = ?", p, 1, NULL, NULL,
+                           errstr, errstr_size) == -1 ||
+            !(res = cs_db_query(ap->db,
+                "SELECT k.TABLE_NAME, k.COLUMN_NAME, r.DELETE_RULE, c.IS_NULLABLE "
+                "FROM information_schema.KEY_COLUMN_USAGE k "
+                "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
+                "  ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA "
+                " AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
+                " AND r.TABLE_NAME = k.TABLE_NAME "
+                "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA "
+                " AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME "
+                "WHERE k.TABLE_SCHEMA = DATABASE() "
+                "  AND k.REFERENCED_TABLE_NAME = @cs_table ORDER BY 1, 2",
+                errstr, errstr_size)))
+                return NULL;
+        while ((row = mysql_fetch_row(res))) {
+                int restrict_rule = !strcmp(row[2], "RESTRICT") ||
+                                    !strcmp(row[2], "NO ACTION");
+                if (!cs_db_ident_valid(row[0]) || !cs_db_ident_valid(row[1]))
+                        continue;
+                if (restrict_rule && !strcmp(row[3], "YES") && rr->n < 8) {
+                        snprintf(rr->table[rr->n], sizeof(rr->table[0]), "%s", row[0]);
+                        snprintf(rr->column[rr->n], sizeof(rr->column[0]), "%s", row[1]);
+                        rr->n++;
+                } else if (!strcmp(row[2], "CASCADE") && cs_reg_by_table(row[0]) &&
+                           strcmp(row[0], ent->table) && rr->cascade_n < 12) {
+                        snprintf(rr->cascade_table[rr->cascade_n],
+                                 sizeof(rr->cascade_table[0]), "%s", row[0]);
+                        snprintf(rr->cascade_column[rr->cascade_n],
+                                 sizeof(rr->cascade_column[0]), "%s", row[1]);
+                        rr->cascade_n++;
+                }
+        }
+        mysql_free_result(res);
+        rr->loaded = 1;
+        return rr;
+}
+
+/* Sets the restricting references to the rows of ent's table that
+ * `target_sql` selects ("FROM `table` t ... WHERE ..." using alias t, with
+ * params) to NULL, so those rows can be deleted. */
+static cs_apply_rc_t release_references(cs_apply_t *ap, const cs_entity_t *ent,
+                                        const char *target_sql,
+                                        const cs_db_value_t *params, size_t n,
+                                        char *errstr, size_t errstr_size)
+{
+        restrict_refs_t *rr = restrict_refs(ap, ent, errstr, errstr_size);
+        unsigned int dberr = 0;
+        char *sql;
+
+        if (!rr)
+                return db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
+                               "foreign keys");
+        if (rr->n == 0)
+                return CS_APPLY_OK;
+        if (!(sql = malloc(SQL_MAX))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return CS_APPLY_RETRY;
+        }
+        for (size_t i = 0; i < rr->n; i++) {
+                snprintf(sql, SQL_MAX, "UPDATE `%s` r JOIN (SELECT t.id %s) d "
+                         "ON r.`%s` = d.id SET r.`%s` = NULL", rr->table[i],
+                         target_sql, rr->column[i], rr->column[i]);
+                if (RUN(sql, params, n, NULL, NULL, NULL, NULL) == -1) {
+                        free(sql);
+                        return db_fail(ap, dberr, errstr, errstr_size,
+                                       "release references");
+                }
+        }
+        free(sql);
+        return CS_APPLY_OK;
+}
+
+static void map_forget_all(cs_apply_t *ap);
+
+/* Deletes the mapping rows of the synced rows that ON DELETE CASCADE will
+ * remove together with the rows of ent's table that `target_sql` selects
+ * (as in release_references), following cascades a few levels down. */
+static cs_apply_rc_t forget_cascaded(cs_apply_t *ap, const char *map,
+                                     const cs_entity_t *ent,
+                                     const char *target_sql,
+                                     const cs_db_value_t *params, size_t n,
+                                     int depth, char *errstr,
+                                     size_t errstr_size)
+{
+        restrict_refs_t *rr = restrict_refs(ap, ent, errstr, errstr_size);
+        unsigned int dberr = 0;
+        char *sql, *sub;
+        cs_apply_rc_t rc = CS_APPLY_OK;
+
+        if (!rr)
+                return db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
+                               "foreign keys");
+        if (rr->cascade_n == 0 || depth > 3)
+                return CS_APPLY_OK;
+        sql = malloc(SQL_MAX);
+        sub = malloc(SQL_MAX);
+        if (!sql || !sub) {
+                free(sql);
+                free(sub);
+                snprintf(errstr, errstr_size, "out of memory");
+                return CS_APPLY_RETRY;
+        }
+        for (size_t i = 0; i < rr->cascade_n && rc == CS_APPLY_OK; i++) {
+                const cs_entity_t *dep = cs_reg_by_table(rr->cascade_table[i]);
+                /* The dependent rows: "FROM dep t WHERE t.col IN (targets)". */
+                snprintf(sub, SQL_MAX, "FROM `%s` t WHERE t.`%s` IN (SELECT t.id %s)",
+                         rr->cascade_table[i], rr->cascade_column[i], target_sql);
+                rc = forget_cascaded(ap, map, dep, sub, params, n, depth + 1,
+                                     errstr, errstr_size);
+                if (rc != CS_APPLY_OK)
+                        break;
+                snprintf(sql, SQL_MAX, "DELETE m FROM `%s` m JOIN (SELECT t.id %s) d "
+                         "ON d.id = m.master_entity_id WHERE m.entity_table = ?",
+                         map, sub);
+                {
+                        cs_db_value_t q[8];
+                        if (n >= 8)
+                                break;
+                        memcpy(q, params, n * sizeof(*q));
+                        q[n] = v_str(rr->cascade_table[i]);
+                        if (RUN(sql, q, n + 1, NULL, NULL, NULL, NULL) == -1)
+                                rc = db_fail(ap, dberr, errstr, errstr_size,
+                                             "cascaded mappings");
+                }
+        }
+        free(sql);
+        free(sub);
+        map_forget_all(ap);
+        return rc;
 }
 
 /* ---- prefixes and mapping ---- */
@@ -659,6 +818,15 @@ static cs_apply_rc_t build_row(cs_apply_t *ap, prefix_ctx_t *pc,
 
 /* ---- upsert and delete ---- */
 
+/* 1 if rows of ent can have parked references (an optional reference). */
+static int entity_can_park(const cs_entity_t *ent)
+{
+        for (const cs_ref_t *r = ent->refs; r && r->column; r++)
+                if (!r->required)
+                        return 1;
+        return 0;
+}
+
 static cs_apply_rc_t write_parks(cs_apply_t *ap, prefix_ctx_t *pc,
                                  const cs_entity_t *ent, long long child_id,
                                  const row_build_t *rb, char *errstr,
@@ -668,8 +836,8 @@ static cs_apply_rc_t write_parks(cs_apply_t *ap, prefix_ctx_t *pc,
         cs_db_value_t p[6] = { v_str(pc->prefix), v_str(ent->table),
                                v_int(child_id) };
 
-        if (!pc->has_parked && rb->park_n == 0)
-                return CS_APPLY_OK; /* nothing parked for this prefix */
+        if (rb->park_n == 0 && (!pc->has_parked || !entity_can_park(ent)))
+                return CS_APPLY_OK; /* nothing can be parked for this row */
         if (pc->has_parked &&
             RUN("DELETE FROM civisync_parked WHERE prefix = ? AND "
                 "entity_table = ? AND child_entity_id = ?", p, 3, NULL, NULL,
@@ -847,6 +1015,25 @@ static cs_apply_rc_t delete_stale_children(cs_apply_t *ap, prefix_ctx_t *pc,
         if (affected)
                 map_forget_all(ap);
         affected = 0;
+        {
+                char target[SQL_MAX / 2];
+                size_t tl = (size_t)snprintf(target, sizeof(target),
+                                             "FROM `%s` t WHERE t.`%s` = ?",
+                                             kid->table, kid->parent_column);
+                if (keep_n) {
+                        tl += (size_t)snprintf(target + tl, sizeof(target) - tl,
+                                               " AND t.id NOT IN (");
+                        for (size_t i = 0; i < keep_n; i++)
+                                tl += (size_t)snprintf(target + tl,
+                                                       sizeof(target) - tl,
+                                                       "%s?", i ? "," : "");
+                        snprintf(target + tl, sizeof(target) - tl, ")");
+                }
+                rc = release_references(ap, kid, target, p + 1, keep_n + 1,
+                                        errstr, errstr_size);
+                if (rc != CS_APPLY_OK)
+                        goto done;
+        }
         len = (size_t)snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE `%s` = ?",
                                kid->table, kid->parent_column);
         if (keep_n) {
@@ -950,6 +1137,19 @@ static cs_apply_rc_t apply_tombstone(cs_apply_t *ap, prefix_ctx_t *pc,
                         return krc;
         }
         p[0] = v_int(master_id);
+        {
+                char target[128];
+                cs_apply_rc_t rrc;
+                snprintf(target, sizeof(target), "FROM `%s` t WHERE t.id = ?",
+                         ent->table);
+                rrc = forget_cascaded(ap, pc->map, ent, target, p, 1, 0,
+                                      errstr, errstr_size);
+                if (rrc == CS_APPLY_OK)
+                        rrc = release_references(ap, ent, target, p, 1, errstr,
+                                                 errstr_size);
+                if (rrc != CS_APPLY_OK)
+                        return rrc;
+        }
         snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE id = ?", ent->table);
         if (RUN(ap->sql, p, 1, &affected, NULL, NULL, NULL) == -1)
                 return db_fail(ap, dberr, errstr, errstr_size, ent->table);
@@ -1149,6 +1349,21 @@ static cs_apply_rc_t sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long below,
 
                 if (!master_table(ap, &ents[i], tmp, sizeof(tmp)))
                         continue;
+                {
+                        char target[512];
+                        cs_apply_rc_t rrc;
+                        snprintf(target, sizeof(target),
+                                 "FROM `%s` t JOIN `%s` m ON m.master_entity_id = t.id "
+                                 "WHERE m.entity_table = ? AND m.generation < ?",
+                                 ents[i].table, pc->map);
+                        rrc = forget_cascaded(ap, pc->map, &ents[i], target, p,
+                                              2, 0, errstr, errstr_size);
+                        if (rrc == CS_APPLY_OK)
+                                rrc = release_references(ap, &ents[i], target, p,
+                                                         2, errstr, errstr_size);
+                        if (rrc != CS_APPLY_OK)
+                                return rrc;
+                }
                 snprintf(ap->sql, SQL_MAX,
                          "DELETE t FROM `%s` t JOIN `%s` m ON m.master_entity_id = t.id "
                          "WHERE m.entity_table = ? AND m.generation < ?",
@@ -1173,8 +1388,8 @@ static cs_apply_rc_t sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long below,
  * refreshed since it began (entities the markers name). */
 static cs_apply_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc,
                                   long long gen, char *problem,
-                                  size_t problem_size, char *errstr,
-                                  size_t errstr_size)
+                                  size_t problem_size, int *short_replay,
+                                  char *errstr, size_t errstr_size)
 {
         size_t count;
         const cs_entity_t *ents = cs_reg_entities(&count);
@@ -1185,6 +1400,7 @@ static cs_apply_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc,
         size_t plen = 0;
 
         problem[0] = '\0';
+        *short_replay = 0;
         if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?, @cs_gen = ?", p, 2, NULL,
                            NULL, errstr, errstr_size) == -1 ||
             !(res = cs_db_query(ap->db, "SELECT counts FROM civisync_replay_end "
@@ -1222,6 +1438,8 @@ static cs_apply_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc,
                         json_decref(expected);
                         return db_fail(ap, dberr, errstr, errstr_size, "counts");
                 }
+                if (have < want)
+                        *short_replay = 1;
                 if (have != want && plen < problem_size - 80)
                         plen += (size_t)snprintf(problem + plen, problem_size - plen,
                                                  "%s%s sent %lld applied %lld",
@@ -1243,6 +1461,7 @@ static cs_apply_rc_t apply_end(cs_apply_t *ap, prefix_ctx_t *pc,
         unsigned int dberr = 0;
         long long ends = 0;
         char problem[2048];
+        int short_replay = 0;
         cs_apply_rc_t rc;
 
         if (info->generation != pc->generation) {
@@ -1293,10 +1512,18 @@ static cs_apply_rc_t apply_end(cs_apply_t *ap, prefix_ctx_t *pc,
             (rc = resolve_parked(ap, pc, errstr, errstr_size)) != CS_APPLY_OK)
                 return rc;
         rc = check_counts(ap, pc, info->generation, problem, sizeof(problem),
-                          errstr, errstr_size);
+                          &short_replay, errstr, errstr_size);
         if (rc != CS_APPLY_OK)
                 return rc;
-        {
+        if (short_replay) {
+                /* Fewer rows arrived than were sent (dead letters, or the
+                 * broker dropped messages): sweeping now would delete rows
+                 * the child still has. Keep them, and say so. */
+                size_t len = strlen(problem);
+                snprintf(problem + len, sizeof(problem) - len,
+                         "; rows not refreshed were NOT removed: fix the cause "
+                         "(see dead letters), then run a complete sync again");
+        } else {
                 char what[64];
                 snprintf(what, sizeof(what), "generation %lld", info->generation);
                 if ((rc = sweep(ap, pc, pc->generation_refresh, what, errstr,
@@ -1375,6 +1602,7 @@ cs_apply_t *cs_apply_new(const cs_consumer_conf_t *conf, char *errstr,
         if (!ap || !(ap->sql = malloc(SQL_MAX)) ||
             !(ap->tables = calloc(count, sizeof(*ap->tables))) ||
             !(ap->table_state = calloc(count, sizeof(*ap->table_state))) ||
+            !(ap->restrict_refs = calloc(count, sizeof(*ap->restrict_refs))) ||
             !(ap->map_cache = calloc(MAP_CACHE_SIZE, sizeof(*ap->map_cache)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 cs_apply_free(ap);
@@ -1406,8 +1634,11 @@ int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
                 return -1;
         }
         for (int i = 0; own_tables_sql[i]; i++)
-                if (cs_db_exec(ap->db, own_tables_sql[i], errstr, errstr_size) == -1)
+                if (cs_db_exec(ap->db, own_tables_sql[i], errstr, errstr_size) == -1) {
+                        mysql_close(ap->db);
+                        ap->db = NULL;
                         return -1;
+                }
         return 0;
 }
 
@@ -1423,14 +1654,29 @@ void cs_apply_free(cs_apply_t *ap)
                         cs_schema_free(&ap->tables[i]);
         free(ap->tables);
         free(ap->table_state);
+        free(ap->restrict_refs);
         free(ap->map_cache);
         free(ap->prefixes);
         free(ap->sql);
         free(ap);
 }
 
+/* After a failed reconnect there is no connection: try again now, and
+ * report RETRY (never touch a NULL handle). */
+static cs_apply_rc_t ensure_connected(cs_apply_t *ap, char *errstr,
+                                      size_t errstr_size)
+{
+        if (ap->db)
+                return CS_APPLY_OK;
+        if (cs_apply_reconnect(ap, errstr, errstr_size) == -1)
+                return CS_APPLY_RETRY;
+        return CS_APPLY_OK;
+}
+
 cs_apply_rc_t cs_apply_begin(cs_apply_t *ap, char *errstr, size_t errstr_size)
 {
+        if (ensure_connected(ap, errstr, errstr_size) != CS_APPLY_OK)
+                return CS_APPLY_RETRY;
         map_forget_all(ap);
         for (size_t i = 0; i < ap->prefix_cnt; i++)
                 ap->prefixes[i].offsets_touched = 0;
@@ -1572,6 +1818,7 @@ static cs_apply_rc_t apply_one(cs_apply_t *ap, const char *prefix,
                          "skipped in a rewind replay", prefix,
                          info.kind == CS_DOC_KIND_RESET ? "reset" : "end",
                          info.generation);
+                ap->stats.skipped++;
                 json_decref(doc);
                 return CS_APPLY_OK;
         }
@@ -1612,6 +1859,8 @@ static cs_apply_rc_t apply_one(cs_apply_t *ap, const char *prefix,
                 if (cs_db_exec(ap->db, "ROLLBACK TO SAVEPOINT cs_message", err2,
                                sizeof(err2)) == -1)
                         return CS_APPLY_RETRY;
+                /* Mappings written under the savepoint are gone. */
+                map_forget_all(ap);
         }
         if ((int)rc == CS_APPLY_PARK)
                 return park_document(ap, pc, key, key_len, value, value_len,
@@ -1673,11 +1922,23 @@ static cs_apply_rc_t resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc,
                         if (rc == CS_APPLY_REJECTED) {
                                 /* It can never apply: keep it visible as
                                  * parked with the reason, for --status. */
+                                char topic[300], e2[256];
                                 cs_error("%s: parked %s can never apply: %s",
                                          pc->prefix, row[0], why);
                                 ap->stats.rejected++;
-                                unpark_document(ap, pc, row[0], len[0], why,
-                                                sizeof(why));
+                                /* Recorded for --status (partition and
+                                 * offset unknown: -1). */
+                                snprintf(topic, sizeof(topic), "%s%s",
+                                         ap->conf->kafka.topic_prefix, pc->prefix);
+                                if (cs_apply_dead_letter(ap, pc->prefix, topic, -1,
+                                                         -1, row[0], len[0], why,
+                                                         e2, sizeof(e2)) != CS_APPLY_OK ||
+                                    unpark_document(ap, pc, row[0], len[0], e2,
+                                                    sizeof(e2)) != CS_APPLY_OK) {
+                                        snprintf(errstr, errstr_size, "%s", e2);
+                                        mysql_free_result(res);
+                                        return CS_APPLY_RETRY;
+                                }
                         } else {
                                 ap->stats.documents++;
                                 ap->stats.parked--;
@@ -1695,9 +1956,20 @@ cs_apply_rc_t cs_apply_prepare_prefix(cs_apply_t *ap, const char *prefix,
                                       char *errstr, size_t errstr_size)
 {
         cs_apply_rc_t rc = CS_APPLY_OK;
-        prefix_ctx_t *pc = prefix_get(ap, prefix, &rc, errstr, errstr_size);
-        if (pc)
+        prefix_ctx_t *pc = NULL;
+
+        if (ensure_connected(ap, errstr, errstr_size) != CS_APPLY_OK)
+                return CS_APPLY_RETRY;
+        for (size_t i = 0; i < ap->prefix_cnt; i++)
+                if (!strcmp(ap->prefixes[i].prefix, prefix))
+                        pc = &ap->prefixes[i];
+        if (pc && pc->ensured) {
                 pc->loaded = 0; /* re-read inside the batch's transaction */
+                return CS_APPLY_OK;
+        }
+        pc = prefix_get(ap, prefix, &rc, errstr, errstr_size);
+        if (pc)
+                pc->loaded = 0;
         return pc ? CS_APPLY_OK : rc;
 }
 
@@ -1768,6 +2040,9 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
         prefix_ctx_t *pc;
         unsigned int dberr = 0;
         cs_db_value_t k[2] = { v_str(topic), v_int(partition) };
+
+        if (ensure_connected(ap, errstr, errstr_size) != CS_APPLY_OK)
+                return CS_APPLY_RETRY;
         long long stored = 0, end = -1, from = -1;
         int found = 0;
 

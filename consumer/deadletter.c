@@ -8,6 +8,12 @@
 #include "kafka.h"
 #include "log.h"
 
+/* Dead letters keep their value up to this size, which fits the default
+ * message size limit of a Kafka topic (1 MB) with room for the headers.
+ * A larger value stays only in the origin topic: the dead letter names
+ * where (topic, partition, offset) and its size. */
+#define DLQ_MAX_VALUE 900000
+
 struct cs_dlq_s {
         rd_kafka_t *rk;
         char *topic;
@@ -65,11 +71,23 @@ int cs_dlq_send(cs_dlq_t *dlq, const char *topic, int32_t partition,
                 const void *value, size_t value_len, const char *error,
                 char *errstr, size_t errstr_size)
 {
-        char part[16], off[32];
+        char part[16], off[32], bytes[32];
+        const char *omitted = "";
         rd_kafka_resp_err_t err;
 
         snprintf(part, sizeof(part), "%d", (int)partition);
         snprintf(off, sizeof(off), "%lld", (long long)offset);
+        snprintf(bytes, sizeof(bytes), "%zu", value_len);
+        if (key_len > 1024)
+                key_len = 1024;
+        if (value && value_len > DLQ_MAX_VALUE) {
+                cs_warn("dead letter from %s [%d] offset %lld: its %zu-byte value "
+                        "is too large to copy; it stays in %s at that offset",
+                        topic, (int)partition, (long long)offset, value_len, topic);
+                value = NULL;
+                value_len = 0;
+                omitted = "1";
+        }
         for (int tries = 0; tries < 100; tries++) {
                 err = rd_kafka_producev(
                         dlq->rk, RD_KAFKA_V_TOPIC(dlq->topic),
@@ -80,6 +98,8 @@ int cs_dlq_send(cs_dlq_t *dlq, const char *topic, int32_t partition,
                         RD_KAFKA_V_HEADER("civisync-topic", topic, -1),
                         RD_KAFKA_V_HEADER("civisync-partition", part, -1),
                         RD_KAFKA_V_HEADER("civisync-offset", off, -1),
+                        RD_KAFKA_V_HEADER("civisync-value-bytes", bytes, -1),
+                        RD_KAFKA_V_HEADER("civisync-value-omitted", omitted, -1),
                         RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;

@@ -179,13 +179,14 @@ static void child_advance(child_page_t *cp)
 }
 
 /* Runs root_sql (vars already set); queries the nested rows of the roots
- * found with kid sql (by_ids: kid_ids, else kid_range over (lo, last id]);
+ * found with kid sql (by_ids: kid_ids with the same vars, else kid_range
+ * over (lo, last id]);
  * emits one document per root row. *last receives the last root id and
  * *nrows the number of root rows. */
 static int emit_batch(cs_snap_t *snap, cs_src_t *s, const char *root_sql,
-                      int by_ids, long long lo, long long hi, const char *ids,
-                      cs_snap_emit_cb *cb, void *opaque, long long *last,
-                      size_t *nrows, char *errstr, size_t errstr_size)
+                      int by_ids, long long lo, cs_snap_emit_cb *cb,
+                      void *opaque, long long *last, size_t *nrows,
+                      char *errstr, size_t errstr_size)
 {
         const cs_entity_t *kids[CS_SNAP_MAX_CHILDREN];
         size_t kid_cnt = cs_reg_children(s->ent, kids, CS_SNAP_MAX_CHILDREN);
@@ -210,7 +211,6 @@ static int emit_batch(cs_snap_t *snap, cs_src_t *s, const char *root_sql,
         if (!by_ids && set_vars(snap, lo, *last, NULL, errstr,
                                 errstr_size) == -1)
                 goto done;
-        (void)hi;
 
         for (size_t k = 0; k < kid_cnt; k++) {
                 cs_src_t *ks = cs_src_find(snap->srcs, snap->src_cnt, kids[k]);
@@ -229,7 +229,6 @@ static int emit_batch(cs_snap_t *snap, cs_src_t *s, const char *root_sql,
                 page_cnt++;
                 child_advance(cp);
         }
-        (void)ids;
 
         while ((row = mysql_fetch_row(res))) {
                 unsigned long *lengths = mysql_fetch_lengths(res);
@@ -285,7 +284,7 @@ static int emit_root_table(cs_snap_t *snap, cs_src_t *s, cs_snap_emit_cb *cb,
 
         for (;;) {
                 if (set_vars(snap, lo, 0, NULL, errstr, errstr_size) == -1 ||
-                    emit_batch(snap, s, sql, 0, lo, 0, NULL, cb, opaque, &last,
+                    emit_batch(snap, s, sql, 0, lo, cb, opaque, &last,
                                &nrows, errstr, errstr_size) == -1)
                         return -1;
                 if (nrows == 0)
@@ -340,7 +339,7 @@ int cs_snap_emit_ids(cs_snap_t *snap, const cs_entity_t *ent,
                 if (rc == 0)
                         rc = emit_batch(snap, s,
                                         snap->sql[s - snap->srcs].root_ids, 1,
-                                        ids[i], ids[j - 1], list, cb, opaque,
+                                        ids[i], cb, opaque,
                                         &last, &nrows, errstr, errstr_size);
                 i = j;
         }

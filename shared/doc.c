@@ -1065,6 +1065,21 @@ int cs_doc_value_to_db(const json_t *value, const cs_column_t *col,
                               : "datetime string YYYY-MM-DDTHH:MM:SS[.ffffff]";
                 if (!s)
                         break;
+                if (shape_is(s, n, "dddd-dd-dd")) {
+                        /* An older child schema has a DATE where the master
+                         * has a DATETIME/TIMESTAMP (4.2's note.modified_date):
+                         * the date at midnight. */
+                        char *d = malloc(n + 10);
+                        if (!d)
+                                goto oom;
+                        memcpy(d, s, n);
+                        memcpy(d + n, " 00:00:00", 10);
+                        *owned = d;
+                        out->kind = CS_VAL_STR;
+                        out->s = d;
+                        out->len = (unsigned long)(n + 9);
+                        return 0;
+                }
                 size_t m = n;
                 if (ts) {
                         if (m == 0 || s[m - 1] != 'Z')

@@ -361,11 +361,30 @@ static int md_replication(const rd_kafka_metadata_topic_t *t)
         return t->partition_cnt ? rf : 0;
 }
 
-static void embedded_line(const char *topic, int partitions)
+/* The embedded broker (librdkafka 2.0.2's mock cluster) names controller
+ * id 0, which is none of its brokers (ids 1..N), so CreateTopics and
+ * DescribeConfigs would only wait for a controller until they time out
+ * ("Failed while waiting for controller: Local: Timed out"). */
+static int no_controller(kctx_t *k, const struct rd_kafka_metadata *md)
 {
-        printf(PROGRAM ": the cluster does not support CreateTopics: it is the "
-               "embedded broker (librdkafka mock cluster); pre-create the topic "
-               "with civisync-broker --topic %s:%d\n", topic, partitions);
+        int32_t id = rd_kafka_controllerid(k->rk, k->timeout_ms < 5000 ?
+                                           k->timeout_ms : 5000);
+        for (int i = 0; id >= 0 && i < md->broker_cnt; i++)
+                if (md->brokers[i].id == id)
+                        return 0;
+        return 1;
+}
+
+/* The one line printed for topics the embedded broker cannot create. */
+static void embedded_line(const cs_topic_spec_t *specs, const int *missing,
+                          size_t cnt)
+{
+        printf(PROGRAM ": the cluster has no controller, so no CreateTopics: it "
+               "is the embedded broker (librdkafka mock cluster); start it with");
+        for (size_t i = 0; i < cnt; i++)
+                if (missing[i])
+                        printf(" --topic %s:%d", specs[i].name, specs[i].partitions);
+        printf(" (civisync-broker --help)\n");
         fflush(stdout);
 }
 
@@ -416,6 +435,27 @@ static int cmd_create(kctx_t *k, setup_t *s, const cs_topic_defs_t *defs,
                         cs_warn("%s: %s", topic, sp->warnings);
         }
 
+        /* The embedded broker: one line for what is missing, nothing sent. */
+        if (spec_cnt && no_controller(k, md)) {
+                int *missing = calloc(spec_cnt, sizeof(*missing));
+                int any = 0;
+
+                for (size_t i = 0; missing && i < spec_cnt; i++) {
+                        const rd_kafka_metadata_topic_t *mt = md_topic(md, specs[i].name);
+                        missing[i] = !mt;
+                        any |= !mt;
+                        if (mt)
+                                printf("%s: exists (%d partition(s)); its settings "
+                                       "cannot be read from this cluster\n",
+                                       specs[i].name, mt->partition_cnt);
+                }
+                if (any)
+                        embedded_line(specs, missing, spec_cnt);
+                failures += any;
+                free(missing);
+                goto done;
+        }
+
         /* Existing topics are checked; the others are created in one request. */
         for (size_t i = 0; i < spec_cnt; i++) {
                 const rd_kafka_metadata_topic_t *mt = md_topic(md, specs[i].name);
@@ -435,12 +475,7 @@ static int cmd_create(kctx_t *k, setup_t *s, const cs_topic_defs_t *defs,
                 }
                 rc = describe_configs(k, specs[i].name, &actual, &actual_cnt,
                                       errstr, sizeof(errstr));
-                if (rc == 1) {
-                        embedded_line(specs[i].name, specs[i].partitions);
-                        failures++;
-                        continue;
-                }
-                if (rc == -1) {
+                if (rc != 0) {
                         fprintf(stderr, PROGRAM ": %s\n", errstr);
                         failures++;
                         continue;
@@ -475,11 +510,8 @@ static int cmd_create(kctx_t *k, setup_t *s, const cs_topic_defs_t *defs,
                                 k->brokers);
                         failures += (int)nt_cnt;
                 } else if (rd_kafka_event_error(ev)) {
-                        if (unsupported(rd_kafka_event_error(ev)))
-                                embedded_line(specs[0].name, specs[0].partitions);
-                        else
-                                fprintf(stderr, PROGRAM ": CreateTopics: %s\n",
-                                        rd_kafka_event_error_string(ev));
+                        fprintf(stderr, PROGRAM ": CreateTopics: %s\n",
+                                rd_kafka_event_error_string(ev));
                         failures += (int)nt_cnt;
                 } else {
                         res = rd_kafka_CreateTopics_result_topics(
@@ -491,10 +523,7 @@ static int cmd_create(kctx_t *k, setup_t *s, const cs_topic_defs_t *defs,
                                 for (size_t j = 0; j < spec_cnt; j++)
                                         if (!strcmp(specs[j].name, name))
                                                 sp = &specs[j];
-                                if (err && unsupported(err)) {
-                                        embedded_line(name, sp ? sp->partitions : 1);
-                                        failures++;
-                                } else if (err) {
+                                if (err) {
                                         fprintf(stderr, PROGRAM ": %s: %s\n", name,
                                                 rd_kafka_topic_result_error_string(res[i]) ?
                                                 rd_kafka_topic_result_error_string(res[i]) :
@@ -514,6 +543,7 @@ static int cmd_create(kctx_t *k, setup_t *s, const cs_topic_defs_t *defs,
                 if (ev)
                         rd_kafka_event_destroy(ev);
         }
+done:
         fflush(stdout);
         rd_kafka_NewTopic_destroy_array(nts, nt_cnt);
         for (size_t i = 0; i < spec_cnt; i++)
@@ -687,7 +717,14 @@ static int cmd_describe(kctx_t *k, setup_t *s, const cs_topic_defs_t *defs,
         }
         printf("%s: %d partition(s), replication factor %d\n", topic,
                t->partition_cnt, md_replication(t));
-        rc = describe_configs(k, topic, &actual, &actual_cnt, errstr, sizeof(errstr));
+        if (no_controller(k, md)) {
+                snprintf(errstr, sizeof(errstr), "the cluster has no controller "
+                         "(embedded broker): DescribeConfigs unavailable");
+                rc = 1;
+        } else {
+                rc = describe_configs(k, topic, &actual, &actual_cnt, errstr,
+                                      sizeof(errstr));
+        }
         if (rc == 0) {
                 cs_topic_role_t role = strcmp(topic, s->kafka->dead_letter_topic) ?
                                        CS_TOPIC_DATA : CS_TOPIC_DEAD_LETTER;
@@ -806,7 +843,10 @@ int main(int argc, char **argv)
 
         if (!(kconf = cs_kafka_conf_new(setup.kafka, errstr, sizeof(errstr))))
                 goto usage_error;
-        if (!(k.rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr)))) {
+        /* The handle type follows the file, so its properties fit it. */
+        if (!(k.rk = rd_kafka_new(setup.is_consumer ? RD_KAFKA_CONSUMER :
+                                  RD_KAFKA_PRODUCER, kconf, errstr,
+                                  sizeof(errstr)))) {
                 rd_kafka_conf_destroy(kconf);
                 cs_error("%s", errstr);
                 goto done;

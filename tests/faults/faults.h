@@ -11,7 +11,7 @@ MYSQL *ft_connect(const char *db);
 
 /* faults-tool dump master|child DB PREFIX [--unmapped]: normalized rows. */
 int ft_dump_main(int argc, char **argv);
-/* faults-tool send BROKERS TOPIC BASELINE.ndjson baseline|attack MANIFEST. */
+/* faults-tool send BROKERS TOPIC BASELINE.ndjson baseline|attack|big MANIFEST. */
 int ft_send_main(int argc, char **argv);
 /* faults-tool dlq BROKERS TOPIC: every dead letter, one line each. */
 int ft_dlq_main(int argc, char **argv);

@@ -44,7 +44,7 @@ int main(int argc, char **argv)
                 return ft_dlq_main(argc - 1, argv + 1);
         fprintf(stderr,
                 "usage: faults-tool dump master|child DB PREFIX [--unmapped]\n"
-                "       faults-tool send BROKERS TOPIC BASELINE.ndjson baseline|attack MANIFEST\n"
+                "       faults-tool send BROKERS TOPIC BASELINE.ndjson baseline|attack|big MANIFEST\n"
                 "       faults-tool dlq BROKERS TOPIC\n");
         return 2;
 }

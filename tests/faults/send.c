@@ -506,9 +506,18 @@ static void attack(const base_t *b, const char *prefix, const char *topic,
                     raw, (size_t)n);
                 add_valid(b, prefix, topic);
         }
-        c = fresh_contact(b, prefix, 900001, "NulName", key, sizeof(key));
-        json_object_set_new(c, "first\0name", json_string("x"));
-        HOSTILE_J("DLQ", "nul-in-field-name", KEY(900001), c);
+        {
+                /* "first\u0000name": jansson's C API cannot make such a key. */
+                char *full, *raw;
+                c = fresh_contact(b, prefix, 900001, "NulName", key, sizeof(key));
+                full = json_dumps(c, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                json_decref(c);
+                raw = malloc(strlen(full) + 64);
+                sprintf(raw, "{\"first\\u0000name\":\"x\",%s", full + 1);
+                HOSTILE("DLQ", "nul-in-field-name", raw);
+                free(raw);
+                free(full);
+        }
         {
                 size_t depth = 5000, n = 0;
                 char *deep = malloc(depth * 2 + 256);
@@ -613,22 +622,6 @@ static void attack(const base_t *b, const char *prefix, const char *topic,
         snprintf(m->detail, sizeof(m->detail), "900204");
         add_valid(b, prefix, topic);
 
-        /* 10 MB, on partition 1 (see the top of this file). */
-        {
-                size_t big = 10 * 1024 * 1024;
-                char *name = malloc(big + 1), *doc;
-                memset(name, 'A', big);
-                name[big] = '\0';
-                c = fresh_contact(b, prefix, 900001, name, key, sizeof(key));
-                free(name);
-                doc = json_dumps(c, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                json_decref(c);
-                m = add("DLQ", "ten-megabyte-document", topic, 1, KEY(900001),
-                        strlen(key), doc, strlen(doc));
-                snprintf(m->detail, sizeof(m->detail), "%zu bytes", strlen(doc));
-                free(doc);
-        }
-
         /* A topic whose suffix is not a valid prefix: never subscribed. */
         snprintf(bad_topic, sizeof(bad_topic), "%sbad-name", topic_prefix);
         snprintf(key, sizeof(key), "bad-name/civicrm_contact/1");
@@ -641,15 +634,43 @@ static void attack(const base_t *b, const char *prefix, const char *topic,
 #undef HOSTILE_J
 }
 
+/* The 10 MB document, alone: partition 1 (see the top of this file). */
+static void big(const base_t *b, const char *prefix, const char *topic)
+{
+        char key[256];
+        json_t *c;
+        msg_t *m;
+#define KEY(id) (snprintf(key, sizeof(key), "%s/civicrm_contact/%d", prefix, (id)), key)
+        {
+                size_t size = 10 * 1024 * 1024;
+                char *name = malloc(size + 1), *doc;
+                memset(name, 'A', size);
+                name[size] = '\0';
+                c = fresh_contact(b, prefix, 900001, name, key, sizeof(key));
+                free(name);
+                doc = json_dumps(c, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                json_decref(c);
+                m = add("DLQ", "ten-megabyte-document", topic, 1, KEY(900001),
+                        strlen(key), doc, strlen(doc));
+                snprintf(m->detail, sizeof(m->detail), "%zu bytes", strlen(doc));
+                free(doc);
+        }
+        /* Then a valid document on partition 0: must apply (child id 900190). */
+        valid_seq = 89;
+        add_valid(b, prefix, topic);
+#undef KEY
+}
+
 int ft_send_main(int argc, char **argv)
 {
         base_t b = { 0 };
         const char *topic, *dot;
         char prefix[64], topic_prefix[256];
 
-        if (argc < 6 || (strcmp(argv[4], "baseline") && strcmp(argv[4], "attack"))) {
+        if (argc < 6 || (strcmp(argv[4], "baseline") && strcmp(argv[4], "attack") &&
+                          strcmp(argv[4], "big"))) {
                 fprintf(stderr, "usage: faults-tool send BROKERS TOPIC BASELINE.ndjson "
-                        "baseline|attack MANIFEST\n");
+                        "baseline|attack|big MANIFEST\n");
                 return 2;
         }
         topic = argv[2];
@@ -674,6 +695,8 @@ int ft_send_main(int argc, char **argv)
                         else
                                 add_j("BASELINE", "baseline", topic, k, json_incref(v));
                 }
+        } else if (!strcmp(argv[4], "big")) {
+                big(&b, prefix, topic);
         } else {
                 attack(&b, prefix, topic, topic_prefix);
         }

@@ -97,6 +97,8 @@ static rd_kafka_t *consumer_new(const char *group)
                                     e, sizeof(e)) == RD_KAFKA_CONF_OK);
         ck_assert(rd_kafka_conf_set(conf, "enable.auto.commit", "false", e,
                                     sizeof(e)) == RD_KAFKA_CONF_OK);
+        ck_assert(rd_kafka_conf_set(conf, "session.timeout.ms", "6000", e,
+                                    sizeof(e)) == RD_KAFKA_CONF_OK);
         ck_assert(rd_kafka_conf_set(conf, "enable.partition.eof", "true", e,
                                     sizeof(e)) == RD_KAFKA_CONF_OK);
         rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof(e));
@@ -234,6 +236,8 @@ void ku_commit_group(const char *group, const char *topic, int partitions,
         rd_kafka_t *rk = consumer_new(group);
         rd_kafka_topic_partition_list_t *list =
                 rd_kafka_topic_partition_list_new(partitions);
+        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_t *assigned = NULL;
         rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 
         for (int p = 0; p < partitions; p++) {
@@ -242,19 +246,33 @@ void ku_commit_group(const char *group, const char *topic, int partitions,
                 rd_kafka_topic_partition_list_add(list, topic, p)->offset =
                         offset == -2 ? lo : offset;
         }
-        /* A member-less ("simple") commit, like the admin tool's. The group
-         * coordinator may not be known yet: retry for a while. */
-        for (int tries = 0; tries < 50; tries++) {
-                err = rd_kafka_commit(rk, list, 0);
-                if (!err)
+        /* The mock cluster refuses a member-less commit for a group it
+         * knows ("unknown member"), so join the group (no other member may
+         * be active, as for kafka-consumer-groups), then commit. */
+        rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
+        ck_assert(rd_kafka_subscribe(rk, sub) == 0);
+        for (int i = 0; i < 600; i++) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+                if (m)
+                        rd_kafka_message_destroy(m);
+                if (assigned)
+                        rd_kafka_topic_partition_list_destroy(assigned);
+                assigned = NULL;
+                if (!rd_kafka_assignment(rk, &assigned) && assigned &&
+                    assigned->cnt == partitions)
                         break;
-                usleep(200000);
         }
+        ck_assert_msg(assigned && assigned->cnt == partitions,
+                      "group %s: no assignment of %s", group, topic);
+        rd_kafka_topic_partition_list_destroy(assigned);
+        err = rd_kafka_commit(rk, list, 0);
         ck_assert_msg(!err, "commit for group %s: %s", group, rd_kafka_err2str(err));
         for (int p = 0; p < list->cnt; p++)
                 ck_assert_msg(!list->elems[p].err, "commit %s [%d]: %s", topic, p,
                               rd_kafka_err2str(list->elems[p].err));
         rd_kafka_topic_partition_list_destroy(list);
+        rd_kafka_topic_partition_list_destroy(sub);
+        rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
 }
 

@@ -3,13 +3,21 @@
 #include <stdlib.h>
 
 Suite *sync_suite(void);
+Suite *consume_suite(void);
 Suite *incremental_suite(void);
+Suite *verify_suite(void);
+Suite *topics_it_suite(void);
+Suite *format_suite(void);
 
 int main(void)
 {
         Suite *(*const suites[])(void) = {
                 sync_suite,
+                consume_suite,
                 incremental_suite,
+                verify_suite,
+                topics_it_suite,
+                format_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -18,6 +18,7 @@ int main(void)
                 schema_json_suite,
                 jsonschema_suite,
                 db_suite,
+                topics_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -14,5 +14,6 @@ Suite *doc_suite(void);
 Suite *schema_json_suite(void);
 Suite *jsonschema_suite(void);
 Suite *db_suite(void);
+Suite *topics_suite(void);
 
 #endif
