@@ -869,6 +869,24 @@ typedef struct wait_for_s {
         long long child_id;
 } wait_for_t;
 
+/* A UNIQUE key of the master is taken by another row. The child enforces
+ * the same key, so within a prefix this is transient: the other row's delete
+ * or change (a tombstone on another partition, a rename later in the run)
+ * has not arrived yet. The document waits and is retried after each batch;
+ * one that never fits stays parked, visible in --status, never lost. */
+static cs_apply_rc_t wait_for_unique(const cs_entity_t *ent, long long child_id,
+                                     wait_for_t *wait, char *errstr,
+                                     size_t errstr_size)
+{
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s %lld waits for a UNIQUE key held by "
+                 "another row: %s", ent->table, child_id, errstr);
+        snprintf(errstr, errstr_size, "%s", msg);
+        wait->table[0] = '\0';
+        wait->child_id = 0;
+        return (cs_apply_rc_t)CS_APPLY_PARK;
+}
+
 static cs_apply_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
                                 const cs_entity_t *ent, const json_t *doc,
                                 long long parent_master_id,
@@ -928,7 +946,10 @@ static cs_apply_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
                 rb->vals[rb->n] = v_int(*master_id);
                 if (RUN(ap->sql, rb->vals, rb->n + 1, &affected, NULL, NULL,
                         NULL) == -1) {
-                        rc = db_fail(ap, dberr, errstr, errstr_size, ent->table);
+                        rc = dberr == ER_DUP_ENTRY ?
+                             wait_for_unique(ent, child_id, wait, errstr,
+                                             errstr_size) :
+                             db_fail(ap, dberr, errstr, errstr_size, ent->table);
                         goto done;
                 }
                 if (affected == 0)
@@ -948,7 +969,10 @@ static cs_apply_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
                 snprintf(ap->sql + len, SQL_MAX - len, ")");
                 if (RUN(ap->sql, rb->vals, rb->n, NULL, &insert_id, NULL,
                         NULL) == -1) {
-                        rc = db_fail(ap, dberr, errstr, errstr_size, ent->table);
+                        rc = dberr == ER_DUP_ENTRY ?
+                             wait_for_unique(ent, child_id, wait, errstr,
+                                             errstr_size) :
+                             db_fail(ap, dberr, errstr, errstr_size, ent->table);
                         goto done;
                 }
                 *master_id = (long long)insert_id;
@@ -1885,6 +1909,45 @@ cs_apply_rc_t cs_apply_message(cs_apply_t *ap, const char *prefix,
         return rc;
 }
 
+/* One more try for the documents that wait on a UNIQUE key (their
+ * target_table is empty): once per batch, each in its own savepoint. */
+static cs_apply_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
+                                        char *errstr, size_t errstr_size)
+{
+        cs_db_value_t p[1] = { v_str(pc->prefix) };
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+
+        if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?", p, 1, NULL, NULL,
+                           errstr, errstr_size) == -1 ||
+            !(res = cs_db_query(ap->db, "SELECT doc_key, value FROM "
+                                "civisync_parked_doc WHERE prefix = @cs_prefix "
+                                "AND target_table = '' LIMIT 500", errstr,
+                                errstr_size)))
+                return db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
+                               "parked documents");
+        while ((row = mysql_fetch_row(res))) {
+                unsigned long *len = mysql_fetch_lengths(res);
+                long long parked_before = ap->stats.parked;
+                char why[1024];
+                cs_apply_rc_t rc = apply_one(ap, pc->prefix, row[0], len[0],
+                                             row[1], len[1], 0, why, sizeof(why));
+                if (rc == CS_APPLY_RETRY) {
+                        snprintf(errstr, errstr_size, "%s", why);
+                        mysql_free_result(res);
+                        return CS_APPLY_RETRY;
+                }
+                if (ap->stats.parked > parked_before) {
+                        ap->stats.parked = parked_before; /* parked again */
+                } else if (rc == CS_APPLY_OK) {
+                        ap->stats.documents++;
+                        ap->stats.parked--;
+                }
+        }
+        mysql_free_result(res);
+        return CS_APPLY_OK;
+}
+
 /* Re-applies parked documents whose awaited target is now mapped. */
 static cs_apply_rc_t resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc,
                                          char *errstr, size_t errstr_size)
@@ -1949,7 +2012,7 @@ static cs_apply_rc_t resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc,
                 if (!progressed)
                         break;
         }
-        return CS_APPLY_OK;
+        return retry_unique_waits(ap, pc, errstr, errstr_size);
 }
 
 cs_apply_rc_t cs_apply_prepare_prefix(cs_apply_t *ap, const char *prefix,

@@ -548,18 +548,27 @@ int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
                         rd_kafka_conf_destroy(kconf);
                         goto done;
                 }
-        /* A shorter session than librdkafka's 45 s lets a restarted --once
-         * run rejoin quickly; kafka.properties may override it. */
+        /* Defaults that kafka.properties may override: a shorter session
+         * than librdkafka's 45 s lets a restarted --once run rejoin quickly;
+         * a bounded read-ahead (librdkafka would queue up to 64 MB) keeps
+         * the consumer's memory flat however large the backlog. */
         {
-                int overridden = 0;
-                for (size_t i = 0; i < conf->kafka.prop_cnt; i++)
-                        if (!strcmp(conf->kafka.props[i].name, "session.timeout.ms"))
-                                overridden = 1;
-                if (!overridden &&
-                    rd_kafka_conf_set(kconf, "session.timeout.ms", "10000", errstr,
-                                      errstr_size) != RD_KAFKA_CONF_OK) {
-                        rd_kafka_conf_destroy(kconf);
-                        goto done;
+                static const char *tunables[][2] = {
+                        { "session.timeout.ms", "10000" },
+                        { "queued.max.messages.kbytes", "4096" },
+                        { "queued.min.messages", "1000" },
+                };
+                for (size_t t = 0; t < sizeof(tunables) / sizeof(tunables[0]); t++) {
+                        int overridden = 0;
+                        for (size_t i = 0; i < conf->kafka.prop_cnt; i++)
+                                if (!strcmp(conf->kafka.props[i].name, tunables[t][0]))
+                                        overridden = 1;
+                        if (!overridden &&
+                            rd_kafka_conf_set(kconf, tunables[t][0], tunables[t][1],
+                                              errstr, errstr_size) != RD_KAFKA_CONF_OK) {
+                                rd_kafka_conf_destroy(kconf);
+                                goto done;
+                        }
                 }
         }
         rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);

@@ -887,8 +887,10 @@ START_TEST(test_complete_sync_framing)
 
         /* Generation 11 is abandoned after a few documents; generation 12
          * supersedes it and leaves out the last contact: that contact is
-         * swept at 12's end; 11's late end is ignored. The end of 12
-         * claims one note more than was sent: a count mismatch. */
+         * swept at 12's end; 11's late end is ignored. Then generation 13
+         * leaves out the first contact but its end claims one note more
+         * than was sent: a short replay, so nothing is swept (the first
+         * contact stays) and the mismatch is recorded. */
         ctl = cs_doc_reset_new("ct7", 11, 0, 1);
         send_json(topic, 0, "ct7/civisync_control", ctl);
         json_decref(ctl);
@@ -913,8 +915,6 @@ START_TEST(test_complete_sync_framing)
                 rec = json_array_get(docs, (size_t)last_contact);
                 json_object_set_new(counts, "contact", json_integer(
                         json_integer_value(json_object_get(counts, "contact")) - 1));
-                json_object_set_new(counts, "note", json_integer(
-                        json_integer_value(json_object_get(counts, "note")) + 1));
                 ctl = cs_doc_end_new("ct7", 12, 0, 1, counts);
                 send_json(topic, 0, "ct7/civisync_control", ctl);
                 json_decref(ctl);
@@ -928,9 +928,45 @@ START_TEST(test_complete_sync_framing)
                                 json_object_get(rec, "value"), "civisync_child_id"));
                         ck_assert_int_eq(master_id(m, "ct7", "civicrm_contact", cid), 0);
                 }
+                ck_assert_int_eq(it_int(m, "SELECT completed_generation FROM civisync_prefix WHERE prefix = 'ct7'"), 12);
+                ck_assert_int_eq(it_int(m, "SELECT last_error IS NULL FROM civisync_prefix WHERE prefix = 'ct7'"), 1);
+
+                /* Generation 13: the first contact is left out too, and the
+                 * end claims a note that never came. */
+                long long first_contact = -1;
+                json_array_foreach(docs, i, rec) {
+                        const char *key = json_string_value(json_object_get(rec, "key"));
+                        if (first_contact < 0 && strstr(key, "/civicrm_contact/"))
+                                first_contact = (long long)i;
+                }
+                ctl = cs_doc_reset_new("ct7", 13, 0, 1);
+                send_json(topic, 0, "ct7/civisync_control", ctl);
+                json_decref(ctl);
+                json_array_foreach(docs, i, rec) {
+                        if ((long long)i == last_contact || (long long)i == first_contact)
+                                continue;
+                        send_rec(topic, 0, rec);
+                }
+                json_object_set_new(counts, "contact", json_integer(
+                        json_integer_value(json_object_get(counts, "contact")) - 1));
+                json_object_set_new(counts, "note", json_integer(
+                        json_integer_value(json_object_get(counts, "note")) + 1));
+                ctl = cs_doc_end_new("ct7", 13, 0, 1, counts);
+                send_json(topic, 0, "ct7/civisync_control", ctl);
+                json_decref(ctl);
+                ku_flush();
+                consume_ok(conf);
+                rec = json_array_get(docs, (size_t)first_contact);
+                {
+                        long long cid = json_integer_value(json_object_get(
+                                json_object_get(rec, "value"), "civisync_child_id"));
+                        /* Not swept: the replay came up short. */
+                        ck_assert_int_ne(master_id(m, "ct7", "civicrm_contact", cid), 0);
+                }
         }
-        ck_assert_int_eq(it_int(m, "SELECT completed_generation FROM civisync_prefix WHERE prefix = 'ct7'"), 12);
+        ck_assert_int_eq(it_int(m, "SELECT completed_generation FROM civisync_prefix WHERE prefix = 'ct7'"), 13);
         ck_assert_int_eq(it_int(m, "SELECT last_error LIKE '%%note sent%%' FROM civisync_prefix WHERE prefix = 'ct7'"), 1);
+        ck_assert_int_eq(it_int(m, "SELECT last_error LIKE '%%NOT removed%%' FROM civisync_prefix WHERE prefix = 'ct7'"), 1);
         r = it_run("civisync-consume", "-c", conf, "--status", NULL);
         ck_assert_msg(strstr(r.out, "mismatch") != NULL, "%s", r.out);
         it_run_free(&r);
@@ -1005,6 +1041,68 @@ START_TEST(test_db_connection_killed)
 END_TEST
 
 /* One test case per test, so that CK_RUN_CASE=<name> runs one alone. */
+/* A row re-created under a new id with the same UNIQUE key arrives before
+ * the old row's tombstone (another partition): it waits, is not
+ * dead-lettered, and lands once the tombstone is applied. */
+START_TEST(test_unique_key_waits_for_tombstone)
+{
+        char master[64], child[64], dlq[128], key[128];
+        const char *topic = "civisync.ct8";
+        json_t *docs, *old_rec, *fresh;
+        long long old_id;
+        MYSQL *m;
+        char *conf;
+        size_t i;
+
+        it_unique(master, sizeof(master), "master");
+        it_unique(child, sizeof(child), "child");
+        it_make_db(master, "--schema 5");
+        it_make_db(child, "--schema 5 --child 5 --contacts 30");
+        it_topic(topic, 2);
+        dlq_topic(dlq, sizeof(dlq), master);
+        docs = child_docs("ct8", child, 0);
+        for (i = 0; i < json_array_size(docs); i++)
+                send_rec(topic, 0, json_array_get(docs, i));
+        ku_flush();
+        conf = strdup(consumer_conf(master, dlq, "\"ct8\"", NULL));
+        consume_ok(conf);
+        m = it_connect(master);
+
+        old_rec = first_doc(docs, "ct8", "civicrm_entity_tag");
+        ck_assert_ptr_nonnull(old_rec);
+        old_id = json_integer_value(json_object_get(json_object_get(old_rec, "value"),
+                                                    "civisync_child_id"));
+        ck_assert_int_ne(master_id(m, "ct8", "civicrm_entity_tag", old_id), 0);
+
+        /* The same tag on the same entity under a new id, on partition 1. */
+        fresh = json_deep_copy(json_object_get(old_rec, "value"));
+        snprintf(key, sizeof(key), "ct8/civicrm_entity_tag/%d", 999999);
+        json_object_set_new(fresh, "id", json_string(key));
+        json_object_set_new(fresh, "civisync_child_id", json_integer(999999));
+        send_json(topic, 1, key, fresh);
+        ku_flush();
+        consume_ok(conf);
+        ck_assert_int_eq(master_id(m, "ct8", "civicrm_entity_tag", 999999), 0);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
+                                "prefix = 'ct8' AND target_table = ''"), 1);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_dead_letter"), 0);
+
+        /* The old row's tombstone, on partition 0. */
+        send_json(topic, 0, json_string_value(json_object_get(old_rec, "key")), NULL);
+        ku_flush();
+        consume_ok(conf);
+        ck_assert_int_eq(master_id(m, "ct8", "civicrm_entity_tag", old_id), 0);
+        ck_assert_int_ne(master_id(m, "ct8", "civicrm_entity_tag", 999999), 0);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
+                                "prefix = 'ct8'"), 0);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_dead_letter"), 0);
+        json_decref(fresh);
+        json_decref(docs);
+        mysql_close(m);
+        free(conf);
+}
+END_TEST
+
 static void add(Suite *s, const char *name, const TTest *test)
 {
         TCase *tc = tcase_create(name);
@@ -1026,5 +1124,6 @@ Suite *consume_suite(void)
         add(s, "offset_gone", test_offset_out_of_range);
         add(s, "framing", test_complete_sync_framing);
         add(s, "db_killed", test_db_connection_killed);
+        add(s, "unique_waits", test_unique_key_waits_for_tombstone);
         return s;
 }
