@@ -138,6 +138,7 @@ int main(int argc, char **argv)
                           sizeof(errstr));
         if (rc == 1) {
                 cs_cli_free(&cli);
+                json_decref(created);
                 return CS_EXIT_OK;
         }
         if (rc == -1 || first_arg < argc || !cli.config_path) {
@@ -146,6 +147,7 @@ int main(int argc, char **argv)
                         "(see " PROGRAM " --help)" :
                         PROGRAM ": -c FILE is required (see " PROGRAM " --help)");
                 cs_cli_free(&cli);
+                json_decref(created);
                 return CS_EXIT_USAGE;
         }
         if (cs_conf_load_producer(cli.config_path, &conf, errstr,

@@ -209,7 +209,7 @@ it_run_t it_run(const char *program, ...)
 void it_topic(const char *name, int partitions)
 {
         const char *ctl = env("CS_TEST_BROKER_CONTROL");
-        char line[300];
+        char line[300], log_path[512], created[300], failed[300], buf[1024];
         int fd = open(ctl, O_WRONLY);
         ssize_t len;
 
@@ -217,8 +217,27 @@ void it_topic(const char *name, int partitions)
         len = snprintf(line, sizeof(line), "topic %s:%d\n", name, partitions);
         ck_assert_int_eq(write(fd, line, (size_t)len), len);
         close(fd);
-        /* The broker polls its control FIFO every 100 ms. */
-        usleep(400000);
+        /* Wait for the broker's own word (its log), not for a guessed
+         * delay: the mock creates any topic a client asks about first. */
+        snprintf(log_path, sizeof(log_path), "%s/broker.log", it_tmpdir());
+        snprintf(created, sizeof(created), "created topic %s with", name);
+        snprintf(failed, sizeof(failed), "cannot create topic %s:", name);
+        for (int tries = 0; tries < 200; tries++) {
+                FILE *fp = fopen(log_path, "r");
+                int done = 0;
+                while (fp && fgets(buf, sizeof(buf), fp)) {
+                        ck_assert_msg(!strstr(buf, failed), "broker: %s", buf);
+                        if (strstr(buf, created))
+                                done = 1;
+                }
+                if (fp)
+                        fclose(fp);
+                if (done)
+                        return;
+                usleep(50000);
+        }
+        ck_abort_msg("the broker did not create topic %s within 10 s (%s)", name,
+                     log_path);
 }
 
 void it_run_free(it_run_t *run)
