@@ -115,13 +115,8 @@ int main(int argc, char **argv)
         if (cs_conf_load_consumer(cli.config_path, &conf, errstr,
                                   sizeof(errstr)) == -1)
                 goto usage_error;
-        if (cli.brokers && cs_conf_set_brokers(&conf.kafka, cli.brokers, errstr,
-                                               sizeof(errstr)) == -1)
+        if (cs_cli_apply_kafka(&cli, &conf.kafka, errstr, sizeof(errstr)) == -1)
                 goto usage_error;
-        for (int i = 0; i < cli.x_prop_cnt; i++)
-                if (cs_conf_kafka_prop_set(&conf.kafka, cli.x_props[i], errstr,
-                                           sizeof(errstr)) == -1)
-                        goto usage_error;
         if ((opts.input != NULL) != (opts.prefix != NULL)) {
                 snprintf(errstr, sizeof(errstr), PROGRAM ": --input and --prefix "
                          "go together");

@@ -235,3 +235,16 @@ void cs_cli_free(cs_cli_t *cli)
         free(cli->x_props);
         memset(cli, 0, sizeof(*cli));
 }
+
+int cs_cli_apply_kafka(const cs_cli_t *cli, cs_kafka_params_t *kafka,
+                       char *errstr, size_t errstr_size)
+{
+        if (cli->brokers && cs_conf_set_brokers(kafka, cli->brokers, errstr,
+                                                errstr_size) == -1)
+                return -1;
+        for (int i = 0; i < cli->x_prop_cnt; i++)
+                if (cs_conf_kafka_prop_set(kafka, cli->x_props[i], errstr,
+                                           errstr_size) == -1)
+                        return -1;
+        return 0;
+}

@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include "conf.h"
 
 #define CS_VERSION "0.1.0"
 
@@ -38,5 +39,10 @@ int cs_cli_parse(cs_cli_t *cli, int argc, char **argv, const char *program,
                  const struct option *extra_long, cs_cli_option_cb *cb,
                  void *opaque, int *first_arg, char *errstr, size_t errstr_size);
 void cs_cli_free(cs_cli_t *cli);
+
+/* Applies -b (replaces kafka->brokers) and every -X name=value, in order,
+ * over the configuration file's kafka group. 0, or -1 with errstr. */
+int cs_cli_apply_kafka(const cs_cli_t *cli, cs_kafka_params_t *kafka,
+                       char *errstr, size_t errstr_size);
 
 #endif

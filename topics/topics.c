@@ -805,13 +805,8 @@ int main(int argc, char **argv)
         }
         if (load_setup(cli.config_path, &setup, errstr, sizeof(errstr)) == -1)
                 goto usage_error;
-        if (cli.brokers && cs_conf_set_brokers(setup.kafka, cli.brokers, errstr,
-                                               sizeof(errstr)) == -1)
+        if (cs_cli_apply_kafka(&cli, setup.kafka, errstr, sizeof(errstr)) == -1)
                 goto usage_error;
-        for (int i = 0; i < cli.x_prop_cnt; i++)
-                if (cs_conf_kafka_prop_set(setup.kafka, cli.x_props[i], errstr,
-                                           sizeof(errstr)) == -1)
-                        goto usage_error;
         if (!setup.kafka->brokers) {
                 snprintf(errstr, sizeof(errstr), PROGRAM ": no brokers: set "
                          "kafka.brokers in %s or use -b", cli.config_path);

@@ -225,6 +225,39 @@ START_TEST(test_reparse_resets_state)
 }
 END_TEST
 
+START_TEST(test_apply_kafka)
+{
+        const char *props[] = { "compression.type=zstd", "client.id=x", "bad" };
+        cs_cli_t cli = { .brokers = "b1:9092", .x_props = props, .x_prop_cnt = 2 };
+        cs_kafka_prop_t file_prop = { .name = "compression.type", .value = "lz4" };
+        cs_kafka_params_t kafka = { 0 };
+        char err[256] = "";
+
+        kafka.brokers = strdup("file:9092");
+        kafka.props = malloc(sizeof(*kafka.props));
+        kafka.props[0].name = strdup(file_prop.name);
+        kafka.props[0].value = strdup(file_prop.value);
+        kafka.prop_cnt = 1;
+        ck_assert_int_eq(cs_cli_apply_kafka(&cli, &kafka, err, sizeof(err)), 0);
+        /* -b replaces the file's brokers; -X overrides, then appends. */
+        ck_assert_str_eq(kafka.brokers, "b1:9092");
+        ck_assert_uint_eq(kafka.prop_cnt, 2);
+        ck_assert_str_eq(kafka.props[0].name, "compression.type");
+        ck_assert_str_eq(kafka.props[0].value, "zstd");
+        ck_assert_str_eq(kafka.props[1].name, "client.id");
+        /* A -X without '=' is a usage error naming it. */
+        cli.x_prop_cnt = 3;
+        ck_assert_int_eq(cs_cli_apply_kafka(&cli, &kafka, err, sizeof(err)), -1);
+        ck_assert_ptr_nonnull(strstr(err, "bad"));
+        for (size_t i = 0; i < kafka.prop_cnt; i++) {
+                free(kafka.props[i].name);
+                free(kafka.props[i].value);
+        }
+        free(kafka.props);
+        free(kafka.brokers);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
         Suite *s = suite_create("cli");
@@ -236,6 +269,7 @@ Suite *cli_suite(void)
         tcase_add_test(tc, test_usage_errors);
         tcase_add_test(tc, test_help_and_version);
         tcase_add_test(tc, test_reparse_resets_state);
+        tcase_add_test(tc, test_apply_kafka);
         suite_add_tcase(s, tc);
         return s;
 }
