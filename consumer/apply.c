@@ -277,9 +277,13 @@ static cs_apply_rc_t release_references(cs_apply_t *ap, const cs_entity_t *ent,
         unsigned int dberr = 0;
         char *sql;
 
-        if (!rr)
-                return db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
-                               "foreign keys");
+        if (!rr) {
+                /* civisync's own metadata read failed: never the document's
+                 * fault, so never a dead letter. */
+                db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
+                        "foreign keys");
+                return CS_APPLY_RETRY;
+        }
         if (rr->n == 0)
                 return CS_APPLY_OK;
         if (!(sql = malloc(SQL_MAX))) {
@@ -317,9 +321,11 @@ static cs_apply_rc_t forget_cascaded(cs_apply_t *ap, const char *map,
         char *sql, *sub;
         cs_apply_rc_t rc = CS_APPLY_OK;
 
-        if (!rr)
-                return db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
-                               "foreign keys");
+        if (!rr) {
+                db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
+                        "foreign keys");
+                return CS_APPLY_RETRY;
+        }
         if (rr->cascade_n == 0 || depth > 3)
                 return CS_APPLY_OK;
         sql = malloc(SQL_MAX);
@@ -1658,12 +1664,27 @@ int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
                 return -1;
         }
         for (int i = 0; own_tables_sql[i]; i++)
-                if (cs_db_exec(ap->db, own_tables_sql[i], errstr, errstr_size) == -1) {
-                        mysql_close(ap->db);
-                        ap->db = NULL;
-                        return -1;
-                }
+                if (cs_db_exec(ap->db, own_tables_sql[i], errstr, errstr_size) == -1)
+                        goto fail;
+        /* The master's shape (columns, foreign keys) is read once per
+         * connection, here, so that no document's apply depends on an
+         * information_schema read. */
+        for (size_t i = 0; i < ap->entity_cnt; i++) {
+                const cs_entity_t *ent = &cs_reg_entities(NULL)[i];
+                ap->restrict_refs[i].loaded = 0;
+                ap->restrict_refs[i].n = ap->restrict_refs[i].cascade_n = 0;
+                if (ap->table_state[i] == 0 &&
+                    !master_table(ap, ent, errstr, errstr_size) &&
+                    ap->table_state[i] == 0)
+                        goto fail;
+                if (!restrict_refs(ap, ent, errstr, errstr_size))
+                        goto fail;
+        }
         return 0;
+fail:
+        mysql_close(ap->db);
+        ap->db = NULL;
+        return -1;
 }
 
 void cs_apply_free(cs_apply_t *ap)
