@@ -273,3 +273,39 @@ void it_run_free(it_run_t *run)
         free(run->err);
         run->out = run->err = NULL;
 }
+
+const char *const it_synced_tables[] = {
+        "civicrm_contact", "civicrm_email", "civicrm_phone", "civicrm_address",
+        "civicrm_im", "civicrm_website", "civicrm_saved_search", "civicrm_group",
+        "civicrm_group_nesting", "civicrm_group_organization",
+        "civicrm_group_contact", "civicrm_tag", "civicrm_entity_tag",
+        "civicrm_relationship", "civicrm_note", "civicrm_activity",
+        "civicrm_activity_contact", NULL
+};
+
+long long it_child_rows(MYSQL *child, const char *table)
+{
+        if (!strcmp(table, "civicrm_email") || !strcmp(table, "civicrm_phone") ||
+            !strcmp(table, "civicrm_address") || !strcmp(table, "civicrm_im") ||
+            !strcmp(table, "civicrm_website"))
+                return it_int(child, "SELECT COUNT(*) FROM %s WHERE contact_id IS NOT NULL",
+                              table);
+        return it_int(child, "SELECT COUNT(*) FROM %s", table);
+}
+
+long long it_mapped_rows(MYSQL *master, const char *prefix, const char *table)
+{
+        return it_int(master, "SELECT COUNT(*) FROM mapping_master_%s m JOIN %s t "
+                      "ON t.id = m.master_entity_id WHERE m.entity_table = '%s'",
+                      prefix, table, table);
+}
+
+void it_assert_synced(MYSQL *child, MYSQL *master, const char *prefix)
+{
+        for (int i = 0; it_synced_tables[i]; i++) {
+                long long want = it_child_rows(child, it_synced_tables[i]);
+                long long have = it_mapped_rows(master, prefix, it_synced_tables[i]);
+                ck_assert_msg(want == have, "%s %s: child has %lld rows, master %lld",
+                              prefix, it_synced_tables[i], want, have);
+        }
+}

@@ -41,6 +41,16 @@ void it_run_free(it_run_t *run);
  * CreateTopics). Idempotent enough for tests: call once per topic. */
 void it_topic(const char *name, int partitions);
 
+/* The phase-1 tables whose rows reach the master (NULL-terminated). */
+extern const char *const it_synced_tables[];
+/* Rows of table in a child that civisync syncs (nested rows need their
+ * contact; location-block emails etc. have none). */
+long long it_child_rows(MYSQL *child, const char *table);
+/* Rows of table on the master that prefix's mapping names. */
+long long it_mapped_rows(MYSQL *master, const char *prefix, const char *table);
+/* Every synced table: child rows == mapped master rows (test fails if not). */
+void it_assert_synced(MYSQL *child, MYSQL *master, const char *prefix);
+
 /* The temp dir and broker of the harness. */
 const char *it_tmpdir(void);
 const char *it_brokers(void);

@@ -14,15 +14,6 @@
 #include "harness.h"
 #include "kafka_util.h"
 
-static const char *const synced_tables[] = {
-        "civicrm_contact", "civicrm_email", "civicrm_phone", "civicrm_address",
-        "civicrm_im", "civicrm_website", "civicrm_saved_search", "civicrm_group",
-        "civicrm_group_nesting", "civicrm_group_organization",
-        "civicrm_group_contact", "civicrm_tag", "civicrm_entity_tag",
-        "civicrm_relationship", "civicrm_note", "civicrm_activity",
-        "civicrm_activity_contact", NULL
-};
-
 /* ---- helpers ---- */
 
 /* A consumer config with its own group and dead-letter topic. */
@@ -138,33 +129,6 @@ static void send_rec(const char *topic, int partition, const json_t *rec)
 {
         send_json(topic, partition, json_string_value(json_object_get(rec, "key")),
                   json_object_get(rec, "value"));
-}
-
-static long long mapped(MYSQL *m, const char *prefix, const char *table)
-{
-        return it_int(m, "SELECT COUNT(*) FROM mapping_master_%s mp JOIN %s t ON "
-                      "t.id = mp.master_entity_id WHERE mp.entity_table = '%s'",
-                      prefix, table, table);
-}
-
-static long long child_rows(MYSQL *child, const char *table)
-{
-        if (!strcmp(table, "civicrm_email") || !strcmp(table, "civicrm_phone") ||
-            !strcmp(table, "civicrm_address") || !strcmp(table, "civicrm_im") ||
-            !strcmp(table, "civicrm_website"))
-                return it_int(child, "SELECT COUNT(*) FROM %s WHERE contact_id IS NOT NULL",
-                              table);
-        return it_int(child, "SELECT COUNT(*) FROM %s", table);
-}
-
-static void assert_synced(MYSQL *child, MYSQL *m, const char *prefix)
-{
-        for (int i = 0; synced_tables[i]; i++) {
-                long long want = child_rows(child, synced_tables[i]);
-                long long have = mapped(m, prefix, synced_tables[i]);
-                ck_assert_msg(want == have, "%s %s: child %lld, master %lld", prefix,
-                              synced_tables[i], want, have);
-        }
 }
 
 /* Master id of a child row through the mapping (0 if unmapped). */
@@ -411,7 +375,7 @@ START_TEST(test_incremental_updates_and_deletes)
         consume_ok(conf);
         m = it_connect(master);
         c = it_connect(child);
-        assert_synced(c, m, "ct2");
+        it_assert_synced(c, m, "ct2");
         docs = child_docs("ct2", child, 0);
 
         /* Updates: one document of every root entity with a changed
@@ -597,7 +561,7 @@ START_TEST(test_resync_both_paths)
         consume_ok(conf);
         m = it_connect(master);
         ca = it_connect(a);
-        assert_synced(ca, m, "ct3a");
+        it_assert_synced(ca, m, "ct3a");
 
         /* A contact of ct3a that is not in the topic (its tombstone was
          * compacted away): applied from a file, so only the master has it. */
@@ -625,8 +589,8 @@ START_TEST(test_resync_both_paths)
                 ck_assert_msg(r.exit_code == 0, "%s", r.err);
                 it_run_free(&r);
                 ck_assert_int_gt(master_id(m, "ct3a", "civicrm_contact", extra_child + round), 0);
-                for (int i = 0; synced_tables[i]; i++)
-                        before[i] = it_checksum(m, synced_tables[i]);
+                for (int i = 0; it_synced_tables[i]; i++)
+                        before[i] = it_checksum(m, it_synced_tables[i]);
                 (void)before;
 
                 if (round == 0) {
@@ -644,7 +608,7 @@ START_TEST(test_resync_both_paths)
                               "round %d: no replay end in the log: %s", round, r.err);
                 it_run_free(&r);
                 ck_assert_int_eq(master_id(m, "ct3a", "civicrm_contact", extra_child + round), 0);
-                assert_synced(ca, m, "ct3a");
+                it_assert_synced(ca, m, "ct3a");
                 ck_assert_int_eq(it_int(m, "SELECT replays_completed FROM civisync_prefix WHERE prefix = 'ct3a'"), round + 1);
                 ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_offset WHERE prefix = 'ct3a' AND replay_end IS NOT NULL"), 0);
         }
@@ -652,7 +616,7 @@ START_TEST(test_resync_both_paths)
          * extra contacts were the only other change, and they are gone). */
         {
                 MYSQL *cb = it_connect(b);
-                assert_synced(cb, m, "ct3b");
+                it_assert_synced(cb, m, "ct3b");
                 mysql_close(cb);
         }
         json_decref(docs);
@@ -687,7 +651,7 @@ START_TEST(test_multi_partition_reverse_order)
         consume_ok(consumer_conf(master, dlq, "\"ct4\"", "batch_documents = 37;"));
         m = it_connect(master);
         c = it_connect(child);
-        assert_synced(c, m, "ct4");
+        it_assert_synced(c, m, "ct4");
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_parked WHERE prefix = 'ct4'"), 0);
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE prefix = 'ct4'"), 0);
         /* References were filled in: every relationship points at the
@@ -758,17 +722,17 @@ START_TEST(test_sigkill_mid_batch)
         ck_assert_msg(killed, "the consumer finished before it could be killed");
         c = it_connect(child);
         ck_assert_int_lt(it_int(b, "SELECT COUNT(*) FROM mapping_master_ct5 WHERE entity_table = 'civicrm_contact'"),
-                         child_rows(c, "civicrm_contact") + 1);
+                         it_child_rows(c, "civicrm_contact") + 1);
         consume_ok(conf2);
         a = it_connect(m1);
-        assert_synced(c, a, "ct5");
-        assert_synced(c, b, "ct5");
-        for (int i = 0; synced_tables[i]; i++) {
+        it_assert_synced(c, a, "ct5");
+        it_assert_synced(c, b, "ct5");
+        for (int i = 0; it_synced_tables[i]; i++) {
                 long long n1, s1, n2, s2;
-                fingerprint(a, m1, "ct5", synced_tables[i], &n1, &s1);
-                fingerprint(b, m2, "ct5", synced_tables[i], &n2, &s2);
+                fingerprint(a, m1, "ct5", it_synced_tables[i], &n1, &s1);
+                fingerprint(b, m2, "ct5", it_synced_tables[i], &n2, &s2);
                 ck_assert_msg(n1 == n2 && s1 == s2, "%s differs: %lld/%lld vs %lld/%lld",
-                              synced_tables[i], n1, s1, n2, s2);
+                              it_synced_tables[i], n1, s1, n2, s2);
         }
         ck_assert_int_eq(it_int(b, "SELECT completed_generation > 0 AND last_error IS NULL FROM civisync_prefix WHERE prefix = 'ct5'"), 1);
         mysql_close(a);
@@ -884,7 +848,7 @@ START_TEST(test_complete_sync_framing)
         json_decref(ctl);
         ku_flush();
         consume_ok(conf);
-        assert_synced(c, m, "ct7");
+        it_assert_synced(c, m, "ct7");
         ck_assert_int_eq(it_int(m, "SELECT completed_generation FROM civisync_prefix WHERE prefix = 'ct7'"), 10);
         ck_assert_int_eq(it_int(m, "SELECT last_error IS NULL FROM civisync_prefix WHERE prefix = 'ct7'"), 1);
 
@@ -1036,7 +1000,7 @@ START_TEST(test_db_connection_killed)
         ck_assert_msg(strstr(buf, "retrying") != NULL, "no retry in the log: %s", buf);
         ck_assert_msg(strstr(buf, "rejected to") == NULL, "dead letters: %s", buf);
         c = it_connect(child);
-        assert_synced(c, m, "ct8");
+        it_assert_synced(c, m, "ct8");
         mysql_close(m);
         mysql_close(c);
         free(conf);

@@ -7,45 +7,6 @@
 
 #include "harness.h"
 
-/* Phase-1 tables with their row counts compared child vs master. */
-static const char *const synced_tables[] = {
-        "civicrm_contact", "civicrm_email", "civicrm_phone", "civicrm_address",
-        "civicrm_im", "civicrm_website", "civicrm_saved_search", "civicrm_group",
-        "civicrm_group_nesting", "civicrm_group_organization",
-        "civicrm_group_contact", "civicrm_tag", "civicrm_entity_tag",
-        "civicrm_relationship", "civicrm_note", "civicrm_activity",
-        "civicrm_activity_contact", NULL
-};
-
-/* Rows of table in a child that civisync syncs (emails etc. of location
- * blocks have no contact; entity tags and notes only on synced tables). */
-static long long child_rows(MYSQL *child, const char *table)
-{
-        if (!strcmp(table, "civicrm_email") || !strcmp(table, "civicrm_phone") ||
-            !strcmp(table, "civicrm_address") || !strcmp(table, "civicrm_im") ||
-            !strcmp(table, "civicrm_website"))
-                return it_int(child, "SELECT COUNT(*) FROM %s WHERE contact_id IS NOT NULL",
-                              table);
-        return it_int(child, "SELECT COUNT(*) FROM %s", table);
-}
-
-static long long mapped_rows(MYSQL *master, const char *prefix, const char *table)
-{
-        return it_int(master, "SELECT COUNT(*) FROM mapping_master_%s m JOIN %s t "
-                      "ON t.id = m.master_entity_id WHERE m.entity_table = '%s'",
-                      prefix, table, table);
-}
-
-static void assert_synced(MYSQL *child, MYSQL *master, const char *prefix)
-{
-        for (int i = 0; synced_tables[i]; i++) {
-                long long want = child_rows(child, synced_tables[i]);
-                long long have = mapped_rows(master, prefix, synced_tables[i]);
-                ck_assert_msg(want == have, "%s %s: child has %lld rows, master %lld",
-                              prefix, synced_tables[i], want, have);
-        }
-}
-
 static void produce_ok(const char *conf)
 {
         it_run_t r = it_run("civisync-produce", "-c", conf, "--complete", NULL);
@@ -91,9 +52,9 @@ START_TEST(test_three_children_one_master)
         ca = it_connect(a);
         cb = it_connect(b);
         cc = it_connect(c);
-        assert_synced(ca, m, "it1");
-        assert_synced(cb, m, "it2");
-        assert_synced(cc, m, "it3");
+        it_assert_synced(ca, m, "it1");
+        it_assert_synced(cb, m, "it2");
+        it_assert_synced(cc, m, "it3");
         /* Collisions are qualified, not dropped. */
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_group WHERE name = 'it1:Newsletter'"), 1);
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_group WHERE name = 'it3:Newsletter'"), 1);
@@ -180,25 +141,25 @@ START_TEST(test_idempotent_and_sweep)
         produce_ok(pb);
         consume_ok(consumer);
         m = it_connect(master);
-        for (int i = 0; synced_tables[i]; i++)
-                before[i] = it_checksum(m, synced_tables[i]);
+        for (int i = 0; it_synced_tables[i]; i++)
+                before[i] = it_checksum(m, it_synced_tables[i]);
 
         produce_ok(pa);
         consume_ok(consumer);
-        for (int i = 0; synced_tables[i]; i++)
-                ck_assert_msg(it_checksum(m, synced_tables[i]) == before[i],
-                              "%s changed on a repeated sync", synced_tables[i]);
+        for (int i = 0; it_synced_tables[i]; i++)
+                ck_assert_msg(it_checksum(m, it_synced_tables[i]) == before[i],
+                              "%s changed on a repeated sync", it_synced_tables[i]);
 
         /* Delete in child a: one email, one whole contact (its rows cascade). */
         ca = it_connect(a);
         it_exec(ca, "DELETE FROM civicrm_email WHERE id = (SELECT MIN(id) FROM civicrm_email WHERE contact_id IS NOT NULL)");
         it_exec(ca, "UPDATE civicrm_contact SET employer_id = NULL, primary_contact_id = NULL");
         it_exec(ca, "DELETE FROM civicrm_contact WHERE id = (SELECT MAX(id) FROM civicrm_contact)");
-        after_b = mapped_rows(m, "it6", "civicrm_contact");
+        after_b = it_mapped_rows(m, "it6", "civicrm_contact");
         produce_ok(pa);
         consume_ok(consumer);
-        assert_synced(ca, m, "it5");
-        ck_assert_int_eq(mapped_rows(m, "it6", "civicrm_contact"), after_b);
+        it_assert_synced(ca, m, "it5");
+        ck_assert_int_eq(it_mapped_rows(m, "it6", "civicrm_contact"), after_b);
         ck_assert_int_eq(it_int(m, "SELECT completed_generation > 0 FROM civisync_prefix WHERE prefix = 'it5'"), 1);
         ck_assert_int_eq(it_int(m, "SELECT last_error IS NULL FROM civisync_prefix WHERE prefix = 'it5'"), 1);
         mysql_close(ca);
@@ -225,7 +186,7 @@ START_TEST(test_multi_partition_topic)
         consume_ok(it_consumer_conf(master, "prefixes = [\"it7\"];"));
         m = it_connect(master);
         ca = it_connect(a);
-        assert_synced(ca, m, "it7");
+        it_assert_synced(ca, m, "it7");
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_replay_end WHERE prefix = 'it7'"), 4);
         mysql_close(m);
         mysql_close(ca);
@@ -255,7 +216,7 @@ START_TEST(test_file_transport)
         it_run_free(&r);
         m = it_connect(master);
         ca = it_connect(a);
-        assert_synced(ca, m, "it8");
+        it_assert_synced(ca, m, "it8");
         mysql_close(m);
         mysql_close(ca);
 }
