@@ -276,6 +276,20 @@ cs_broker_ctl() {
                 _cs_err "cs_broker_ctl: no broker control FIFO (started with --no-broker?)"
                 return 1
         fi
+        local log="$CS_TEST_TMPDIR/broker.log" before w=0
+        before=$(wc -l <"$log")
         printf '%s\n' "$*" >"$CS_TEST_BROKER_CONTROL" || return 1
-        sleep 0.4
+        # Wait for the broker's answer to this command in its log (it polls
+        # the FIFO every 100 ms), so a fault is in force before the caller
+        # goes on.
+        while [ $w -lt 100 ]; do
+                if tail -n +"$((before + 1))" "$log" |
+                        grep -q 'control: \|created topic \|cannot create topic '; then
+                        return 0
+                fi
+                sleep 0.1
+                w=$((w + 1))
+        done
+        _cs_err "cs_broker_ctl: no answer from the broker to '$*' within 10 s"
+        return 1
 }
