@@ -3,7 +3,8 @@
 #
 # Usage: tests/faults/run.sh [--short] [--only NAME[,NAME...]]
 #   --short   the form run by `make test`: fewer kill points and smaller children
-#             (no master restart: it takes minutes)
+#             (no master restart: it takes minutes; no broker outage: flaky on
+#             the mock cluster, see docs/FAULTS.md)
 #   --only    run only these scenarios: kill_complete kill_incremental producer_kill
 #             broker_outage master_restart concurrent two_consumers hostile hostile_big
 #             fk_nested_delete
@@ -711,7 +712,9 @@ if [ "$MODE" = short ]; then
         want kill_complete && scenario_kill_complete 4 600 2500
         want kill_incremental && scenario_kill_incremental 1 2 1500
         want producer_kill && scenario_producer_kill 2 150
-        want broker_outage && scenario_broker_outage
+        # broker_outage runs in the full form only: on the mock cluster its
+        # fault injection does not always take hold before the producer's
+        # run (seen in 2 of 4 short runs), and make test must not flake.
         want concurrent && scenario_concurrent 600
         want two_consumers && scenario_two_consumers 600
         want hostile && scenario_hostile
