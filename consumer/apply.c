@@ -8,6 +8,7 @@
 #include <mysqld_error.h>
 
 #include "apply.h"
+#include "bulk.h"
 #include "db.h"
 #include "doc.h"
 #include "log.h"
@@ -34,7 +35,10 @@ typedef struct prefix_ctx_s {
         int offsets_touched;            /* civisync_offset written in this batch */
 } prefix_ctx_t;
 
-/* Mapping lookups cached within one transaction (positive results only). */
+/* Mapping lookups cached within one transaction: master_id > 0 is a
+ * mapping, 0 says "not mapped" (from a prefetch). Every insert of a mapping
+ * row goes through map_remember and every delete calls map_forget_all, so
+ * both kinds stay true until the transaction ends. */
 #define MAP_CACHE_SIZE 65536
 typedef struct map_entry_s {
         unsigned long epoch;            /* valid when == cs_apply_t.map_epoch */
@@ -42,6 +46,7 @@ typedef struct map_entry_s {
         unsigned short entity_no;
         long long child_id;
         long long master_id;
+        long long generation;           /* of the mapping row, -1 unknown */
 } map_entry_t;
 
 /* Nullable foreign keys with ON DELETE RESTRICT/NO ACTION that point at a
@@ -73,7 +78,21 @@ struct cs_apply_s {
         unsigned int last_errno;
         map_entry_t *map_cache;
         unsigned long map_epoch;
+        unsigned int map_victim;
+        /* Cache entries written since the message's savepoint: a rollback
+         * to it forgets just these (JOURNAL_MAX more: everything). */
+        struct journal_s {
+                prefix_ctx_t *pc;
+                const char *table;
+                long long child_id;
+        } journal[256];
+        size_t journal_n;
+        int journaling, journal_overflow;
         restrict_refs_t *restrict_refs; /* per registry entity, loaded once */
+        int bulk_ok;                   /* multi-row INSERTs of new rows allowed */
+        long long autoinc_step;        /* @@auto_increment_increment */
+        int warned_autoinc;
+        struct row_build_s *scratch;   /* row buffer of the multi-row path */
 };
 
 static const char *own_tables_sql[] = {
@@ -217,20 +236,21 @@ static const cs_table_t *master_table(cs_apply_t *ap, const cs_entity_t *ent,
 }
 
 /* The restricting nullable references to ent's table (loaded once). */
-static restrict_refs_t *restrict_refs(cs_apply_t *ap, const cs_entity_t *ent,
-                                      char *errstr, size_t errstr_size)
+/* Reads every foreign key of the master's schema in one query (the
+ * information_schema joins are slow: one query per table cost ~50 ms each)
+ * and files them under the synced table they point at. */
+static int load_restrict_refs(cs_apply_t *ap, char *errstr, size_t errstr_size)
 {
-        restrict_refs_t *rr = &ap->restrict_refs[entity_index(ent)];
-        cs_db_value_t p[1] = { v_str(ent->table) };
         MYSQL_RES *res;
         MYSQL_ROW row;
 
-        if (rr->loaded)
-                return rr;
-        if (cs_db_set_vars(ap->db, "SET @cs_table = ?", p, 1, NULL, NULL,
-                           errstr, errstr_size) == -1 ||
-            !(res = cs_db_query(ap->db,
-                "SELECT k.TABLE_NAME, k.COLUMN_NAME, r.DELETE_RULE, c.IS_NULLABLE "
+        for (size_t i = 0; i < ap->entity_cnt; i++) {
+                ap->restrict_refs[i].n = ap->restrict_refs[i].cascade_n = 0;
+                ap->restrict_refs[i].loaded = 0;
+        }
+        if (!(res = cs_db_query(ap->db,
+                "SELECT k.REFERENCED_TABLE_NAME, k.TABLE_NAME, k.COLUMN_NAME, "
+                "r.DELETE_RULE, c.IS_NULLABLE "
                 "FROM information_schema.KEY_COLUMN_USAGE k "
                 "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
                 "  ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA "
@@ -239,29 +259,46 @@ static restrict_refs_t *restrict_refs(cs_apply_t *ap, const cs_entity_t *ent,
                 "JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA "
                 " AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME "
                 "WHERE k.TABLE_SCHEMA = DATABASE() "
-                "  AND k.REFERENCED_TABLE_NAME = @cs_table ORDER BY 1, 2",
+                "  AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY 1, 2, 3",
                 errstr, errstr_size)))
-                return NULL;
+                return -1;
         while ((row = mysql_fetch_row(res))) {
-                int restrict_rule = !strcmp(row[2], "RESTRICT") ||
-                                    !strcmp(row[2], "NO ACTION");
-                if (!cs_db_ident_valid(row[0]) || !cs_db_ident_valid(row[1]))
+                const cs_entity_t *ent = cs_reg_by_table(row[0]);
+                restrict_refs_t *rr;
+                int restrict_rule;
+
+                if (!ent || !row[1] || !row[2] || !row[3] || !row[4] ||
+                    !cs_db_ident_valid(row[1]) || !cs_db_ident_valid(row[2]))
                         continue;
-                if (restrict_rule && !strcmp(row[3], "YES") && rr->n < 8) {
-                        snprintf(rr->table[rr->n], sizeof(rr->table[0]), "%s", row[0]);
-                        snprintf(rr->column[rr->n], sizeof(rr->column[0]), "%s", row[1]);
+                rr = &ap->restrict_refs[entity_index(ent)];
+                restrict_rule = !strcmp(row[3], "RESTRICT") ||
+                                !strcmp(row[3], "NO ACTION");
+                if (restrict_rule && !strcmp(row[4], "YES") && rr->n < 8) {
+                        snprintf(rr->table[rr->n], sizeof(rr->table[0]), "%s", row[1]);
+                        snprintf(rr->column[rr->n], sizeof(rr->column[0]), "%s", row[2]);
                         rr->n++;
-                } else if (!strcmp(row[2], "CASCADE") && cs_reg_by_table(row[0]) &&
-                           strcmp(row[0], ent->table) && rr->cascade_n < 12) {
+                } else if (!strcmp(row[3], "CASCADE") && cs_reg_by_table(row[1]) &&
+                           strcmp(row[1], ent->table) && rr->cascade_n < 12) {
                         snprintf(rr->cascade_table[rr->cascade_n],
-                                 sizeof(rr->cascade_table[0]), "%s", row[0]);
+                                 sizeof(rr->cascade_table[0]), "%s", row[1]);
                         snprintf(rr->cascade_column[rr->cascade_n],
-                                 sizeof(rr->cascade_column[0]), "%s", row[1]);
+                                 sizeof(rr->cascade_column[0]), "%s", row[2]);
                         rr->cascade_n++;
                 }
         }
         mysql_free_result(res);
-        rr->loaded = 1;
+        for (size_t i = 0; i < ap->entity_cnt; i++)
+                ap->restrict_refs[i].loaded = 1;
+        return 0;
+}
+
+static restrict_refs_t *restrict_refs(cs_apply_t *ap, const cs_entity_t *ent,
+                                      char *errstr, size_t errstr_size)
+{
+        restrict_refs_t *rr = &ap->restrict_refs[entity_index(ent)];
+
+        if (!rr->loaded && load_restrict_refs(ap, errstr, errstr_size) == -1)
+                return NULL;
         return rr;
 }
 
@@ -450,54 +487,115 @@ load:
         return pc;
 }
 
-static map_entry_t *map_slot(cs_apply_t *ap, prefix_ctx_t *pc,
-                             const char *table, long long child_id)
+#define MAP_WAYS 4
+
+/* The set of MAP_WAYS entries where (prefix, table, child_id) may live;
+ * *eno receives the entity number. NULL if the table is not synced. */
+static map_entry_t *map_set_of(cs_apply_t *ap, prefix_ctx_t *pc,
+                               const char *table, long long child_id,
+                               unsigned short *eno)
 {
         const cs_entity_t *ent = cs_reg_by_table(table);
         unsigned short pno = (unsigned short)(pc - ap->prefixes);
-        unsigned short eno;
         unsigned long long h;
 
         if (!ent || !ap->map_cache)
                 return NULL;
-        eno = (unsigned short)entity_index(ent);
+        *eno = (unsigned short)entity_index(ent);
         h = ((unsigned long long)child_id * 0x9E3779B97F4A7C15ULL) ^
-            ((unsigned long long)eno << 40) ^ ((unsigned long long)pno << 52);
+            ((unsigned long long)*eno << 40) ^ ((unsigned long long)pno << 52);
         h ^= h >> 29;
-        return &ap->map_cache[h % MAP_CACHE_SIZE];
+        return &ap->map_cache[(h % (MAP_CACHE_SIZE / MAP_WAYS)) * MAP_WAYS];
 }
 
 static map_entry_t *map_cached(cs_apply_t *ap, prefix_ctx_t *pc,
                                const char *table, long long child_id)
 {
-        map_entry_t *e = map_slot(ap, pc, table, child_id);
-        const cs_entity_t *ent = cs_reg_by_table(table);
+        unsigned short eno = 0;
+        map_entry_t *set = map_set_of(ap, pc, table, child_id, &eno);
 
-        if (e && e->epoch == ap->map_epoch && e->child_id == child_id &&
-            e->prefix_no == (unsigned short)(pc - ap->prefixes) &&
-            e->entity_no == (unsigned short)entity_index(ent))
-                return e;
+        for (int w = 0; set && w < MAP_WAYS; w++) {
+                map_entry_t *e = &set[w];
+                if (e->epoch == ap->map_epoch && e->child_id == child_id &&
+                    e->prefix_no == (unsigned short)(pc - ap->prefixes) &&
+                    e->entity_no == eno)
+                        return e;
+        }
         return NULL;
 }
 
 static void map_remember(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
-                         long long child_id, long long master_id)
+                         long long child_id, long long master_id,
+                         long long generation)
 {
-        map_entry_t *e = map_slot(ap, pc, table, child_id);
+        unsigned short eno = 0;
+        map_entry_t *set = map_set_of(ap, pc, table, child_id, &eno);
+        map_entry_t *e = map_cached(ap, pc, table, child_id);
 
-        if (!e)
+        if (!set)
                 return;
+        for (int w = 0; !e && w < MAP_WAYS; w++)
+                if (set[w].epoch != ap->map_epoch)
+                        e = &set[w];
+        if (!e) /* the set is full: the newest entries stay */
+                e = &set[(ap->map_victim++) % MAP_WAYS];
         e->epoch = ap->map_epoch;
         e->prefix_no = (unsigned short)(pc - ap->prefixes);
-        e->entity_no = (unsigned short)entity_index(cs_reg_by_table(table));
+        e->entity_no = eno;
         e->child_id = child_id;
         e->master_id = master_id;
+        e->generation = generation;
+        if (ap->journaling) {
+                size_t max = sizeof(ap->journal) / sizeof(ap->journal[0]);
+                /* The registry's own string: table may point into a
+                 * document that is freed before the rollback. */
+                if (ap->journal_n < max)
+                        ap->journal[ap->journal_n++] = (struct journal_s){
+                                pc, cs_reg_by_table(table)->table, child_id };
+                else
+                        ap->journal_overflow = 1;
+        }
+}
+
+/* Starts recording cache writes (at a savepoint). */
+static void map_journal_start(cs_apply_t *ap)
+{
+        ap->journaling = 1;
+        ap->journal_n = 0;
+        ap->journal_overflow = 0;
+}
+
+/* Stops recording; rolled_back: forget what was recorded (the rows and
+ * mapping rows behind those entries are gone). */
+static void map_journal_end(cs_apply_t *ap, int rolled_back)
+{
+        ap->journaling = 0;
+        if (!rolled_back)
+                return;
+        if (ap->journal_overflow) {
+                ap->map_epoch++;
+                return;
+        }
+        for (size_t i = 0; i < ap->journal_n; i++) {
+                map_entry_t *e = map_cached(ap, ap->journal[i].pc,
+                                            ap->journal[i].table,
+                                            ap->journal[i].child_id);
+                if (e)
+                        e->epoch = 0;
+        }
 }
 
 /* Forgets every cached mapping (after bulk deletes, commit, rollback). */
 static void map_forget_all(cs_apply_t *ap)
 {
         ap->map_epoch++;
+}
+
+static void lookup_row(void *ctx, const long long *v)
+{
+        long long *out = ctx;
+        out[0] = v[0];
+        out[1] = v[1];
 }
 
 /* 0 found (*master_id set), 1 not mapped, -1 error. */
@@ -509,21 +607,24 @@ static int map_lookup(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
         cs_db_value_t p[2] = { v_str(table), v_int(child_id) };
         unsigned int dberr = 0;
         map_entry_t *e = map_cached(ap, pc, table, child_id);
-        int found;
+        long long row[2] = { 0, -1 };
 
         if (e) {
+                /* master_id 0: known to be unmapped (a prefetch found none) */
                 *master_id = e->master_id;
-                return 0;
+                return e->master_id > 0 ? 0 : 1;
         }
-        snprintf(ap->sql, SQL_MAX, "SELECT master_entity_id FROM `%s` WHERE "
-                 "entity_table = ? AND child_entity_id = ?", pc->map);
-        if (RUN(ap->sql, p, 2, NULL, NULL, master_id, &found) == -1) {
+        snprintf(ap->sql, SQL_MAX, "SELECT master_entity_id, generation FROM "
+                 "`%s` WHERE entity_table = ? AND child_entity_id = ?", pc->map);
+        if (cs_db_run_rows(ap->cache, ap->sql, p, 2, 2, lookup_row, row, &dberr,
+                           errstr, errstr_size) == -1) {
                 *dberr_out = dberr;
                 return -1;
         }
-        if (found)
-                map_remember(ap, pc, table, child_id, *master_id);
-        return found ? 0 : 1;
+        *master_id = row[0];
+        if (row[0] > 0)
+                map_remember(ap, pc, table, child_id, row[0], row[1]);
+        return row[0] > 0 ? 0 : 1;
 }
 
 static int map_set(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
@@ -533,7 +634,11 @@ static int map_set(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
         cs_db_value_t p[4] = { v_str(table), v_int(child_id), v_int(master_id),
                                v_int(pc->refresh) };
         unsigned int dberr = 0;
+        map_entry_t *e = map_cached(ap, pc, table, child_id);
 
+        /* Already so, stamp included (an update in an incremental run). */
+        if (e && e->master_id == master_id && e->generation == pc->refresh)
+                return 0;
         snprintf(ap->sql, SQL_MAX, "INSERT INTO `%s` (entity_table, "
                  "child_entity_id, master_entity_id, generation) VALUES "
                  "(?, ?, ?, ?) ON DUPLICATE KEY UPDATE master_entity_id = "
@@ -543,7 +648,7 @@ static int map_set(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
                 *dberr_out = dberr;
                 return -1;
         }
-        map_remember(ap, pc, table, child_id, master_id);
+        map_remember(ap, pc, table, child_id, master_id, pc->refresh);
         return 0;
 }
 
@@ -1084,6 +1189,70 @@ done:
         return rc;
 }
 
+static void stale_row(void *ctx, const long long *v)
+{
+        int *stale = ctx;
+        if (v[0] >= 0 && v[0] < MAX_KIDS)
+                stale[v[0]] = v[1] > 0;
+}
+
+/* Sets stale[k] when the master holds rows of kids[k] under the parent that
+ * are not in keep[k]: one query for every nested table, so that an update
+ * whose nested rows are unchanged costs no deletes. */
+static cs_apply_rc_t find_stale_children(cs_apply_t *ap,
+                                         const cs_entity_t *const *kids,
+                                         size_t kid_cnt, long long parent,
+                                         long long *const *keep,
+                                         const size_t *keep_n, int *stale,
+                                         char *errstr, size_t errstr_size)
+{
+        size_t nparams = 0, len = 0;
+        cs_db_value_t *p;
+        unsigned int dberr = 0;
+        int rc;
+
+        for (size_t k = 0; k < kid_cnt; k++)
+                nparams += 1 + keep_n[k];
+        if (!(p = calloc(nparams + 1, sizeof(*p)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return CS_APPLY_RETRY;
+        }
+        nparams = 0;
+        ap->sql[0] = '\0';
+        for (size_t k = 0; k < kid_cnt; k++) {
+                char tmp[256];
+                stale[k] = 0;
+                if (!master_table(ap, kids[k], tmp, sizeof(tmp)))
+                        continue; /* the master has no such table */
+                if (len + 256 + keep_n[k] * 2 >= SQL_MAX) {
+                        free(p);
+                        snprintf(errstr, errstr_size, "too many nested rows");
+                        return CS_APPLY_REJECTED;
+                }
+                len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
+                                        "%sSELECT %zu, COUNT(*) FROM `%s` WHERE `%s` = ?",
+                                        len ? " UNION ALL " : "", k,
+                                        kids[k]->table, kids[k]->parent_column);
+                p[nparams++] = v_int(parent);
+                if (keep_n[k]) {
+                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
+                                                " AND id NOT IN (");
+                        for (size_t i = 0; i < keep_n[k]; i++) {
+                                len += (size_t)snprintf(ap->sql + len,
+                                                        SQL_MAX - len, "%s?",
+                                                        i ? "," : "");
+                                p[nparams++] = v_int(keep[k][i]);
+                        }
+                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len, ")");
+                }
+        }
+        rc = len ? cs_db_run_rows(ap->cache, ap->sql, p, nparams, 2, stale_row,
+                                  stale, &dberr, errstr, errstr_size) : 0;
+        free(p);
+        return rc == -1 ? db_fail(ap, dberr, errstr, errstr_size,
+                                  "replace-set") : CS_APPLY_OK;
+}
+
 /* Applies a root document with its nested rows (replace-set). */
 static cs_apply_rc_t apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
                                     const cs_entity_t *ent, const json_t *doc,
@@ -1093,22 +1262,23 @@ static cs_apply_rc_t apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
         const cs_entity_t *kids[MAX_KIDS];
         size_t kid_cnt = cs_reg_children(ent, kids, MAX_KIDS);
         json_t *children = json_object_get(doc, CS_F_CHILDREN);
-        long long master_id = 0;
-        int inserted = 0, kid_inserted = 0;
+        size_t n = json_array_size(children), keep_n[MAX_KIDS] = { 0 };
+        long long master_id = 0, *keep[MAX_KIDS] = { NULL };
+        int inserted = 0, kid_inserted = 0, stale[MAX_KIDS] = { 0 };
         cs_apply_rc_t rc;
 
         rc = upsert_row(ap, pc, ent, doc, 0, &master_id, &inserted, wait,
                         errstr, errstr_size);
         if (rc != CS_APPLY_OK)
                 return rc;
-        for (size_t k = 0; k < kid_cnt; k++) {
-                size_t n = json_array_size(children), keep_n = 0, i;
-                long long *keep = calloc(n + 1, sizeof(*keep));
+        for (size_t k = 0; k < kid_cnt && rc == CS_APPLY_OK; k++) {
+                size_t i;
                 json_t *kid;
 
-                if (!keep) {
+                if (!(keep[k] = calloc(n + 1, sizeof(*keep[k])))) {
                         snprintf(errstr, errstr_size, "out of memory");
-                        return CS_APPLY_RETRY;
+                        rc = CS_APPLY_RETRY;
+                        break;
                 }
                 json_array_foreach(children, i, kid) {
                         const char *name = json_string_value(
@@ -1119,21 +1289,23 @@ static cs_apply_rc_t apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
                         rc = upsert_row(ap, pc, kids[k], kid, master_id,
                                         &kid_master, &kid_inserted, wait,
                                         errstr, errstr_size);
-                        if (rc != CS_APPLY_OK) {
-                                free(keep);
-                                return rc;
-                        }
-                        keep[keep_n++] = kid_master;
+                        if (rc != CS_APPLY_OK)
+                                break;
+                        keep[k][keep_n[k]++] = kid_master;
                 }
-                /* A root inserted just now has no older nested rows. */
-                rc = inserted ? CS_APPLY_OK :
-                     delete_stale_children(ap, pc, kids[k], master_id, keep,
-                                           keep_n, errstr, errstr_size);
-                free(keep);
-                if (rc != CS_APPLY_OK)
-                        return rc;
         }
-        return CS_APPLY_OK;
+        /* A root inserted just now has no older nested rows. */
+        if (rc == CS_APPLY_OK && !inserted && kid_cnt)
+                rc = find_stale_children(ap, kids, kid_cnt, master_id, keep,
+                                         keep_n, stale, errstr, errstr_size);
+        for (size_t k = 0; k < kid_cnt && rc == CS_APPLY_OK; k++)
+                if (stale[k])
+                        rc = delete_stale_children(ap, pc, kids[k], master_id,
+                                                   keep[k], keep_n[k], errstr,
+                                                   errstr_size);
+        for (size_t k = 0; k < kid_cnt; k++)
+                free(keep[k]);
+        return rc;
 }
 
 /* Deletes one entity (tombstone) with its nested rows and mapping rows. */
@@ -1195,16 +1367,75 @@ static cs_apply_rc_t apply_tombstone(cs_apply_t *ap, prefix_ctx_t *pc,
 }
 
 /* Fills in parked references whose targets are now mapped. */
+typedef struct prefetch_s prefetch_t;
+static int run_in_chunks(cs_apply_t *ap, const char *head,
+                         const cs_db_value_t *fixed, size_t nfixed,
+                         const cs_db_value_t *vals, size_t n,
+                         prefetch_t *pf, unsigned int *dberr, char *errstr,
+                         size_t errstr_size);
+
+/* A parked reference that is settled (filled in, or moot). */
+typedef struct park_done_s {
+        const char *table;      /* borrowed from the stored result */
+        const char *column;
+        long long child_id;
+} park_done_t;
+
+static int park_done_cmp(const void *a, const void *b)
+{
+        const park_done_t *x = a, *y = b;
+        int c = strcmp(x->table, y->table);
+        return c ? c : strcmp(x->column, y->column);
+}
+
+/* Deletes the settled parked references, one statement per table and
+ * column. */
+static int forget_parks(cs_apply_t *ap, prefix_ctx_t *pc, park_done_t *done,
+                        size_t n, unsigned int *dberr, char *errstr,
+                        size_t errstr_size)
+{
+        cs_db_value_t *vals = malloc((n + 1) * sizeof(*vals));
+
+        if (!vals) {
+                snprintf(errstr, errstr_size, "out of memory");
+                *dberr = 0;
+                return -1;
+        }
+        qsort(done, n, sizeof(*done), park_done_cmp);
+        for (size_t i = 0, j; i < n; i = j) {
+                cs_db_value_t fixed[3] = { v_str(pc->prefix),
+                                           v_str(done[i].table),
+                                           v_str(done[i].column) };
+                for (j = i; j < n && !park_done_cmp(&done[i], &done[j]); j++)
+                        vals[j - i] = v_int(done[j].child_id);
+                if (run_in_chunks(ap, "DELETE FROM civisync_parked WHERE "
+                                  "prefix = ? AND entity_table = ? AND "
+                                  "column_name = ? AND child_entity_id IN",
+                                  fixed, 3, vals, j - i, NULL, dberr, errstr,
+                                  errstr_size) == -1) {
+                        free(vals);
+                        return -1;
+                }
+        }
+        free(vals);
+        return 0;
+}
+
+/* Fills in parked references whose target is mapped now (at commit). */
 static cs_apply_rc_t resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc,
                                     char *errstr, size_t errstr_size)
 {
         unsigned int dberr = 0;
         cs_db_value_t p[1] = { v_str(pc->prefix) };
-        MYSQL_RES *res;
+        park_done_t *done = NULL;
+        MYSQL_RES *res = NULL;
         MYSQL_ROW row;
         int more = 1;
+        cs_apply_rc_t rc = CS_APPLY_OK;
 
         for (int round = 0; more && round < 100; round++) {
+                size_t done_n = 0;
+
                 more = 0;
                 if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?", p, 1, NULL,
                                    NULL, errstr, errstr_size) == -1)
@@ -1212,33 +1443,33 @@ static cs_apply_rc_t resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc,
                                        errstr_size, "parked");
                 snprintf(ap->sql, SQL_MAX,
                          "SELECT k.entity_table, k.child_entity_id, k.column_name, "
-                         "k.raw_value, m.master_entity_id FROM civisync_parked k "
+                         "k.raw_value, m.master_entity_id, o.master_entity_id "
+                         "FROM civisync_parked k "
                          "JOIN `%s` m ON m.entity_table = k.target_table AND "
                          "m.child_entity_id = k.target_child_id "
-                         "WHERE k.prefix = @cs_prefix LIMIT 1000", pc->map);
+                         "LEFT JOIN `%s` o ON o.entity_table = k.entity_table AND "
+                         "o.child_entity_id = k.child_entity_id "
+                         "WHERE k.prefix = @cs_prefix LIMIT 1000", pc->map, pc->map);
                 if (!(res = cs_db_query(ap->db, ap->sql, errstr, errstr_size)))
                         return db_fail(ap, mysql_errno(ap->db), errstr,
                                        errstr_size, "parked");
+                free(done);
+                if (!(done = calloc(mysql_num_rows(res) + 1, sizeof(*done)))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        rc = CS_APPLY_RETRY;
+                        goto out;
+                }
                 while ((row = mysql_fetch_row(res))) {
                         const cs_entity_t *ent = cs_reg_by_table(row[0]);
                         const cs_ref_t *ref = ent ? cs_reg_ref(ent, row[2]) : NULL;
                         long long child_id = strtoll(row[1], NULL, 10);
-                        long long owner;
+                        long long owner = row[5] ? strtoll(row[5], NULL, 10) : 0;
                         char *value = NULL;
                         long long missing = 0;
                         cs_db_value_t q[3];
-                        int err = 0, mrc;
+                        int err = 0;
 
-                        if (!ref) /* not ours: drop it */
-                                goto forget;
-                        mrc = map_lookup(ap, pc, ent->table, child_id, &owner,
-                                         &dberr, errstr, errstr_size);
-                        if (mrc == -1) {
-                                mysql_free_result(res);
-                                return db_fail(ap, dberr, errstr, errstr_size,
-                                               "parked");
-                        }
-                        if (mrc == 1)
+                        if (!ref || owner <= 0) /* not ours, or owner gone */
                                 goto forget;
                         if (ref->kind == CS_REF_ID_LIST) {
                                 value = translate_id_list(ap, pc, ref->target,
@@ -1246,10 +1477,10 @@ static cs_apply_rc_t resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc,
                                                           &missing, &err, &dberr,
                                                           errstr, errstr_size);
                                 if (!value) {
-                                        mysql_free_result(res);
-                                        return err == 2 ? CS_APPLY_REJECTED :
-                                               db_fail(ap, dberr, errstr,
-                                                       errstr_size, "parked");
+                                        rc = err == 2 ? CS_APPLY_REJECTED :
+                                             db_fail(ap, dberr, errstr,
+                                                     errstr_size, "parked");
+                                        goto out;
                                 }
                                 q[0] = v_str(value);
                         } else {
@@ -1276,48 +1507,47 @@ static cs_apply_rc_t resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc,
                         }
                         if (RUN(ap->sql, q, 2, NULL, NULL, NULL, NULL) == -1) {
                                 free(value);
-                                mysql_free_result(res);
-                                return db_fail(ap, dberr, errstr, errstr_size,
-                                               "parked update");
+                                rc = db_fail(ap, dberr, errstr, errstr_size,
+                                             "parked update");
+                                goto out;
                         }
                         free(value);
                         if (missing) {
                                 /* Another id of the list is still missing. */
-                                q[0] = v_int(missing);
-                                q[1] = v_str(pc->prefix);
-                                cs_db_value_t r[5] = { q[0], q[1], v_str(row[0]),
+                                cs_db_value_t r[5] = { v_int(missing),
+                                                       v_str(pc->prefix),
+                                                       v_str(row[0]),
                                                        v_int(child_id),
                                                        v_str(row[2]) };
                                 if (RUN("UPDATE civisync_parked SET target_child_id = ? "
                                         "WHERE prefix = ? AND entity_table = ? AND "
                                         "child_entity_id = ? AND column_name = ?",
                                         r, 5, NULL, NULL, NULL, NULL) == -1) {
-                                        mysql_free_result(res);
-                                        return db_fail(ap, dberr, errstr,
-                                                       errstr_size, "parked");
+                                        rc = db_fail(ap, dberr, errstr,
+                                                     errstr_size, "parked");
+                                        goto out;
                                 }
                                 continue;
                         }
 forget:
-                        {
-                                cs_db_value_t r[4] = { v_str(pc->prefix),
-                                                       v_str(row[0]),
-                                                       v_int(child_id),
-                                                       v_str(row[2]) };
-                                if (RUN("DELETE FROM civisync_parked WHERE prefix = ? "
-                                        "AND entity_table = ? AND child_entity_id = ? "
-                                        "AND column_name = ?", r, 4, NULL, NULL,
-                                        NULL, NULL) == -1) {
-                                        mysql_free_result(res);
-                                        return db_fail(ap, dberr, errstr,
-                                                       errstr_size, "parked");
-                                }
-                                more = 1;
-                        }
+                        done[done_n].table = row[0];
+                        done[done_n].column = row[2];
+                        done[done_n++].child_id = child_id;
+                        more = 1;
+                }
+                if (done_n && forget_parks(ap, pc, done, done_n, &dberr, errstr,
+                                           errstr_size) == -1) {
+                        rc = db_fail(ap, dberr, errstr, errstr_size, "parked");
+                        goto out;
                 }
                 mysql_free_result(res);
+                res = NULL;
         }
-        return CS_APPLY_OK;
+out:
+        if (res)
+                mysql_free_result(res);
+        free(done);
+        return rc;
 }
 
 static cs_apply_rc_t resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc,
@@ -1633,7 +1863,8 @@ cs_apply_t *cs_apply_new(const cs_consumer_conf_t *conf, char *errstr,
             !(ap->tables = calloc(count, sizeof(*ap->tables))) ||
             !(ap->table_state = calloc(count, sizeof(*ap->table_state))) ||
             !(ap->restrict_refs = calloc(count, sizeof(*ap->restrict_refs))) ||
-            !(ap->map_cache = calloc(MAP_CACHE_SIZE, sizeof(*ap->map_cache)))) {
+            !(ap->map_cache = calloc(MAP_CACHE_SIZE, sizeof(*ap->map_cache))) ||
+            !(ap->scratch = calloc(1, sizeof(*ap->scratch)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 cs_apply_free(ap);
                 return NULL;
@@ -1666,20 +1897,36 @@ int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
         for (int i = 0; own_tables_sql[i]; i++)
                 if (cs_db_exec(ap->db, own_tables_sql[i], errstr, errstr_size) == -1)
                         goto fail;
+        {
+                /* Multi-row INSERTs hand out consecutive ids (step apart)
+                 * only under lock modes 0 and 1. */
+                long long mode = 2, step = 1;
+                if (cs_db_query_int(ap->db, "SELECT @@innodb_autoinc_lock_mode",
+                                    &mode, errstr, errstr_size) == -1 ||
+                    cs_db_query_int(ap->db, "SELECT @@auto_increment_increment",
+                                    &step, errstr, errstr_size) == -1)
+                        goto fail;
+                ap->autoinc_step = step > 0 ? step : 1;
+                ap->bulk_ok = ap->conf->multi_row_insert && mode <= 1;
+                if (ap->conf->multi_row_insert && mode > 1 && !ap->warned_autoinc) {
+                        cs_warn("master has innodb_autoinc_lock_mode=%lld: new "
+                                "rows are applied one by one (set it to 1 for "
+                                "multi-row inserts)", mode);
+                        ap->warned_autoinc = 1;
+                }
+        }
         /* The master's shape (columns, foreign keys) is read once per
          * connection, here, so that no document's apply depends on an
          * information_schema read. */
         for (size_t i = 0; i < ap->entity_cnt; i++) {
                 const cs_entity_t *ent = &cs_reg_entities(NULL)[i];
-                ap->restrict_refs[i].loaded = 0;
-                ap->restrict_refs[i].n = ap->restrict_refs[i].cascade_n = 0;
                 if (ap->table_state[i] == 0 &&
                     !master_table(ap, ent, errstr, errstr_size) &&
                     ap->table_state[i] == 0)
                         goto fail;
-                if (!restrict_refs(ap, ent, errstr, errstr_size))
-                        goto fail;
         }
+        if (load_restrict_refs(ap, errstr, errstr_size) == -1)
+                goto fail;
         return 0;
 fail:
         mysql_close(ap->db);
@@ -1701,6 +1948,7 @@ void cs_apply_free(cs_apply_t *ap)
         free(ap->table_state);
         free(ap->restrict_refs);
         free(ap->map_cache);
+        free(ap->scratch);
         free(ap->prefixes);
         free(ap->sql);
         free(ap);
@@ -1876,6 +2124,7 @@ static cs_apply_rc_t apply_one(cs_apply_t *ap, const char *prefix,
                 return db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
                                "savepoint");
         }
+        map_journal_start(ap);
         if (!value) {
                 const cs_entity_t *ent = cs_reg_by_table(table);
                 if (!ent || ent->parent) {
@@ -1901,11 +2150,13 @@ static cs_apply_rc_t apply_one(cs_apply_t *ap, const char *prefix,
         }
         json_decref(doc);
         if (rc == CS_APPLY_REJECTED || (int)rc == CS_APPLY_PARK) {
+                /* Mappings written under the savepoint are gone. */
+                map_journal_end(ap, 1);
                 if (cs_db_exec(ap->db, "ROLLBACK TO SAVEPOINT cs_message", err2,
                                sizeof(err2)) == -1)
                         return CS_APPLY_RETRY;
-                /* Mappings written under the savepoint are gone. */
-                map_forget_all(ap);
+        } else {
+                map_journal_end(ap, 0);
         }
         if ((int)rc == CS_APPLY_PARK)
                 return park_document(ap, pc, key, key_len, value, value_len,
@@ -1913,6 +2164,892 @@ static cs_apply_rc_t apply_one(cs_apply_t *ap, const char *prefix,
         /* Applied, deleted or rejected: an older parked version is moot. */
         if (rc == CS_APPLY_OK && !(value && info.kind != CS_DOC_KIND_ENTITY))
                 return unpark_document(ap, pc, key, key_len, errstr, errstr_size);
+        return rc;
+}
+
+/* ---- many messages at once: prefetched mappings, multi-row INSERTs ----
+ *
+ * cs_apply_messages reads a window of messages, loads every mapping they
+ * name in one query per table, then walks them in order. A run of
+ * documents of one root entity whose rows are all new to the master and
+ * whose references all resolve is gathered into a group and written with
+ * multi-row INSERTs (roots, then nested rows with their parent's new id,
+ * then the mapping rows). Anything else -- updates, tombstones, control
+ * documents, references still missing, a document naming a row the group
+ * is about to insert -- first flushes the group, then goes through
+ * apply_one. If a group's statements fail, it is rolled back to its
+ * savepoint and its documents are applied one by one, so a bad document
+ * is rejected on its own, exactly as on the one-by-one path. */
+
+#define GROUP_DOCS_MAX 256
+#define GROUP_BYTES_MAX (4u << 20)
+#define WINDOW_DOCS 512
+#define WINDOW_BYTES (8u << 20)
+#define IN_CHUNK_MAX 256
+#define ID_MAX 0xFFFFFFFFFFFFLL
+
+enum { ADD_RETRY = -1, ADD_SLOW = 0, ADD_OK = 1, ADD_FLUSH = 2 };
+
+/* A set of (entity, child id) keys; 0 marks an empty slot. */
+typedef struct idset_s {
+        unsigned long long *slot;
+        size_t cap, n;
+} idset_t;
+
+static unsigned long long idset_key(const cs_entity_t *ent, long long id)
+{
+        return ((unsigned long long)(entity_index(ent) + 1) << 48) |
+               ((unsigned long long)id & (unsigned long long)ID_MAX);
+}
+
+static size_t idset_pos(const idset_t *s, unsigned long long k)
+{
+        unsigned long long h = k * 0x9E3779B97F4A7C15ULL;
+        return (size_t)(h ^ (h >> 31)) & (s->cap - 1);
+}
+
+static int idset_has(const idset_t *s, unsigned long long k)
+{
+        if (!s->n)
+                return 0;
+        for (size_t i = idset_pos(s, k);; i = (i + 1) & (s->cap - 1)) {
+                if (!s->slot[i])
+                        return 0;
+                if (s->slot[i] == k)
+                        return 1;
+        }
+}
+
+/* 1 added, 0 already there, -1 out of memory. */
+static int idset_add(idset_t *s, unsigned long long k)
+{
+        size_t i;
+
+        if ((s->n + 1) * 2 > s->cap) {
+                idset_t grown = { NULL, s->cap ? s->cap * 2 : 256, 0 };
+                if (!(grown.slot = calloc(grown.cap, sizeof(*grown.slot))))
+                        return -1;
+                for (size_t j = 0; j < s->cap; j++)
+                        if (s->slot[j])
+                                idset_add(&grown, s->slot[j]);
+                free(s->slot);
+                *s = grown;
+        }
+        for (i = idset_pos(s, k); s->slot[i]; i = (i + 1) & (s->cap - 1))
+                if (s->slot[i] == k)
+                        return 0;
+        s->slot[i] = k;
+        s->n++;
+        return 1;
+}
+
+static void idset_clear(idset_t *s)
+{
+        if (s->n)
+                memset(s->slot, 0, s->cap * sizeof(*s->slot));
+        s->n = 0;
+}
+
+static void idset_free(idset_t *s)
+{
+        free(s->slot);
+        s->slot = NULL;
+        s->cap = s->n = 0;
+}
+
+/* Called for every row id (own = 1) and reference a document names;
+ * nonzero stops the walk and is returned by doc_visit_ids. */
+typedef int (*id_visit_fn)(void *ctx, const cs_entity_t *ent, long long id,
+                           int own);
+
+static int visit_row(const cs_entity_t *ent, const json_t *row,
+                     id_visit_fn fn, void *ctx)
+{
+        json_t *jid = json_object_get(row, CS_F_CHILD_ID);
+        int rc;
+
+        if (!json_is_integer(jid) || json_integer_value(jid) <= 0 ||
+            json_integer_value(jid) > ID_MAX)
+                return -2;
+        if ((rc = fn(ctx, ent, json_integer_value(jid), 1)))
+                return rc;
+        for (const cs_ref_t *r = ent->refs; r && r->column; r++) {
+                json_t *v = json_object_get(row, r->column);
+                const cs_entity_t *target;
+
+                if (!v || json_is_null(v))
+                        continue;
+                if (ent->parent && ent->parent_column &&
+                    !strcmp(r->column, ent->parent_column))
+                        continue;
+                if (r->kind == CS_REF_POLY) {
+                        const char *t = json_string_value(
+                                json_object_get(row, r->table_column));
+                        target = t ? cs_reg_by_table(t) : NULL;
+                } else {
+                        target = cs_reg_by_table(r->target);
+                }
+                if (!target)
+                        return -2;
+                if (r->kind == CS_REF_ID_LIST) {
+                        const char *p = json_string_value(v);
+                        if (!p)
+                                return -2;
+                        while (*p) {
+                                char *end;
+                                long long id;
+                                while (*p == ',' || *p == ' ')
+                                        p++;
+                                if (!*p)
+                                        break;
+                                errno = 0;
+                                id = strtoll(p, &end, 10);
+                                if (end == p || errno || id <= 0 || id > ID_MAX)
+                                        return -2;
+                                if ((rc = fn(ctx, target, id, 0)))
+                                        return rc;
+                                p = end;
+                        }
+                        continue;
+                }
+                if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+                    json_integer_value(v) > ID_MAX)
+                        return -2;
+                if ((rc = fn(ctx, target, json_integer_value(v), 0)))
+                        return rc;
+        }
+        return 0;
+}
+
+/* Visits the ids of a root document and of its nested rows. Returns 0, the
+ * first nonzero result of fn, or -2 when an id is malformed (the one-by-one
+ * path then reports it). */
+static int doc_visit_ids(const cs_entity_t *root, const json_t *doc,
+                         id_visit_fn fn, void *ctx)
+{
+        json_t *kid;
+        size_t i;
+        int rc;
+
+        if ((rc = visit_row(root, doc, fn, ctx)))
+                return rc;
+        json_array_foreach(json_object_get(doc, CS_F_CHILDREN), i, kid) {
+                const cs_entity_t *kent = cs_reg_by_name(json_string_value(
+                        json_object_get(kid, CS_F_ENTITY)));
+                if (!kent || !kent->parent || strcmp(kent->parent, root->name))
+                        continue;
+                if ((rc = visit_row(kent, kid, fn, ctx)))
+                        return rc;
+        }
+        return 0;
+}
+
+/* ---- prefetch ---- */
+
+struct prefetch_s {
+        cs_apply_t *ap;
+        prefix_ctx_t *pc;
+        long long **ids;        /* per registry entity */
+        size_t *n, *cap;
+        const cs_entity_t *found_ent;
+};
+
+static int prefetch_visit(void *ctx, const cs_entity_t *ent, long long id,
+                          int own)
+{
+        prefetch_t *pf = ctx;
+        size_t e = entity_index(ent);
+
+        (void)own;
+        if (map_cached(pf->ap, pf->pc, ent->table, id))
+                return 0;
+        if (pf->n[e] == pf->cap[e]) {
+                size_t cap = pf->cap[e] ? pf->cap[e] * 2 : 256;
+                long long *grown = realloc(pf->ids[e], cap * sizeof(*grown));
+                if (!grown)
+                        return -1;
+                pf->ids[e] = grown;
+                pf->cap[e] = cap;
+        }
+        pf->ids[e][pf->n[e]++] = id;
+        return 0;
+}
+
+static void prefetch_row(void *ctx, const long long *v)
+{
+        prefetch_t *pf = ctx;
+        if (v[1] > 0) /* child id, master id, generation */
+                map_remember(pf->ap, pf->pc, pf->found_ent->table, v[0], v[1],
+                             v[2]);
+}
+
+static int ll_cmp(const void *a, const void *b)
+{
+        long long x = *(const long long *)a, y = *(const long long *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* Size of the next IN (...) list: the power of two at or above `left`
+ * (at most IN_CHUNK_MAX), so that few statement texts exist; the caller
+ * pads the list by repeating its last value, which IN ignores. */
+static size_t chunk_size(size_t left)
+{
+        size_t k = 1;
+        while (k < left && k < IN_CHUNK_MAX)
+                k *= 2;
+        return k;
+}
+
+/* Runs "<head> (?,?,...)" for vals[] in chunks, after the fixed params. */
+static int run_in_chunks(cs_apply_t *ap, const char *head,
+                         const cs_db_value_t *fixed, size_t nfixed,
+                         const cs_db_value_t *vals, size_t n,
+                         prefetch_t *pf, unsigned int *dberr, char *errstr,
+                         size_t errstr_size)
+{
+        cs_db_value_t *p = malloc((nfixed + IN_CHUNK_MAX) * sizeof(*p));
+        size_t hl = strlen(head);
+        char *sql = malloc(hl + IN_CHUNK_MAX * 2 + 8);
+        int rc = 0;
+
+        if (!p || !sql) {
+                free(p);
+                free(sql);
+                snprintf(errstr, errstr_size, "out of memory");
+                *dberr = 0;
+                return -1;
+        }
+        memcpy(p, fixed, nfixed * sizeof(*p));
+        for (size_t done = 0; rc == 0 && done < n;) {
+                size_t k = chunk_size(n - done), len = hl;
+                memcpy(sql, head, hl);
+                sql[len++] = ' ';
+                sql[len++] = '(';
+                for (size_t i = 0; i < k; i++) {
+                        if (i)
+                                sql[len++] = ',';
+                        sql[len++] = '?';
+                }
+                sql[len++] = ')';
+                sql[len] = '\0';
+                for (size_t i = 0; i < k; i++)
+                        p[nfixed + i] = vals[done + i < n ? done + i : n - 1];
+                rc = pf ? cs_db_run_rows(ap->cache, sql, p, nfixed + k, 3,
+                                         prefetch_row, pf, dberr, errstr,
+                                         errstr_size) :
+                     cs_db_run(ap->cache, sql, p, nfixed + k, NULL, NULL, NULL,
+                               NULL, dberr, errstr, errstr_size);
+                done += k < n - done ? k : n - done;
+        }
+        free(p);
+        free(sql);
+        return rc;
+}
+
+/* Loads the mappings of every id that the documents of prefix pc name into
+ * the cache (found or known absent). */
+static cs_apply_rc_t prefetch_mappings(cs_apply_t *ap, prefix_ctx_t *pc,
+                                       json_t **docs,
+                                       const cs_entity_t **ents,
+                                       const size_t *pc_of, size_t pc_no,
+                                       size_t n, char *errstr,
+                                       size_t errstr_size)
+{
+        prefetch_t pf = { ap, pc, NULL, NULL, NULL, NULL };
+        cs_apply_rc_t rc = CS_APPLY_OK;
+        unsigned int dberr = 0;
+
+        pf.ids = calloc(ap->entity_cnt, sizeof(*pf.ids));
+        pf.n = calloc(ap->entity_cnt, sizeof(*pf.n));
+        pf.cap = calloc(ap->entity_cnt, sizeof(*pf.cap));
+        if (!pf.ids || !pf.n || !pf.cap)
+                goto oom;
+        for (size_t i = 0; i < n; i++)
+                if (docs[i] && pc_of[i] == pc_no &&
+                    doc_visit_ids(ents[i], docs[i], prefetch_visit, &pf) == -1)
+                        goto oom;
+        for (size_t e = 0; e < ap->entity_cnt && rc == CS_APPLY_OK; e++) {
+                const cs_entity_t *ent = &cs_reg_entities(NULL)[e];
+                cs_db_value_t *vals;
+                cs_db_value_t fixed[1] = { v_str(ent->table) };
+                size_t u = 0;
+
+                if (!pf.n[e])
+                        continue;
+                qsort(pf.ids[e], pf.n[e], sizeof(long long), ll_cmp);
+                for (size_t i = 0; i < pf.n[e]; i++)
+                        if (!u || pf.ids[e][i] != pf.ids[e][u - 1])
+                                pf.ids[e][u++] = pf.ids[e][i];
+                if (!(vals = malloc(u * sizeof(*vals))))
+                        goto oom;
+                for (size_t i = 0; i < u; i++)
+                        vals[i] = v_int(pf.ids[e][i]);
+                pf.found_ent = ent;
+                snprintf(ap->sql, SQL_MAX, "SELECT child_entity_id, "
+                         "master_entity_id, generation FROM `%s` WHERE "
+                         "entity_table = ? AND child_entity_id IN", pc->map);
+                if (run_in_chunks(ap, ap->sql, fixed, 1, vals, u, &pf, &dberr,
+                                  errstr, errstr_size) == -1)
+                        rc = db_fail(ap, dberr, errstr, errstr_size,
+                                     "mapping prefetch");
+                free(vals);
+                for (size_t i = 0; rc == CS_APPLY_OK && i < u; i++)
+                        if (!map_cached(ap, pc, ent->table, pf.ids[e][i]))
+                                map_remember(ap, pc, ent->table, pf.ids[e][i],
+                                             0, -1);
+        }
+        goto done;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+        rc = CS_APPLY_RETRY;
+done:
+        for (size_t e = 0; pf.ids && e < ap->entity_cnt; e++)
+                free(pf.ids[e]);
+        free(pf.ids);
+        free(pf.n);
+        free(pf.cap);
+        return rc == CS_APPLY_REJECTED ? CS_APPLY_RETRY : rc;
+}
+
+/* ---- groups of new documents ---- */
+
+typedef struct group_s {
+        size_t pc_no;
+        const cs_entity_t *root;
+        const cs_entity_t *kids[MAX_KIDS];
+        size_t kid_cnt;
+        cs_bulk_t rows[1 + MAX_KIDS];   /* [0] roots, [1 + k] nested kids[k] */
+        size_t parent_col[1 + MAX_KIDS]; /* nested: column of the parent id */
+        size_t *msg;                    /* message index per document */
+        json_t **docs;                  /* NEW references: rows borrow them */
+        size_t n, cap;
+        cs_bulk_t parks;                /* civisync_parked rows to write */
+        idset_t pending;                /* every row the group will insert */
+        idset_t doc_rows;               /* rows of the document being added */
+} group_t;
+
+static void group_reset(group_t *g)
+{
+        for (size_t t = 0; t < 1 + MAX_KIDS; t++) {
+                cs_bulk_clear(&g->rows[t]);
+                g->rows[t].ncols = 0;
+        }
+        cs_bulk_clear(&g->parks);
+        g->parks.ncols = 0;
+        for (size_t i = 0; i < g->n; i++)
+                json_decref(g->docs[i]);
+        g->n = 0;
+        g->root = NULL;
+        idset_clear(&g->pending);
+}
+
+static void group_free(group_t *g)
+{
+        group_reset(g);
+        free(g->msg);
+        free(g->docs);
+        idset_free(&g->pending);
+        idset_free(&g->doc_rows);
+}
+
+/* A document that names, as its own row, a row the group will insert
+ * conflicts (flush first). References to such rows are fine: they are not
+ * mapped yet, so they park and resolve at commit, as on the one-by-one
+ * path. */
+static int pending_visit(void *ctx, const cs_entity_t *ent, long long id,
+                         int own)
+{
+        return own && idset_has(ctx, idset_key(ent, id)) ? 1 : 0;
+}
+
+static size_t group_bytes(const group_t *g)
+{
+        size_t b = 0;
+        for (size_t t = 0; t < 1 + MAX_KIDS; t++)
+                b += g->rows[t].bytes;
+        return b;
+}
+
+/* Adds one new row to bulk table t. ADD_OK, ADD_SLOW, ADD_FLUSH, ADD_RETRY. */
+static int group_add_row(cs_apply_t *ap, group_t *g, size_t t,
+                         const cs_entity_t *ent, const json_t *row,
+                         size_t parent_row, char *errstr, size_t errstr_size)
+{
+        prefix_ctx_t *pc = &ap->prefixes[g->pc_no];
+        const cs_table_t *tbl = master_table(ap, ent, errstr, errstr_size);
+        row_build_t *rb = ap->scratch;
+        cs_bulk_t *b = &g->rows[t];
+        long long id = json_integer_value(json_object_get(row, CS_F_CHILD_ID));
+        long long master = 0;
+        unsigned int dberr = 0;
+        cs_apply_rc_t rc;
+        int mapped, add;
+
+        if (!tbl || id <= 0)
+                return ADD_SLOW;
+        if ((add = idset_add(&g->doc_rows, idset_key(ent, id))) <= 0)
+                return add == 0 ? ADD_SLOW : ADD_RETRY; /* a row twice */
+        mapped = map_lookup(ap, pc, ent->table, id, &master, &dberr, errstr,
+                            errstr_size);
+        if (mapped == -1)
+                return db_fail(ap, dberr, errstr, errstr_size, "mapping lookup") ==
+                       CS_APPLY_RETRY ? ADD_RETRY : ADD_SLOW;
+        if (mapped == 0)
+                return ADD_SLOW; /* an update */
+        rb->n = rb->owned_n = rb->park_n = 0;
+        rb->missing_required = 0;
+        rc = build_row(ap, pc, ent, tbl, row, 0, rb, errstr, errstr_size);
+        if (rc != CS_APPLY_OK || rb->missing_required || rb->n == 0) {
+                row_free(rb);
+                return rc == CS_APPLY_RETRY ? ADD_RETRY : ADD_SLOW;
+        }
+        if (b->ncols == 0) {
+                cs_bulk_init(b, ent->table, rb->names, rb->n);
+                g->parent_col[t] = (size_t)-1;
+                for (size_t i = 0; t > 0 && i < rb->n; i++)
+                        if (!strcmp(rb->names[i], ent->parent_column))
+                                g->parent_col[t] = i;
+        } else if (!cs_bulk_same_cols(b, rb->names, rb->n)) {
+                row_free(rb);
+                return g->n ? ADD_FLUSH : ADD_SLOW;
+        }
+        if (t > 0) {
+                if (g->parent_col[t] == (size_t)-1) {
+                        row_free(rb);
+                        return ADD_SLOW;
+                }
+                rb->vals[g->parent_col[t]] = v_int((long long)parent_row);
+        }
+        if (cs_bulk_add(b, rb->vals, id) == -1) {
+                row_free(rb);
+                snprintf(errstr, errstr_size, "out of memory");
+                return ADD_RETRY;
+        }
+        for (size_t i = 0; i < rb->owned_n; i++)
+                if (cs_bulk_own(b, rb->owned[i]) == -1) {
+                        rb->owned_n = 0;
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return ADD_RETRY;
+                }
+        rb->owned_n = 0;
+        /* Optional references not mapped yet: NULL now, parked. */
+        for (size_t i = 0; i < rb->park_n; i++) {
+                static const char *const park_cols[7] = {
+                        "prefix", "entity_table", "child_entity_id",
+                        "column_name", "target_table", "target_child_id",
+                        "raw_value" };
+                char *raw = strdup(rb->parks[i].raw);
+                cs_db_value_t v[7] = { v_str(pc->prefix), v_str(ent->table),
+                                       v_int(id), v_str(rb->parks[i].column),
+                                       v_str(rb->parks[i].target),
+                                       v_int(rb->parks[i].target_child_id),
+                                       v_str(raw ? raw : "") };
+                if (g->parks.ncols == 0)
+                        cs_bulk_init(&g->parks, "civisync_parked", park_cols, 7);
+                if (!raw || cs_bulk_own(&g->parks, raw) == -1 ||
+                    cs_bulk_add(&g->parks, v, 0) == -1) {
+                        row_free(rb);
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return ADD_RETRY;
+                }
+        }
+        row_free(rb);
+        return ADD_OK;
+}
+
+/* Tries to add a document (all of whose rows must be new) to the group. */
+static int group_try_add(cs_apply_t *ap, group_t *g, size_t pc_no,
+                         const cs_entity_t *ent, json_t *doc, size_t msg_no,
+                         char *errstr, size_t errstr_size)
+{
+        size_t mark_rows[1 + MAX_KIDS], mark_owned[1 + MAX_KIDS], root_row;
+        size_t mark_parks = g->parks.rows, mark_parks_owned = g->parks.owned_n;
+        json_t *children = json_object_get(doc, CS_F_CHILDREN), *kid;
+        int rc, conflict;
+        size_t i;
+
+        if (!ap->bulk_ok)
+                return ADD_SLOW;
+        if (g->n && (g->pc_no != pc_no || g->root != ent))
+                return ADD_FLUSH;
+        if (g->n >= GROUP_DOCS_MAX || group_bytes(g) >= GROUP_BYTES_MAX)
+                return ADD_FLUSH;
+        conflict = doc_visit_ids(ent, doc, pending_visit, &g->pending);
+        if (conflict == -2)
+                return ADD_SLOW;
+        if (conflict)
+                return g->n ? ADD_FLUSH : ADD_SLOW;
+        if (!g->n) {
+                g->root = ent;
+                g->pc_no = pc_no;
+                g->kid_cnt = cs_reg_children(ent, g->kids, MAX_KIDS);
+        }
+        if (g->n == g->cap) {
+                size_t cap = g->cap ? g->cap * 2 : 64;
+                size_t *m = realloc(g->msg, cap * sizeof(*m));
+                json_t **d;
+                if (m)
+                        g->msg = m;
+                d = m ? realloc(g->docs, cap * sizeof(*d)) : NULL;
+                if (!d) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return ADD_RETRY;
+                }
+                g->docs = d;
+                g->cap = cap;
+        }
+        for (size_t t = 0; t < 1 + MAX_KIDS; t++) {
+                mark_rows[t] = g->rows[t].rows;
+                mark_owned[t] = g->rows[t].owned_n;
+        }
+        idset_clear(&g->doc_rows);
+        root_row = g->rows[0].rows;
+        rc = group_add_row(ap, g, 0, ent, doc, 0, errstr, errstr_size);
+        for (size_t k = 0; rc == ADD_OK && k < g->kid_cnt; k++)
+                json_array_foreach(children, i, kid) {
+                        const char *name = json_string_value(
+                                json_object_get(kid, CS_F_ENTITY));
+                        if (!name || strcmp(name, g->kids[k]->name))
+                                continue;
+                        rc = group_add_row(ap, g, 1 + k, g->kids[k], kid,
+                                           root_row, errstr, errstr_size);
+                        if (rc != ADD_OK)
+                                break;
+                }
+        if (rc != ADD_OK) {
+                for (size_t t = 0; t < 1 + MAX_KIDS; t++) {
+                        cs_bulk_truncate(&g->rows[t], mark_rows[t],
+                                         mark_owned[t]);
+                        if (g->rows[t].rows == 0)
+                                g->rows[t].ncols = 0;
+                }
+                cs_bulk_truncate(&g->parks, mark_parks, mark_parks_owned);
+                if (!g->n)
+                        g->root = NULL;
+                return rc;
+        }
+        for (size_t j = 0; j < g->doc_rows.cap; j++)
+                if (g->doc_rows.slot[j] &&
+                    idset_add(&g->pending, g->doc_rows.slot[j]) == -1) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return ADD_RETRY;
+                }
+        g->msg[g->n] = msg_no;
+        g->docs[g->n++] = json_incref(doc);
+        return ADD_OK;
+}
+
+/* The group's statements, under savepoint cs_bulk. 0, or -1 with *dberr. */
+static int group_write(cs_apply_t *ap, group_t *g, prefix_ctx_t *pc,
+                       const cs_apply_msg_t *msgs, unsigned int *dberr,
+                       char *errstr, size_t errstr_size)
+{
+        static const char *const map_cols[4] = {
+                "entity_table", "child_entity_id", "master_entity_id",
+                "generation" };
+        cs_bulk_t map = { 0 };
+        cs_db_value_t fixed[2] = { v_str(pc->prefix) };
+        int rc = 0;
+
+        *dberr = 0;
+        if (cs_db_exec(ap->db, "SAVEPOINT cs_bulk", errstr, errstr_size) == -1) {
+                *dberr = mysql_errno(ap->db);
+                return -1;
+        }
+        if (cs_bulk_insert(&g->rows[0], ap->cache, 1, ap->autoinc_step, dberr,
+                           errstr, errstr_size) == -1)
+                return -1;
+        for (size_t k = 0; k < g->kid_cnt; k++) {
+                cs_bulk_t *b = &g->rows[1 + k];
+                for (size_t r = 0; r < b->rows; r++) {
+                        cs_db_value_t *v = cs_bulk_value(b, r, g->parent_col[1 + k]);
+                        v->i = g->rows[0].ids[v->i];
+                }
+                if (b->rows && cs_bulk_insert(b, ap->cache, 1, ap->autoinc_step,
+                                              dberr, errstr, errstr_size) == -1)
+                        return -1;
+        }
+        cs_bulk_init(&map, pc->map, map_cols, 4);
+        for (size_t t = 0; rc == 0 && t < 1 + g->kid_cnt; t++) {
+                const cs_entity_t *ent = t ? g->kids[t - 1] : g->root;
+                for (size_t r = 0; rc == 0 && r < g->rows[t].rows; r++) {
+                        cs_db_value_t v[4] = { v_str(ent->table),
+                                               v_int(g->rows[t].tags[r]),
+                                               v_int(g->rows[t].ids[r]),
+                                               v_int(pc->refresh) };
+                        rc = cs_bulk_add(&map, v, 0);
+                }
+        }
+        if (rc == -1)
+                snprintf(errstr, errstr_size, "out of memory");
+        else
+                rc = cs_bulk_insert(&map, ap->cache, 0, 0, dberr, errstr,
+                                    errstr_size);
+        cs_bulk_clear(&map);
+        /* Rows that are new can still have stale parked references (from a
+         * deleted earlier version); the one-by-one path drops them too. */
+        for (size_t t = 0; rc == 0 && pc->has_parked && t < 1 + g->kid_cnt; t++) {
+                const cs_entity_t *ent = t ? g->kids[t - 1] : g->root;
+                cs_db_value_t *vals;
+                if (!entity_can_park(ent) || !g->rows[t].rows)
+                        continue;
+                if (!(vals = malloc(g->rows[t].rows * sizeof(*vals)))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+                for (size_t r = 0; r < g->rows[t].rows; r++)
+                        vals[r] = v_int(g->rows[t].tags[r]);
+                fixed[1] = v_str(ent->table);
+                rc = run_in_chunks(ap, "DELETE FROM civisync_parked WHERE "
+                                   "prefix = ? AND entity_table = ? AND "
+                                   "child_entity_id IN", fixed, 2, vals,
+                                   g->rows[t].rows, NULL, dberr, errstr,
+                                   errstr_size);
+                free(vals);
+        }
+        if (rc == 0 && g->parks.rows) {
+                rc = cs_bulk_insert(&g->parks, ap->cache, 0, 0, dberr, errstr,
+                                    errstr_size);
+                if (rc == 0)
+                        pc->has_parked = 1;
+        }
+        if (rc == 0 && pc->has_parked_doc) {
+                cs_db_value_t *keys = malloc(g->n * sizeof(*keys));
+                if (!keys) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+                for (size_t i = 0; i < g->n; i++) {
+                        const cs_apply_msg_t *m = &msgs[g->msg[i]];
+                        keys[i] = (cs_db_value_t){ .kind = CS_VAL_STR,
+                                                   .s = m->key,
+                                                   .len = m->key_len };
+                }
+                rc = run_in_chunks(ap, "DELETE FROM civisync_parked_doc WHERE "
+                                   "prefix = ? AND doc_key IN", fixed, 1, keys,
+                                   g->n, NULL, dberr, errstr, errstr_size);
+                free(keys);
+        }
+        return rc;
+}
+
+static cs_apply_rc_t record_result(cs_apply_t *ap, cs_apply_msg_t *m,
+                                   cs_apply_rc_t rc, const char *why,
+                                   char *errstr, size_t errstr_size)
+{
+        if (rc == CS_APPLY_RETRY) {
+                snprintf(errstr, errstr_size, "%s", why);
+                return CS_APPLY_RETRY;
+        }
+        if (rc == CS_APPLY_REJECTED) {
+                ap->stats.rejected++;
+                free(m->rejected);
+                if (!(m->rejected = strdup(why))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return CS_APPLY_RETRY;
+                }
+                return CS_APPLY_OK;
+        }
+        ap->stats.documents++;
+        return CS_APPLY_OK;
+}
+
+static cs_apply_rc_t apply_msg_alone(cs_apply_t *ap, cs_apply_msg_t *m,
+                                     char *errstr, size_t errstr_size)
+{
+        char why[1024];
+        cs_apply_rc_t rc = apply_one(ap, m->prefix, m->key, m->key_len,
+                                     m->value, m->value_len, m->flags, why,
+                                     sizeof(why));
+        return record_result(ap, m, rc, why, errstr, errstr_size);
+}
+
+/* Writes the group; on a failure that is not transient, rolls it back and
+ * applies its documents one by one. */
+static cs_apply_rc_t group_flush(cs_apply_t *ap, group_t *g,
+                                 cs_apply_msg_t *msgs, char *errstr,
+                                 size_t errstr_size)
+{
+        prefix_ctx_t *pc;
+        unsigned int dberr = 0;
+        cs_apply_rc_t rc = CS_APPLY_OK;
+        char why[1024];
+
+        if (!g->n)
+                return CS_APPLY_OK;
+        pc = &ap->prefixes[g->pc_no];
+        if (group_write(ap, g, pc, msgs, &dberr, why, sizeof(why)) == 0) {
+                for (size_t t = 0; t < 1 + g->kid_cnt; t++) {
+                        const cs_entity_t *ent = t ? g->kids[t - 1] : g->root;
+                        for (size_t r = 0; r < g->rows[t].rows; r++)
+                                map_remember(ap, pc, ent->table,
+                                             g->rows[t].tags[r],
+                                             g->rows[t].ids[r], pc->refresh);
+                        ap->stats.rows_upserted += (long long)g->rows[t].rows;
+                }
+                ap->stats.documents += (long long)g->n;
+                group_reset(g);
+                return CS_APPLY_OK;
+        }
+        if (cs_db_errno_transient(dberr)) {
+                snprintf(errstr, errstr_size, "%s", why);
+                group_reset(g);
+                return CS_APPLY_RETRY;
+        }
+        cs_debug("%s: multi-row apply of %zu %s documents failed (%s); "
+                 "applying them one by one", pc->prefix, g->n, g->root->name,
+                 why);
+        map_forget_all(ap);
+        if (cs_db_exec(ap->db, "ROLLBACK TO SAVEPOINT cs_bulk", errstr,
+                       errstr_size) == -1) {
+                group_reset(g);
+                return CS_APPLY_RETRY;
+        }
+        {
+                size_t n = g->n, *idx = malloc(n * sizeof(*idx));
+                if (!idx) {
+                        group_reset(g);
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return CS_APPLY_RETRY;
+                }
+                memcpy(idx, g->msg, n * sizeof(*idx));
+                group_reset(g);
+                for (size_t i = 0; i < n && rc == CS_APPLY_OK; i++)
+                        rc = apply_msg_alone(ap, &msgs[idx[i]], errstr,
+                                             errstr_size);
+                free(idx);
+        }
+        return rc;
+}
+
+/* Parses message i for the multi-row path: a NEW document when it is an
+ * entity document of its topic's prefix, else NULL (the one-by-one path
+ * then handles, or rejects, it). */
+static json_t *parse_candidate(cs_apply_t *ap, const cs_apply_msg_t *m,
+                               const cs_entity_t **ent)
+{
+        char key_prefix[CS_PREFIX_MAX + 1], table[80], err[256];
+        long long child_id;
+        cs_doc_info_t info;
+        json_t *doc;
+
+        if (!m->value || !m->key || !m->key_len ||
+            cs_doc_parse_id(m->key, m->key_len, key_prefix, table,
+                            sizeof(table), &child_id, err, sizeof(err)) == -1 ||
+            strcmp(key_prefix, m->prefix))
+                return NULL;
+        if (!(doc = cs_doc_parse(m->value, m->value_len,
+                                 ap->conf->max_document_bytes, err,
+                                 sizeof(err))))
+                return NULL;
+        if (cs_doc_inspect(doc, m->key, m->key_len, &info, err,
+                           sizeof(err)) == -1 ||
+            info.kind != CS_DOC_KIND_ENTITY || info.entity->parent ||
+            strcmp(info.prefix, m->prefix)) {
+                json_decref(doc);
+                return NULL;
+        }
+        *ent = info.entity;
+        return doc;
+}
+
+cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs,
+                                size_t n, char *errstr, size_t errstr_size)
+{
+        json_t **docs = calloc(WINDOW_DOCS, sizeof(*docs));
+        const cs_entity_t **ents = calloc(WINDOW_DOCS, sizeof(*ents));
+        size_t *pc_of = calloc(WINDOW_DOCS, sizeof(*pc_of));
+        group_t g;
+        cs_apply_rc_t rc = CS_APPLY_OK;
+
+        memset(&g, 0, sizeof(g));
+        if (!docs || !ents || !pc_of) {
+                snprintf(errstr, errstr_size, "out of memory");
+                rc = CS_APPLY_RETRY;
+                goto done;
+        }
+        for (size_t start = 0; start < n && rc == CS_APPLY_OK;) {
+                size_t end = start, bytes = 0, w;
+
+                /* A window: parse, then one prefetch per prefix. */
+                while (end < n && end - start < WINDOW_DOCS &&
+                       bytes < WINDOW_BYTES) {
+                        cs_apply_msg_t *m = &msgs[end];
+                        prefix_ctx_t *pc;
+                        w = end - start;
+                        docs[w] = NULL;
+                        bytes += m->value_len;
+                        if (ap->bulk_ok && (docs[w] = parse_candidate(ap, m,
+                                                                     &ents[w]))) {
+                                if (!(pc = prefix_get(ap, m->prefix, &rc, errstr,
+                                                      errstr_size))) {
+                                        json_decref(docs[w]);
+                                        docs[w] = NULL;
+                                        if (rc == CS_APPLY_RETRY) {
+                                                end++;
+                                                goto window_done;
+                                        }
+                                        rc = CS_APPLY_OK;
+                                } else {
+                                        pc_of[w] = (size_t)(pc - ap->prefixes);
+                                }
+                        }
+                        end++;
+                }
+                for (size_t pno = 0; pno < ap->prefix_cnt && rc == CS_APPLY_OK;
+                     pno++) {
+                        int any = 0;
+                        for (w = 0; w < end - start && !any; w++)
+                                any = docs[w] && pc_of[w] == pno;
+                        if (any)
+                                rc = prefetch_mappings(ap, &ap->prefixes[pno],
+                                                       docs, ents, pc_of, pno,
+                                                       end - start, errstr,
+                                                       errstr_size);
+                }
+                for (size_t i = start; i < end && rc == CS_APPLY_OK; i++) {
+                        int add = ADD_SLOW;
+                        w = i - start;
+                        if (docs[w]) {
+                                add = group_try_add(ap, &g, pc_of[w], ents[w],
+                                                    docs[w], i, errstr,
+                                                    errstr_size);
+                                if (add == ADD_FLUSH) {
+                                        rc = group_flush(ap, &g, msgs, errstr,
+                                                         errstr_size);
+                                        if (rc != CS_APPLY_OK)
+                                                break;
+                                        add = group_try_add(ap, &g, pc_of[w],
+                                                            ents[w], docs[w], i,
+                                                            errstr, errstr_size);
+                                }
+                                if (add == ADD_RETRY) {
+                                        rc = CS_APPLY_RETRY;
+                                        break;
+                                }
+                                if (add == ADD_OK)
+                                        continue;
+                        }
+                        rc = group_flush(ap, &g, msgs, errstr, errstr_size);
+                        if (rc == CS_APPLY_OK)
+                                rc = apply_msg_alone(ap, &msgs[i], errstr,
+                                                     errstr_size);
+                }
+                if (rc == CS_APPLY_OK)
+                        rc = group_flush(ap, &g, msgs, errstr, errstr_size);
+window_done:
+                for (w = 0; w < end - start; w++) {
+                        json_decref(docs[w]);
+                        docs[w] = NULL;
+                }
+                start = end;
+        }
+done:
+        group_reset(&g);
+        group_free(&g);
+        free(docs);
+        free(ents);
+        free(pc_of);
         return rc;
 }
 

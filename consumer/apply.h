@@ -46,6 +46,26 @@ cs_apply_rc_t cs_apply_message(cs_apply_t *ap, const char *prefix,
                                const char *value, size_t value_len,
                                int flags, char *errstr, size_t errstr_size);
 
+/* One message for cs_apply_messages. */
+typedef struct cs_apply_msg_s {
+        const char *prefix;             /* the topic's prefix */
+        const char *key;
+        size_t key_len;
+        const char *value;              /* NULL = tombstone */
+        size_t value_len;
+        int flags;                      /* CS_APPLY_F_* */
+        char *rejected;                 /* out: NEW string (caller frees) when
+                                           the message can never apply */
+} cs_apply_msg_t;
+
+/* Applies msgs[0..n) in order inside the open batch, with the same result
+ * as cs_apply_message on each: rejected messages get ->rejected set (and
+ * leave no trace), the others are applied. Mappings are prefetched, and
+ * runs of documents whose rows are all new are written with multi-row
+ * INSERTs. Returns OK, or RETRY (errstr) when the batch must roll back. */
+cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs,
+                                size_t n, char *errstr, size_t errstr_size);
+
 /* Inside the open batch: records that every message of topic/partition
  * below next_offset is applied (civisync_offset), so the offset commits
  * with the rows. At commit, a rewind replay whose partitions have all

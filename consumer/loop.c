@@ -75,11 +75,14 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                           char *errstr, size_t errstr_size)
 {
         char **rejected = calloc(n + 1, sizeof(*rejected)); /* why, per message */
+        char (*prefixes)[CS_PREFIX_MAX + 1] = calloc(n + 1, sizeof(*prefixes));
+        cs_apply_msg_t *amsg = calloc(n + 1, sizeof(*amsg));
+        size_t *amsg_of = calloc(n + 1, sizeof(*amsg_of)), amsg_n = 0;
         int backoff = 1, rc_out = -1;
 
-        if (!rejected) {
+        if (!rejected || !prefixes || !amsg || !amsg_of) {
                 snprintf(errstr, errstr_size, "out of memory");
-                return -1;
+                goto done;
         }
         for (;;) {
                 cs_apply_rc_t rc = CS_APPLY_OK;
@@ -89,6 +92,7 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                         free(rejected[i]);
                         rejected[i] = NULL;
                 }
+                amsg_n = 0;
                 for (size_t i = 0; i < n && rc == CS_APPLY_OK; i++) {
                         char prefix[CS_PREFIX_MAX + 1];
                         const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
@@ -103,37 +107,45 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                 }
                 if (rc == CS_APPLY_OK)
                         rc = cs_apply_begin(lp->ap, why, sizeof(why));
-                for (size_t i = 0; i < n && rc == CS_APPLY_OK; i++) {
+                /* Messages of a prefix this consumer may apply go to the
+                 * apply layer, in order; the others are rejected here. */
+                for (size_t i = 0, k = 0; i < n && rc == CS_APPLY_OK; i++) {
                         rd_kafka_message_t *m = msgs[i];
                         const char *topic = rd_kafka_topic_name(m->rkt);
-                        char prefix[CS_PREFIX_MAX + 1];
-                        cs_apply_rc_t mrc;
+                        part_state_t *ps;
 
                         if (cs_kafka_prefix_from_topic(topic,
                                                        lp->conf->kafka.topic_prefix,
-                                                       prefix, why, sizeof(why)) == -1 ||
-                            (!cs_conf_prefix_allowed(lp->conf, prefix) &&
+                                                       prefixes[i], why,
+                                                       sizeof(why)) == -1 ||
+                            (!cs_conf_prefix_allowed(lp->conf, prefixes[i]) &&
                              snprintf(why, sizeof(why), "prefix '%s' is not in "
-                                      "the consumer's prefixes list", prefix) > 0))
-                                mrc = CS_APPLY_REJECTED;
-                        else {
-                                part_state_t *ps = part_state(lp, topic, m->partition);
-                                int flags = ps && m->offset < ps->replay_end ?
-                                            CS_APPLY_F_HISTORICAL : 0;
-                                mrc = cs_apply_message(lp->ap, prefix, m->key,
-                                                       m->key_len, m->payload,
-                                                       m->payload ? m->len : 0,
-                                                       flags, why, sizeof(why));
-                        }
-                        if (mrc == CS_APPLY_REJECTED) {
+                                      "the consumer's prefixes list",
+                                      prefixes[i]) > 0)) {
                                 if (!(rejected[i] = strdup(why))) {
                                         snprintf(errstr, errstr_size, "out of memory");
                                         cs_apply_rollback(lp->ap);
                                         goto done;
                                 }
-                        } else if (mrc == CS_APPLY_RETRY) {
-                                rc = CS_APPLY_RETRY;
+                                continue;
                         }
+                        ps = part_state(lp, topic, m->partition);
+                        amsg[k] = (cs_apply_msg_t){
+                                .prefix = prefixes[i],
+                                .key = m->key, .key_len = m->key_len,
+                                .value = m->payload,
+                                .value_len = m->payload ? m->len : 0,
+                                .flags = ps && m->offset < ps->replay_end ?
+                                         CS_APPLY_F_HISTORICAL : 0 };
+                        amsg_of[k++] = i;
+                        amsg_n = k;
+                }
+                if (rc == CS_APPLY_OK)
+                        rc = cs_apply_messages(lp->ap, amsg, amsg_n, why,
+                                               sizeof(why));
+                for (size_t k = 0; k < amsg_n; k++) {
+                        rejected[amsg_of[k]] = amsg[k].rejected;
+                        amsg[k].rejected = NULL;
                 }
                 /* In the same transaction: the dead letters' record and the
                  * applied offset of every partition of the batch. */
@@ -204,9 +216,14 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
         lp->applied += (long long)n;
         rc_out = 0;
 done:
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; rejected && i < n; i++)
                 free(rejected[i]);
+        for (size_t k = 0; amsg && k < amsg_n; k++)
+                free(amsg[k].rejected);
         free(rejected);
+        free(prefixes);
+        free(amsg);
+        free(amsg_of);
         return rc_out;
 }
 
@@ -551,12 +568,16 @@ int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
         /* Defaults that kafka.properties may override: a shorter session
          * than librdkafka's 45 s lets a restarted --once run rejoin quickly;
          * a bounded read-ahead (librdkafka would queue up to 64 MB) keeps
-         * the consumer's memory flat however large the backlog. */
+         * the consumer's memory flat however large the backlog. The
+         * read-ahead is bounded by bytes only: a per-partition message
+         * floor as low as librdkafka's own makes it stop and start fetching
+         * every few hundred documents, and the consumer then spends a third
+         * of a complete sync waiting for fetches. */
         {
                 static const char *tunables[][2] = {
                         { "session.timeout.ms", "10000" },
                         { "queued.max.messages.kbytes", "4096" },
-                        { "queued.min.messages", "1000" },
+                        { "queued.min.messages", "1000000" },
                 };
                 for (size_t t = 0; t < sizeof(tunables) / sizeof(tunables[0]); t++) {
                         int overridden = 0;
@@ -680,30 +701,73 @@ done:
         return rc;
 }
 
+/* One NDJSON record of cs_loop_input, owned. */
+typedef struct input_rec_s {
+        char *key;
+        char *value;    /* NULL = tombstone */
+        long lineno;
+} input_rec_t;
+
+/* Applies and commits the buffered records (one transaction). */
+static int input_flush(cs_apply_t *ap, const char *path, const char *prefix,
+                       input_rec_t *recs, cs_apply_msg_t *msgs, size_t n,
+                       char *errstr, size_t errstr_size)
+{
+        char why[1024];
+        int rc = 0;
+
+        for (size_t i = 0; i < n; i++)
+                msgs[i] = (cs_apply_msg_t){
+                        .prefix = prefix, .key = recs[i].key,
+                        .key_len = strlen(recs[i].key), .value = recs[i].value,
+                        .value_len = recs[i].value ? strlen(recs[i].value) : 0 };
+        if (cs_apply_begin(ap, errstr, errstr_size) != CS_APPLY_OK)
+                return -1;
+        if (cs_apply_messages(ap, msgs, n, why, sizeof(why)) != CS_APPLY_OK) {
+                snprintf(errstr, errstr_size, "%s:%ld..%ld: %s", path,
+                         recs[0].lineno, recs[n - 1].lineno, why);
+                cs_apply_rollback(ap);
+                rc = -1;
+        } else if (cs_apply_commit(ap, errstr, errstr_size) != CS_APPLY_OK) {
+                rc = -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (msgs[i].rejected && rc == 0)
+                        cs_error("%s:%ld: rejected: %s", path, recs[i].lineno,
+                                 msgs[i].rejected);
+                free(msgs[i].rejected);
+                msgs[i].rejected = NULL;
+        }
+        return rc;
+}
+
 int cs_loop_input(const cs_consumer_conf_t *conf, cs_apply_t *ap,
                   const char *path, const char *prefix, char *errstr,
                   size_t errstr_size)
 {
         FILE *fp = fopen(path, "r");
+        size_t batch = (size_t)conf->batch_documents, n = 0;
+        input_rec_t *recs = calloc(batch, sizeof(*recs));
+        cs_apply_msg_t *msgs = calloc(batch, sizeof(*msgs));
         char *line = NULL;
-        size_t cap = 0, in_batch = 0;
+        size_t cap = 0;
         ssize_t len;
         long lineno = 0;
         int rc = -1;
-        cs_apply_rc_t arc;
-        char why[1024];
 
         if (!fp) {
                 snprintf(errstr, errstr_size, "%s: %m", path);
-                return -1;
+                goto done;
         }
-        if (cs_apply_prepare_prefix(ap, prefix, errstr, errstr_size) != CS_APPLY_OK ||
-            cs_apply_begin(ap, errstr, errstr_size) != CS_APPLY_OK)
+        if (!recs || !msgs) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        if (cs_apply_prepare_prefix(ap, prefix, errstr, errstr_size) != CS_APPLY_OK)
                 goto done;
         while ((len = getline(&line, &cap, fp)) > 0) {
                 json_error_t jerr;
                 json_t *rec, *key, *value;
-                char *text = NULL;
 
                 lineno++;
                 if (!(rec = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &jerr)) ||
@@ -713,46 +777,55 @@ int cs_loop_input(const cs_consumer_conf_t *conf, cs_apply_t *ap,
                                  "NDJSON record (%s)", path, lineno,
                                  rec ? "needs key and value" : jerr.text);
                         json_decref(rec);
-                        cs_apply_rollback(ap);
                         goto done;
                 }
-                if (!json_is_null(value))
-                        text = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                arc = cs_apply_message(ap, prefix, json_string_value(key),
-                                       json_string_length(key), text,
-                                       text ? strlen(text) : 0, 0, why,
-                                       sizeof(why));
-                free(text);
+                recs[n].lineno = lineno;
+                recs[n].key = strdup(json_string_value(key));
+                recs[n].value = json_is_null(value) ? NULL :
+                                json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                if (!recs[n].key || (!json_is_null(value) && !recs[n].value)) {
+                        json_decref(rec);
+                        n++;
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto done;
+                }
                 json_decref(rec);
-                if (arc == CS_APPLY_REJECTED)
-                        cs_error("%s:%ld: rejected: %s", path, lineno, why);
-                if (arc == CS_APPLY_RETRY) {
-                        snprintf(errstr, errstr_size, "%s:%ld: %s", path, lineno, why);
-                        cs_apply_rollback(ap);
-                        goto done;
-                }
-                if (++in_batch >= (size_t)conf->batch_documents) {
-                        if (cs_apply_commit(ap, errstr, errstr_size) != CS_APPLY_OK ||
-                            cs_apply_begin(ap, errstr, errstr_size) != CS_APPLY_OK)
+                if (++n == batch) {
+                        if (input_flush(ap, path, prefix, recs, msgs, n, errstr,
+                                        errstr_size) == -1)
                                 goto done;
-                        in_batch = 0;
+                        for (size_t i = 0; i < n; i++) {
+                                free(recs[i].key);
+                                free(recs[i].value);
+                        }
+                        n = 0;
                 }
                 if (loop_stopping) {
                         snprintf(errstr, errstr_size, "interrupted at %s:%ld "
                                  "(applied up to the last batch; re-running the "
                                  "file is harmless)", path, lineno);
-                        cs_apply_rollback(ap);
                         goto done;
                 }
         }
-        if (cs_apply_commit(ap, errstr, errstr_size) != CS_APPLY_OK)
+        if (n && input_flush(ap, path, prefix, recs, msgs, n, errstr,
+                             errstr_size) == -1)
+                goto done;
+        if (lineno == 0 && cs_apply_begin(ap, errstr, errstr_size) == CS_APPLY_OK &&
+            cs_apply_commit(ap, errstr, errstr_size) != CS_APPLY_OK)
                 goto done;
         rc = cs_apply_stats(ap)->rejected ? -1 : 0;
         if (rc == -1)
                 snprintf(errstr, errstr_size, "%s: %lld record(s) rejected (see log)",
                          path, cs_apply_stats(ap)->rejected);
 done:
+        for (size_t i = 0; recs && i < n; i++) {
+                free(recs[i].key);
+                free(recs[i].value);
+        }
+        free(recs);
+        free(msgs);
         free(line);
-        fclose(fp);
+        if (fp)
+                fclose(fp);
         return rc;
 }

@@ -34,6 +34,7 @@ static const char *const producer_keys[] = {
         "batch_rows", "child", "kafka", NULL};
 static const char *const consumer_keys[] = {
         "master", "kafka", "prefixes", "batch_documents", "max_document_bytes",
+        "multi_row_insert",
         NULL};
 static const char *const db_keys[] = {
         "host", "port", "socket", "user", "password", "password_file",
@@ -208,6 +209,23 @@ static int get_int(load_ctx_t *c, const config_setting_t *grp,
                 return fail_at(c, s, "'%s' must be between %lld and %lld (got %lld)",
                                full, min, max, v);
         *out = v;
+        return 0;
+}
+
+/* Reads an optional boolean member (true/false) into *out. */
+static int get_bool(load_ctx_t *c, const config_setting_t *grp,
+                    const char *gname, const char *key, int *out)
+{
+        char full[160];
+        const config_setting_t *s = config_setting_get_member(grp, key);
+
+        full_name(full, sizeof(full), gname, key);
+        if (!s)
+                return 0;
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return fail_at(c, s, "'%s' must be true or false, not %s", full,
+                               type_word(s));
+        *out = config_setting_get_bool(s) ? 1 : 0;
         return 0;
 }
 
@@ -540,6 +558,7 @@ static int load_consumer(load_ctx_t *c, config_t *cfg, cs_consumer_conf_t *conf)
         if (check_keys(c, root, NULL, consumer_keys) < 0 ||
             get_int(c, root, NULL, "batch_documents", 1, 1000000, &docs) < 0 ||
             get_int(c, root, NULL, "max_document_bytes", 1, MAX_DOCUMENT_LIMIT, &maxdoc) < 0 ||
+            get_bool(c, root, NULL, "multi_row_insert", &conf->multi_row_insert) < 0 ||
             load_db(c, root, "master", &conf->master) < 0 ||
             load_kafka(c, root, consumer_kafka_keys, &conf->kafka) < 0 ||
             load_prefixes(c, root, conf) < 0)
@@ -585,6 +604,7 @@ int cs_conf_load_consumer(const char *path, cs_consumer_conf_t *conf,
         memset(conf, 0, sizeof(*conf));
         conf->batch_documents = DEFAULT_BATCH_DOCUMENTS;
         conf->max_document_bytes = DEFAULT_MAX_DOCUMENT;
+        conf->multi_row_insert = 1;
         if (!path) {
                 snprintf(errstr, errstr_size, "no configuration file given");
                 return -1;

@@ -51,6 +51,7 @@ typedef struct cs_consumer_conf_s {
         size_t prefix_cnt;
         int batch_documents;         /* documents per DB transaction, default 500 */
         size_t max_document_bytes;   /* default 1000000 */
+        int multi_row_insert;        /* new rows in multi-row INSERTs, default 1 */
 } cs_consumer_conf_t;
 
 /* Load and validate. On error returns -1 and errstr reads "FILE:LINE - text"

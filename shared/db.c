@@ -342,27 +342,22 @@ static MYSQL_STMT *cache_get(cs_db_cache_t *cache, const char *sql,
         return NULL;
 }
 
-int cs_db_run(cs_db_cache_t *cache, const char *sql,
-              const cs_db_value_t *params, size_t n,
-              unsigned long long *affected, unsigned long long *insert_id,
-              long long *first_int, int *found, unsigned int *db_errno,
-              char *errstr, size_t errstr_size)
+/* Prepares (through the cache), binds and executes sql. NULL on error. */
+static MYSQL_STMT *run_prepared(cs_db_cache_t *cache, const char *sql,
+                                const cs_db_value_t *params, size_t n,
+                                unsigned int *db_errno, char *errstr,
+                                size_t errstr_size)
 {
-        unsigned int dummy_errno;
         MYSQL_STMT *stmt;
 
-        if (!db_errno)
-                db_errno = &dummy_errno;
         *db_errno = 0;
-        if (found)
-                *found = 0;
         if (!(stmt = cache_get(cache, sql, db_errno, errstr, errstr_size)))
-                return -1;
+                return NULL;
         if (mysql_stmt_param_count(stmt) != n) {
                 snprintf(errstr, errstr_size,
                          "statement expects %lu values, %zu given",
                          mysql_stmt_param_count(stmt), n);
-                return -1;
+                return NULL;
         }
         if (n > cache->bind_cap) {
                 MYSQL_BIND *b = realloc(cache->bind, n * sizeof(*b));
@@ -374,7 +369,7 @@ int cs_db_run(cs_db_cache_t *cache, const char *sql,
                         cache->lengths = l;
                 if (!b || !l) {
                         snprintf(errstr, errstr_size, "out of memory");
-                        return -1;
+                        return NULL;
                 }
                 cache->bind_cap = n;
         }
@@ -385,17 +380,51 @@ int cs_db_run(cs_db_cache_t *cache, const char *sql,
         }
         if (mysql_stmt_execute(stmt) != 0)
                 goto stmt_error;
+        return stmt;
+
+stmt_error:
+        *db_errno = mysql_stmt_errno(stmt);
+        snprintf(errstr, errstr_size, "%s", mysql_stmt_error(stmt));
+        mysql_stmt_reset(stmt);
+        return NULL;
+}
+
+/* Binds `cols` LONGLONG result columns of stmt to values[]/nulls[]. */
+static int bind_int_results(MYSQL_STMT *stmt, MYSQL_BIND *out, size_t cols,
+                            long long *values, my_bool *nulls)
+{
+        memset(out, 0, cols * sizeof(*out));
+        for (size_t i = 0; i < cols; i++) {
+                out[i].buffer_type = MYSQL_TYPE_LONGLONG;
+                out[i].buffer = &values[i];
+                out[i].is_null = &nulls[i];
+        }
+        return mysql_stmt_bind_result(stmt, out) != 0 ? -1 : 0;
+}
+
+int cs_db_run(cs_db_cache_t *cache, const char *sql,
+              const cs_db_value_t *params, size_t n,
+              unsigned long long *affected, unsigned long long *insert_id,
+              long long *first_int, int *found, unsigned int *db_errno,
+              char *errstr, size_t errstr_size)
+{
+        unsigned int dummy_errno;
+        MYSQL_STMT *stmt;
+
+        if (!db_errno)
+                db_errno = &dummy_errno;
+        if (found)
+                *found = 0;
+        if (!(stmt = run_prepared(cache, sql, params, n, db_errno, errstr,
+                                  errstr_size)))
+                return -1;
         if (mysql_stmt_field_count(stmt) > 0) {
                 long long value = 0;
                 my_bool is_null = 0;
                 MYSQL_BIND out;
                 int frc;
 
-                memset(&out, 0, sizeof(out));
-                out.buffer_type = MYSQL_TYPE_LONGLONG;
-                out.buffer = &value;
-                out.is_null = &is_null;
-                if (mysql_stmt_bind_result(stmt, &out) != 0)
+                if (bind_int_results(stmt, &out, 1, &value, &is_null) == -1)
                         goto stmt_error;
                 frc = mysql_stmt_fetch(stmt);
                 if (frc == 0 || frc == MYSQL_DATA_TRUNCATED) {
@@ -417,6 +446,56 @@ int cs_db_run(cs_db_cache_t *cache, const char *sql,
 stmt_error:
         *db_errno = mysql_stmt_errno(stmt);
         snprintf(errstr, errstr_size, "%s", mysql_stmt_error(stmt));
+        mysql_stmt_reset(stmt);
+        return -1;
+}
+
+int cs_db_run_rows(cs_db_cache_t *cache, const char *sql,
+                   const cs_db_value_t *params, size_t n, size_t ncols,
+                   void (*row_cb)(void *ctx, const long long *values),
+                   void *ctx, unsigned int *db_errno, char *errstr,
+                   size_t errstr_size)
+{
+        unsigned int dummy_errno;
+        long long values[CS_DB_ROW_COLS_MAX], out_values[CS_DB_ROW_COLS_MAX];
+        my_bool nulls[CS_DB_ROW_COLS_MAX];
+        MYSQL_BIND out[CS_DB_ROW_COLS_MAX];
+        MYSQL_STMT *stmt;
+        int frc;
+
+        if (!db_errno)
+                db_errno = &dummy_errno;
+        if (ncols == 0 || ncols > CS_DB_ROW_COLS_MAX) {
+                snprintf(errstr, errstr_size, "%zu result columns unsupported",
+                         ncols);
+                *db_errno = 0;
+                return -1;
+        }
+        if (!(stmt = run_prepared(cache, sql, params, n, db_errno, errstr,
+                                  errstr_size)))
+                return -1;
+        if (mysql_stmt_field_count(stmt) != ncols) {
+                snprintf(errstr, errstr_size, "statement must select %zu columns",
+                         ncols);
+                mysql_stmt_free_result(stmt);
+                return -1;
+        }
+        if (bind_int_results(stmt, out, ncols, values, nulls) == -1)
+                goto stmt_error;
+        while ((frc = mysql_stmt_fetch(stmt)) == 0 || frc == MYSQL_DATA_TRUNCATED) {
+                for (size_t i = 0; i < ncols; i++)
+                        out_values[i] = nulls[i] ? 0 : values[i];
+                row_cb(ctx, out_values);
+        }
+        if (frc == 1)
+                goto stmt_error;
+        mysql_stmt_free_result(stmt);
+        return 0;
+
+stmt_error:
+        *db_errno = mysql_stmt_errno(stmt);
+        snprintf(errstr, errstr_size, "%s", mysql_stmt_error(stmt));
+        mysql_stmt_free_result(stmt);
         mysql_stmt_reset(stmt);
         return -1;
 }

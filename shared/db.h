@@ -72,6 +72,16 @@ int cs_db_run(cs_db_cache_t *cache, const char *sql,
               long long *first_int, int *found, unsigned int *db_errno,
               char *errstr, size_t errstr_size);
 
+/* Executes through the cache a statement that selects ncols (1 to
+ * CS_DB_ROW_COLS_MAX) integer columns and calls row_cb(ctx, values) for each
+ * row (values[0..ncols), NULL reads as 0; the array is only valid during
+ * the call). Errors as in cs_db_run. */
+#define CS_DB_ROW_COLS_MAX 4
+int cs_db_run_rows(cs_db_cache_t *cache, const char *sql,
+                   const cs_db_value_t *params, size_t n, size_t ncols,
+                   void (*row_cb)(void *ctx, const long long *values),
+                   void *ctx, unsigned int *db_errno, char *errstr,
+                   size_t errstr_size);
 /* 1 if err (mysql_errno) is transient: server gone/lost, deadlock, lock wait
  * timeout, server shutdown, too many connections. */
 int cs_db_errno_transient(unsigned int err);

@@ -236,6 +236,11 @@ const cs_entity_t *cs_reg_by_table(const char *table)
 {
         if (!table)
                 return NULL;
+        /* Hot path (the consumer's mapping cache): callers mostly pass the
+         * registry's own string. */
+        for (size_t i = 0; i < ENTITY_CNT; i++)
+                if (entities[i].table == table)
+                        return &entities[i];
         for (size_t i = 0; i < ENTITY_CNT; i++)
                 if (strcmp(entities[i].table, table) == 0)
                         return &entities[i];

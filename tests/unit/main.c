@@ -19,6 +19,7 @@ int main(void)
                 jsonschema_suite,
                 db_suite,
                 topics_suite,
+                bulk_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -15,5 +15,6 @@ Suite *schema_json_suite(void);
 Suite *jsonschema_suite(void);
 Suite *db_suite(void);
 Suite *topics_suite(void);
+Suite *bulk_suite(void);
 
 #endif

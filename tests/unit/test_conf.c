@@ -149,6 +149,7 @@ START_TEST(test_consumer_defaults_and_prefixes)
 
         ck_assert_msg(cs_conf_load_consumer(p, &c, err, sizeof(err)) == 0, "%s", err);
         ck_assert_int_eq(c.batch_documents, 500);
+        ck_assert_int_eq(c.multi_row_insert, 1);
         ck_assert_uint_eq(c.max_document_bytes, 1000000);
         ck_assert_str_eq(c.kafka.group, "civisync-master");
         ck_assert_str_eq(c.kafka.dead_letter_topic, "civisync.dead-letter");
@@ -160,11 +161,13 @@ START_TEST(test_consumer_defaults_and_prefixes)
 
         p = write_file("c2.cfg", CONSUMER_MIN
                        "prefixes = [\"P1\", \"P2\"];\nbatch_documents = 7;\n"
+                       "multi_row_insert = false;\n"
                        "kafka = { group = \"g\"; dead_letter_topic = \"dl\"; };\n");
         ck_assert_msg(cs_conf_load_consumer(p, &c, err, sizeof(err)) == 0, "%s", err);
         ck_assert_uint_eq(c.prefix_cnt, 2);
         ck_assert_str_eq(c.prefixes[1], "P2");
         ck_assert_int_eq(c.batch_documents, 7);
+        ck_assert_int_eq(c.multi_row_insert, 0);
         ck_assert_str_eq(c.kafka.group, "g");
         ck_assert_str_eq(c.kafka.dead_letter_topic, "dl");
         ck_assert_int_eq(cs_conf_prefix_allowed(&c, "P1"), 1);
@@ -268,6 +271,8 @@ START_TEST(test_wrong_types_and_ranges)
                               ":4 - 'kafka.topic_prefix' \"civi sync\" may contain only");
         expect_consumer_error(CONSUMER_MIN "batch_documents = true;\n",
                               ":2 - 'batch_documents' must be an integer, not a boolean");
+        expect_consumer_error(CONSUMER_MIN "multi_row_insert = 1;\n",
+                              ":2 - 'multi_row_insert' must be true or false, not an integer");
 }
 END_TEST
 
