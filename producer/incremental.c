@@ -1,4 +1,4 @@
-/* incremental.c — incremental sync: cursor + fingerprint change detection, documents and tombstones for what changed. */
+/* incremental.c — incremental sync: exact per-row change detection (the snapshot's rows streamed and merged with the stored fingerprints), documents and tombstones for what changed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +13,8 @@
 #include "state.h"
 
 #define FLUSH_TIMEOUT_MS 300000
-#define STATE_FORMAT 1
+/* 2: rows hashed by the producer (cs_fp_row_hash), no buckets. */
+#define STATE_FORMAT 2
 
 /* A growable array of ids. */
 typedef struct idvec_s {
@@ -142,99 +143,53 @@ static json_t *cursor_now(incr_ctx_t *ctx, const cs_src_t *s, char *errstr,
         return out;
 }
 
-/* Buckets (of the root's ids) holding rows changed at or after the old
- * cursor minus the look-back window: they are compared row by row even
- * when their aggregates agree. */
-static int cursor_buckets(incr_ctx_t *ctx, const cs_src_t *s,
-                          const json_t *old_cursor, idvec_t *out,
-                          char *errstr, size_t errstr_size)
-{
-        char sql[1024], source[256];
-        const char *ts = json_string_value(json_object_get(old_cursor, "ts"));
-        const char *old_source = json_string_value(json_object_get(old_cursor,
-                                                                   "source"));
-        long long cid = json_integer_value(json_object_get(old_cursor, "id"));
-        int lookback = ctx->conf->lookback_seconds;
-        cs_db_value_t v[4];
-        MYSQL_RES *res;
-        MYSQL_ROW row;
-
-        cursor_source(s, source, sizeof(source));
-        if (!ts || !old_source || strcmp(old_source, source))
-                return 0; /* no usable cursor: fingerprints alone */
-        v[0] = (cs_db_value_t){ .kind = CS_VAL_STR, .s = ts,
-                                .len = (unsigned long)strlen(ts) };
-        v[1] = (cs_db_value_t){ .kind = CS_VAL_INT, .i = lookback };
-        /* (time, id) > (cursor - look-back, id): with a window, every row
-         * at the window's first second counts. */
-        v[2] = (cs_db_value_t){ .kind = CS_VAL_INT, .i = lookback > 0 ? 0 : cid };
-        v[3] = (cs_db_value_t){ .kind = CS_VAL_STR, .s = s->ent->table,
-                                .len = (unsigned long)strlen(s->ent->table) };
-        if (cs_db_set_vars(ctx->db, "SET @cs_ts = CAST(? AS DATETIME) - "
-                           "INTERVAL ? SECOND, @cs_cid = ?, @cs_tbl = ?", v, 4,
-                           NULL, NULL, errstr, errstr_size) == -1)
-                return -1;
-        if (s->change_is_log)
-                snprintf(sql, sizeof(sql),
-                         "SELECT DISTINCT FLOOR(`entity_id` / %d) FROM "
-                         "`civicrm_log` WHERE `entity_table` = @cs_tbl AND "
-                         "(`modified_date` > @cs_ts OR (`modified_date` = "
-                         "@cs_ts AND `id` > @cs_cid)) ORDER BY 1",
-                         CS_FP_BUCKET_IDS);
-        else
-                snprintf(sql, sizeof(sql),
-                         "SELECT DISTINCT FLOOR(`id` / %d) FROM `%s` WHERE "
-                         "(`%s` > @cs_ts OR (`%s` = @cs_ts AND `id` > @cs_cid))"
-                         "%s%s%s ORDER BY 1", CS_FP_BUCKET_IDS, s->change_table,
-                         s->change_col, s->change_col,
-                         s->br[0].where ? " AND (" : "",
-                         s->br[0].where ? s->br[0].where : "",
-                         s->br[0].where ? ")" : "");
-        if (!(res = cs_db_query(ctx->db, sql, errstr, errstr_size)))
-                return -1;
-        while ((row = mysql_fetch_row(res)))
-                if (row[0] && idvec_push(out, strtoll(row[0], NULL, 10)) == -1) {
-                        mysql_free_result(res);
-                        snprintf(errstr, errstr_size, "out of memory");
-                        return -1;
-                }
-        mysql_free_result(res);
-        if (out->n)
-                cs_debug("%s: %zu id bucket(s) changed since the cursor %s "
-                         "(look-back %d s)", s->ent->table, out->n, ts,
-                         lookback);
-        return 0;
-}
-
 /* ---- fingerprint state files --------------------------------------------- */
 
-static int write_set(const cs_producer_conf_t *conf, const cs_src_t *s,
-                     const cs_fp_set_t *set, long long state_gen,
-                     json_t *created, json_t *tables, char *errstr,
-                     size_t errstr_size)
+/* Opens the writer of s's fingerprint file of state generation state_gen;
+ * *name receives its file name. */
+static int fp_out_open(const cs_producer_conf_t *conf, const cs_src_t *s,
+                       long long state_gen, cs_fp_out_t *out, char *name,
+                       size_t name_size, char *errstr, size_t errstr_size)
 {
-        char name[256], path[4096];
+        char path[4096];
 
-        if (cs_state_fp_name(name, sizeof(name), conf->prefix, state_gen,
+        if (cs_state_fp_name(name, name_size, conf->prefix, state_gen,
                              s->ent->table) == -1 ||
             cs_state_file_path(path, sizeof(path), conf->state_dir, name) == -1) {
                 snprintf(errstr, errstr_size, "state file path too long");
                 return -1;
         }
-        json_array_append_new(created, json_string(path));
-        if (cs_fp_file_write(path, set, errstr, errstr_size) == -1)
+        return cs_fp_out_open(out, path, errstr, errstr_size);
+}
+
+/* Completes a written file and records it in tables (and in created, so
+ * that a run failing later removes it). */
+static int fp_out_keep(cs_fp_out_t *out, const cs_src_t *s, const char *name,
+                       json_t *created, json_t *tables, char *errstr,
+                       size_t errstr_size)
+{
+        json_array_append_new(created, json_string(out->path));
+        if (cs_fp_out_finish(out, errstr, errstr_size) == -1)
                 return -1;
         json_object_set_new(tables, s->ent->table,
                             json_pack("{s:s, s:I, s:b}", "file", name, "rows",
-                                      (json_int_t)set->n, "legacy", s->legacy));
+                                      (json_int_t)out->count, "legacy",
+                                      s->legacy));
         return 0;
+}
+
+static int write_row(const cs_fp_row_t *row, void *opaque, char *errstr,
+                     size_t errstr_size)
+{
+        cs_fp_out_t *out = opaque;
+        return out->fp ? cs_fp_out_row(out, row, errstr, errstr_size) : 0;
 }
 
 static json_t *state_new(long long state_gen)
 {
-        return json_pack("{s:i, s:i, s:I, s:{}, s:{}}", "format", STATE_FORMAT,
-                         "bucket_ids", CS_FP_BUCKET_IDS, "state_generation",
-                         (json_int_t)state_gen, "tables", "cursors");
+        return json_pack("{s:i, s:I, s:{}, s:{}}", "format", STATE_FORMAT,
+                         "state_generation", (json_int_t)state_gen, "tables",
+                         "cursors");
 }
 
 json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
@@ -251,20 +206,24 @@ json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
 
         for (size_t i = 0; i < count; i++) {
                 cs_src_t *s = &srcs[i];
-                cs_fp_set_t set = { 0 };
-                int rc;
+                cs_fp_out_t out = { 0 };
+                char name[256];
+                int rc = 0;
 
                 if (!s->present)
                         continue;
-                rc = cs_fp_fetch(ctx.db, s, NULL, &set, errstr, errstr_size);
-                if (rc == 0) {
-                        cs_fp_set_sort(&set);
-                        if (write_files)
-                                rc = write_set(conf, s, &set, state_gen,
-                                               created, tables, errstr,
-                                               errstr_size);
-                }
-                cs_fp_set_free(&set);
+                /* A dry run still scans: it checks the ids like a real run. */
+                if (write_files)
+                        rc = fp_out_open(conf, s, state_gen, &out, name,
+                                         sizeof(name), errstr, errstr_size);
+                if (rc == 0)
+                        rc = cs_fp_scan(ctx.db, s, write_row, &out, errstr,
+                                        errstr_size);
+                if (rc == 0 && write_files)
+                        rc = fp_out_keep(&out, s, name, created, tables,
+                                         errstr, errstr_size);
+                if (rc == -1)
+                        cs_fp_out_discard(&out);
                 if (rc == 0 && s->change_table) {
                         json_t *c = cursor_now(&ctx, s, errstr, errstr_size);
                         if (!c)
@@ -280,150 +239,70 @@ json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
         return st;
 }
 
-/* ---- diff ------------------------------------------------------------------ */
+/* ---- diff: the server's id-ordered rows merged with the stored file ------- */
 
-/* Compares the rows of one bucket range: marks changed, new and deleted
- * rows' documents. old[0..on) and cur[0..cn) are sorted by id. Returns the
- * number of differences. */
-static long long diff_rows(incr_ctx_t *ctx, const cs_src_t *s,
-                           const cs_fp_row_t *old, size_t on,
-                           const cs_fp_row_t *cur, size_t cn)
+typedef struct merge_s {
+        incr_ctx_t *ctx;
+        const cs_src_t *s;
+        cs_fp_in_t *old;      /* NULL: no stored rows */
+        cs_fp_row_t o;        /* the current stored row, when have_o */
+        int have_o;
+        cs_fp_out_t *out;     /* the new file (fp NULL: not written) */
+        long long rows, changes;
+} merge_t;
+
+static int merge_next_old(merge_t *m, char *errstr, size_t errstr_size)
 {
-        size_t i = 0, j = 0;
-        long long diffs = 0;
-        int nested = s->ent->parent != NULL;
-
-        while (i < on || j < cn) {
-                if (j >= cn || (i < on && old[i].id < cur[j].id)) {
-                        /* gone */
-                        if (nested)
-                                mark(ctx, s->ent, old[i].parent, 0);
-                        else
-                                mark(ctx, s->ent, old[i].id, 1);
-                        i++;
-                        diffs++;
-                } else if (i >= on || cur[j].id < old[i].id) {
-                        /* new */
-                        mark(ctx, s->ent, nested ? cur[j].parent : cur[j].id, 0);
-                        j++;
-                        diffs++;
-                } else {
-                        if (old[i].hash != cur[j].hash ||
-                            old[i].parent != cur[j].parent) {
-                                mark(ctx, s->ent, nested ? cur[j].parent :
-                                     cur[j].id, 0);
-                                if (nested && old[i].parent != cur[j].parent)
-                                        mark(ctx, s->ent, old[i].parent, 0);
-                                diffs++;
-                        }
-                        i++;
-                        j++;
-                }
-        }
-        return diffs;
+        int r = m->old ? cs_fp_in_next(m->old, &m->o, errstr, errstr_size) : 0;
+        if (r == -1)
+                return -1;
+        m->have_o = r;
+        return 0;
 }
 
-static int set_range(incr_ctx_t *ctx, long long lo, long long hi,
-                     char *errstr, size_t errstr_size)
+/* The stored row m->o has no row in the snapshot any more. */
+static void merge_gone(merge_t *m)
 {
-        cs_db_value_t v[2] = {
-                { .kind = CS_VAL_INT, .i = lo },
-                { .kind = CS_VAL_INT, .i = hi },
-        };
-        return cs_db_set_vars(ctx->db, "SET @cs_lo = ?, @cs_hi = ?", v, 2,
-                              NULL, NULL, errstr, errstr_size);
+        if (m->s->ent->parent)
+                mark(m->ctx, m->s->ent, m->o.parent, 0);
+        else
+                mark(m->ctx, m->s->ent, m->o.id, 1);
+        m->changes++;
 }
 
-/* Finds the changes of one source against its old rows; *out receives the
- * new rows (only when *dirty). */
-static int diff_source(incr_ctx_t *ctx, const cs_src_t *s,
-                       const cs_fp_set_t *old, const idvec_t *forced,
-                       cs_fp_set_t *out, int *dirty, long long *changes,
-                       char *errstr, size_t errstr_size)
+/* One row of the snapshot (ascending ids): compares it with the stored
+ * rows up to its id, marks what changed, writes it to the new file. */
+static int merge_row(const cs_fp_row_t *r, void *opaque, char *errstr,
+                     size_t errstr_size)
 {
-        cs_fp_bucket_t *sb = NULL, *ob = NULL;
-        size_t sn = 0, on = 0, i = 0, j = 0, k = 0, po = 0;
-        idvec_t bad = { 0 };
-        int rc = -1;
+        merge_t *m = opaque;
+        int nested = m->s->ent->parent != NULL;
 
-        *dirty = 0;
-        *changes = 0;
-        if (cs_fp_server_buckets(ctx->db, s, &sb, &sn, errstr, errstr_size) == -1 ||
-            cs_fp_set_buckets(old, s->id_scale, &ob, &on, errstr,
-                              errstr_size) == -1)
-                goto done;
-        /* Buckets whose aggregates differ, or that the cursor flags. */
-        while (i < sn || j < on || k < forced->n) {
-                long long b = i < sn ? sb[i].b : -1;
-                if (j < on && (b == -1 || ob[j].b < b))
-                        b = ob[j].b;
-                if (k < forced->n && (b == -1 || forced->v[k] < b))
-                        b = forced->v[k];
-                int in_s = i < sn && sb[i].b == b;
-                int in_o = j < on && ob[j].b == b;
-                int in_f = k < forced->n && forced->v[k] == b;
-                if (in_f || in_s != in_o ||
-                    (in_s && (sb[i].n != ob[j].n || sb[i].x != ob[j].x)))
-                        if (idvec_push(&bad, b) == -1)
-                                goto oom;
-                i += (size_t)in_s;
-                j += (size_t)in_o;
-                k += (size_t)in_f;
+        m->rows++;
+        while (m->have_o && m->o.id < r->id) {
+                merge_gone(m);
+                if (merge_next_old(m, errstr, errstr_size) == -1)
+                        return -1;
         }
-        if (bad.n == 0) {
-                rc = 0;
-                goto done;
-        }
-        /* Row-level comparison of consecutive runs of those buckets. */
-        for (size_t r = 0; r < bad.n; ) {
-                long long b1 = bad.v[r], b2 = b1;
-                cs_fp_set_t cur = { 0 };
-                size_t start;
-
-                while (r + 1 < bad.n && bad.v[r + 1] == b2 + 1)
-                        b2 = bad.v[++r];
-                r++;
-                while (po < old->n &&
-                       cs_fp_bucket_of(old->v[po].id, s->id_scale) < b1)
-                        if (cs_fp_set_push(out, &old->v[po++]) == -1)
-                                goto oom;
-                start = po;
-                while (po < old->n &&
-                       cs_fp_bucket_of(old->v[po].id, s->id_scale) <= b2)
-                        po++;
-                if (set_range(ctx, b1 * CS_FP_BUCKET_IDS,
-                              (b2 + 1) * CS_FP_BUCKET_IDS - 1, errstr,
-                              errstr_size) == -1 ||
-                    cs_fp_fetch(ctx->db, s, "{id} BETWEEN @cs_lo AND @cs_hi",
-                                &cur, errstr, errstr_size) == -1) {
-                        cs_fp_set_free(&cur);
-                        goto done;
+        if (m->have_o && m->o.id == r->id) {
+                if (m->o.hash != r->hash || m->o.parent != r->parent) {
+                        mark(m->ctx, m->s->ent, nested ? r->parent : r->id, 0);
+                        if (nested && m->o.parent != r->parent)
+                                mark(m->ctx, m->s->ent, m->o.parent, 0);
+                        m->changes++;
                 }
-                cs_fp_set_sort(&cur);
-                *changes += diff_rows(ctx, s, old->v + start, po - start,
-                                      cur.v, cur.n);
-                for (size_t c = 0; c < cur.n; c++)
-                        if (cs_fp_set_push(out, &cur.v[c]) == -1) {
-                                cs_fp_set_free(&cur);
-                                goto oom;
-                        }
-                cs_fp_set_free(&cur);
+                if (merge_next_old(m, errstr, errstr_size) == -1)
+                        return -1;
+        } else {
+                /* new */
+                mark(m->ctx, m->s->ent, nested ? r->parent : r->id, 0);
+                m->changes++;
         }
-        while (po < old->n)
-                if (cs_fp_set_push(out, &old->v[po++]) == -1)
-                        goto oom;
-        *dirty = *changes > 0;
-        rc = ctx->oom ? -1 : 0;
-        if (ctx->oom)
+        if (m->ctx->oom) {
                 snprintf(errstr, errstr_size, "out of memory");
-        goto done;
-oom:
-        snprintf(errstr, errstr_size, "out of memory");
-done:
-        free(sb);
-        free(ob);
-        free(bad.v);
-        return rc;
+                return -1;
+        }
+        return m->out->fp ? cs_fp_out_row(m->out, r, errstr, errstr_size) : 0;
 }
 
 /* Detects the changes of one source, records its new state. */
@@ -436,11 +315,12 @@ static int detect_source(incr_ctx_t *ctx, const cs_src_t *s,
                                               s->ent->table);
         const char *file = json_string_value(json_object_get(old_t, "file"));
         json_t *tables = json_object_get(new_incr, "tables");
-        cs_fp_set_t old = { 0 }, cur = { 0 };
-        idvec_t forced = { 0 };
-        char path[4096];
-        long long changes = 0;
-        int dirty = 0, rc = -1;
+        cs_fp_in_t old = { 0 };
+        cs_fp_out_t out = { 0 };
+        merge_t m = { .ctx = ctx, .s = s, .out = &out };
+        char path[4096], name[256];
+        double started = cs_progress_now();
+        int rc = -1;
 
         if (file) {
                 if (cs_state_file_path(path, sizeof(path), ctx->conf->state_dir,
@@ -448,42 +328,56 @@ static int detect_source(incr_ctx_t *ctx, const cs_src_t *s,
                         snprintf(errstr, errstr_size, "state path too long");
                         return -1;
                 }
-                if (cs_fp_file_load(path, &old, errstr, errstr_size) == -1)
-                        goto done;
+                if (cs_fp_in_open(&old, path, errstr, errstr_size) == -1)
+                        return -1;
+                m.old = &old;
         } else {
                 cs_info("%s: no fingerprints in the state yet: every row "
                         "counts as new", s->ent->table);
         }
         if (s->change_table) {
-                json_t *cur_cursor;
-                if (cursor_buckets(ctx, s, json_object_get(json_object_get(
-                                   old_incr, "cursors"), s->ent->name),
-                                   &forced, errstr, errstr_size) == -1)
-                        goto done;
-                if (!(cur_cursor = cursor_now(ctx, s, errstr, errstr_size)))
+                json_t *cur_cursor = cursor_now(ctx, s, errstr, errstr_size);
+                if (!cur_cursor)
                         goto done;
                 json_object_set_new(json_object_get(new_incr, "cursors"),
                                     s->ent->name, cur_cursor);
         }
-        if (diff_source(ctx, s, &old, &forced, &cur, &dirty, &changes, errstr,
-                        errstr_size) == -1)
+        /* The new file is written while comparing (streaming) and dropped
+         * again when nothing changed. */
+        if (write_files && fp_out_open(ctx->conf, s, state_gen, &out, name,
+                                       sizeof(name), errstr,
+                                       errstr_size) == -1)
                 goto done;
-        if (changes)
+        if (merge_next_old(&m, errstr, errstr_size) == -1 ||
+            cs_fp_scan(ctx->db, s, merge_row, &m, errstr, errstr_size) == -1)
+                goto done;
+        while (m.have_o) {
+                merge_gone(&m);
+                if (merge_next_old(&m, errstr, errstr_size) == -1)
+                        goto done;
+        }
+        if (ctx->oom) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        cs_debug("%s: %lld row(s) compared in %.3f s", s->ent->table, m.rows,
+                 cs_progress_now() - started);
+        if (m.changes)
                 cs_info("%s: %lld row(s) changed, added or deleted",
-                        s->ent->table, changes);
-        if (dirty || !file) {
-                if (write_files && write_set(ctx->conf, s, dirty ? &cur : &old,
-                                             state_gen, created, tables, errstr,
-                                             errstr_size) == -1)
+                        s->ent->table, m.changes);
+        if (m.changes || !file) {
+                if (write_files && fp_out_keep(&out, s, name, created, tables,
+                                               errstr, errstr_size) == -1)
                         goto done;
         } else {
+                cs_fp_out_discard(&out);
                 json_object_set(tables, s->ent->table, (json_t *)old_t);
         }
         rc = 0;
 done:
-        cs_fp_set_free(&old);
-        cs_fp_set_free(&cur);
-        free(forced.v);
+        if (rc == -1)
+                cs_fp_out_discard(&out);
+        cs_fp_in_close(&old);
         return rc;
 }
 
@@ -544,6 +438,12 @@ static int send_tombstone(incr_ctx_t *ctx, const cs_entity_t *ent,
         return 0;
 }
 
+int cs_incr_state_usable(const json_t *incr)
+{
+        return json_is_object(incr) &&
+               json_integer_value(json_object_get(incr, "format")) == STATE_FORMAT;
+}
+
 int cs_incr_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
                 const json_t *old_incr, int write_files, json_t *created,
                 cs_run_stats_t *stats, json_t **new_incr, char *errstr,
@@ -569,9 +469,7 @@ int cs_incr_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
                 snprintf(errstr, errstr_size, "out of memory");
                 goto done;
         }
-        if (json_integer_value(json_object_get(old_incr, "format")) != STATE_FORMAT ||
-            json_integer_value(json_object_get(old_incr, "bucket_ids")) !=
-            CS_FP_BUCKET_IDS) {
+        if (!cs_incr_state_usable(old_incr)) {
                 snprintf(errstr, errstr_size, "the incremental state was written "
                          "by another version of civisync-produce: run "
                          "--complete once");

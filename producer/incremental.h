@@ -1,4 +1,4 @@
-/* incremental.h — incremental sync: cursor + fingerprint change detection, documents and tombstones for what changed. */
+/* incremental.h — incremental sync: exact per-row change detection (the snapshot's rows streamed and merged with the stored fingerprints), documents and tombstones for what changed. */
 #ifndef CS_INCREMENTAL_H
 #define CS_INCREMENTAL_H
 
@@ -18,6 +18,10 @@ json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
                                long long state_gen, int write_files,
                                json_t *created, char *errstr,
                                size_t errstr_size);
+
+/* 1 if incr (the state's "incremental" object, BORROWED, may be NULL) was
+ * written by this version's format and can drive an incremental run. */
+int cs_incr_state_usable(const json_t *incr);
 
 /* One incremental run against the state old_incr (BORROWED, the
  * "incremental" object of the state file): opens one consistent snapshot,

@@ -202,6 +202,11 @@ int main(int argc, char **argv)
                         "first run is a complete sync", conf.prefix,
                         conf.state_dir);
                 opts.complete = 1;
+        } else if (!opts.complete && !cs_incr_state_usable(old_incr)) {
+                cs_warn("the incremental state of prefix %s in %s was written "
+                        "by another version of civisync-produce: this run is "
+                        "a complete sync", conf.prefix, conf.state_dir);
+                opts.complete = 1;
         }
         state_gen = json_integer_value(json_object_get(old_incr,
                                                        "state_generation")) + 1;

@@ -349,33 +349,12 @@ static void add_cond(sbuf_t *sb, const cs_src_branch_t *b, const char *cond)
         }
 }
 
-/* The 64-bit row hash over the document's columns (OMIT ones excluded):
- * QUOTE keeps NULL apart from the text 'NULL'; BINARY avoids collation
- * mixing; the first 16 hex digits of MD5 as an unsigned BIGINT. */
-static void add_hash(sbuf_t *sb, const cs_src_t *s, const cs_src_branch_t *b)
-{
-        int first = 1;
-
-        sb_add(sb, "CAST(CONV(LEFT(MD5(CONCAT_WS('|'");
-        for (size_t i = 0; i < s->tbl.col_cnt; i++) {
-                if (cs_reg_col_policy(s->ent, s->tbl.cols[i].name) == CS_COL_OMIT)
-                        continue;
-                sb_add(sb, ", QUOTE(CAST(%s AS BINARY))", b->exprs[i]);
-                first = 0;
-        }
-        if (first)
-                sb_add(sb, ", ''");
-        sb_add(sb, ")), 16), 16, 10) AS UNSIGNED)");
-}
-
 char *cs_src_sql(const cs_src_t *s, cs_src_what_t what, const char *cond,
                  const char *suffix, char *errstr, size_t errstr_size)
 {
         sbuf_t sb = { .ok = 1 };
         int multi = s->br_cnt > 1;
 
-        if (what == CS_SRC_FP_BUCKET && multi)
-                sb_add(&sb, "SELECT `b`, SUM(`n`), BIT_XOR(`x`) FROM (");
         for (int i = 0; i < s->br_cnt; i++) {
                 const cs_src_branch_t *b = &s->br[i];
 
@@ -387,17 +366,13 @@ char *cs_src_sql(const cs_src_t *s, cs_src_what_t what, const char *cond,
                                 sb_add(&sb, "%s%s AS `%s`", c ? "," : "",
                                        b->exprs[c], s->tbl.cols[c].name);
                         break;
-                case CS_SRC_FP_ROW:
-                        sb_add(&sb, "%s AS `id`, ", b->exprs[s->id_col]);
-                        add_hash(&sb, s, b);
-                        sb_add(&sb, " AS `h`, %s AS `p`",
+                case CS_SRC_FP_SCAN:
+                        sb_add(&sb, "%s AS `id`, %s AS `p`", b->exprs[s->id_col],
                                b->parent ? b->parent : "NULL");
-                        break;
-                case CS_SRC_FP_BUCKET:
-                        sb_add(&sb, "FLOOR(%s / %d) AS `b`, COUNT(*) AS `n`, "
-                               "BIT_XOR(", b->raw_id, CS_FP_BUCKET_IDS);
-                        add_hash(&sb, s, b);
-                        sb_add(&sb, ") AS `x`");
+                        for (size_t c = 0; c < s->tbl.col_cnt; c++)
+                                if (cs_reg_col_policy(s->ent, s->tbl.cols[c].name) !=
+                                    CS_COL_OMIT)
+                                        sb_add(&sb, ",%s", b->exprs[c]);
                         break;
                 }
                 sb_add(&sb, " FROM `%s`", b->table);
@@ -412,13 +387,9 @@ char *cs_src_sql(const cs_src_t *s, cs_src_what_t what, const char *cond,
                                 sb_add(&sb, ")");
                         }
                 }
-                if (what == CS_SRC_FP_BUCKET)
-                        sb_add(&sb, " GROUP BY `b`");
                 if (multi)
                         sb_add(&sb, ")");
         }
-        if (what == CS_SRC_FP_BUCKET)
-                sb_add(&sb, "%s ORDER BY `b`", multi ? ") AS `u` GROUP BY `b`" : "");
         if (suffix)
                 sb_add(&sb, " %s", suffix);
         if (!sb.ok) {

@@ -27,8 +27,7 @@ typedef struct cs_src_s {
         cs_table_t tbl;       /* the document's columns, in order */
         int id_col;           /* index of "id" in tbl */
         int parent_col;       /* nested: index of the parent column */
-        /* Stored ids are id_scale * raw id + k (0 <= k < id_scale): the
-         * fingerprint bucket of a stored id s is s / (id_scale * 1024). */
+        /* Stored ids are id_scale * raw id + k (0 <= k < id_scale). */
         int id_scale;
         cs_src_branch_t br[CS_SRC_MAX_BRANCHES];
         int br_cnt;
@@ -49,19 +48,17 @@ void cs_src_free_all(cs_src_t *srcs, size_t count);
 cs_src_t *cs_src_find(cs_src_t *srcs, size_t count, const cs_entity_t *ent);
 
 /* Builds a malloc'd SELECT over every branch of src:
- *   what = CS_SRC_DOC:    the document columns (aliased to their names)
- *   what = CS_SRC_FP_ROW: three columns: stored id, 64-bit row hash,
- *                         parent id (NULL for roots)
- *   what = CS_SRC_FP_BUCKET: bucket, COUNT(*), BIT_XOR(row hash), grouped
- *                         and ordered by bucket (cond/suffix still apply)
+ *   what = CS_SRC_DOC:     the document columns (aliased to their names)
+ *   what = CS_SRC_FP_SCAN: the stored id AS `id`, the parent id AS `p`
+ *                          (NULL for roots), then every document column
+ *                          that is not CS_COL_OMIT, in order: the input of
+ *                          the row fingerprint (fingerprint.c)
  * cond (may be NULL) is a condition in which "{id}" stands for the
  * branch's raw id column and "{parent}" for its parent expression; it is
  * ANDed to the branch's filter. suffix (may be NULL) is appended after the
  * branches (ORDER BY / LIMIT, in terms of output column names). */
-typedef enum { CS_SRC_DOC = 0, CS_SRC_FP_ROW, CS_SRC_FP_BUCKET } cs_src_what_t;
+typedef enum { CS_SRC_DOC = 0, CS_SRC_FP_SCAN } cs_src_what_t;
 char *cs_src_sql(const cs_src_t *src, cs_src_what_t what, const char *cond,
                  const char *suffix, char *errstr, size_t errstr_size);
-
-#define CS_FP_BUCKET_IDS 1024
 
 #endif

@@ -679,6 +679,103 @@ START_TEST(test_failed_run_leaves_state)
 }
 END_TEST
 
+/* Names of the fingerprint files of prefix, in name order, joined by
+ * spaces (NEW string). */
+static char *fp_file_names(const char *prefix)
+{
+        char dir[512], lead[64];
+        struct dirent **names;
+        char *out = calloc(1, 1);
+        size_t len = 0;
+        int n;
+
+        snprintf(dir, sizeof(dir), "%s/state", it_tmpdir());
+        snprintf(lead, sizeof(lead), "%s.fp.", prefix);
+        n = scandir(dir, &names, NULL, alphasort);
+        ck_assert_int_ge(n, 0);
+        for (int i = 0; i < n; i++) {
+                size_t nl = strlen(names[i]->d_name);
+                if (!strncmp(names[i]->d_name, lead, strlen(lead))) {
+                        out = realloc(out, len + nl + 2);
+                        memcpy(out + len, names[i]->d_name, nl);
+                        out[len + nl] = ' ';
+                        out[len + nl + 1] = '\0';
+                        len += nl + 1;
+                }
+                free(names[i]);
+        }
+        free(names);
+        return out;
+}
+
+/* Changes that no timestamp shows and that a weak row encoding or a
+ * bucket checksum could miss: two phones swap their numbers, a NULL
+ * extension becomes '' (and an '' one NULL), a contact is edited by SQL
+ * that keeps its modified_date. Every row is compared with its own stored
+ * hash, so each of them re-sends its contact; a run with nothing changed
+ * afterwards sends nothing and rewrites no fingerprint file. */
+START_TEST(test_swap_null_empty_and_quiet_edit)
+{
+        env_t e;
+        long long p1, p2, p3, p4, c1, c2, c3, c4, c5;
+        char *files_before, *files_after;
+        env_open_sql(&e, "--schema 5 --child 1 --contacts 60", NULL,
+                     "UPDATE civicrm_phone p JOIN (SELECT MIN(id) lo, MAX(id) hi "
+                     "FROM civicrm_phone WHERE contact_id IS NOT NULL) t ON p.id "
+                     "IN (t.lo, t.hi) SET p.phone_ext = IF(p.id = t.lo, NULL, '')");
+        p3 = child_int(&e, "SELECT MIN(id) FROM civicrm_phone WHERE contact_id IS NOT NULL");
+        p4 = child_int(&e, "SELECT MAX(id) FROM civicrm_phone WHERE contact_id IS NOT NULL");
+        p1 = it_int(e.c, "SELECT MIN(p.id) FROM civicrm_phone p WHERE p.contact_id IS NOT "
+                    "NULL AND p.phone IS NOT NULL AND p.id NOT IN (%lld, %lld)", p3, p4);
+        p2 = it_int(e.c, "SELECT MIN(p.id) FROM civicrm_phone p JOIN civicrm_phone q ON "
+                    "q.id = %lld WHERE p.contact_id IS NOT NULL AND p.contact_id <> "
+                    "q.contact_id AND p.phone <> q.phone AND p.id NOT IN (%lld, %lld)",
+                    p1, p3, p4);
+        c1 = it_int(e.c, "SELECT contact_id FROM civicrm_phone WHERE id = %lld", p1);
+        c2 = it_int(e.c, "SELECT contact_id FROM civicrm_phone WHERE id = %lld", p2);
+        c3 = it_int(e.c, "SELECT contact_id FROM civicrm_phone WHERE id = %lld", p3);
+        c4 = it_int(e.c, "SELECT contact_id FROM civicrm_phone WHERE id = %lld", p4);
+        c5 = it_int(e.c, "SELECT MIN(id) FROM civicrm_contact WHERE id NOT IN "
+                    "(%lld, %lld, %lld, %lld) AND contact_type = 'Individual'",
+                    c1, c2, c3, c4);
+        ck_assert_int_eq(it_int(e.c, "SELECT COUNT(DISTINCT contact_id) FROM civicrm_phone "
+                                "WHERE id IN (%lld, %lld, %lld, %lld)", p1, p2, p3, p4), 4);
+        ck_assert_int_eq(master_has(&e, "civicrm_phone", p3, "x.phone_ext IS NULL"), 1);
+        ck_assert_int_eq(master_has(&e, "civicrm_phone", p4, "x.phone_ext = ''"), 1);
+        it_exec(e.c, "SET @a = (SELECT phone FROM civicrm_phone WHERE id = %lld), "
+                "@b = (SELECT phone FROM civicrm_phone WHERE id = %lld)", p1, p2);
+        it_exec(e.c, "UPDATE civicrm_phone SET phone = IF(id = %lld, @b, @a) WHERE id IN "
+                "(%lld, %lld)", p1, p1, p2);
+        ck_assert_int_eq(it_int(e.c, "SELECT COUNT(*) FROM civicrm_phone WHERE "
+                                "(id = %lld AND phone = @b) OR (id = %lld AND phone = @a)",
+                                p1, p2), 2);
+        it_exec(e.c, "UPDATE civicrm_phone SET phone_ext = '' WHERE id = %lld", p3);
+        it_exec(e.c, "UPDATE civicrm_phone SET phone_ext = NULL WHERE id = %lld", p4);
+        it_exec(e.c, "UPDATE civicrm_contact SET nick_name = 'Quiet', modified_date = "
+                "modified_date WHERE id = %lld", c5);
+        ck_assert_int_eq(produce(&e), 5);
+        consume(&e);
+        for (int i = 0; i < 2; i++) {
+                char cond[256];
+                long long pid = i ? p2 : p1;
+                snprintf(cond, sizeof(cond), "x.phone = (SELECT phone FROM `%s`.civicrm_phone "
+                         "WHERE id = %lld)", e.child, pid);
+                ck_assert_int_eq(master_has(&e, "civicrm_phone", pid, cond), 1);
+        }
+        ck_assert_int_eq(master_has(&e, "civicrm_phone", p3, "x.phone_ext = ''"), 1);
+        ck_assert_int_eq(master_has(&e, "civicrm_phone", p4, "x.phone_ext IS NULL"), 1);
+        ck_assert_int_eq(master_has(&e, "civicrm_contact", c5, "x.nick_name = 'Quiet'"), 1);
+        files_before = fp_file_names(e.prefix);
+        ck_assert_msg(strstr(files_before, ".civicrm_phone ") != NULL, "%s", files_before);
+        ck_assert_int_eq(produce(&e), 0);
+        files_after = fp_file_names(e.prefix);
+        ck_assert_str_eq(files_after, files_before);
+        free(files_before);
+        free(files_after);
+        env_close(&e);
+}
+END_TEST
+
 /* Another run holds the prefix's lock: exit 3, nothing sent. */
 START_TEST(test_concurrent_run_locked)
 {
@@ -737,6 +834,7 @@ Suite *incremental_suite(void)
         tcase_add_test(tc, test_dry_run_and_output);
         tcase_add_test(tc, test_failed_run_leaves_state);
         tcase_add_test(tc, test_concurrent_run_locked);
+        tcase_add_test(tc, test_swap_null_empty_and_quiet_edit);
         suite_add_tcase(s, tc);
         return s;
 }
