@@ -12,7 +12,13 @@
 #define CS_SNAP_MAX_CHILDREN 8
 /* Ids per cs_snap_emit_ids query, and the widest id range one may span. */
 #define IDS_PER_QUERY 500
-#define IDS_MAX_SPAN 200000
+/* A query for a set of ids reads every row (and nested row) in the id range
+ * it covers and tests each against the list: a range at most this wide, or
+ * IDS_SPAN_PER_ID times the ids it asks for, keeps that reading near what is
+ * sent however scattered the ids are (1% of 100k contacts: 8.5 s with one
+ * range of up to 200000 ids, 0.x s like this). */
+#define IDS_MIN_SPAN 4096
+#define IDS_SPAN_PER_ID 64
 
 /* The SQL of one present source. */
 typedef struct snap_sql_s {
@@ -329,7 +335,9 @@ int cs_snap_emit_ids(cs_snap_t *snap, const cs_entity_t *ent,
                 long long last;
 
                 while (j < n && j - i < IDS_PER_QUERY &&
-                       ids[j] - ids[i] <= IDS_MAX_SPAN) {
+                       (ids[j] - ids[i] <= IDS_MIN_SPAN ||
+                        ids[j] - ids[i] <= (long long)(j - i + 1) *
+                                           IDS_SPAN_PER_ID)) {
                         len += (size_t)sprintf(list + len, "%s%lld",
                                                j > i ? "," : "", ids[j]);
                         j++;
