@@ -197,6 +197,19 @@ echo "  configs: $CS_TEST_TMPDIR/{alpha,beta,consumer}.cfg"
 say "3. complete sync of alpha and beta"
 master_counts >"$CS_TEST_TMPDIR/counts-0"
 sync_all
+# The apply rate: rows upserted over the time from the first reset applied
+# to the last end marker applied (the consumer's log), i.e. without the
+# group join before it.
+apply_secs=$(awk '/complete sync generation .* begins/ && !t0 { t0 = $1 }
+                  / complete: / { t1 = $1 }
+                  END { print t0, t1 }' "$STEP_LOG.err" |
+             { read -r a b; [ -n "$b" ] && echo $(( $(date -d "$b" +%s%N) - $(date -d "$a" +%s%N) )); })
+apply_rows=$(grep -o '[0-9]* rows upserted' "$STEP_LOG.out" | tail -n 1 | cut -d' ' -f1)
+if [ -n "$apply_secs" ] && [ "${apply_rows:-0}" -gt 0 ] && [ "$apply_secs" -gt 0 ]; then
+        awk -v r="$apply_rows" -v ns="$apply_secs" 'BEGIN {
+                printf "  applied %d rows in %.2f s = %.0f rows/s (first reset to last end marker)\n",
+                       r, ns / 1e9, r / (ns / 1e9) }'
+fi
 
 say "4. what landed in $MASTER"
 report_mapping
