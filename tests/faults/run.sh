@@ -533,11 +533,20 @@ scenario_two_consumers() {
         pb=$CPID
         wait_log "$LOGS/tc-a.err" "assigned" 60
         wait_log "$LOGS/tc-b.err" "assigned" 60
-        delay=$(rand_ms 1500)
+        # Mid-sync: once the first batch is committed (rows are mapped), a
+        # short random delay, then the kill, while the generation is open.
+        local n=0 done_gen
+        while [ $n -lt 600 ] && [ "$(sql tc_master -e "SELECT COUNT(*) FROM mapping_master_tc" 2>/dev/null || echo 0)" = "0" ]; do
+                sleep 0.05
+                n=$((n + 1))
+        done
+        delay=$(rand_ms 250)
         sleep_ms "$delay"
         kill -KILL $pa 2>/dev/null
         wait $pa 2>/dev/null
-        echo "    consumer A SIGKILLed at +${delay} ms after both were assigned (mapping rows $(mapped tc_master tc))"
+        done_gen=$(sql tc_master -e "SELECT completed_generation FROM civisync_prefix WHERE prefix = 'tc'" 2>/dev/null)
+        echo "    consumer A SIGKILLed ${delay} ms after the first rows were mapped (mapping rows $(mapped tc_master tc))"
+        check "tc: A was killed before generation $gen completed" test "${done_gen:-0}" != "$gen"
         if wait_completed tc_master tc "$gen" 180; then
                 ok "tc: consumer B took over A's partitions and completed generation $gen"
                 KILLS=$((KILLS + 1))
@@ -709,14 +718,14 @@ fi
 RANDOM=$SEED
 say "mode $MODE, seed $SEED (FAULTS_SEED=$SEED replays the kill points), logs in $LOGS"
 if [ "$MODE" = short ]; then
-        want kill_complete && scenario_kill_complete 4 600 2500
+        want kill_complete && scenario_kill_complete 4 600 1000
         want kill_incremental && scenario_kill_incremental 1 2 1500
         want producer_kill && scenario_producer_kill 2 150
         # broker_outage runs in the full form only: on the mock cluster its
         # fault injection does not always take hold before the producer's
         # run (seen in 2 of 4 short runs), and make test must not flake.
         want concurrent && scenario_concurrent 600
-        want two_consumers && scenario_two_consumers 600
+        want two_consumers && scenario_two_consumers 2000
         want hostile && scenario_hostile
         want hostile_big && scenario_hostile_big
         want fk_nested_delete && scenario_fk_nested_delete
