@@ -80,7 +80,7 @@ struct cs_apply_s {
         unsigned long map_epoch;
         unsigned int map_victim;
         /* Cache entries written since the message's savepoint: a rollback
-         * to it forgets just these (JOURNAL_MAX more: everything). */
+         * to it forgets just these (if there were more: everything). */
         struct journal_s {
                 prefix_ctx_t *pc;
                 const char *table;
@@ -573,7 +573,7 @@ static void map_journal_end(cs_apply_t *ap, int rolled_back)
         if (!rolled_back)
                 return;
         if (ap->journal_overflow) {
-                ap->map_epoch++;
+                map_forget_all(ap);
                 return;
         }
         for (size_t i = 0; i < ap->journal_n; i++) {
@@ -694,6 +694,24 @@ static char *row_own(row_build_t *rb, char *p)
         return p;
 }
 
+/* Reads the next id of a comma-separated id list at *p and moves *p past
+ * it. 1 with *id set, 0 at the end of the list, -1 if it is not an id. */
+static int next_list_id(const char **p, long long *id)
+{
+        char *end;
+
+        while (**p == ',' || **p == ' ')
+                (*p)++;
+        if (!**p)
+                return 0;
+        errno = 0;
+        *id = strtoll(*p, &end, 10);
+        if (end == *p || errno || *id <= 0)
+                return -1;
+        *p = end;
+        return 1;
+}
+
 /* Translates a comma-separated id list; unmapped ids are left out and the
  * first of them is reported through *missing. Returns a NEW string. */
 static char *translate_id_list(cs_apply_t *ap, prefix_ctx_t *pc,
@@ -713,25 +731,19 @@ static char *translate_id_list(cs_apply_t *ap, prefix_ctx_t *pc,
                 return NULL;
         }
         out[0] = '\0';
-        while (*p) {
-                char *end;
+        for (;;) {
                 long long id, master;
-                int rc;
+                int rc = next_list_id(&p, &id);
 
-                while (*p == ',' || *p == ' ')
-                        p++;
-                if (!*p)
+                if (rc == 0)
                         break;
-                errno = 0;
-                id = strtoll(p, &end, 10);
-                if (end == p || errno || id <= 0) {
+                if (rc == -1) {
                         snprintf(errstr, errstr_size,
                                  "not a comma-separated id list: '%.60s'", list);
                         *err = 2;
                         free(out);
                         return NULL;
                 }
-                p = end;
                 rc = map_lookup(ap, pc, target, id, &master, dberr, errstr,
                                 errstr_size);
                 if (rc == -1) {
@@ -2060,10 +2072,12 @@ static cs_apply_rc_t unpark_document(cs_apply_t *ap, prefix_ctx_t *pc,
         return CS_APPLY_OK;
 }
 
+/* parsed (BORROWED, may be NULL): value already parsed by cs_doc_parse. */
 static cs_apply_rc_t apply_one(cs_apply_t *ap, const char *prefix,
                                const char *key, size_t key_len,
                                const char *value, size_t value_len,
-                               int flags, char *errstr, size_t errstr_size)
+                               json_t *parsed, int flags, char *errstr,
+                               size_t errstr_size)
 {
         char key_prefix[CS_PREFIX_MAX + 1], table[80];
         long long child_id = 0;
@@ -2087,7 +2101,8 @@ static cs_apply_rc_t apply_one(cs_apply_t *ap, const char *prefix,
                 return CS_APPLY_REJECTED;
         }
         if (value) {
-                if (!(doc = cs_doc_parse(value, value_len,
+                if (!(doc = parsed ? json_incref(parsed) :
+                            cs_doc_parse(value, value_len,
                                          ap->conf->max_document_bytes, errstr,
                                          errstr_size)) ||
                     cs_doc_inspect(doc, key, key_len, &info, errstr,
@@ -2293,23 +2308,18 @@ static int visit_row(const cs_entity_t *ent, const json_t *row,
                         return -2;
                 if (r->kind == CS_REF_ID_LIST) {
                         const char *p = json_string_value(v);
+                        long long id;
+                        int more;
                         if (!p)
                                 return -2;
-                        while (*p) {
-                                char *end;
-                                long long id;
-                                while (*p == ',' || *p == ' ')
-                                        p++;
-                                if (!*p)
-                                        break;
-                                errno = 0;
-                                id = strtoll(p, &end, 10);
-                                if (end == p || errno || id <= 0 || id > ID_MAX)
+                        while ((more = next_list_id(&p, &id)) == 1) {
+                                if (id > ID_MAX)
                                         return -2;
                                 if ((rc = fn(ctx, target, id, 0)))
                                         return rc;
-                                p = end;
                         }
+                        if (more == -1)
+                                return -2;
                         continue;
                 }
                 if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
@@ -2508,7 +2518,9 @@ done:
         free(pf.ids);
         free(pf.n);
         free(pf.cap);
-        return rc == CS_APPLY_REJECTED ? CS_APPLY_RETRY : rc;
+        /* A failure that is not transient only costs the prefetch: the
+         * documents' own lookups then meet it and are judged one by one. */
+        return rc == CS_APPLY_REJECTED ? CS_APPLY_OK : rc;
 }
 
 /* ---- groups of new documents ---- */
@@ -2854,12 +2866,14 @@ static cs_apply_rc_t record_result(cs_apply_t *ap, cs_apply_msg_t *m,
         return CS_APPLY_OK;
 }
 
+/* doc (BORROWED, may be NULL): the message's value, parsed already. */
 static cs_apply_rc_t apply_msg_alone(cs_apply_t *ap, cs_apply_msg_t *m,
-                                     char *errstr, size_t errstr_size)
+                                     json_t *doc, char *errstr,
+                                     size_t errstr_size)
 {
         char why[1024];
         cs_apply_rc_t rc = apply_one(ap, m->prefix, m->key, m->key_len,
-                                     m->value, m->value_len, m->flags, why,
+                                     m->value, m->value_len, doc, m->flags, why,
                                      sizeof(why));
         return record_result(ap, m, rc, why, errstr, errstr_size);
 }
@@ -2905,20 +2919,11 @@ static cs_apply_rc_t group_flush(cs_apply_t *ap, group_t *g,
                 group_reset(g);
                 return CS_APPLY_RETRY;
         }
-        {
-                size_t n = g->n, *idx = malloc(n * sizeof(*idx));
-                if (!idx) {
-                        group_reset(g);
-                        snprintf(errstr, errstr_size, "out of memory");
-                        return CS_APPLY_RETRY;
-                }
-                memcpy(idx, g->msg, n * sizeof(*idx));
-                group_reset(g);
-                for (size_t i = 0; i < n && rc == CS_APPLY_OK; i++)
-                        rc = apply_msg_alone(ap, &msgs[idx[i]], errstr,
-                                             errstr_size);
-                free(idx);
-        }
+        /* In message order, each with its document parsed already. */
+        for (size_t i = 0; i < g->n && rc == CS_APPLY_OK; i++)
+                rc = apply_msg_alone(ap, &msgs[g->msg[i]], g->docs[i], errstr,
+                                     errstr_size);
+        group_reset(g);
         return rc;
 }
 
@@ -2979,8 +2984,7 @@ cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs,
                         w = end - start;
                         docs[w] = NULL;
                         bytes += m->value_len;
-                        if (ap->bulk_ok && (docs[w] = parse_candidate(ap, m,
-                                                                     &ents[w]))) {
+                        if ((docs[w] = parse_candidate(ap, m, &ents[w]))) {
                                 if (!(pc = prefix_get(ap, m->prefix, &rc, errstr,
                                                       errstr_size))) {
                                         json_decref(docs[w]);
@@ -3032,8 +3036,8 @@ cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs,
                         }
                         rc = group_flush(ap, &g, msgs, errstr, errstr_size);
                         if (rc == CS_APPLY_OK)
-                                rc = apply_msg_alone(ap, &msgs[i], errstr,
-                                                     errstr_size);
+                                rc = apply_msg_alone(ap, &msgs[i], docs[w],
+                                                     errstr, errstr_size);
                 }
                 if (rc == CS_APPLY_OK)
                         rc = group_flush(ap, &g, msgs, errstr, errstr_size);
@@ -3059,7 +3063,7 @@ cs_apply_rc_t cs_apply_message(cs_apply_t *ap, const char *prefix,
                                int flags, char *errstr, size_t errstr_size)
 {
         cs_apply_rc_t rc = apply_one(ap, prefix, key, key_len, value, value_len,
-                                     flags, errstr, errstr_size);
+                                     NULL, flags, errstr, errstr_size);
         if (rc == CS_APPLY_REJECTED)
                 ap->stats.rejected++;
         else if (rc == CS_APPLY_OK)
@@ -3089,7 +3093,8 @@ static cs_apply_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
                 long long parked_before = ap->stats.parked;
                 char why[1024];
                 cs_apply_rc_t rc = apply_one(ap, pc->prefix, row[0], len[0],
-                                             row[1], len[1], 0, why, sizeof(why));
+                                             row[1], len[1], NULL, 0, why,
+                                             sizeof(why));
                 if (rc == CS_APPLY_RETRY) {
                         snprintf(errstr, errstr_size, "%s", why);
                         mysql_free_result(res);
@@ -3133,8 +3138,8 @@ static cs_apply_rc_t resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc,
                         unsigned long *len = mysql_fetch_lengths(res);
                         char why[1024];
                         cs_apply_rc_t rc = apply_one(ap, pc->prefix, row[0], len[0],
-                                                     row[1], len[1], 0, why,
-                                                     sizeof(why));
+                                                     row[1], len[1], NULL, 0,
+                                                     why, sizeof(why));
                         if (rc == CS_APPLY_RETRY) {
                                 snprintf(errstr, errstr_size, "%s", why);
                                 mysql_free_result(res);
@@ -3211,7 +3216,9 @@ cs_apply_rc_t cs_apply_offset(cs_apply_t *ap, const char *prefix,
                                v_int(next_offset) };
 
         if (!pc)
-                return rc == CS_APPLY_REJECTED ? CS_APPLY_RETRY : rc;
+                /* A failure that is not transient only costs the prefetch: the
+         * documents' own lookups then meet it and are judged one by one. */
+        return rc == CS_APPLY_REJECTED ? CS_APPLY_OK : rc;
         if (RUN("INSERT INTO civisync_offset (topic, partition_no, prefix, "
                 "next_offset) VALUES (?,?,?,?) ON DUPLICATE KEY UPDATE "
                 "next_offset = VALUES(next_offset)", p, 4, NULL, NULL, NULL,
@@ -3375,5 +3382,7 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
         return CS_APPLY_OK;
 fail:
         cs_apply_rollback(ap);
-        return rc == CS_APPLY_REJECTED ? CS_APPLY_RETRY : rc;
+        /* A failure that is not transient only costs the prefetch: the
+         * documents' own lookups then meet it and are judged one by one. */
+        return rc == CS_APPLY_REJECTED ? CS_APPLY_OK : rc;
 }

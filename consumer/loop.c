@@ -76,13 +76,30 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
 {
         char **rejected = calloc(n + 1, sizeof(*rejected)); /* why, per message */
         char (*prefixes)[CS_PREFIX_MAX + 1] = calloc(n + 1, sizeof(*prefixes));
+        char **bad_topic = calloc(n + 1, sizeof(*bad_topic)); /* why a message's
+                                        topic is not applied here, or NULL */
         cs_apply_msg_t *amsg = calloc(n + 1, sizeof(*amsg));
         size_t *amsg_of = calloc(n + 1, sizeof(*amsg_of)), amsg_n = 0;
         int backoff = 1, rc_out = -1;
 
-        if (!rejected || !prefixes || !amsg || !amsg_of) {
+        if (!rejected || !prefixes || !bad_topic || !amsg || !amsg_of) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto done;
+        }
+        /* Each message's prefix, from its topic, once for every attempt. */
+        for (size_t i = 0; i < n; i++) {
+                char why[512];
+                if ((cs_kafka_prefix_from_topic(rd_kafka_topic_name(msgs[i]->rkt),
+                                                lp->conf->kafka.topic_prefix,
+                                                prefixes[i], why,
+                                                sizeof(why)) == -1 ||
+                     (!cs_conf_prefix_allowed(lp->conf, prefixes[i]) &&
+                      snprintf(why, sizeof(why), "prefix '%s' is not in the "
+                               "consumer's prefixes list", prefixes[i]) > 0)) &&
+                    !(bad_topic[i] = strdup(why))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto done;
+                }
         }
         for (;;) {
                 cs_apply_rc_t rc = CS_APPLY_OK;
@@ -94,14 +111,9 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                 }
                 amsg_n = 0;
                 for (size_t i = 0; i < n && rc == CS_APPLY_OK; i++) {
-                        char prefix[CS_PREFIX_MAX + 1];
-                        const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
-                        if (cs_kafka_prefix_from_topic(topic,
-                                                       lp->conf->kafka.topic_prefix,
-                                                       prefix, why, sizeof(why)) == 0 &&
-                            cs_conf_prefix_allowed(lp->conf, prefix))
-                                rc = cs_apply_prepare_prefix(lp->ap, prefix, why,
-                                                             sizeof(why));
+                        if (!bad_topic[i])
+                                rc = cs_apply_prepare_prefix(lp->ap, prefixes[i],
+                                                             why, sizeof(why));
                         if (rc == CS_APPLY_REJECTED)
                                 rc = CS_APPLY_OK; /* reported per message below */
                 }
@@ -114,15 +126,8 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                         const char *topic = rd_kafka_topic_name(m->rkt);
                         part_state_t *ps;
 
-                        if (cs_kafka_prefix_from_topic(topic,
-                                                       lp->conf->kafka.topic_prefix,
-                                                       prefixes[i], why,
-                                                       sizeof(why)) == -1 ||
-                            (!cs_conf_prefix_allowed(lp->conf, prefixes[i]) &&
-                             snprintf(why, sizeof(why), "prefix '%s' is not in "
-                                      "the consumer's prefixes list",
-                                      prefixes[i]) > 0)) {
-                                if (!(rejected[i] = strdup(why))) {
+                        if (bad_topic[i]) {
+                                if (!(rejected[i] = strdup(bad_topic[i]))) {
                                         snprintf(errstr, errstr_size, "out of memory");
                                         cs_apply_rollback(lp->ap);
                                         goto done;
@@ -152,12 +157,8 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                 for (size_t i = 0; i < n && rc == CS_APPLY_OK; i++) {
                         rd_kafka_message_t *m = msgs[i];
                         const char *topic = rd_kafka_topic_name(m->rkt);
-                        char prefix[CS_PREFIX_MAX + 1], e2[256];
-                        int known = cs_kafka_prefix_from_topic(
-                                topic, lp->conf->kafka.topic_prefix, prefix, e2,
-                                sizeof(e2)) == 0 &&
-                                cs_conf_prefix_allowed(lp->conf, prefix);
-                        int last = 1;
+                        const char *prefix = prefixes[i];
+                        int known = !bad_topic[i], last = 1;
 
                         if (rejected[i])
                                 rc = cs_apply_dead_letter(lp->ap, known ? prefix : NULL,
@@ -218,6 +219,9 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
 done:
         for (size_t i = 0; rejected && i < n; i++)
                 free(rejected[i]);
+        for (size_t i = 0; bad_topic && i < n; i++)
+                free(bad_topic[i]);
+        free(bad_topic);
         for (size_t k = 0; amsg && k < amsg_n; k++)
                 free(amsg[k].rejected);
         free(rejected);

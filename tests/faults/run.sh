@@ -397,23 +397,14 @@ scenario_broker_outage() {
 }
 
 restart_mariadb() { # stops the harness's mariadbd and starts it again (same datadir, socket, port)
-        local me mariadbd_bin n=0
+        local me n=0
         me=$(id -un)
-        mariadbd_bin=$(command -v mariadbd || echo /usr/sbin/mariadbd)
         mariadb-admin --no-defaults --socket="$CS_TEST_MYSQL_SOCKET" -u"$me" shutdown >/dev/null 2>&1
         while kill -0 "$_CS_MARIADBD_PID" 2>/dev/null && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
         wait "$_CS_MARIADBD_PID" 2>/dev/null
         echo "    master MariaDB stopped; down for ${1}s"
         sleep "$1"
-        "$mariadbd_bin" --no-defaults --datadir="$CS_TEST_TMPDIR/data" \
-                --socket="$CS_TEST_MYSQL_SOCKET" --port="$CS_TEST_MYSQL_PORT" --bind-address=127.0.0.1 \
-                --user="$me" --pid-file="$CS_TEST_TMPDIR/mariadbd.pid" \
-                --log-error="$CS_TEST_TMPDIR/mariadbd.err" \
-                --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
-                --innodb-log-file-size=256M \
-                --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-                --skip-name-resolve --max-allowed-packet=64M </dev/null >/dev/null 2>&1 &
-        _CS_MARIADBD_PID=$!
+        cs_mariadbd_launch
         n=0
         until mariadb-admin --no-defaults --socket="$CS_TEST_MYSQL_SOCKET" -u"$me" --connect-timeout=2 ping >/dev/null 2>&1; do
                 sleep 0.1

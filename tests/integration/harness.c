@@ -102,7 +102,7 @@ long long it_checksum(MYSQL *db, const char *table)
         return v;
 }
 
-static char *write_file(const char *name, const char *text)
+char *it_write_file(const char *name, const char *text)
 {
         static char paths[16][512];
         static int slot;
@@ -132,7 +132,7 @@ char *it_producer_conf(const char *prefix, const char *child_db,
                  env("CS_TEST_MYSQL_USER"), env("CS_TEST_MYSQL_PASSWORD"),
                  child_db, it_brokers(), extra ? extra : "");
         snprintf(name, sizeof(name), "producer-%s.cfg", prefix);
-        return write_file(name, text);
+        return it_write_file(name, text);
 }
 
 char *it_consumer_conf(const char *master_db, const char *extra)
@@ -148,7 +148,7 @@ char *it_consumer_conf(const char *master_db, const char *extra)
                  env("CS_TEST_MYSQL_PASSWORD"), master_db, it_brokers(),
                  master_db, extra ? extra : "");
         snprintf(name, sizeof(name), "consumer-%s.cfg", master_db);
-        return write_file(name, text);
+        return it_write_file(name, text);
 }
 
 static char *slurp(int fd)
@@ -308,4 +308,19 @@ void it_assert_synced(MYSQL *child, MYSQL *master, const char *prefix)
                 ck_assert_msg(want == have, "%s %s: child has %lld rows, master %lld",
                               prefix, it_synced_tables[i], want, have);
         }
+}
+
+void it_master_and_child(char *master, char *child, size_t size,
+                         const char *child_args, const char *topic,
+                         int partitions)
+{
+        char args[256];
+
+        it_unique(master, size, "master");
+        it_unique(child, size, "child");
+        it_make_db(master, "--schema 5");
+        snprintf(args, sizeof(args), "--schema 5 %s", child_args);
+        it_make_db(child, args);
+        if (topic)
+                it_topic(topic, partitions);
 }

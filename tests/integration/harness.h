@@ -51,6 +51,16 @@ long long it_mapped_rows(MYSQL *master, const char *prefix, const char *table);
 /* Every synced table: child rows == mapped master rows (test fails if not). */
 void it_assert_synced(MYSQL *child, MYSQL *master, const char *prefix);
 
+/* Writes text to a file of that name in the harness's temp dir; returns its
+ * path (a static buffer, one of 16 reused in turn). */
+char *it_write_file(const char *name, const char *text);
+/* Fresh unique names (buffers of size) for a master (schema 5) and a child
+ * made with make-db.sh "--schema 5 CHILD_ARGS", both created; then topic
+ * with partitions, unless topic is NULL. */
+void it_master_and_child(char *master, char *child, size_t size,
+                         const char *child_args, const char *topic,
+                         int partitions);
+
 /* The temp dir and broker of the harness. */
 const char *it_tmpdir(void);
 const char *it_brokers(void);

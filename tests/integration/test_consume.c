@@ -221,11 +221,8 @@ START_TEST(test_dead_letters_each_kind)
                 { NULL, "foreign key" },                        /* FK violation */
         };
 
-        it_unique(master, sizeof(master), "master");
-        it_unique(child, sizeof(child), "child");
-        it_make_db(master, "--schema 5");
-        it_make_db(child, "--schema 5 --child 1 --contacts 20");
-        it_topic(topic, 1);
+        it_master_and_child(master, child, sizeof(master), "--child 1 --contacts 20",
+                            topic, 1);
         dlq_topic(dlq, sizeof(dlq), master);
         docs = child_docs("ct1", child, 0);
         rec = first_doc(docs, "ct1", "civicrm_contact");
@@ -364,11 +361,8 @@ START_TEST(test_incremental_updates_and_deletes)
         char *conf;
         size_t i;
 
-        it_unique(master, sizeof(master), "master");
-        it_unique(child, sizeof(child), "child");
-        it_make_db(master, "--schema 5");
-        it_make_db(child, "--schema 5 --child 2 --contacts 40");
-        it_topic(topic, 1);
+        it_master_and_child(master, child, sizeof(master), "--child 2 --contacts 40",
+                            topic, 1);
         dlq_topic(dlq, sizeof(dlq), master);
         conf = consumer_conf(master, dlq, "\"ct2\"", NULL);
         produce_ok(it_producer_conf("ct2", child, NULL));
@@ -637,11 +631,8 @@ START_TEST(test_multi_partition_reverse_order)
         MYSQL *m, *c;
         size_t n;
 
-        it_unique(master, sizeof(master), "master");
-        it_unique(child, sizeof(child), "child");
-        it_make_db(master, "--schema 5");
-        it_make_db(child, "--schema 5 --child 5 --contacts 60");
-        it_topic(topic, 4);
+        it_master_and_child(master, child, sizeof(master), "--child 5 --contacts 60",
+                            topic, 4);
         dlq_topic(dlq, sizeof(dlq), master);
         docs = child_docs("ct4", child, 0);
         n = json_array_size(docs);
@@ -754,11 +745,8 @@ START_TEST(test_offset_out_of_range)
         char *conf;
         MYSQL *m;
 
-        it_unique(master, sizeof(master), "master");
-        it_unique(child, sizeof(child), "child");
-        it_make_db(master, "--schema 5");
-        it_make_db(child, "--schema 5 --child 7 --contacts 20");
-        it_topic(topic, 1);
+        it_master_and_child(master, child, sizeof(master), "--child 7 --contacts 20",
+                            topic, 1);
         dlq_topic(dlq, sizeof(dlq), master);
         conf = strdup(consumer_conf(master, dlq, "\"ct6\"", NULL));
         produce_ok(it_producer_conf("ct6", child, NULL));
@@ -811,11 +799,8 @@ START_TEST(test_complete_sync_framing)
         json_t *rec;
         it_run_t r;
 
-        it_unique(master, sizeof(master), "master");
-        it_unique(child, sizeof(child), "child");
-        it_make_db(master, "--schema 5");
-        it_make_db(child, "--schema 5 --child 8 --contacts 30");
-        it_topic(topic, 1);
+        it_master_and_child(master, child, sizeof(master), "--child 8 --contacts 30",
+                            topic, 1);
         dlq_topic(dlq, sizeof(dlq), master);
         conf = strdup(consumer_conf(master, dlq, "\"ct7\"", NULL));
         docs = child_docs("ct7", child, 0);
@@ -957,11 +942,8 @@ START_TEST(test_db_connection_killed)
         char buf[65536];
         size_t len;
 
-        it_unique(master, sizeof(master), "master");
-        it_unique(child, sizeof(child), "child");
-        it_make_db(master, "--schema 5");
-        it_make_db(child, "--schema 5 --child 9 --contacts 200");
-        it_topic("civisync.ct8", 1);
+        it_master_and_child(master, child, sizeof(master), "--child 9 --contacts 200",
+                            "civisync.ct8", 1);
         dlq_topic(dlq, sizeof(dlq), master);
         produce_ok(it_producer_conf("ct8", child, NULL));
         conf = strdup(consumer_conf(master, dlq, "\"ct8\"", "batch_documents = 25;"));
@@ -1022,11 +1004,8 @@ START_TEST(test_unique_key_waits_for_tombstone)
         char *conf;
         size_t i;
 
-        it_unique(master, sizeof(master), "master");
-        it_unique(child, sizeof(child), "child");
-        it_make_db(master, "--schema 5");
-        it_make_db(child, "--schema 5 --child 5 --contacts 30");
-        it_topic(topic, 1);
+        it_master_and_child(master, child, sizeof(master), "--child 5 --contacts 30",
+                            topic, 1);
         dlq_topic(dlq, sizeof(dlq), master);
         docs = child_docs("ct8", child, 0);
         for (i = 0; i < json_array_size(docs); i++)

@@ -14,13 +14,10 @@ START_TEST(test_list_and_describe)
         char *pconf, *cconf;
         it_run_t r;
 
-        it_unique(master, sizeof(master), "master");
-        it_unique(child, sizeof(child), "child");
         it_unique(prefix, sizeof(prefix), "tp");
         snprintf(topic, sizeof(topic), "civisync.%s", prefix);
-        it_make_db(master, "--schema 5");
-        it_make_db(child, "--schema 5 --child 12 --contacts 30");
-        it_topic(topic, 2);
+        it_master_and_child(master, child, sizeof(master), "--child 12 --contacts 30",
+                            topic, 2);
         pconf = strdup(it_producer_conf(prefix, child, NULL));
         snprintf(text, sizeof(text), "prefixes = [\"%s\"];", prefix);
         cconf = strdup(it_consumer_conf(master, text));

@@ -55,13 +55,10 @@ START_TEST(test_verify_clean_then_drift)
         MYSQL *m, *c;
         it_run_t r;
 
-        it_unique(master, sizeof(master), "master");
-        it_unique(child, sizeof(child), "child");
         it_unique(prefix, sizeof(prefix), "vf");
         snprintf(topic, sizeof(topic), "civisync.%s", prefix);
-        it_make_db(master, "--schema 5");
-        it_make_db(child, "--schema 5 --child 11 --contacts 200");
-        it_topic(topic, 1);
+        it_master_and_child(master, child, sizeof(master), "--child 11 --contacts 200",
+                            topic, 1);
         pconf = strdup(it_producer_conf(prefix, child, NULL));
         snprintf(want, sizeof(want), "prefixes = [\"%s\"];", prefix);
         cconf = strdup(it_consumer_conf(master, want));
@@ -207,21 +204,6 @@ START_TEST(test_verify_usage)
 }
 END_TEST
 
-static char *write_conf(const char *name, const char *text)
-{
-        static char path[4][512];
-        static int slot;
-        char *p = path[slot++ % 4];
-        FILE *fp;
-
-        snprintf(p, 512, "%s/%s", it_tmpdir(), name);
-        fp = fopen(p, "w");
-        ck_assert_ptr_nonnull(fp);
-        fputs(text, fp);
-        fclose(fp);
-        return p;
-}
-
 /* The grants of docs/OPERATIONS.md are enough: the producer and verify
  * read the child with SELECT only; the consumer writes the master with
  * SELECT, INSERT, UPDATE, DELETE and CREATE (its own tables). */
@@ -234,15 +216,12 @@ START_TEST(test_documented_grants)
         MYSQL *root;
         it_run_t r;
 
-        it_unique(master, sizeof(master), "master");
-        it_unique(child, sizeof(child), "child");
         it_unique(prefix, sizeof(prefix), "vg");
         it_unique(reader, sizeof(reader), "rd");
         it_unique(writer, sizeof(writer), "wr");
         snprintf(topic, sizeof(topic), "civisync.%s", prefix);
-        it_make_db(master, "--schema 5");
-        it_make_db(child, "--schema 5 --child 13 --contacts 40");
-        it_topic(topic, 1);
+        it_master_and_child(master, child, sizeof(master), "--child 13 --contacts 40",
+                            topic, 1);
         root = it_connect(master);
         it_exec(root, "CREATE USER '%s'@'localhost' IDENTIFIED BY 'r-secret'", reader);
         it_exec(root, "GRANT SELECT ON `%s`.* TO '%s'@'localhost'", child, reader);
@@ -255,14 +234,14 @@ START_TEST(test_documented_grants)
                  "child = { socket = \"%s\"; user = \"%s\"; password = \"r-secret\"; "
                  "database = \"%s\"; };\nkafka = { brokers = \"%s\"; };\n",
                  prefix, it_tmpdir(), sock, reader, child, it_brokers());
-        pconf = strdup(write_conf("grants-producer.cfg", text));
+        pconf = strdup(it_write_file("grants-producer.cfg", text));
         snprintf(text, sizeof(text),
                  "prefixes = [\"%s\"];\n"
                  "master = { socket = \"%s\"; user = \"%s\"; password = \"w-secret\"; "
                  "database = \"%s\"; };\nkafka = { brokers = \"%s\"; group = \"g_%s\";\n"
                  "  properties = ( (\"session.timeout.ms\", \"6000\") ); };\n",
                  prefix, sock, writer, master, it_brokers(), master);
-        cconf = strdup(write_conf("grants-consumer.cfg", text));
+        cconf = strdup(it_write_file("grants-consumer.cfg", text));
 
         produce_ok(pconf);
         consume_ok(cconf);

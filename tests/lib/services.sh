@@ -7,6 +7,7 @@
 #   cs_sql DB -e "SELECT ..."   # SQL as the civisync user (utf8mb4, batch, no headers)
 #   cs_broker_ctl "topic NAME:PARTITIONS"   # command to the broker's control FIFO
 #   cs_services_stop            # idempotent; also what the EXIT trap runs
+#   cs_mariadbd_launch          # (re)starts the server after a stop (the fault suite)
 #
 # Exports after cs_services_start:
 #   CS_TEST_TMPDIR          temp dir (removed by cs_services_stop unless CS_KEEP_TMP=1)
@@ -61,6 +62,23 @@ _cs_admin_sql() {
                 --default-character-set=utf8mb4 --batch --skip-column-names "$@"
 }
 
+# Starts the test mariadbd in the background on $CS_TEST_TMPDIR/data, the
+# socket and $CS_TEST_MYSQL_PORT, and sets _CS_MARIADBD_PID. The one place
+# its options are spelled (cs_services_start, and the fault suite's restart).
+cs_mariadbd_launch() {
+        local mariadbd_bin; mariadbd_bin=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+        "$mariadbd_bin" --no-defaults --datadir="$CS_TEST_TMPDIR/data" \
+                --socket="$CS_TEST_MYSQL_SOCKET" --port="$CS_TEST_MYSQL_PORT" --bind-address=127.0.0.1 \
+                --user="$(id -un)" --pid-file="$CS_TEST_TMPDIR/mariadbd.pid" \
+                --log-error="$CS_TEST_TMPDIR/mariadbd.err" \
+                --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
+                --innodb-log-file-size=256M \
+                --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+                --skip-name-resolve --max-allowed-packet=64M \
+                </dev/null >/dev/null 2>&1 &
+        _CS_MARIADBD_PID=$!
+}
+
 cs_services_start() {
         local want_broker=1 arg
         for arg in "$@"; do
@@ -77,7 +95,6 @@ cs_services_start() {
                         return 1
                 fi
         done
-        local mariadbd_bin; mariadbd_bin=$(command -v mariadbd || echo /usr/sbin/mariadbd)
 
         CS_TEST_TMPDIR=$(mktemp -d /tmp/civisync-test.XXXXXX) || { _cs_err "mktemp failed"; return 1; }
         chmod 0755 "$CS_TEST_TMPDIR"
@@ -106,16 +123,7 @@ cs_services_start() {
         for _try in 1 2 3; do
                 port=$(_cs_free_port) || { _cs_err "no free loopback port found"; return 1; }
                 export CS_TEST_MYSQL_PORT="$port"
-                "$mariadbd_bin" --no-defaults --datadir="$datadir" \
-                        --socket="$CS_TEST_MYSQL_SOCKET" --port="$port" --bind-address=127.0.0.1 \
-                        --user="$me" --pid-file="$CS_TEST_TMPDIR/mariadbd.pid" \
-                        --log-error="$errlog" \
-                        --innodb-buffer-pool-size=256M --innodb-flush-log-at-trx-commit=2 \
-                        --innodb-log-file-size=256M \
-                        --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-                        --skip-name-resolve --max-allowed-packet=64M \
-                        </dev/null >/dev/null 2>&1 &
-                _CS_MARIADBD_PID=$!
+                cs_mariadbd_launch
                 echo "$_CS_MARIADBD_PID" >"$CS_TEST_TMPDIR/mariadbd.launcher.pid"
                 _cs_say "mariadbd pid $_CS_MARIADBD_PID, port $port, socket $CS_TEST_MYSQL_SOCKET"
                 local waited=0
