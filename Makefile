@@ -3,7 +3,7 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 SANITIZER ?=
 
-PKGS      := rdkafka mysqlclient jansson libconfig
+PKGS      := rdkafka libmariadb jansson libconfig
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -MMD -MP -Ishared
