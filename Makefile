@@ -3,10 +3,34 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 SANITIZER ?=
 
-PKGS      := rdkafka libmariadb jansson libconfig
+# The one dependency table. MODULE:PACKAGE = a pkg-config module and the Debian package that
+# ships its .pc file; TOOL:PACKAGE = a program the build, tests, demo, fault suite or benchmark
+# runs (an absolute path is checked as is). `make deps` installs every PACKAGE and then checks
+# every MODULE and TOOL (check-deps); the build checks the modules it compiles against.
+PKG_MODULES      := rdkafka:librdkafka-dev libmariadb:libmariadb-dev jansson:libjansson-dev \
+                    libconfig:libconfig-dev
+TEST_PKG_MODULES := check:check
+TOOLS            := make:make cc:build-essential ar:build-essential pkg-config:pkg-config \
+                    git:git mariadbd:mariadb-server mariadb-install-db:mariadb-server \
+                    mariadb:mariadb-client mariadb-admin:mariadb-client \
+                    mariadb-dump:mariadb-client docker-compose:docker-compose \
+                    /usr/bin/time:time pgrep:procps timeout:coreutils
+table_first = $(foreach e,$(1),$(firstword $(subst :, ,$(e))))
+table_last  = $(foreach e,$(1),$(lastword $(subst :, ,$(e))))
+PKGS         := $(call table_first,$(PKG_MODULES))
+DEB_PACKAGES := $(sort $(call table_last,$(PKG_MODULES) $(TEST_PKG_MODULES) $(TOOLS)))
+
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -MMD -MP -Ishared
+# Hardening: stack canaries always; _FORTIFY_SOURCE needs an optimising build (-O1 and up,
+# -Og, -Os) and is left to the sanitizer in SANITIZER builds, whose checks it would pre-empt.
+CFLAGS    += -fstack-protector-strong
+ifeq ($(SANITIZER),)
+ifneq ($(filter-out -O0,$(filter -O%,$(CFLAGS))),)
+CFLAGS    += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
+endif
+endif
 ifeq ($(CI),true)
 WERROR    ?= 1
 endif
@@ -17,6 +41,7 @@ ifneq ($(SANITIZER),)
 CFLAGS    += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=$(SANITIZER)
 endif
+# Errors are reported by pkgcheck (below), which runs before anything is compiled.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
@@ -40,14 +65,27 @@ UNIT_SRC  := $(wildcard tests/unit/*.c)
 INTEG_SRC := $(wildcard tests/integration/*.c) tests/unit/jsonschema.c
 TEST_BINS := $(BUILD)/tests/unit_tests $(BUILD)/tests/integration_tests
 
-DEB_PACKAGES := build-essential pkg-config librdkafka-dev libmariadb-dev \
-                libjansson-dev libconfig-dev check mariadb-server mariadb-client \
-                docker-compose time procps
-
-.PHONY: all test unit integration demo install clean deps check-deps faults bench
+.PHONY: all test unit integration demo install clean deps check-deps faults bench \
+        fresh-check pkgcheck pkgcheck-test
 all: $(PROGRAMS)
 
-$(BUILD)/%.o: %.c
+# pkg_check MODULE:PACKAGE...: fails naming every missing pkg-config module and its package.
+define pkg_check
+@command -v pkg-config >/dev/null 2>&1 || { \
+  echo "error: pkg-config not found: install the Debian package pkg-config (or run make deps)" >&2; exit 1; }; \
+bad=0; for e in $(1); do m=$${e%:*}; p=$${e##*:}; \
+  if ! pkg-config --exists "$$m"; then bad=1; \
+    echo "error: pkg-config module '$$m' not found: install the Debian package $$p (or run make deps)" >&2; \
+    pkg-config --print-errors --exists "$$m" 2>&1 | sed 's/^/  pkg-config: /' >&2; \
+  fi; \
+done; exit $$bad
+endef
+pkgcheck:
+	$(call pkg_check,$(PKG_MODULES))
+pkgcheck-test:
+	$(call pkg_check,$(PKG_MODULES) $(TEST_PKG_MODULES))
+
+$(BUILD)/%.o: %.c | pkgcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -71,6 +109,7 @@ bin/civisync-verify: $(verify_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(UNIT_SRC:%.c=$(BUILD)/%.o) $(INTEG_SRC:%.c=$(BUILD)/%.o): | pkgcheck-test
 $(BUILD)/tests/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
@@ -78,7 +117,29 @@ $(BUILD)/tests/integration_tests: $(INTEG_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-# deps: install exactly the Debian packages civisync needs; a no-op when present.
+# check-deps: every pkg-config module and tool of the table resolves, and a program using
+# every library's header compiles and links; names each one that does not.
+define check_deps
+@bad=0; \
+for e in $(PKG_MODULES) $(TEST_PKG_MODULES); do m=$${e%:*}; p=$${e##*:}; \
+  if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "$$m"; then bad=1; \
+    echo "check-deps: pkg-config module '$$m' NOT FOUND (Debian package $$p)" >&2; fi; \
+done; \
+for e in $(TOOLS); do t=$${e%:*}; p=$${e##*:}; \
+  case "$$t" in /*) [ -x "$$t" ] ;; *) command -v "$$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$$t" ] ;; esac || { \
+    bad=1; echo "check-deps: tool '$$t' NOT FOUND (Debian package $$p)" >&2; }; \
+done; \
+if [ $$bad = 0 ]; then \
+  printf '#include <librdkafka/rdkafka.h>\n#include <mysql.h>\n#include <jansson.h>\n#include <libconfig.h>\n#include <check.h>\nint main(void) { config_t c; json_t *j = json_object(); config_init(&c); config_destroy(&c); json_decref(j); return suite_create("deps") && rd_kafka_version() > 0 && mysql_get_client_version() > 0 ? 0 : 1; }\n' \
+    | $(CC) -x c -o /dev/null - $$(pkg-config --cflags --libs $(call table_first,$(PKG_MODULES) $(TEST_PKG_MODULES))) \
+    || { bad=1; echo "check-deps: a test program using every library's header does not compile and link (see above)" >&2; }; \
+fi; \
+if [ $$bad = 0 ]; then \
+  echo "check-deps: ok: $(words $(PKG_MODULES) $(TEST_PKG_MODULES)) pkg-config modules, $(words $(TOOLS)) tools, headers compile and link"; \
+else echo "check-deps: FAILED: install the packages named above (make deps)" >&2; exit 1; fi
+endef
+
+# deps: install exactly the Debian packages of the table (a no-op when present), then check-deps.
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -88,6 +149,10 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+	$(check_deps)
+
+check-deps:
+	$(check_deps)
 
 unit: deps
 	$(MAKE) $(BUILD)/tests/unit_tests
@@ -132,6 +197,11 @@ install: all
 	        $(DESTDIR)$(PREFIX)/share/civisync/conf/
 	install -m 0644 topics/topics.cfg $(DESTDIR)$(PREFIX)/share/civisync/topics.cfg
 	install -m 0644 README.md docs/*.md docs/*.json $(DESTDIR)$(PREFIX)/share/doc/civisync/
+
+# fresh-check: `make demo` on a debootstrap'd bare Debian 12 with only make and git added,
+# from the committed HEAD (tests/fresh-check.sh; needs root; not part of `make test`).
+fresh-check:
+	tests/fresh-check.sh
 
 clean:
 	rm -rf build build-address build-undefined bin
