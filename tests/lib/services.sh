@@ -113,7 +113,7 @@ cs_services_start() {
         _cs_say "initialising data dir in $datadir"
         if ! mariadb-install-db --no-defaults --datadir="$datadir" \
                 --auth-root-authentication-method=socket --user="$me" \
-                --skip-test-db --skip-name-resolve >"$CS_TEST_TMPDIR/install-db.log" 2>&1; then
+                --skip-test-db --force >"$CS_TEST_TMPDIR/install-db.log" 2>&1; then
                 _cs_err "mariadb-install-db failed; log tail:"
                 tail -n 20 "$CS_TEST_TMPDIR/install-db.log" >&2
                 return 1
