@@ -7,18 +7,20 @@ SANITIZER ?=
 # ships its .pc file; TOOL:PACKAGE = a program the build, tests, demo, fault suite or benchmark
 # runs (an absolute path is checked as is). `make deps` installs every PACKAGE and then checks
 # every MODULE and TOOL (check-deps); the build checks the modules it compiles against.
+# `make deps-build` installs and checks only what building the programs needs (the image).
 PKG_MODULES      := rdkafka:librdkafka-dev libmariadb:libmariadb-dev jansson:libjansson-dev \
                     libconfig:libconfig-dev
 TEST_PKG_MODULES := check:check
-TOOLS            := make:make cc:build-essential ar:build-essential pkg-config:pkg-config \
-                    git:git mariadbd:mariadb-server mariadb-install-db:mariadb-server \
+BUILD_TOOLS      := make:make cc:build-essential ar:build-essential pkg-config:pkg-config
+TEST_TOOLS       := git:git mariadbd:mariadb-server mariadb-install-db:mariadb-server \
                     mariadb:mariadb-client mariadb-admin:mariadb-client \
                     mariadb-dump:mariadb-client docker-compose:docker-compose \
                     /usr/bin/time:time pgrep:procps timeout:coreutils
 table_first = $(foreach e,$(1),$(firstword $(subst :, ,$(e))))
 table_last  = $(foreach e,$(1),$(lastword $(subst :, ,$(e))))
 PKGS         := $(call table_first,$(PKG_MODULES))
-DEB_PACKAGES := $(sort $(call table_last,$(PKG_MODULES) $(TEST_PKG_MODULES) $(TOOLS)))
+DEB_PACKAGES := $(sort $(call table_last,$(PKG_MODULES) $(TEST_PKG_MODULES) $(BUILD_TOOLS) $(TEST_TOOLS)))
+BUILD_DEB_PACKAGES := $(sort $(call table_last,$(PKG_MODULES) $(BUILD_TOOLS)))
 
 CC        ?= cc
 CFLAGS    ?= -O2 -g
@@ -69,7 +71,7 @@ TEST_BINS := $(BUILD)/tests/unit_tests $(BUILD)/tests/integration_tests
 INSTALL_PROGRAMS := $(filter-out bin/civisync-broker,$(PROGRAMS))
 
 .PHONY: all test unit integration demo install clean deps check-deps faults bench lint \
-        install-check fresh-check pkgcheck pkgcheck-test
+        deps-build install-check fresh-check compose-check compose-trial pkgcheck pkgcheck-test
 all: $(PROGRAMS)
 
 # pkg_check MODULE:PACKAGE...: fails naming every missing pkg-config module and its package.
@@ -120,31 +122,32 @@ $(BUILD)/tests/integration_tests: $(INTEG_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 
-# check-deps: every pkg-config module and tool of the table resolves, and a program using
-# every library's header compiles and links; names each one that does not.
+# check_deps MODULE:PACKAGE...,TOOL:PACKAGE...[,link]: every module and tool resolves (and
+# with link, a program using every library's header compiles and links); names each that does not.
 define check_deps
 @bad=0; \
-for e in $(PKG_MODULES) $(TEST_PKG_MODULES); do m=$${e%:*}; p=$${e##*:}; \
+for e in $(1); do m=$${e%:*}; p=$${e##*:}; \
   if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "$$m"; then bad=1; \
     echo "check-deps: pkg-config module '$$m' NOT FOUND (Debian package $$p)" >&2; fi; \
 done; \
-for e in $(TOOLS); do t=$${e%:*}; p=$${e##*:}; \
+for e in $(2); do t=$${e%:*}; p=$${e##*:}; \
   case "$$t" in /*) [ -x "$$t" ] ;; *) command -v "$$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$$t" ] ;; esac || { \
     bad=1; echo "check-deps: tool '$$t' NOT FOUND (Debian package $$p)" >&2; }; \
 done; \
-if [ $$bad = 0 ]; then \
+if [ $$bad = 0 ] && [ -n "$(3)" ]; then \
   printf '#include <librdkafka/rdkafka.h>\n#include <mysql.h>\n#include <jansson.h>\n#include <libconfig.h>\n#include <check.h>\nint main(void) { config_t c; json_t *j = json_object(); config_init(&c); config_destroy(&c); json_decref(j); return suite_create("deps") && rd_kafka_version() > 0 && mysql_get_client_version() > 0 ? 0 : 1; }\n' \
     | $(CC) -x c -o /dev/null - $$(pkg-config --cflags --libs $(call table_first,$(PKG_MODULES) $(TEST_PKG_MODULES))) \
     || { bad=1; echo "check-deps: a test program using every library's header does not compile and link (see above)" >&2; }; \
 fi; \
 if [ $$bad = 0 ]; then \
-  echo "check-deps: ok: $(words $(PKG_MODULES) $(TEST_PKG_MODULES)) pkg-config modules, $(words $(TOOLS)) tools, headers compile and link"; \
+  echo "check-deps: ok: $(words $(1)) pkg-config modules, $(words $(2)) tools$(if $(3),$(comma) headers compile and link)"; \
 else echo "check-deps: FAILED: install the packages named above (make deps)" >&2; exit 1; fi
 endef
 
-# deps: install exactly the Debian packages of the table (a no-op when present), then check-deps.
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+comma := ,
+# apt_install PACKAGE...: installs those not installed yet (sudo unless root); a no-op otherwise.
+define apt_install
+@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -152,10 +155,18 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
-	$(check_deps)
+endef
 
+# deps: install exactly the Debian packages of the table (a no-op when present), then check-deps.
+deps:
+	$(call apt_install,$(DEB_PACKAGES))
+	$(call check_deps,$(PKG_MODULES) $(TEST_PKG_MODULES),$(BUILD_TOOLS) $(TEST_TOOLS),link)
 check-deps:
-	$(check_deps)
+	$(call check_deps,$(PKG_MODULES) $(TEST_PKG_MODULES),$(BUILD_TOOLS) $(TEST_TOOLS),link)
+# deps-build: only what building the programs needs (conf/docker/Dockerfile's build stage).
+deps-build:
+	$(call apt_install,$(BUILD_DEB_PACKAGES))
+	$(call check_deps,$(PKG_MODULES),$(BUILD_TOOLS))
 
 unit: deps
 	$(MAKE) $(BUILD)/tests/unit_tests
@@ -165,14 +176,16 @@ integration: deps
 	$(MAKE) all $(BUILD)/tests/integration_tests
 	tests/run-integration.sh $(BUILD)/tests/integration_tests
 
+# test: lint runs last, so that a lint finding never hides the tests' own results.
 test: deps
-	$(MAKE) lint
 	$(MAKE) all $(TEST_BINS)
 	$(MAKE) install-check
-	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"
+	tests/compose-check.sh
 	$(BUILD)/tests/unit_tests
 	tests/run-integration.sh $(BUILD)/tests/integration_tests
+	tests/compose-trial.sh
 	$(MAKE) faults FAULTS_ARGS=--short
+	$(MAKE) lint
 
 # faults: the fault and bad-input suite (tests/faults, docs/FAULTS.md); FAULTS_ARGS=--short
 # is the form `make test` runs; FAULTS_SEED=N replays a run's kill points.
@@ -215,8 +228,16 @@ install: all
 install-check: all
 	tests/install-check.sh
 
+# compose-check: docker-compose.yml resolves with its passwords and refuses without them, and
+# mounts schema, seed and demo rows (no Docker needed). compose-trial: its database init and a
+# sync through it, on the harness's MariaDB and broker. Both are part of `make test`.
+compose-check:
+	tests/compose-check.sh
+compose-trial: all
+	tests/compose-trial.sh
+
 # lint: repository checks (tests/lint.sh): no build output tracked, no .c over 1,200 lines,
-# source rules (the consumer never disables foreign key checks). Part of `make test`.
+# source rules (the consumer never disables foreign key checks). The last step of `make test`.
 lint:
 	tests/lint.sh
 
