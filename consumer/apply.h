@@ -33,18 +33,10 @@ cs_apply_rc_t cs_apply_begin(cs_apply_t *ap, char *errstr, size_t errstr_size);
 cs_apply_rc_t cs_apply_commit(cs_apply_t *ap, char *errstr, size_t errstr_size);
 void cs_apply_rollback(cs_apply_t *ap);
 
-/* flags of cs_apply_message */
+/* flags of cs_apply_msg_t */
 #define CS_APPLY_F_HISTORICAL 1 /* re-read by a rewind replay (offset below
                                    its replay end): control documents are
                                    skipped */
-
-/* Applies one message of topic prefix `prefix` inside the open batch.
- * value NULL = tombstone for key. A REJECTED message leaves no trace (it
- * runs under a savepoint). errstr explains REJECTED and RETRY. */
-cs_apply_rc_t cs_apply_message(cs_apply_t *ap, const char *prefix,
-                               const char *key, size_t key_len,
-                               const char *value, size_t value_len,
-                               int flags, char *errstr, size_t errstr_size);
 
 /* One message for cs_apply_messages. */
 typedef struct cs_apply_msg_s {
@@ -58,9 +50,10 @@ typedef struct cs_apply_msg_s {
                                            the message can never apply */
 } cs_apply_msg_t;
 
-/* Applies msgs[0..n) in order inside the open batch, with the same result
- * as cs_apply_message on each: rejected messages get ->rejected set (and
- * leave no trace), the others are applied. Mappings are prefetched, and
+/* Applies msgs[0..n) in order inside the open batch, each with the same
+ * result as on its own (a tombstone when value is NULL): rejected messages
+ * get ->rejected set (and leave no trace: each runs under a savepoint), the
+ * others are applied. Mappings are prefetched, and
  * runs of documents whose rows are all new are written with multi-row
  * INSERTs. Returns OK, or RETRY (errstr) when the batch must roll back. */
 cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs,

@@ -1,0 +1,645 @@
+/* apply_refs.c — reference translation (child id to master id) and parking. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "apply_int.h"
+
+/* ---- reference translation ---- */
+
+void ap_row_free(row_build_t *rb)
+{
+        for (size_t i = 0; i < rb->owned_n; i++)
+                free(rb->owned[i]);
+        rb->owned_n = 0;
+        rb->n = 0;
+}
+
+static char *row_own(row_build_t *rb, char *p)
+{
+        if (p && rb->owned_n < sizeof(rb->owned) / sizeof(rb->owned[0]))
+                rb->owned[rb->owned_n++] = p;
+        else if (p) {
+                free(p);
+                return NULL;
+        }
+        return p;
+}
+
+/* Reads the next id of a comma-separated id list at *p and moves *p past
+ * it. 1 with *id set, 0 at the end of the list, -1 if it is not an id. */
+int ap_next_list_id(const char **p, long long *id)
+{
+        char *end;
+
+        while (**p == ',' || **p == ' ')
+                (*p)++;
+        if (!**p)
+                return 0;
+        errno = 0;
+        *id = strtoll(*p, &end, 10);
+        if (end == *p || errno || *id <= 0)
+                return -1;
+        *p = end;
+        return 1;
+}
+
+/* Translates a comma-separated id list; unmapped ids are left out and the
+ * first of them is reported through *missing. Returns a NEW string. */
+static char *translate_id_list(cs_apply_t *ap, prefix_ctx_t *pc,
+                               const char *target, const char *list,
+                               long long *missing, int *err,
+                               unsigned int *dberr, char *errstr,
+                               size_t errstr_size)
+{
+        size_t cap = strlen(list) * 2 + 32, len = 0;
+        char *out = malloc(cap);
+        const char *p = list;
+
+        *missing = 0;
+        *err = 0;
+        if (!out) {
+                *err = 1;
+                return NULL;
+        }
+        out[0] = '\0';
+        for (;;) {
+                long long id, master;
+                int rc = ap_next_list_id(&p, &id);
+
+                if (rc == 0)
+                        break;
+                if (rc == -1) {
+                        snprintf(errstr, errstr_size,
+                                 "not a comma-separated id list: '%.60s'", list);
+                        *err = 2;
+                        free(out);
+                        return NULL;
+                }
+                rc = ap_map_lookup(ap, pc, target, id, &master, dberr, errstr,
+                                   errstr_size);
+                if (rc == AP_MAP_ERROR) {
+                        *err = 1;
+                        free(out);
+                        return NULL;
+                }
+                if (rc == AP_MAP_NONE) {
+                        if (!*missing)
+                                *missing = id;
+                        continue;
+                }
+                if (len + 24 > cap) {
+                        char *grown = realloc(out, cap *= 2);
+                        if (!grown) {
+                                free(out);
+                                *err = 1;
+                                return NULL;
+                        }
+                        out = grown;
+                }
+                len += (size_t)sprintf(out + len, "%s%lld", len ? "," : "",
+                                       master);
+        }
+        return out;
+}
+
+/* Builds the column list and values for one document row on the master.
+ * Returns OK, REJECTED (bad document) or RETRY (DB). */
+ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
+                     const cs_table_t *tbl, const json_t *doc,
+                     long long parent_master_id, row_build_t *rb, char *errstr,
+                     size_t errstr_size)
+{
+        const char *key;
+        json_t *val;
+        unsigned int dberr = 0;
+
+        /* Every field must be an envelope field or a master column. */
+        json_object_foreach((json_t *)doc, key, val) {
+                if (cs_doc_field_reserved(key))
+                        continue;
+                if (cs_schema_col_index(tbl, key) < 0) {
+                        snprintf(errstr, errstr_size,
+                                 "unknown column '%.64s' for master table %s",
+                                 key, ent->table);
+                        return AP_REJECTED;
+                }
+        }
+        for (size_t c = 0; c < tbl->col_cnt; c++) {
+                const cs_column_t *col = &tbl->cols[c];
+                const cs_ref_t *ref;
+                const cs_unique_t *uniq;
+                cs_db_value_t *out;
+                char *owned = NULL;
+
+                if (!strcmp(col->name, "id"))
+                        continue;
+                if (!(val = json_object_get(doc, col->name)))
+                        continue;
+                if (rb->n >= sizeof(rb->vals) / sizeof(rb->vals[0])) {
+                        snprintf(errstr, errstr_size, "too many columns");
+                        return AP_REJECTED;
+                }
+                out = &rb->vals[rb->n];
+                rb->names[rb->n] = col->name;
+                rb->n++;
+                memset(out, 0, sizeof(*out));
+
+                if (ent->parent && ent->parent_column &&
+                    !strcmp(col->name, ent->parent_column)) {
+                        *out = v_int(parent_master_id);
+                        continue;
+                }
+                if (cs_reg_col_policy(ent, col->name) == CS_COL_CLEAR) {
+                        out->kind = CS_VAL_NULL;
+                        continue;
+                }
+                ref = cs_reg_ref(ent, col->name);
+                if (ref && !json_is_null(val)) {
+                        const char *target = ref->target;
+                        long long child_ref, master;
+                        ap_map_rc_t rc;
+
+                        if (ref->kind == CS_REF_ID_LIST) {
+                                long long missing;
+                                int err;
+                                char *list;
+                                if (!json_is_string(val)) {
+                                        snprintf(errstr, errstr_size,
+                                                 "column %s: expected an id list string",
+                                                 col->name);
+                                        return AP_REJECTED;
+                                }
+                                list = translate_id_list(ap, pc, target,
+                                                         json_string_value(val),
+                                                         &missing, &err, &dberr,
+                                                         errstr, errstr_size);
+                                if (!list)
+                                        return err == 2 ? AP_REJECTED :
+                                               ap_db_fail(ap, dberr, errstr,
+                                                          errstr_size, "id list");
+                                row_own(rb, list);
+                                *out = v_str(list);
+                                if (missing && rb->park_n < 32) {
+                                        park_t *pk = &rb->parks[rb->park_n++];
+                                        pk->column = col->name;
+                                        pk->target = target;
+                                        pk->target_child_id = missing;
+                                        snprintf(pk->raw, sizeof(pk->raw), "%.63s",
+                                                 json_string_value(val));
+                                }
+                                continue;
+                        }
+                        if (ref->kind == CS_REF_POLY) {
+                                json_t *tv = json_object_get(doc, ref->table_column);
+                                target = json_string_value(tv);
+                                if (!target || !cs_reg_poly_target_ok(ent, target)) {
+                                        snprintf(errstr, errstr_size,
+                                                 "column %s: %s '%.64s' is not a synced table",
+                                                 col->name, ref->table_column,
+                                                 target ? target : "(missing)");
+                                        return AP_REJECTED;
+                                }
+                        }
+                        if (!json_is_integer(val) || json_integer_value(val) <= 0) {
+                                snprintf(errstr, errstr_size,
+                                         "column %s: expected a positive id", col->name);
+                                return AP_REJECTED;
+                        }
+                        child_ref = json_integer_value(val);
+                        rc = ap_map_lookup(ap, pc, target, child_ref, &master,
+                                           &dberr, errstr, errstr_size);
+                        if (rc == AP_MAP_ERROR)
+                                return ap_db_fail(ap, dberr, errstr, errstr_size,
+                                                  "mapping lookup");
+                        if (rc == AP_MAP_FOUND) {
+                                *out = v_int(master);
+                                continue;
+                        }
+                        if (ref->required || rb->park_n >= 32) {
+                                rb->missing_required = 1;
+                                rb->missing_target = target;
+                                rb->missing_child_id = child_ref;
+                                snprintf(rb->missing_desc, sizeof(rb->missing_desc),
+                                         "%s = %s %lld", col->name, target,
+                                         child_ref);
+                                out->kind = CS_VAL_NULL;
+                                continue;
+                        }
+                        /* Not there yet: NULL now, filled in when it arrives. */
+                        park_t *pk = &rb->parks[rb->park_n++];
+                        pk->column = col->name;
+                        pk->target = target;
+                        pk->target_child_id = child_ref;
+                        snprintf(pk->raw, sizeof(pk->raw), "%lld", child_ref);
+                        out->kind = CS_VAL_NULL;
+                        continue;
+                }
+                uniq = cs_reg_unique(ent, col->name);
+                if (uniq && json_is_string(val)) {
+                        size_t max = col->max_length > 0 ?
+                                     (size_t)col->max_length : 255;
+                        size_t size = max * 4 + 1;
+                        char *q = malloc(size);
+                        int qlen;
+                        if (!q) {
+                                snprintf(errstr, errstr_size, "out of memory");
+                                return AP_RETRY;
+                        }
+                        qlen = cs_reg_qualify(pc->prefix, json_string_value(val),
+                                              json_string_length(val), max, q, size);
+                        if (qlen < 0) {
+                                free(q);
+                                snprintf(errstr, errstr_size,
+                                         "column %s: cannot qualify value", col->name);
+                                return AP_REJECTED;
+                        }
+                        row_own(rb, q);
+                        out->kind = CS_VAL_STR;
+                        out->s = q;
+                        out->len = (unsigned long)qlen;
+                        continue;
+                }
+                if (cs_doc_value_to_db(val, col, out, &owned, errstr,
+                                       errstr_size) == -1) {
+                        free(owned);
+                        return AP_REJECTED;
+                }
+                row_own(rb, owned);
+        }
+        return AP_OK;
+}
+
+/* 1 if rows of ent can have parked references (an optional reference). */
+int ap_entity_can_park(const cs_entity_t *ent)
+{
+        for (const cs_ref_t *r = ent->refs; r && r->column; r++)
+                if (!r->required)
+                        return 1;
+        return 0;
+}
+
+ap_rc_t ap_write_parks(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
+                       long long child_id, const row_build_t *rb, char *errstr,
+                       size_t errstr_size)
+{
+        unsigned int dberr = 0;
+        cs_db_value_t p[6] = { v_str(pc->prefix), v_str(ent->table),
+                               v_int(child_id) };
+
+        if (rb->park_n == 0 && (!pc->has_parked || !ap_entity_can_park(ent)))
+                return AP_OK; /* nothing can be parked for this row */
+        if (pc->has_parked &&
+            ap_run(ap, "DELETE FROM civisync_parked WHERE prefix = ? AND "
+                   "entity_table = ? AND child_entity_id = ?", p, 3, NULL, NULL,
+                   NULL, NULL, &dberr, errstr, errstr_size) == -1)
+                return ap_db_fail(ap, dberr, errstr, errstr_size, "parked refs");
+        for (size_t i = 0; i < rb->park_n; i++) {
+                p[3] = v_str(rb->parks[i].column);
+                p[4] = v_str(rb->parks[i].target);
+                p[5] = v_int(rb->parks[i].target_child_id);
+                cs_db_value_t q[7] = { p[0], p[1], p[2], p[3], p[4], p[5],
+                                       v_str(rb->parks[i].raw) };
+                if (ap_run(ap, "INSERT INTO civisync_parked (prefix, entity_table, "
+                           "child_entity_id, column_name, target_table, "
+                           "target_child_id, raw_value) VALUES (?,?,?,?,?,?,?)",
+                           q, 7, NULL, NULL, NULL, NULL,
+                           &dberr, errstr, errstr_size) == -1)
+                        return ap_db_fail(ap, dberr, errstr, errstr_size,
+                                          "park reference");
+                pc->has_parked = 1;
+                cs_debug("%s %s %lld: %s waits for %s %lld", pc->prefix,
+                         ent->table, child_id, rb->parks[i].column,
+                         rb->parks[i].target, rb->parks[i].target_child_id);
+        }
+        return AP_OK;
+}
+
+/* A parked reference that is settled (filled in, or moot). */
+typedef struct park_done_s {
+        const char *table;      /* borrowed from the stored result */
+        const char *column;
+        long long child_id;
+} park_done_t;
+
+static int park_done_cmp(const void *a, const void *b)
+{
+        const park_done_t *x = a, *y = b;
+        int c = strcmp(x->table, y->table);
+        return c ? c : strcmp(x->column, y->column);
+}
+
+/* Deletes the settled parked references, one statement per table and
+ * column. */
+static int forget_parks(cs_apply_t *ap, prefix_ctx_t *pc, park_done_t *done,
+                        size_t n, unsigned int *dberr, char *errstr,
+                        size_t errstr_size)
+{
+        cs_db_value_t *vals = malloc((n + 1) * sizeof(*vals));
+
+        if (!vals) {
+                snprintf(errstr, errstr_size, "out of memory");
+                *dberr = 0;
+                return -1;
+        }
+        qsort(done, n, sizeof(*done), park_done_cmp);
+        for (size_t i = 0, j; i < n; i = j) {
+                cs_db_value_t fixed[3] = { v_str(pc->prefix),
+                                           v_str(done[i].table),
+                                           v_str(done[i].column) };
+                for (j = i; j < n && !park_done_cmp(&done[i], &done[j]); j++)
+                        vals[j - i] = v_int(done[j].child_id);
+                if (ap_run_in_chunks(ap, "DELETE FROM civisync_parked WHERE "
+                                     "prefix = ? AND entity_table = ? AND "
+                                     "column_name = ? AND child_entity_id IN",
+                                     fixed, 3, vals, j - i, NULL, dberr, errstr,
+                                     errstr_size) == -1) {
+                        free(vals);
+                        return -1;
+                }
+        }
+        free(vals);
+        return 0;
+}
+
+/* Fills in parked references whose target is mapped now (at commit). */
+ap_rc_t ap_resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
+                          size_t errstr_size)
+{
+        unsigned int dberr = 0;
+        cs_db_value_t p[1] = { v_str(pc->prefix) };
+        park_done_t *done = NULL;
+        MYSQL_RES *res = NULL;
+        MYSQL_ROW row;
+        int more = 1;
+        ap_rc_t rc = AP_OK;
+
+        for (int round = 0; more && round < 100; round++) {
+                size_t done_n = 0;
+
+                more = 0;
+                if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?", p, 1, NULL,
+                                   NULL, errstr, errstr_size) == -1)
+                        return ap_db_fail(ap, mysql_errno(ap->db), errstr,
+                                          errstr_size, "parked");
+                snprintf(ap->sql, SQL_MAX,
+                         "SELECT k.entity_table, k.child_entity_id, k.column_name, "
+                         "k.raw_value, m.master_entity_id, o.master_entity_id "
+                         "FROM civisync_parked k "
+                         "JOIN `%s` m ON m.entity_table = k.target_table AND "
+                         "m.child_entity_id = k.target_child_id "
+                         "LEFT JOIN `%s` o ON o.entity_table = k.entity_table AND "
+                         "o.child_entity_id = k.child_entity_id "
+                         "WHERE k.prefix = @cs_prefix LIMIT 1000", pc->map, pc->map);
+                if (!(res = cs_db_query(ap->db, ap->sql, errstr, errstr_size)))
+                        return ap_db_fail(ap, mysql_errno(ap->db), errstr,
+                                          errstr_size, "parked");
+                free(done);
+                if (!(done = calloc(mysql_num_rows(res) + 1, sizeof(*done)))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        rc = AP_RETRY;
+                        goto out;
+                }
+                while ((row = mysql_fetch_row(res))) {
+                        const cs_entity_t *ent = cs_reg_by_table(row[0]);
+                        const cs_ref_t *ref = ent ? cs_reg_ref(ent, row[2]) : NULL;
+                        long long child_id = strtoll(row[1], NULL, 10);
+                        long long owner = row[5] ? strtoll(row[5], NULL, 10) : 0;
+                        char *value = NULL;
+                        long long missing = 0;
+                        cs_db_value_t q[3];
+                        int err = 0;
+
+                        if (!ref || owner <= 0) /* not ours, or owner gone */
+                                goto forget;
+                        if (ref->kind == CS_REF_ID_LIST) {
+                                value = translate_id_list(ap, pc, ref->target,
+                                                          row[3] ? row[3] : "",
+                                                          &missing, &err, &dberr,
+                                                          errstr, errstr_size);
+                                if (!value) {
+                                        rc = err == 2 ? AP_REJECTED :
+                                             ap_db_fail(ap, dberr, errstr,
+                                                        errstr_size, "parked");
+                                        goto out;
+                                }
+                                q[0] = v_str(value);
+                        } else {
+                                q[0] = v_int(strtoll(row[4], NULL, 10));
+                        }
+                        q[1] = v_int(owner);
+                        {
+                                /* Assigning TIMESTAMP columns to themselves keeps
+                                 * ON UPDATE CURRENT_TIMESTAMP from firing: the
+                                 * master keeps the child's modified_date. */
+                                char tmp[256];
+                                const cs_table_t *tbl = ap_master_table(ap, ent, tmp,
+                                                                        sizeof(tmp));
+                                size_t len = (size_t)snprintf(ap->sql, SQL_MAX,
+                                        "UPDATE `%s` SET `%s` = ?", ent->table,
+                                        ref->column);
+                                for (size_t c = 0; tbl && c < tbl->col_cnt; c++)
+                                        if (tbl->cols[c].type == CS_COL_TIMESTAMP)
+                                                len += (size_t)snprintf(ap->sql + len,
+                                                        SQL_MAX - len, ", `%s` = `%s`",
+                                                        tbl->cols[c].name,
+                                                        tbl->cols[c].name);
+                                snprintf(ap->sql + len, SQL_MAX - len, " WHERE id = ?");
+                        }
+                        if (ap_run(ap, ap->sql, q, 2, NULL, NULL, NULL, NULL,
+                                   &dberr, errstr, errstr_size) == -1) {
+                                free(value);
+                                rc = ap_db_fail(ap, dberr, errstr, errstr_size,
+                                                "parked update");
+                                goto out;
+                        }
+                        free(value);
+                        if (missing) {
+                                /* Another id of the list is still missing. */
+                                cs_db_value_t r[5] = { v_int(missing),
+                                                       v_str(pc->prefix),
+                                                       v_str(row[0]),
+                                                       v_int(child_id),
+                                                       v_str(row[2]) };
+                                if (ap_run(ap, "UPDATE civisync_parked SET target_child_id = ? "
+                                           "WHERE prefix = ? AND entity_table = ? AND "
+                                           "child_entity_id = ? AND column_name = ?",
+                                           r, 5, NULL, NULL, NULL, NULL,
+                                           &dberr, errstr, errstr_size) == -1) {
+                                        rc = ap_db_fail(ap, dberr, errstr,
+                                                        errstr_size, "parked");
+                                        goto out;
+                                }
+                                continue;
+                        }
+forget:
+                        done[done_n].table = row[0];
+                        done[done_n].column = row[2];
+                        done[done_n++].child_id = child_id;
+                        more = 1;
+                }
+                if (done_n && forget_parks(ap, pc, done, done_n, &dberr, errstr,
+                                           errstr_size) == -1) {
+                        rc = ap_db_fail(ap, dberr, errstr, errstr_size, "parked");
+                        goto out;
+                }
+                mysql_free_result(res);
+                res = NULL;
+        }
+out:
+        if (res)
+                mysql_free_result(res);
+        free(done);
+        return rc;
+}
+
+/* Stores a document that waits for a required reference. */
+ap_rc_t ap_park_document(cs_apply_t *ap, prefix_ctx_t *pc, const char *key,
+                         size_t key_len, const char *value, size_t value_len,
+                         const wait_for_t *wait, const char *reason,
+                         char *errstr, size_t errstr_size)
+{
+        unsigned int dberr = 0;
+        cs_db_value_t p[6] = {
+                v_str(pc->prefix),
+                { .kind = CS_VAL_STR, .s = key, .len = key_len },
+                v_str(wait->table), v_int(wait->child_id),
+                { .kind = CS_VAL_STR, .s = reason,
+                  .len = strlen(reason) > 255 ? 255 : strlen(reason) },
+                { .kind = CS_VAL_BIN, .s = value, .len = value_len },
+        };
+
+        if (ap_run(ap, "REPLACE INTO civisync_parked_doc (prefix, doc_key, target_table, "
+                   "target_child_id, reason, value) VALUES (?,?,?,?,?,?)", p, 6, NULL,
+                   NULL, NULL, NULL, &dberr, errstr, errstr_size) == -1)
+                return ap_db_fail(ap, dberr, errstr, errstr_size, "park document");
+        ap->stats.parked++;
+        pc->has_parked_doc = 1;
+        cs_debug("%s: parked %.*s: %s", pc->prefix, (int)key_len, key, reason);
+        return AP_OK;
+}
+
+ap_rc_t ap_unpark_document(cs_apply_t *ap, prefix_ctx_t *pc, const char *key,
+                           size_t key_len, char *errstr, size_t errstr_size)
+{
+        unsigned int dberr = 0;
+        cs_db_value_t p[2] = { v_str(pc->prefix),
+                               { .kind = CS_VAL_STR, .s = key, .len = key_len } };
+
+        if (!pc->has_parked_doc)
+                return AP_OK;
+        if (ap_run(ap, "DELETE FROM civisync_parked_doc WHERE prefix = ? AND doc_key = ?",
+                   p, 2, NULL, NULL, NULL, NULL,
+                   &dberr, errstr, errstr_size) == -1)
+                return ap_db_fail(ap, dberr, errstr, errstr_size, "unpark document");
+        return AP_OK;
+}
+
+/* One more try for the documents that wait on a UNIQUE key (their
+ * target_table is empty): once per batch, each in its own savepoint. */
+static ap_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
+                                  char *errstr, size_t errstr_size)
+{
+        cs_db_value_t p[1] = { v_str(pc->prefix) };
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+
+        if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?", p, 1, NULL, NULL,
+                           errstr, errstr_size) == -1 ||
+            !(res = cs_db_query(ap->db, "SELECT doc_key, value FROM "
+                                "civisync_parked_doc WHERE prefix = @cs_prefix "
+                                "AND target_table = '' LIMIT 500", errstr,
+                                errstr_size)))
+                return ap_db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
+                                  "parked documents");
+        while ((row = mysql_fetch_row(res))) {
+                unsigned long *len = mysql_fetch_lengths(res);
+                long long parked_before = ap->stats.parked;
+                char why[1024];
+                ap_rc_t rc = ap_apply_one(ap, pc->prefix, row[0], len[0],
+                                          row[1], len[1], NULL, 0, why,
+                                          sizeof(why));
+                if (rc == AP_RETRY) {
+                        snprintf(errstr, errstr_size, "%s", why);
+                        mysql_free_result(res);
+                        return AP_RETRY;
+                }
+                if (ap->stats.parked > parked_before) {
+                        ap->stats.parked = parked_before; /* parked again */
+                } else if (rc == AP_OK) {
+                        ap->stats.documents++;
+                        ap->stats.parked--;
+                }
+        }
+        mysql_free_result(res);
+        return AP_OK;
+}
+
+/* Re-applies parked documents whose awaited target is now mapped. */
+ap_rc_t ap_resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
+                               size_t errstr_size)
+{
+        cs_db_value_t p[1] = { v_str(pc->prefix) };
+
+        for (int round = 0; round < 1000; round++) {
+                MYSQL_RES *res;
+                MYSQL_ROW row;
+                int progressed = 0;
+
+                if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?", p, 1, NULL, NULL,
+                                   errstr, errstr_size) == -1)
+                        return ap_db_fail(ap, mysql_errno(ap->db), errstr,
+                                          errstr_size, "parked documents");
+                snprintf(ap->sql, SQL_MAX,
+                         "SELECT d.doc_key, d.value FROM civisync_parked_doc d "
+                         "JOIN `%s` m ON m.entity_table = d.target_table AND "
+                         "m.child_entity_id = d.target_child_id "
+                         "WHERE d.prefix = @cs_prefix LIMIT 500", pc->map);
+                if (!(res = cs_db_query(ap->db, ap->sql, errstr, errstr_size)))
+                        return ap_db_fail(ap, mysql_errno(ap->db), errstr,
+                                          errstr_size, "parked documents");
+                while ((row = mysql_fetch_row(res))) {
+                        unsigned long *len = mysql_fetch_lengths(res);
+                        char why[1024];
+                        ap_rc_t rc = ap_apply_one(ap, pc->prefix, row[0], len[0],
+                                                  row[1], len[1], NULL, 0,
+                                                  why, sizeof(why));
+                        if (rc == AP_RETRY) {
+                                snprintf(errstr, errstr_size, "%s", why);
+                                mysql_free_result(res);
+                                return AP_RETRY;
+                        }
+                        if (rc == AP_REJECTED) {
+                                /* It can never apply: keep it visible as
+                                 * parked with the reason, for --status. */
+                                char topic[300], e2[256];
+                                cs_error("%s: parked %s can never apply: %s",
+                                         pc->prefix, row[0], why);
+                                ap->stats.rejected++;
+                                /* Recorded for --status (partition and
+                                 * offset unknown: -1). */
+                                snprintf(topic, sizeof(topic), "%s%s",
+                                         ap->conf->kafka.topic_prefix, pc->prefix);
+                                if (cs_apply_dead_letter(ap, pc->prefix, topic, -1,
+                                                         -1, row[0], len[0], why,
+                                                         e2, sizeof(e2)) != CS_APPLY_OK ||
+                                    ap_unpark_document(ap, pc, row[0], len[0], e2,
+                                                       sizeof(e2)) != AP_OK) {
+                                        snprintf(errstr, errstr_size, "%s", e2);
+                                        mysql_free_result(res);
+                                        return AP_RETRY;
+                                }
+                        } else {
+                                ap->stats.documents++;
+                                ap->stats.parked--;
+                        }
+                        progressed = 1;
+                }
+                mysql_free_result(res);
+                if (!progressed)
+                        break;
+        }
+        return retry_unique_waits(ap, pc, errstr, errstr_size);
+}
