@@ -1,4 +1,4 @@
-/* log.c — leveled, timestamped logging to stderr, one write per line. */
+/* log.c — leveled, timestamped logging to stderr, one write per line, control characters escaped. */
 #include "log.h"
 
 #include <stdarg.h>
@@ -39,9 +39,85 @@ void cs_log_less(void)
         cs_log_set_level((cs_log_level_t)((int)cs_log_threshold - 1));
 }
 
+/* Length of the valid UTF-8 sequence at s (1 to 4), or 0 when the byte at s
+ * does not start one (stray continuation, overlong form, surrogate, beyond
+ * U+10FFFF, or cut short). */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+        unsigned char c = s[0];
+        size_t n;
+        unsigned lo = 0x80, hi = 0xBF;
+
+        if (c >= 0xC2 && c <= 0xDF)
+                n = 2;
+        else if (c >= 0xE0 && c <= 0xEF) {
+                n = 3;
+                if (c == 0xE0)
+                        lo = 0xA0; /* overlong */
+                else if (c == 0xED)
+                        hi = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+                n = 4;
+                if (c == 0xF0)
+                        lo = 0x90;
+                else if (c == 0xF4)
+                        hi = 0x8F;
+        } else
+                return 0;
+        if (s[1] < lo || s[1] > hi)
+                return 0;
+        for (size_t i = 2; i < n; i++)
+                if (s[i] < 0x80 || s[i] > 0xBF)
+                        return 0;
+        return n;
+}
+
+/* Copies in to out (out_size >= 4 * strlen(in) + 1) so that a record is one
+ * line of printable text whatever a document's keys or values hold: \n \r \t
+ * and a backslash-x form for other control characters, DEL and bytes that
+ * are not valid UTF-8. Backslashes themselves are kept as they are. */
+static void log_escape(char *out, const char *in)
+{
+        const unsigned char *s = (const unsigned char *)in;
+        static const char hex[] = "0123456789abcdef";
+
+        while (*s) {
+                unsigned char c = *s;
+                if (c >= 0x20 && c < 0x7F) {
+                        *out++ = (char)c;
+                        s++;
+                        continue;
+                }
+                if (c >= 0x80) {
+                        size_t n = utf8_seq_len(s);
+                        if (n) {
+                                memcpy(out, s, n);
+                                out += n;
+                                s += n;
+                                continue;
+                        }
+                }
+                *out++ = '\\';
+                if (c == '\n')
+                        *out++ = 'n';
+                else if (c == '\r')
+                        *out++ = 'r';
+                else if (c == '\t')
+                        *out++ = 't';
+                else {
+                        *out++ = 'x';
+                        *out++ = hex[c >> 4];
+                        *out++ = hex[c & 0xF];
+                }
+                s++;
+        }
+        *out = '\0';
+}
+
 void cs_log_write(cs_log_level_t level, const char *fmt, ...)
 {
         char msg[2048];
+        char safe[sizeof(msg) * 4];
         char stamp[32];
         struct timeval tv;
         struct tm tm;
@@ -66,6 +142,8 @@ void cs_log_write(cs_log_level_t level, const char *fmt, ...)
         while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
                 msg[--len] = '\0';
 
+        log_escape(safe, msg);
+
         gettimeofday(&tv, NULL);
         gmtime_r(&tv.tv_sec, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -73,7 +151,7 @@ void cs_log_write(cs_log_level_t level, const char *fmt, ...)
         /* A single fprintf per line: stdio locks the stream for the call. */
         fprintf(stderr, "%s.%03dZ %s[%ld] %s: %s\n", stamp,
                 (int)(tv.tv_usec / 1000), log_program, (long)getpid(),
-                level_words[lvl], msg);
+                level_words[lvl], safe);
 }
 
 void cs_log_rdkafka(const rd_kafka_t *rk, int level, const char *fac,

@@ -21,7 +21,9 @@ void cs_log_set_level(cs_log_level_t level);
 void cs_log_more(void);
 void cs_log_less(void);
 
-/* Writes "2026-11-26T03:55:12.123Z civisync-produce[123] INFO: text\n" to stderr. */
+/* Writes "2026-11-26T03:55:12.123Z civisync-produce[123] INFO: text\n" to stderr.
+ * Control characters, DEL and invalid UTF-8 bytes in text are escaped (\n,
+ * \x1b, ...): a document's key cannot forge a record or a terminal sequence. */
 void cs_log_write(cs_log_level_t level, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 

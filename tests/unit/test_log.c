@@ -148,6 +148,32 @@ START_TEST(test_one_line_per_record)
 }
 END_TEST
 
+START_TEST(test_control_characters_escaped)
+{
+        /* A key from a hostile document: a forged second record and an
+         * ANSI escape sequence, a tab, DEL, and a lone invalid UTF-8 byte. */
+        capture_begin();
+        cs_warn("bad key '%s'", "a\nFAKE ERROR: x\x1b[31mred\r\tz\x7f\xff");
+        cs_info("caf\xc3\xa9 \xe2\x82\xac ok");       /* valid UTF-8 passes */
+        cs_info("cut \xc3");                          /* truncated sequence */
+        cs_info("overlong \xc0\xaf");                /* overlong '/' */
+        const char *out = capture_end();
+        ck_assert_msg(strstr(out, " WARN: bad key 'a\\nFAKE ERROR: "
+                                  "x\\x1b[31mred\\r\\tz\\x7f\\xff'\n") != NULL,
+                      "got: %s", out);
+        ck_assert_ptr_null(strchr(out, '\x1b'));
+        ck_assert_ptr_null(strchr(out, '\r'));
+        ck_assert_ptr_null(strchr(out, '\t'));
+        ck_assert_ptr_nonnull(strstr(out, " INFO: caf\xc3\xa9 \xe2\x82\xac ok\n"));
+        ck_assert_ptr_nonnull(strstr(out, " INFO: cut \\xc3\n"));
+        ck_assert_ptr_nonnull(strstr(out, " INFO: overlong \\xc0\\xaf\n"));
+        int lines = 0;
+        for (const char *p = out; *p; p++)
+                lines += *p == '\n';
+        ck_assert_int_eq(lines, 4);
+}
+END_TEST
+
 Suite *log_suite(void)
 {
         Suite *s = suite_create("log");
@@ -159,6 +185,7 @@ Suite *log_suite(void)
         tcase_add_test(tc, test_more_less_clamp);
         tcase_add_test(tc, test_rdkafka_levels);
         tcase_add_test(tc, test_one_line_per_record);
+        tcase_add_test(tc, test_control_characters_escaped);
         suite_add_tcase(s, tc);
         return s;
 }
