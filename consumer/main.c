@@ -148,6 +148,11 @@ int main(int argc, char **argv)
                 goto done;
         }
 
+        if (!opts.input && conf.prefix_cnt == 0)
+                cs_warn("%s: prefixes = [] accepts every topic %s<PREFIX>: whoever "
+                        "can create and write such a topic writes to the master; "
+                        "list the children's prefixes (docs/OPERATIONS.md, "
+                        "trust model)", conf.path, conf.kafka.topic_prefix);
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
 

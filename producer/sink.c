@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -177,9 +178,15 @@ cs_sink_t *cs_sink_file_new(const char *path, char *errstr, size_t errstr_size)
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
         }
-        if (!(sink->fp = fopen(sink->tmp_path, "w"))) {
+        /* The file holds all of a child's personal data: owner-only (0600,
+         * whatever the umask; fchmod also covers a leftover temp file). */
+        int fd = open(sink->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                      0600);
+        if (fd < 0 || fchmod(fd, 0600) != 0 || !(sink->fp = fdopen(fd, "w"))) {
                 snprintf(errstr, errstr_size, "%s: %s", sink->tmp_path,
                          strerror(errno));
+                if (fd >= 0)
+                        close(fd);
                 goto fail;
         }
         return sink;

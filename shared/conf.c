@@ -1,13 +1,18 @@
 /* conf.c — loads and strictly validates producer/consumer libconfig files into typed structs. */
 #include "conf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
+#include <librdkafka/rdkafka.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
 
 #define DEFAULT_HOST              "127.0.0.1"
 #define DEFAULT_PORT              3306
@@ -21,12 +26,14 @@
 #define MAX_DOCUMENT_LIMIT        1000000000LL /* Kafka's own message.max.bytes cap */
 #define KAFKA_TOPIC_MAX           249
 #define PASSWORD_FILE_MAX         4096
+#define PROPERTIES_LINE_MAX       4096
 
 /* Where errors go while one file is being loaded. */
 typedef struct load_ctx_s {
         const char *path;
         char *errstr;
         size_t errstr_size;
+        rd_kafka_conf_t *kcheck; /* scratch conf that checks kafka properties */
 } load_ctx_t;
 
 static const char *const producer_keys[] = {
@@ -38,12 +45,14 @@ static const char *const consumer_keys[] = {
         NULL};
 static const char *const db_keys[] = {
         "host", "port", "socket", "user", "password", "password_file",
-        "database", NULL};
+        "database", "ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", NULL};
 static const char *const producer_kafka_keys[] = {
-        "brokers", "topic_prefix", "properties", NULL};
+        "brokers", "topic_prefix", "properties", "properties_file", NULL};
 static const char *const consumer_kafka_keys[] = {
         "brokers", "group", "topic_prefix", "dead_letter_topic", "properties",
-        NULL};
+        "properties_file", NULL};
+static const char *const ssl_mode_words[] = {
+        "disabled", "required", "verify_ca", "verify_identity", NULL};
 
 /* Formats "FILE:LINE - text" (or "FILE - text" without a line); returns -1. */
 static int fail_at(load_ctx_t *c, const config_setting_t *s, const char *fmt,
@@ -71,6 +80,38 @@ static int fail_at(load_ctx_t *c, const config_setting_t *s, const char *fmt,
         else
                 snprintf(c->errstr, c->errstr_size, "%s - %s", file, msg);
         return -1;
+}
+
+/* "FILE:LINE" of setting s (or just the file) into buf. */
+static void where(const load_ctx_t *c, const config_setting_t *s, char *buf,
+                  size_t size)
+{
+        const char *file = s ? config_setting_source_file(s) : NULL;
+        unsigned line = s ? config_setting_source_line(s) : 0;
+
+        if (!file)
+                file = c->path;
+        if (line)
+                snprintf(buf, size, "%s:%u", file, line);
+        else
+                snprintf(buf, size, "%s", file);
+}
+
+/* Warns (does not fail) when a secret file named by setting s can be read
+ * by others: CS_SECRET_FILE_MODE_BAD. */
+static void warn_secret_mode(const load_ctx_t *c, const config_setting_t *s,
+                             const char *key, const char *file)
+{
+        struct stat st;
+        char at[600];
+
+        if (stat(file, &st) != 0 || !(st.st_mode & CS_SECRET_FILE_MODE_BAD))
+                return;
+        where(c, s, at, sizeof(at));
+        cs_warn("%s - '%s' file '%s' has mode %04o: other users can read it; "
+                "chmod 0600 (owner the service user) or 0640 (owner root, "
+                "group of the service user)", at, key, file,
+                (unsigned)(st.st_mode & 07777));
 }
 
 static void full_name(char *buf, size_t size, const char *group,
@@ -298,6 +339,84 @@ static void free_secret(char *s)
         }
 }
 
+/* Reads an optional file-name key that must name a readable file. */
+static int get_file(load_ctx_t *c, const config_setting_t *g,
+                    const char *gname, const char *key, char **out)
+{
+        if (get_str(c, g, gname, key, out, 0, 0) < 0)
+                return -1;
+        if (*out) {
+                FILE *fp = fopen(*out, "r");
+                if (!fp)
+                        return fail_at(c, config_setting_get_member(g, key),
+                                       "'%s.%s': cannot read '%s': %s", gname,
+                                       key, *out, strerror(errno));
+                fclose(fp);
+        }
+        return 0;
+}
+
+/* ssl_mode, ssl_ca, ssl_cert, ssl_key of a database group. */
+static int load_db_ssl(load_ctx_t *c, const config_setting_t *g,
+                       const char *gname, cs_db_params_t *db)
+{
+        char *mode = NULL;
+        const config_setting_t *ms = config_setting_get_member(g, "ssl_mode");
+
+        if (get_file(c, g, gname, "ssl_ca", &db->ssl_ca) < 0 ||
+            get_file(c, g, gname, "ssl_cert", &db->ssl_cert) < 0 ||
+            get_file(c, g, gname, "ssl_key", &db->ssl_key) < 0 ||
+            get_str(c, g, gname, "ssl_mode", &mode, 0, 0) < 0) {
+                free(mode);
+                return -1;
+        }
+        if (db->ssl_key)
+                warn_secret_mode(c, config_setting_get_member(g, "ssl_key"),
+                                 "ssl_key", db->ssl_key);
+        if (!db->ssl_cert != !db->ssl_key)
+                return free(mode), fail_at(c, config_setting_get_member(
+                                g, db->ssl_cert ? "ssl_cert" : "ssl_key"),
+                        "'%s.ssl_cert' and '%s.ssl_key' go together (a client "
+                        "certificate and its key)", gname, gname);
+        if (mode) {
+                int found = -1;
+                for (int i = 0; ssl_mode_words[i]; i++)
+                        if (strcmp(mode, ssl_mode_words[i]) == 0)
+                                found = i;
+                if (found < 0) {
+                        fail_at(c, ms, "'%s.ssl_mode' \"%s\" is not one of "
+                                "disabled, required, verify_ca, verify_identity",
+                                gname, mode);
+                        free(mode);
+                        return -1;
+                }
+                free(mode);
+                db->ssl_mode = (cs_ssl_mode_t)found;
+        } else if (db->ssl_ca)
+                db->ssl_mode = CS_SSL_VERIFY_IDENTITY;
+        else if (db->ssl_cert)
+                db->ssl_mode = CS_SSL_REQUIRED;
+        else
+                db->ssl_mode = CS_SSL_DISABLED;
+
+        int any_file = db->ssl_ca || db->ssl_cert;
+        if (db->ssl_mode == CS_SSL_DISABLED && any_file)
+                return fail_at(c, ms, "'%s.ssl_mode' is \"disabled\" but "
+                               "ssl_ca/ssl_cert are set: remove them or choose "
+                               "another mode", gname);
+        if ((db->ssl_mode == CS_SSL_VERIFY_CA ||
+             db->ssl_mode == CS_SSL_VERIFY_IDENTITY) && !db->ssl_ca)
+                return fail_at(c, ms, "'%s.ssl_mode' \"%s\" needs '%s.ssl_ca' "
+                               "(the CA that signed the server's certificate)",
+                               gname, ssl_mode_words[db->ssl_mode], gname);
+        if (db->ssl_mode == CS_SSL_REQUIRED && db->ssl_ca)
+                return fail_at(c, ms, "'%s.ssl_mode' \"required\" does not check "
+                               "the server's certificate, so '%s.ssl_ca' would be "
+                               "ignored: use verify_ca or verify_identity, or "
+                               "remove ssl_ca", gname, gname);
+        return 0;
+}
+
 static int load_db(load_ctx_t *c, const config_setting_t *root,
                    const char *gname, cs_db_params_t *db)
 {
@@ -328,6 +447,7 @@ static int load_db(load_ctx_t *c, const config_setting_t *root,
                                        "'%s.password_file', not both",
                                        gname, gname);
                 }
+                warn_secret_mode(c, s, "password_file", pwfile);
                 db->password = read_secret_file(pwfile, &err);
                 if (!db->password) {
                         fail_at(c, s, "'%s.password_file': cannot read '%s': %s",
@@ -339,12 +459,18 @@ static int load_db(load_ctx_t *c, const config_setting_t *root,
                 }
                 free(pwfile);
         }
+        if (db->socket && db->host && strcmp(db->host, "localhost") != 0)
+                return fail_at(c, config_setting_get_member(g, "socket"),
+                               "'%s.socket' and '%s.host' = \"%s\" both set: "
+                               "the socket is used only for host \"localhost\" "
+                               "(or no host); remove one of them", gname, gname,
+                               db->host);
         if (!db->host && !db->socket) {
                 db->host = strdup(DEFAULT_HOST);
                 if (!db->host)
                         return out_of_memory(c);
         }
-        return 0;
+        return load_db_ssl(c, g, gname, db);
 }
 
 /* Sets name=value in kafka->props: replaces an existing entry, else appends. */
@@ -380,9 +506,101 @@ static int prop_put(cs_kafka_params_t *kafka, const char *name,
         return 0;
 }
 
+/* Checks name=value with librdkafka (unknown name, bad value) on the
+ * load's scratch conf. 0, or -1 with kerr set. */
+static int kafka_prop_check(rd_kafka_conf_t **scratch, const char *name,
+                            const char *value, char *kerr, size_t kerr_size)
+{
+        if (!*scratch && !(*scratch = rd_kafka_conf_new())) {
+                snprintf(kerr, kerr_size, "out of memory");
+                return -1;
+        }
+        kerr[0] = '\0';
+        if (rd_kafka_conf_set(*scratch, name, value, kerr, kerr_size) !=
+            RD_KAFKA_CONF_OK)
+                return -1;
+        return 0;
+}
+
+/* Reads kafka.properties_file: "name=value" lines (blank lines and lines
+ * starting with '#' skipped; spaces around name and value removed); each
+ * property is checked, then set over the properties list. */
+static int load_properties_file(load_ctx_t *c, const config_setting_t *g,
+                                cs_kafka_params_t *kafka)
+{
+        const config_setting_t *s = config_setting_get_member(g, "properties_file");
+        char *file = NULL, line[PROPERTIES_LINE_MAX + 2], kerr[512], at[600];
+        FILE *fp;
+        int lineno = 0, rc = 0;
+
+        if (get_str(c, g, "kafka", "properties_file", &file, 0, 0) < 0)
+                return -1;
+        if (!file)
+                return 0;
+        where(c, s, at, sizeof(at));
+        if (!(fp = fopen(file, "r"))) {
+                fail_at(c, s, "'kafka.properties_file': cannot read '%s': %s",
+                        file, strerror(errno));
+                free(file);
+                return -1;
+        }
+        warn_secret_mode(c, s, "properties_file", file);
+        while (rc == 0 && fgets(line, sizeof(line), fp)) {
+                size_t len = strlen(line);
+                lineno++;
+                if (len > PROPERTIES_LINE_MAX) {
+                        snprintf(c->errstr, c->errstr_size, "%s:%d - line longer "
+                                 "than %d bytes (kafka.properties_file, %s)",
+                                 file, lineno, PROPERTIES_LINE_MAX, at);
+                        rc = -1;
+                        break;
+                }
+                while (len && isspace((unsigned char)line[len - 1]))
+                        line[--len] = '\0';
+                char *p = line;
+                while (isspace((unsigned char)*p))
+                        p++;
+                if (!*p || *p == '#')
+                        continue;
+                char *eq = strchr(p, '=');
+                char *end = eq;
+                while (end && end > p && isspace((unsigned char)end[-1]))
+                        end--;
+                if (!eq || end == p) {
+                        snprintf(c->errstr, c->errstr_size, "%s:%d - expected "
+                                 "name=value (kafka.properties_file, %s)",
+                                 file, lineno, at);
+                        rc = -1;
+                        break;
+                }
+                *end = '\0';
+                char *value = eq + 1;
+                while (isspace((unsigned char)*value))
+                        value++;
+                if (kafka_prop_check(&c->kcheck, p, value, kerr,
+                                     sizeof(kerr)) < 0) {
+                        snprintf(c->errstr, c->errstr_size, "%s:%d - kafka "
+                                 "property '%s': %s (kafka.properties_file, %s)",
+                                 file, lineno, p, kerr, at);
+                        rc = -1;
+                } else if (prop_put(kafka, p, strlen(p), value) < 0)
+                        rc = out_of_memory(c);
+        }
+        if (rc == 0 && ferror(fp)) {
+                snprintf(c->errstr, c->errstr_size, "%s - read error "
+                         "(kafka.properties_file, %s)", file, at);
+                rc = -1;
+        }
+        explicit_bzero(line, sizeof(line));
+        fclose(fp);
+        free(file);
+        return rc;
+}
+
 static int load_properties(load_ctx_t *c, const config_setting_t *g,
                            cs_kafka_params_t *kafka)
 {
+        char kerr[512];
         const config_setting_t *s = config_setting_get_member(g, "properties");
         static const char hint[] =
                 "write properties = ( (\"name\", \"value\"), ... );";
@@ -409,6 +627,10 @@ static int load_properties(load_ctx_t *c, const config_setting_t *g,
                 if (!*name || strchr(name, '='))
                         return fail_at(c, e, "'kafka.properties' entry %d has an "
                                        "invalid property name \"%s\"", i + 1, name);
+                if (kafka_prop_check(&c->kcheck, name, value, kerr,
+                                     sizeof(kerr)) < 0)
+                        return fail_at(c, e, "kafka property '%s': %s", name,
+                                       kerr);
                 if (prop_put(kafka, name, strlen(name), value) < 0)
                         return out_of_memory(c);
         }
@@ -437,7 +659,8 @@ static int load_kafka(load_ctx_t *c, const config_setting_t *root,
             get_str(c, g, "kafka", "topic_prefix", &kafka->topic_prefix, 0, 0) < 0 ||
             get_str(c, g, "kafka", "group", &kafka->group, 0, 0) < 0 ||
             get_str(c, g, "kafka", "dead_letter_topic", &kafka->dead_letter_topic, 0, 0) < 0 ||
-            load_properties(c, g, kafka) < 0))
+            load_properties(c, g, kafka) < 0 ||
+            load_properties_file(c, g, kafka) < 0))
                 return -1;
         if (set_default(c, &kafka->topic_prefix, DEFAULT_TOPIC_PREFIX) < 0 ||
             set_default(c, &kafka->group, DEFAULT_GROUP) < 0 ||
@@ -449,6 +672,30 @@ static int load_kafka(load_ctx_t *c, const config_setting_t *root,
                         KAFKA_TOPIC_MAX) < 0)
                 return -1;
         return 0;
+}
+
+/* The consumer subscribes to ^topic_prefix[A-Za-z0-9_]{1,32}$ (or to the
+ * allow-list's topics under topic_prefix): its own dead-letter topic must
+ * never be one of them, or bad documents would be read back as input. */
+static int check_dead_letter_topic(load_ctx_t *c, const config_setting_t *root,
+                                   const cs_kafka_params_t *kafka)
+{
+        size_t plen = strlen(kafka->topic_prefix);
+        const char *dlq = kafka->dead_letter_topic;
+
+        if (strncmp(dlq, kafka->topic_prefix, plen) != 0 ||
+            !cs_prefix_valid(dlq + plen))
+                return 0;
+        const config_setting_t *g = config_setting_get_member(root, "kafka");
+        const config_setting_t *s = g ? config_setting_get_member(g, "dead_letter_topic") : NULL;
+        if (!s && g)
+                s = config_setting_get_member(g, "topic_prefix");
+        return fail_at(c, s, "'kafka.dead_letter_topic' \"%s\" is topic_prefix "
+                       "\"%s\" + a valid prefix: the consumer would read its "
+                       "own dead letters back as input; choose a name outside "
+                       "topic_prefix + [A-Za-z0-9_]{1,%d} (e.g. \"%sdead-letter\")",
+                       dlq, kafka->topic_prefix, CS_PREFIX_MAX,
+                       kafka->topic_prefix);
 }
 
 /* Opens and parses path into cfg; on failure fills errstr. */
@@ -561,6 +808,7 @@ static int load_consumer(load_ctx_t *c, config_t *cfg, cs_consumer_conf_t *conf)
             get_bool(c, root, NULL, "multi_row_insert", &conf->multi_row_insert) < 0 ||
             load_db(c, root, "master", &conf->master) < 0 ||
             load_kafka(c, root, consumer_kafka_keys, &conf->kafka) < 0 ||
+            check_dead_letter_topic(c, root, &conf->kafka) < 0 ||
             load_prefixes(c, root, conf) < 0)
                 return -1;
         conf->batch_documents = (int)docs;
@@ -571,7 +819,7 @@ static int load_consumer(load_ctx_t *c, config_t *cfg, cs_consumer_conf_t *conf)
 int cs_conf_load_producer(const char *path, cs_producer_conf_t *conf,
                           char *errstr, size_t errstr_size)
 {
-        load_ctx_t c = {path ? path : "(null)", errstr, errstr_size};
+        load_ctx_t c = {path ? path : "(null)", errstr, errstr_size, NULL};
         config_t cfg;
         int rc;
 
@@ -591,13 +839,15 @@ int cs_conf_load_producer(const char *path, cs_producer_conf_t *conf,
         if (rc == 0)
                 rc = load_producer(&c, &cfg, conf);
         config_destroy(&cfg);
+        if (c.kcheck)
+                rd_kafka_conf_destroy(c.kcheck);
         return rc;
 }
 
 int cs_conf_load_consumer(const char *path, cs_consumer_conf_t *conf,
                           char *errstr, size_t errstr_size)
 {
-        load_ctx_t c = {path ? path : "(null)", errstr, errstr_size};
+        load_ctx_t c = {path ? path : "(null)", errstr, errstr_size, NULL};
         config_t cfg;
         int rc;
 
@@ -617,6 +867,8 @@ int cs_conf_load_consumer(const char *path, cs_consumer_conf_t *conf,
         if (rc == 0)
                 rc = load_consumer(&c, &cfg, conf);
         config_destroy(&cfg);
+        if (c.kcheck)
+                rd_kafka_conf_destroy(c.kcheck);
         return rc;
 }
 
@@ -627,6 +879,9 @@ static void db_free(cs_db_params_t *db)
         free(db->user);
         free_secret(db->password);
         free(db->database);
+        free(db->ssl_ca);
+        free(db->ssl_cert);
+        free(db->ssl_key);
         memset(db, 0, sizeof(*db));
 }
 
@@ -682,6 +937,18 @@ int cs_conf_kafka_prop_set(cs_kafka_params_t *kafka, const char *name_eq_value,
         if (eq == name_eq_value) {
                 snprintf(errstr, errstr_size,
                          "-X: empty property name before '='");
+                return -1;
+        }
+        char name[256], kerr[512];
+        rd_kafka_conf_t *scratch = NULL;
+        int bad;
+        snprintf(name, sizeof(name), "%.*s", (int)(eq - name_eq_value),
+                 name_eq_value);
+        bad = kafka_prop_check(&scratch, name, eq + 1, kerr, sizeof(kerr));
+        if (scratch)
+                rd_kafka_conf_destroy(scratch);
+        if (bad) {
+                snprintf(errstr, errstr_size, "-X %s=...: %s", name, kerr);
                 return -1;
         }
         if (prop_put(kafka, name_eq_value, (size_t)(eq - name_eq_value),

@@ -5,14 +5,27 @@
 #include <stddef.h>
 #include "prefix.h"
 
+/* TLS to the database server (ssl_mode). */
+typedef enum {
+        CS_SSL_DISABLED = 0,   /* plain connection (no ssl_* key set) */
+        CS_SSL_REQUIRED,       /* encrypted; the server's certificate is not checked */
+        CS_SSL_VERIFY_CA,      /* encrypted; certificate signed by ssl_ca */
+        CS_SSL_VERIFY_IDENTITY /* and issued for host (default when ssl_ca is set) */
+} cs_ssl_mode_t;
+
 /* Connection parameters for a MariaDB/MySQL server ("child" or "master" group). */
 typedef struct cs_db_params_s {
         char *host;     /* default "127.0.0.1" unless socket is set */
         int port;       /* default 3306 */
-        char *socket;   /* unix socket path, or NULL */
+        char *socket;   /* unix socket path, or NULL; only with host unset or
+                         * "localhost" (any other host is a config error) */
         char *user;     /* required */
         char *password; /* may be NULL */
         char *database; /* required */
+        cs_ssl_mode_t ssl_mode;
+        char *ssl_ca;   /* PEM CA file, or NULL */
+        char *ssl_cert; /* PEM client certificate, or NULL (with ssl_key) */
+        char *ssl_key;  /* PEM client key, or NULL (with ssl_cert) */
 } cs_db_params_t;
 
 /* One librdkafka property, passed to rd_kafka_conf_set() unchanged. */
@@ -27,8 +40,10 @@ typedef struct cs_kafka_params_s {
         char *brokers;            /* required (or -b) */
         char *topic_prefix;       /* default "civisync." */
         char *group;              /* default "civisync-master" */
-        char *dead_letter_topic;  /* default "civisync.dead-letter" */
-        cs_kafka_prop_t *props;   /* "properties" list, then -X overrides */
+        char *dead_letter_topic;  /* default "civisync.dead-letter"; never a
+                                   * name the subscription would consume */
+        cs_kafka_prop_t *props;   /* "properties" list, then properties_file
+                                   * lines, then -X overrides */
         size_t prop_cnt;
 } cs_kafka_params_t;
 
@@ -64,12 +79,19 @@ int cs_conf_load_consumer(const char *path, cs_consumer_conf_t *conf,
 void cs_conf_producer_free(cs_producer_conf_t *conf);
 void cs_conf_consumer_free(cs_consumer_conf_t *conf);
 
-/* Appends/overrides a property from "name=value" (the -X flag). */
+/* Appends/overrides a property from "name=value" (the -X flag). The property
+ * is checked with librdkafka: an unknown name or a bad value fails here
+ * ("-X name=value: reason"), before any Kafka client is made. */
 int cs_conf_kafka_prop_set(cs_kafka_params_t *kafka, const char *name_eq_value,
                            char *errstr, size_t errstr_size);
 /* Replaces kafka->brokers (the -b flag). */
 int cs_conf_set_brokers(cs_kafka_params_t *kafka, const char *brokers,
                         char *errstr, size_t errstr_size);
+/* Mode bits that make a secret file (password_file, properties_file,
+ * ssl_key) draw a warning at load: any access by others. 0600 (owner only)
+ * and 0640 (owner root, group of the service user) are both quiet. */
+#define CS_SECRET_FILE_MODE_BAD 0007
+
 /* 1 if prefix is allowed by conf->prefixes (empty list allows all). */
 int cs_conf_prefix_allowed(const cs_consumer_conf_t *conf, const char *prefix);
 

@@ -7,34 +7,77 @@
 
 #include "db.h"
 
+static const char *const ssl_mode_names[] = {
+        "disabled", "required", "verify_ca", "verify_identity"};
+
+/* Sets the TLS options of params->ssl_mode on db (before connecting). */
+static void set_tls(MYSQL *db, const cs_db_params_t *params)
+{
+        my_bool on = 1;
+        my_bool verify_host = params->ssl_mode == CS_SSL_VERIFY_IDENTITY;
+
+        if (params->ssl_mode == CS_SSL_DISABLED)
+                return;
+        /* TLS or no connection: a server without it is an error. */
+        mysql_options(db, MYSQL_OPT_SSL_ENFORCE, &on);
+        /* With a CA, Connector/C verifies the server's chain against it;
+         * MYSQL_OPT_SSL_VERIFY_SERVER_CERT adds the host-name check. */
+        if (params->ssl_ca)
+                mysql_options(db, MYSQL_OPT_SSL_CA, params->ssl_ca);
+        if (params->ssl_cert)
+                mysql_options(db, MYSQL_OPT_SSL_CERT, params->ssl_cert);
+        if (params->ssl_key)
+                mysql_options(db, MYSQL_OPT_SSL_KEY, params->ssl_key);
+        mysql_options(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify_host);
+}
+
 MYSQL *cs_db_connect(const cs_db_params_t *params, char *errstr,
                      size_t errstr_size)
 {
-        const char *host = params->socket ? "localhost" :
+        /* The socket only for host "localhost" or no host (the
+         * configuration refuses a socket next to any other host). */
+        int use_socket = params->socket &&
+                         (!params->host || strcmp(params->host, "localhost") == 0);
+        const char *host = use_socket ? "localhost" :
                            (params->host ? params->host : "127.0.0.1");
         int port = params->port > 0 ? params->port : 3306;
         unsigned int timeout = 10;
+        char where[512];
         MYSQL *db = mysql_init(NULL);
 
         if (!db) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return NULL;
         }
+        if (use_socket)
+                snprintf(where, sizeof(where), "%s/%s", params->socket,
+                         params->database ? params->database : "");
+        else
+                snprintf(where, sizeof(where), "%s:%d/%s", host, port,
+                         params->database ? params->database : "");
         mysql_options(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
         mysql_options(db, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+        set_tls(db, params);
         if (!mysql_real_connect(db, host, params->user, params->password,
                                 params->database, (unsigned int)port,
-                                params->socket, CLIENT_FOUND_ROWS)) {
-                if (params->socket)
-                        snprintf(errstr, errstr_size, "%s/%s: %s",
-                                 params->socket,
-                                 params->database ? params->database : "",
+                                use_socket ? params->socket : NULL,
+                                CLIENT_FOUND_ROWS)) {
+                if (params->ssl_mode != CS_SSL_DISABLED)
+                        snprintf(errstr, errstr_size, "%s (ssl_mode %s%s%s): %s",
+                                 where, ssl_mode_names[params->ssl_mode],
+                                 params->ssl_ca ? ", ssl_ca " : "",
+                                 params->ssl_ca ? params->ssl_ca : "",
                                  mysql_error(db));
                 else
-                        snprintf(errstr, errstr_size, "%s:%d/%s: %s", host,
-                                 port,
-                                 params->database ? params->database : "",
+                        snprintf(errstr, errstr_size, "%s: %s", where,
                                  mysql_error(db));
+                mysql_close(db);
+                return NULL;
+        }
+        if (params->ssl_mode != CS_SSL_DISABLED && !mysql_get_ssl_cipher(db)) {
+                snprintf(errstr, errstr_size, "%s (ssl_mode %s): the connection "
+                         "is not encrypted", where,
+                         ssl_mode_names[params->ssl_mode]);
                 mysql_close(db);
                 return NULL;
         }

@@ -16,6 +16,7 @@ typedef struct cs_db_value_s {
 } cs_db_value_t;
 
 /* Connects (CLIENT_FOUND_ROWS: UPDATE reports matched rows) with utf8mb4, session time_zone '+00:00', autocommit on, and
+ * TLS as params->ssl_mode says (a TLS failure names the mode and the CA file),
  * strict sql_mode. Returns NULL with errstr "host:port/db: error". */
 MYSQL *cs_db_connect(const cs_db_params_t *params, char *errstr,
                      size_t errstr_size);

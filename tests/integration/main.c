@@ -8,6 +8,7 @@ Suite *incremental_suite(void);
 Suite *verify_suite(void);
 Suite *topics_it_suite(void);
 Suite *format_suite(void);
+Suite *security_suite(void);
 
 int main(void)
 {
@@ -18,6 +19,7 @@ int main(void)
                 verify_suite,
                 topics_it_suite,
                 format_suite,
+                security_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

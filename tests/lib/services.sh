@@ -19,6 +19,8 @@
 #   CS_TEST_BROKER_CONTROL  the broker's --control FIFO: write "topic NAME:PARTITIONS\n" etc.
 #   CS_TEST_FIXTURES        absolute path of tests/fixtures
 #   CS_BIN                  absolute path of the repo's bin/ (kept if already set)
+#   CS_TEST_TLS_DIR         the server's test CA and certificates (tests/lib/make-tls.sh);
+#                           the server accepts TLS (not required); unset if openssl is missing
 # Optional input:
 #   CS_BROKER_ARGS          extra arguments for civisync-broker (word-split), e.g.
 #                           "--topic civisync.alpha --topic civisync.beta"
@@ -67,7 +69,10 @@ _cs_admin_sql() {
 # its options are spelled (cs_services_start, and the fault suite's restart).
 cs_mariadbd_launch() {
         local mariadbd_bin; mariadbd_bin=$(command -v mariadbd || echo /usr/sbin/mariadbd)
-        "$mariadbd_bin" --no-defaults --datadir="$CS_TEST_TMPDIR/data" \
+        local tls=()
+        [ -n "${CS_TEST_TLS_DIR:-}" ] && tls=(--ssl-ca="$CS_TEST_TLS_DIR/ca.pem"
+                --ssl-cert="$CS_TEST_TLS_DIR/server-cert.pem" --ssl-key="$CS_TEST_TLS_DIR/server-key.pem")
+        "$mariadbd_bin" --no-defaults --datadir="$CS_TEST_TMPDIR/data" "${tls[@]}" \
                 --socket="$CS_TEST_MYSQL_SOCKET" --port="$CS_TEST_MYSQL_PORT" --bind-address=127.0.0.1 \
                 --user="$(id -un)" --pid-file="$CS_TEST_TMPDIR/mariadbd.pid" \
                 --log-error="$CS_TEST_TMPDIR/mariadbd.err" \
@@ -109,6 +114,11 @@ cs_services_start() {
         local datadir="$CS_TEST_TMPDIR/data"
         local errlog="$CS_TEST_TMPDIR/mariadbd.err"
         mkdir -p "$datadir"
+        unset CS_TEST_TLS_DIR
+        if command -v openssl >/dev/null 2>&1 &&
+           "$_cs_lib_dir/make-tls.sh" "$CS_TEST_TMPDIR/tls" 2>"$CS_TEST_TMPDIR/tls.log"; then
+                export CS_TEST_TLS_DIR="$CS_TEST_TMPDIR/tls"
+        fi
 
         _cs_say "initialising data dir in $datadir"
         if ! mariadb-install-db --no-defaults --datadir="$datadir" \

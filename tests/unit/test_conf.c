@@ -1,6 +1,8 @@
 /* test_conf.c — unit tests for loading and validating producer/consumer configuration files. */
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -209,7 +211,8 @@ START_TEST(test_data_files)
                                                &pc, err, sizeof(err)), -1);
         ck_assert_str_eq(err, "tests/unit/data/conf/producer-typo.cfg:9 - unknown key "
                          "'child.pasword' (known keys in child: host, port, socket, "
-                         "user, password, password_file, database)");
+                         "user, password, password_file, database, ssl_mode, "
+                         "ssl_ca, ssl_cert, ssl_key)");
         cs_conf_producer_free(&pc);
 }
 END_TEST
@@ -336,6 +339,7 @@ START_TEST(test_password_file)
         cs_producer_conf_t c;
         char err[512] = "", text[512];
         const char *pw = write_file("pw", "s3cr3t pass\r\n\n");
+        chmod(pw, 0600);
 
         snprintf(text, sizeof(text), "prefix = \"P1\";\nstate_dir = \"/s\";\n"
                  "child = { user = \"u\"; database = \"d\"; password_file = \"%s\"; };\n",
@@ -386,7 +390,7 @@ START_TEST(test_x_overrides_and_brokers)
         ck_assert_msg(cs_conf_load_producer(p, &c, err, sizeof(err)) == 0, "%s", err);
         ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "acks=all", err, sizeof(err)), 0);
         ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "client.id=a=b", err, sizeof(err)), 0);
-        ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "empty=", err, sizeof(err)), 0);
+        ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "client.rack=", err, sizeof(err)), 0);
         ck_assert_uint_eq(c.kafka.prop_cnt, 4);
         ck_assert_str_eq(c.kafka.props[0].name, "acks");
         ck_assert_str_eq(c.kafka.props[0].value, "all"); /* overridden in place */
@@ -418,6 +422,294 @@ START_TEST(test_x_overrides_and_brokers)
 }
 END_TEST
 
+static int saved_fd = -1;
+static char cap_path[64];
+
+/* Redirects fd 2 into a temp file until capture_end(). */
+static void capture_begin(void)
+{
+        strcpy(cap_path, "/tmp/cs_test_conf_log_XXXXXX");
+        int fd = mkstemp(cap_path);
+        ck_assert_int_ge(fd, 0);
+        fflush(stderr);
+        saved_fd = dup(2);
+        dup2(fd, 2);
+        close(fd);
+}
+
+/* Restores stderr and returns what was written (static buffer). */
+static const char *capture_end(void)
+{
+        static char buf[8192];
+        fflush(stderr);
+        dup2(saved_fd, 2);
+        close(saved_fd);
+        FILE *fp = fopen(cap_path, "r");
+        ck_assert_ptr_nonnull(fp);
+        size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+        buf[n] = '\0';
+        fclose(fp);
+        unlink(cap_path);
+        return buf;
+}
+
+START_TEST(test_kafka_property_typo)
+{
+        cs_consumer_conf_t c;
+        char err[512] = "";
+
+        /* #13.6: a mistyped librdkafka property is a configuration error
+         * naming file:line, found when the file is loaded. */
+        expect_producer_error(PRODUCER_MIN "kafka = { properties = (\n"
+                              "  (\"acks\", \"all\"),\n"
+                              "  (\"linger.mss\", \"5\") ); };\n",
+                              ":6 - kafka property 'linger.mss': No such "
+                              "configuration property: \"linger.mss\"");
+        expect_consumer_error(CONSUMER_MIN "kafka = { properties = (\n"
+                              "  (\"session.timeout.ms\", \"soon\") ); };\n",
+                              ":3 - kafka property 'session.timeout.ms': ");
+        const char *p = write_file("c.cfg", CONSUMER_MIN);
+        ck_assert_msg(cs_conf_load_consumer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "fetch.wait.max.mss=5",
+                                                err, sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "-X fetch.wait.max.mss=...: No such configuration "
+                             "property") != NULL, "%s", err);
+        ck_assert_uint_eq(c.kafka.prop_cnt, 0);
+        cs_conf_consumer_free(&c);
+}
+END_TEST
+
+START_TEST(test_properties_file)
+{
+        cs_producer_conf_t c;
+        char err[1024] = "", text[1024], want[1024];
+        const char *props = write_file("kafka.properties",
+                "# SASL for this child\n\n"
+                "  sasl.username = site1 \n"
+                "sasl.password=pa ss=word\n"
+                "client.id=from-file\n");
+        chmod(props, 0600);
+
+        snprintf(text, sizeof(text), PRODUCER_MIN
+                 "kafka = { properties = ((\"client.id\", \"inline\"), (\"acks\", \"all\"));\n"
+                 "  properties_file = \"%s\"; };\n", props);
+        const char *p = write_file("p.cfg", text);
+        capture_begin();
+        int rc = cs_conf_load_producer(p, &c, err, sizeof(err));
+        const char *log = capture_end();
+        ck_assert_msg(rc == 0, "%s", err);
+        ck_assert_str_eq(log, ""); /* 0600: no warning */
+        ck_assert_uint_eq(c.kafka.prop_cnt, 4);
+        ck_assert_str_eq(c.kafka.props[0].name, "client.id");
+        ck_assert_str_eq(c.kafka.props[0].value, "from-file"); /* file wins */
+        ck_assert_str_eq(c.kafka.props[2].name, "sasl.username");
+        ck_assert_str_eq(c.kafka.props[2].value, "site1");
+        ck_assert_str_eq(c.kafka.props[3].name, "sasl.password");
+        ck_assert_str_eq(c.kafka.props[3].value, "pa ss=word");
+        cs_conf_producer_free(&c);
+
+        /* a typo in the properties file names that file and line */
+        const char *bad = write_file("bad.properties",
+                                     "sasl.username=u\n#\nsasl.pasword=x\n");
+        chmod(bad, 0600);
+        snprintf(text, sizeof(text), PRODUCER_MIN
+                 "kafka = {\n  properties_file = \"%s\"; };\n", bad);
+        const char *p2 = write_file("p2.cfg", text);
+        ck_assert_int_eq(cs_conf_load_producer(p2, &c, err, sizeof(err)), -1);
+        snprintf(want, sizeof(want), "%s:3 - kafka property 'sasl.pasword': No such "
+                 "configuration property: \"sasl.pasword\" (kafka.properties_file, %s:5)",
+                 bad, p2);
+        ck_assert_str_eq(err, want);
+        cs_conf_producer_free(&c);
+
+        const char *junk = write_file("junk.properties", "just words\n");
+        chmod(junk, 0600);
+        snprintf(text, sizeof(text), PRODUCER_MIN
+                 "kafka = { properties_file = \"%s\"; };\n", junk);
+        const char *p3 = write_file("p3.cfg", text);
+        ck_assert_int_eq(cs_conf_load_producer(p3, &c, err, sizeof(err)), -1);
+        snprintf(want, sizeof(want), "%s:1 - expected name=value", junk);
+        ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+        cs_conf_producer_free(&c);
+
+        snprintf(text, sizeof(text), PRODUCER_MIN
+                 "kafka = { properties_file = \"%s/absent\"; };\n", tmpdir);
+        snprintf(want, sizeof(want), ":4 - 'kafka.properties_file': cannot read "
+                 "'%s/absent': No such file or directory", tmpdir);
+        expect_producer_error(text, want);
+}
+END_TEST
+
+START_TEST(test_secret_file_modes)
+{
+        cs_producer_conf_t c;
+        char err[512] = "", text[512];
+        const char *pw = write_file("pw", "secret\n");
+        const char *log;
+
+        snprintf(text, sizeof(text), "prefix = \"P1\";\nstate_dir = \"/s\";\n"
+                 "child = { user = \"u\"; database = \"d\";\n"
+                 "  password_file = \"%s\"; };\n", pw);
+        const char *p = write_file("p.cfg", text);
+        static const mode_t quiet[] = {0600, 0640, 0400};
+        for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
+                chmod(pw, quiet[i]);
+                capture_begin();
+                int rc = cs_conf_load_producer(p, &c, err, sizeof(err));
+                log = capture_end();
+                ck_assert_msg(rc == 0, "%s", err);
+                ck_assert_msg(log[0] == '\0', "mode %o: %s", (unsigned)quiet[i], log);
+                cs_conf_producer_free(&c);
+        }
+        chmod(pw, 0644);
+        capture_begin();
+        ck_assert_int_eq(cs_conf_load_producer(p, &c, err, sizeof(err)), 0);
+        log = capture_end();
+        char want[512];
+        snprintf(want, sizeof(want), " WARN: %s:4 - 'password_file' file '%s' has "
+                 "mode 0644: other users can read it; chmod 0600", p, pw);
+        ck_assert_msg(strstr(log, want) != NULL, "got: %s", log);
+        ck_assert_ptr_null(strstr(log, "secret"));
+        cs_conf_producer_free(&c);
+}
+END_TEST
+
+START_TEST(test_socket_and_host)
+{
+        cs_producer_conf_t c;
+        char err[512] = "";
+
+        /* #13.6: a leftover socket line must not silently win over host */
+        expect_producer_error("prefix = \"P1\";\nstate_dir = \"/s\";\n"
+                              "child = { user = \"u\"; database = \"d\";\n"
+                              "  host = \"127.0.0.1\"; port = 3307;\n"
+                              "  socket = \"/run/mysqld/mysqld.sock\"; };\n",
+                              ":5 - 'child.socket' and 'child.host' = \"127.0.0.1\" "
+                              "both set: the socket is used only for host "
+                              "\"localhost\"");
+        expect_consumer_error("master = { user = \"u\"; database = \"d\";\n"
+                              "  socket = \"/s.sock\"; host = \"db.example.org\"; };\n",
+                              ":2 - 'master.socket' and 'master.host' = "
+                              "\"db.example.org\" both set");
+        const char *p = write_file("p.cfg", "prefix = \"P1\";\nstate_dir = \"/s\";\n"
+                                   "child = { user = \"u\"; database = \"d\";\n"
+                                   "  host = \"localhost\"; socket = \"/s.sock\"; };\n");
+        ck_assert_msg(cs_conf_load_producer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_str_eq(c.child.host, "localhost");
+        ck_assert_str_eq(c.child.socket, "/s.sock");
+        cs_conf_producer_free(&c);
+}
+END_TEST
+
+START_TEST(test_ssl_options)
+{
+        cs_consumer_conf_t c;
+        char err[1024] = "", text[1024], suffix[512];
+        const char *ca = write_file("ca.pem", "x\n");
+        const char *crt = write_file("client.pem", "x\n");
+        const char *key = write_file("client-key.pem", "x\n");
+        chmod(key, 0600);
+
+        const char *p = write_file("c.cfg", CONSUMER_MIN);
+        ck_assert_msg(cs_conf_load_consumer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_int_eq(c.master.ssl_mode, CS_SSL_DISABLED);
+        cs_conf_consumer_free(&c);
+
+        /* ssl_ca alone: verify the certificate and the host */
+        snprintf(text, sizeof(text), "master = { user = \"m\"; database = \"d\";\n"
+                 " ssl_ca = \"%s\"; ssl_cert = \"%s\"; ssl_key = \"%s\"; };\n",
+                 ca, crt, key);
+        p = write_file("c2.cfg", text);
+        ck_assert_msg(cs_conf_load_consumer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_int_eq(c.master.ssl_mode, CS_SSL_VERIFY_IDENTITY);
+        ck_assert_str_eq(c.master.ssl_ca, ca);
+        ck_assert_str_eq(c.master.ssl_cert, crt);
+        ck_assert_str_eq(c.master.ssl_key, key);
+        cs_conf_consumer_free(&c);
+
+        snprintf(text, sizeof(text), "master = { user = \"m\"; database = \"d\";\n"
+                 " ssl_ca = \"%s\";\n ssl_mode = \"verify_ca\"; };\n", ca);
+        p = write_file("c3.cfg", text);
+        ck_assert_msg(cs_conf_load_consumer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_int_eq(c.master.ssl_mode, CS_SSL_VERIFY_CA);
+        cs_conf_consumer_free(&c);
+
+        p = write_file("c4.cfg", "master = { user = \"m\"; database = \"d\";\n"
+                       " ssl_mode = \"required\"; };\n");
+        ck_assert_msg(cs_conf_load_consumer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_int_eq(c.master.ssl_mode, CS_SSL_REQUIRED);
+        cs_conf_consumer_free(&c);
+
+        expect_consumer_error("master = { user = \"m\"; database = \"d\";\n"
+                              " ssl_mode = \"verify-full\"; };\n",
+                              ":2 - 'master.ssl_mode' \"verify-full\" is not one of "
+                              "disabled, required, verify_ca, verify_identity");
+        expect_consumer_error("master = { user = \"m\"; database = \"d\";\n"
+                              " ssl_mode = \"verify_identity\"; };\n",
+                              ":2 - 'master.ssl_mode' \"verify_identity\" needs "
+                              "'master.ssl_ca'");
+        snprintf(text, sizeof(text), "master = { user = \"m\"; database = \"d\";\n"
+                 " ssl_ca = \"%s\";\n ssl_mode = \"required\"; };\n", ca);
+        expect_consumer_error(text, ":3 - 'master.ssl_mode' \"required\" does not "
+                              "check the server's certificate");
+        snprintf(text, sizeof(text), "master = { user = \"m\"; database = \"d\";\n"
+                 " ssl_ca = \"%s\";\n ssl_mode = \"disabled\"; };\n", ca);
+        expect_consumer_error(text, ":3 - 'master.ssl_mode' is \"disabled\" but");
+        snprintf(text, sizeof(text), "master = { user = \"m\"; database = \"d\";\n"
+                 " ssl_cert = \"%s\"; };\n", crt);
+        expect_consumer_error(text, ":2 - 'master.ssl_cert' and 'master.ssl_key' go "
+                              "together");
+        snprintf(text, sizeof(text), "master = { user = \"m\"; database = \"d\";\n"
+                 " ssl_ca = \"%s/none.pem\"; };\n", tmpdir);
+        snprintf(suffix, sizeof(suffix), ":2 - 'master.ssl_ca': cannot read "
+                 "'%s/none.pem': No such file or directory", tmpdir);
+        expect_consumer_error(text, suffix);
+}
+END_TEST
+
+START_TEST(test_dead_letter_topic_outside_subscription)
+{
+        cs_consumer_conf_t c;
+        char err[512] = "";
+
+        /* #12.5.7: the consumer must not consume its own dead letters */
+        expect_consumer_error(CONSUMER_MIN "kafka = {\n"
+                              "  dead_letter_topic = \"civisync.deadletters\"; };\n",
+                              ":3 - 'kafka.dead_letter_topic' \"civisync.deadletters\" "
+                              "is topic_prefix \"civisync.\" + a valid prefix");
+        expect_consumer_error(CONSUMER_MIN "prefixes = [\"P1\"];\nkafka = {\n"
+                              "  topic_prefix = \"civisync.dead-\"; };\n",
+                              ":4 - 'kafka.dead_letter_topic' \"civisync.dead-letter\" "
+                              "is topic_prefix \"civisync.dead-\"");
+        const char *p = write_file("c.cfg", CONSUMER_MIN "kafka = {\n"
+                                   "  topic_prefix = \"cs.\"; dead_letter_topic = \"cs-dlq\"; };\n");
+        ck_assert_msg(cs_conf_load_consumer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        cs_conf_consumer_free(&c);
+}
+END_TEST
+
+/* #12.5.8: the shipped systemd unit disables core dumps (a core holds the
+ * passwords and documents in flight) and keeps its hardening. */
+START_TEST(test_systemd_unit_hardening)
+{
+        static char text[16384];
+        static const char *const want[] = {
+                "\nLimitCORE=0\n", "\nUMask=0077\n", "\nNoNewPrivileges=yes\n",
+                "\nProtectSystem=strict\n", "\nPrivateTmp=yes\n",
+                "\nPrivateDevices=yes\n", "\nCapabilityBoundingSet=\n",
+                "\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n",
+                "\nRestartPreventExitStatus=2\n", NULL};
+        FILE *fp = fopen("conf/civisync-consume.service", "r");
+
+        ck_assert_ptr_nonnull(fp);
+        size_t n = fread(text, 1, sizeof(text) - 1, fp);
+        fclose(fp);
+        text[n] = '\0';
+        for (size_t i = 0; want[i]; i++)
+                ck_assert_msg(strstr(text, want[i]) != NULL, "unit lacks %s", want[i] + 1);
+}
+END_TEST
+
 Suite *conf_suite(void)
 {
         Suite *s = suite_create("conf");
@@ -438,6 +730,13 @@ Suite *conf_suite(void)
         tcase_add_test(tc, test_password_file);
         tcase_add_test(tc, test_secret_not_in_errors);
         tcase_add_test(tc, test_x_overrides_and_brokers);
+        tcase_add_test(tc, test_kafka_property_typo);
+        tcase_add_test(tc, test_properties_file);
+        tcase_add_test(tc, test_secret_file_modes);
+        tcase_add_test(tc, test_socket_and_host);
+        tcase_add_test(tc, test_ssl_options);
+        tcase_add_test(tc, test_dead_letter_topic_outside_subscription);
+        tcase_add_test(tc, test_systemd_unit_hardening);
         suite_add_tcase(s, tc);
         return s;
 }
