@@ -109,6 +109,7 @@ static const cs_unique_t saved_search_uniques[] = {
 #define RULE_END { NULL, CS_COL_OMIT, NULL }
 static const cs_col_rule_t contact_rules[] = {
         { "api_key", CS_COL_OMIT, "API credential: never leaves the child" },
+        { "hash", CS_COL_OMIT, "checksum-link secret of this site: never leaves the child" },
         RULE_END
 };
 static const cs_col_rule_t saved_search_rules[] = {

@@ -388,6 +388,19 @@ START_TEST(test_output_file_mode)
         ck_assert_int_eq(stat(out, &st), 0);
         ck_assert_int_gt(st.st_size, 0);
         ck_assert_msg((st.st_mode & 0777) == 0600, "mode %o", (unsigned)(st.st_mode & 0777));
+
+        /* contact.hash (the per-contact secret of CiviCRM's checksum links)
+         * never leaves the child, api_key neither */
+        FILE *fp = fopen(out, "r");
+        ck_assert_ptr_nonnull(fp);
+        char *text = calloc(1, (size_t)st.st_size + 1);
+        ck_assert_int_eq(fread(text, 1, (size_t)st.st_size, fp), (size_t)st.st_size);
+        fclose(fp);
+        ck_assert_ptr_nonnull(strstr(text, "\"civisync_entity\":\"contact\""));
+        ck_assert_ptr_nonnull(strstr(text, "\"first_name\":"));
+        ck_assert_msg(strstr(text, "\"hash\":") == NULL, "contact.hash left the child");
+        ck_assert_ptr_null(strstr(text, "\"api_key\":"));
+        free(text);
         free(pconf);
 }
 END_TEST

@@ -92,7 +92,7 @@ START_TEST(test_columns_verbatim_and_references_translated)
                 "JOIN civicrm_contact x ON x.id = mp.master_entity_id "
                 "WHERE x.display_name <=> c.display_name AND x.modified_date <=> c.modified_date "
                 "AND x.created_date <=> c.created_date AND x.sort_name <=> c.sort_name "
-                "AND x.contact_sub_type <=> c.contact_sub_type AND x.hash <=> c.hash", a),
+                "AND x.contact_sub_type <=> c.contact_sub_type AND x.hash IS NULL", a), /* hash: OMIT */
                 it_int(ca, "SELECT COUNT(*) FROM civicrm_contact"));
         /* employer_id points at the master id of the child's employer. */
         ck_assert_int_gt(it_int(ca, "SELECT COUNT(*) FROM civicrm_contact WHERE employer_id IS NOT NULL"), 0);
