@@ -2,7 +2,8 @@
 #
 # Mounted as /docker-entrypoint-initdb.d/40-account.sh on the child and the master. Creates
 # CIVISYNC_DB_USER (from any host of the compose network) with CIVISYNC_DB_PASSWORD and
-# exactly the grants of docs/OPERATIONS.md §2 on $MARIADB_DATABASE:
+# database-wide grants on $MARIADB_DATABASE (production: the table-level grants of
+# docs/OPERATIONS.md §2, conf/master-grants.sql.example):
 #   CIVISYNC_DB_ROLE=reader  SELECT                                (the child's producer)
 #   CIVISYNC_DB_ROLE=writer  SELECT, INSERT, UPDATE, DELETE, CREATE (the master's consumer)
 # (MARIADB_USER is not used: the image grants that user ALL on the database.)
