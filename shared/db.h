@@ -15,9 +15,11 @@ typedef struct cs_db_value_s {
         unsigned long len;
 } cs_db_value_t;
 
-/* Connects (CLIENT_FOUND_ROWS: UPDATE reports matched rows) with utf8mb4, session time_zone '+00:00', autocommit on, and
- * TLS as params->ssl_mode says (a TLS failure names the mode and the CA file),
- * strict sql_mode. Returns NULL with errstr "host:port/db: error". */
+/* Connects (CLIENT_FOUND_ROWS: UPDATE reports matched rows) with utf8mb4,
+ * session time_zone '+00:00', autocommit on and strict sql_mode, over TLS as
+ * params->ssl_mode says; the socket only for host unset or "localhost".
+ * Returns NULL with errstr "host:port/db: error" (with TLS:
+ * "host:port/db (ssl_mode M, ssl_ca FILE): error"). */
 MYSQL *cs_db_connect(const cs_db_params_t *params, char *errstr,
                      size_t errstr_size);
 
