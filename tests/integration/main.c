@@ -9,6 +9,7 @@ Suite *verify_suite(void);
 Suite *topics_it_suite(void);
 Suite *format_suite(void);
 Suite *security_suite(void);
+Suite *hostile_suite(void);
 
 int main(void)
 {
@@ -20,6 +21,7 @@ int main(void)
                 topics_it_suite,
                 format_suite,
                 security_suite,
+                hostile_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
