@@ -207,6 +207,11 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
                      size_t errstr_size);
 
 /* ---- apply_schema.c ---- */
+/* Appends printf text to sql (SQL_MAX bytes) at *len: 0, or -1 when it does
+ * not fit, leaving *len at SQL_MAX so that later appends fail too (callers
+ * OR the results and check once). */
+int ap_sql_cat(char *sql, size_t *len, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 /* Prefixes errstr with `what` and classifies MariaDB error `err`: AP_RETRY
  * when transient (or 0: no server answer), else AP_REJECTED. */
 ap_rc_t ap_db_fail(cs_apply_t *ap, unsigned int err, char *errstr,

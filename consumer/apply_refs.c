@@ -138,8 +138,11 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                         continue;
                 if (!(val = json_object_get(doc, col->name)))
                         continue;
-                if (rb->n >= sizeof(rb->vals) / sizeof(rb->vals[0])) {
-                        snprintf(errstr, errstr_size, "too many columns");
+                /* One slot stays free: upsert_row appends the id. */
+                if (rb->n + 1 >= sizeof(rb->vals) / sizeof(rb->vals[0])) {
+                        snprintf(errstr, errstr_size, "%s: more than %zu columns",
+                                 ent->table,
+                                 sizeof(rb->vals) / sizeof(rb->vals[0]) - 1);
                         return AP_REJECTED;
                 }
                 out = &rb->vals[rb->n];
@@ -437,16 +440,24 @@ ap_rc_t ap_resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                                 char tmp[256];
                                 const cs_table_t *tbl = ap_master_table(ap, ent, tmp,
                                                                         sizeof(tmp));
-                                size_t len = (size_t)snprintf(ap->sql, SQL_MAX,
+                                size_t len = 0;
+                                int bad = ap_sql_cat(ap->sql, &len,
                                         "UPDATE `%s` SET `%s` = ?", ent->table,
                                         ref->column);
                                 for (size_t c = 0; tbl && c < tbl->col_cnt; c++)
                                         if (tbl->cols[c].type == CS_COL_TIMESTAMP)
-                                                len += (size_t)snprintf(ap->sql + len,
-                                                        SQL_MAX - len, ", `%s` = `%s`",
+                                                bad |= ap_sql_cat(ap->sql, &len,
+                                                        ", `%s` = `%s`",
                                                         tbl->cols[c].name,
                                                         tbl->cols[c].name);
-                                snprintf(ap->sql + len, SQL_MAX - len, " WHERE id = ?");
+                                if (bad | ap_sql_cat(ap->sql, &len, " WHERE id = ?")) {
+                                        free(value);
+                                        snprintf(errstr, errstr_size, "%s: parked "
+                                                 "UPDATE longer than %d bytes",
+                                                 ent->table, SQL_MAX);
+                                        rc = AP_RETRY;
+                                        goto out;
+                                }
                         }
                         if (ap_run(ap, ap->sql, q, 2, NULL, NULL, NULL, NULL,
                                    &dberr, errstr, errstr_size) == -1) {

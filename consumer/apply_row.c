@@ -76,13 +76,18 @@ static ap_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
                 goto done;
         }
         if (mapped == AP_MAP_FOUND) {
-                len = (size_t)snprintf(ap->sql, SQL_MAX, "UPDATE `%s` SET ",
-                                       ent->table);
+                int bad;
+                len = 0;
+                bad = ap_sql_cat(ap->sql, &len, "UPDATE `%s` SET ", ent->table);
                 for (size_t i = 0; i < rb->n; i++)
-                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
-                                                "%s`%s` = ?", i ? ", " : "",
-                                                rb->names[i]);
-                snprintf(ap->sql + len, SQL_MAX - len, " WHERE id = ?");
+                        bad |= ap_sql_cat(ap->sql, &len, "%s`%s` = ?",
+                                          i ? ", " : "", rb->names[i]);
+                if (bad | ap_sql_cat(ap->sql, &len, " WHERE id = ?")) {
+                        snprintf(errstr, errstr_size, "%s: UPDATE longer than "
+                                 "%d bytes", ent->table, SQL_MAX);
+                        rc = AP_REJECTED;
+                        goto done;
+                }
                 rb->vals[rb->n] = v_int(*master_id);
                 if (ap_run(ap, ap->sql, rb->vals, rb->n + 1, &affected, NULL, NULL,
                            NULL, &dberr, errstr, errstr_size) == -1) {
@@ -97,17 +102,21 @@ static ap_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
                         mapped = AP_MAP_NONE;
         }
         if (mapped == AP_MAP_NONE) {
-                len = (size_t)snprintf(ap->sql, SQL_MAX, "INSERT INTO `%s` (",
-                                       ent->table);
+                int bad;
+                len = 0;
+                bad = ap_sql_cat(ap->sql, &len, "INSERT INTO `%s` (", ent->table);
                 for (size_t i = 0; i < rb->n; i++)
-                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
-                                                "%s`%s`", i ? ", " : "",
-                                                rb->names[i]);
-                len += (size_t)snprintf(ap->sql + len, SQL_MAX - len, ") VALUES (");
+                        bad |= ap_sql_cat(ap->sql, &len, "%s`%s`", i ? ", " : "",
+                                          rb->names[i]);
+                bad |= ap_sql_cat(ap->sql, &len, ") VALUES (");
                 for (size_t i = 0; i < rb->n; i++)
-                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
-                                                "%s?", i ? ", " : "");
-                snprintf(ap->sql + len, SQL_MAX - len, ")");
+                        bad |= ap_sql_cat(ap->sql, &len, "%s?", i ? ", " : "");
+                if (bad | ap_sql_cat(ap->sql, &len, ")")) {
+                        snprintf(errstr, errstr_size, "%s: INSERT longer than "
+                                 "%d bytes", ent->table, SQL_MAX);
+                        rc = AP_REJECTED;
+                        goto done;
+                }
                 if (ap_run(ap, ap->sql, rb->vals, rb->n, NULL, &insert_id, NULL,
                            NULL, &dberr, errstr, errstr_size) == -1) {
                         rc = dberr == ER_DUP_ENTRY ?
@@ -133,154 +142,194 @@ done:
         return rc;
 }
 
-/* Deletes the master rows of `kid` under parent master id that are not in
- * keep[] (replace-set), with their mapping rows. */
-static ap_rc_t delete_stale_children(cs_apply_t *ap, prefix_ctx_t *pc,
+/* Ids per statement of a replace-set delete: every id is a bound value, and
+ * a root may have any number of nested rows. */
+#define REPLACE_CHUNK 500
+
+/* Deletes the master rows of kid whose ids are ids[0..n) (nested rows of
+ * one parent), with their mapping rows, REPLACE_CHUNK ids per statement. */
+static ap_rc_t delete_children_by_id(cs_apply_t *ap, prefix_ctx_t *pc,
                                      const cs_entity_t *kid,
-                                     long long parent_master_id,
-                                     const long long *keep, size_t keep_n,
+                                     const long long *ids, size_t n,
                                      char *errstr, size_t errstr_size)
 {
-        cs_db_value_t *p = calloc(keep_n + 2, sizeof(*p));
-        unsigned long long affected = 0;
+        cs_db_value_t p[REPLACE_CHUNK + 1];
+        char list[REPLACE_CHUNK * 2], target[256 + REPLACE_CHUNK * 2];
         unsigned int dberr = 0;
-        size_t len;
         ap_rc_t rc = AP_OK;
 
-        if (!p) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return AP_RETRY;
-        }
-        if (!ap_master_table(ap, kid, errstr, errstr_size)) {
-                free(p);
-                return AP_OK; /* the master has no such table */
-        }
-        /* Mapping rows first (they name the rows about to go). */
-        p[0] = v_str(kid->table);
-        p[1] = v_int(parent_master_id);
-        for (size_t i = 0; i < keep_n; i++)
-                p[i + 2] = v_int(keep[i]);
-        len = (size_t)snprintf(ap->sql, SQL_MAX,
-                 "DELETE m FROM `%s` m JOIN `%s` t ON t.id = m.master_entity_id "
-                 "WHERE m.entity_table = ? AND t.`%s` = ?", pc->map, kid->table,
-                 kid->parent_column);
-        if (keep_n) {
-                len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
-                                        " AND t.id NOT IN (");
-                for (size_t i = 0; i < keep_n; i++)
-                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
-                                                "%s?", i ? "," : "");
-                snprintf(ap->sql + len, SQL_MAX - len, ")");
-        }
-        if (ap_run(ap, ap->sql, p, keep_n + 2, &affected, NULL, NULL, NULL,
-                   &dberr, errstr, errstr_size) == -1) {
-                rc = ap_db_fail(ap, dberr, errstr, errstr_size, "replace-set mapping");
-                goto done;
-        }
-        if (affected)
-                ap_map_forget_all(ap);
-        affected = 0;
-        {
-                char target[SQL_MAX / 2];
-                size_t tl = (size_t)snprintf(target, sizeof(target),
-                                             "FROM `%s` t WHERE t.`%s` = ?",
-                                             kid->table, kid->parent_column);
-                if (keep_n) {
-                        tl += (size_t)snprintf(target + tl, sizeof(target) - tl,
-                                               " AND t.id NOT IN (");
-                        for (size_t i = 0; i < keep_n; i++)
-                                tl += (size_t)snprintf(target + tl,
-                                                       sizeof(target) - tl,
-                                                       "%s?", i ? "," : "");
-                        snprintf(target + tl, sizeof(target) - tl, ")");
+        for (size_t done = 0, k; done < n && rc == AP_OK; done += k) {
+                unsigned long long affected = 0;
+
+                k = n - done < REPLACE_CHUNK ? n - done : REPLACE_CHUNK;
+                for (size_t i = 0; i < k; i++) {
+                        list[2 * i] = '?';
+                        list[2 * i + 1] = ',';
+                        p[i + 1] = v_int(ids[done + i]);
                 }
-                rc = ap_release_references(ap, kid, target, p + 1, keep_n + 1,
-                                           errstr, errstr_size);
+                list[2 * k - 1] = '\0'; /* "?,?,...,?" */
+                /* Mapping rows first (they name the rows about to go). */
+                p[0] = v_str(kid->table);
+                snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE entity_table "
+                         "= ? AND master_entity_id IN (%s)", pc->map, list);
+                if (ap_run(ap, ap->sql, p, k + 1, &affected, NULL, NULL, NULL,
+                           &dberr, errstr, errstr_size) == -1)
+                        return ap_db_fail(ap, dberr, errstr, errstr_size,
+                                          "replace-set mapping");
+                if (affected)
+                        ap_map_forget_all(ap);
+                affected = 0;
+                snprintf(target, sizeof(target), "FROM `%s` t WHERE t.id IN (%s)",
+                         kid->table, list);
+                rc = ap_release_references(ap, kid, target, p + 1, k, errstr,
+                                           errstr_size);
                 if (rc != AP_OK)
-                        goto done;
+                        break;
+                snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE id IN (%s)",
+                         kid->table, list);
+                if (ap_run(ap, ap->sql, p + 1, k, &affected, NULL, NULL, NULL,
+                           &dberr, errstr, errstr_size) == -1)
+                        return ap_db_fail(ap, dberr, errstr, errstr_size,
+                                          "replace-set delete");
+                ap->stats.rows_deleted += (long long)affected;
         }
-        len = (size_t)snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE `%s` = ?",
-                               kid->table, kid->parent_column);
-        if (keep_n) {
-                len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
-                                        " AND id NOT IN (");
-                for (size_t i = 0; i < keep_n; i++)
-                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
-                                                "%s?", i ? "," : "");
-                snprintf(ap->sql + len, SQL_MAX - len, ")");
-        }
-        if (ap_run(ap, ap->sql, p + 1, keep_n + 1, &affected, NULL, NULL, NULL,
-                   &dberr, errstr, errstr_size) == -1) {
-                rc = ap_db_fail(ap, dberr, errstr, errstr_size, "replace-set delete");
-                goto done;
-        }
-        ap->stats.rows_deleted += (long long)affected;
-done:
-        free(p);
         return rc;
 }
 
-static void stale_row(void *ctx, const long long *v)
+/* Deletes every master row of kid under a parent master id, with their
+ * mapping rows (a tombstone of the parent: the master's ON DELETE CASCADE
+ * would take them with it anyway; this releases the restricting references
+ * first). */
+static ap_rc_t delete_all_children(cs_apply_t *ap, prefix_ctx_t *pc,
+                                   const cs_entity_t *kid,
+                                   long long parent_master_id, char *errstr,
+                                   size_t errstr_size)
 {
-        int *stale = ctx;
-        if (v[0] >= 0 && v[0] < MAX_KIDS)
-                stale[v[0]] = v[1] > 0;
+        cs_db_value_t p[2] = { v_str(kid->table), v_int(parent_master_id) };
+        unsigned long long affected = 0;
+        unsigned int dberr = 0;
+        char target[256];
+        ap_rc_t rc;
+
+        if (!ap_master_table(ap, kid, errstr, errstr_size))
+                return AP_OK; /* the master has no such table */
+        snprintf(ap->sql, SQL_MAX,
+                 "DELETE m FROM `%s` m JOIN `%s` t ON t.id = m.master_entity_id "
+                 "WHERE m.entity_table = ? AND t.`%s` = ?", pc->map, kid->table,
+                 kid->parent_column);
+        if (ap_run(ap, ap->sql, p, 2, &affected, NULL, NULL, NULL, &dberr,
+                   errstr, errstr_size) == -1)
+                return ap_db_fail(ap, dberr, errstr, errstr_size,
+                                  "replace-set mapping");
+        if (affected)
+                ap_map_forget_all(ap);
+        affected = 0;
+        snprintf(target, sizeof(target), "FROM `%s` t WHERE t.`%s` = ?",
+                 kid->table, kid->parent_column);
+        rc = ap_release_references(ap, kid, target, p + 1, 1, errstr,
+                                   errstr_size);
+        if (rc != AP_OK)
+                return rc;
+        snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE `%s` = ?", kid->table,
+                 kid->parent_column);
+        if (ap_run(ap, ap->sql, p + 1, 1, &affected, NULL, NULL, NULL, &dberr,
+                   errstr, errstr_size) == -1)
+                return ap_db_fail(ap, dberr, errstr, errstr_size,
+                                  "replace-set delete");
+        ap->stats.rows_deleted += (long long)affected;
+        return AP_OK;
 }
 
-/* Sets stale[k] when the master holds rows of kids[k] under the parent that
- * are not in keep[k]: one query for every nested table, so that an update
- * whose nested rows are unchanged costs no deletes. */
-static ap_rc_t find_stale_children(cs_apply_t *ap,
-                                   const cs_entity_t *const *kids,
-                                   size_t kid_cnt, long long parent,
-                                   long long *const *keep, const size_t *keep_n,
-                                   int *stale, char *errstr, size_t errstr_size)
-{
-        size_t nparams = 0, len = 0;
-        cs_db_value_t *p;
-        unsigned int dberr = 0;
-        int rc;
+/* The nested master rows of one parent, per nested table (ids). */
+typedef struct kid_rows_s {
+        long long *ids[MAX_KIDS];
+        size_t n[MAX_KIDS], cap[MAX_KIDS];
+        int oom;
+} kid_rows_t;
 
-        for (size_t k = 0; k < kid_cnt; k++)
-                nparams += 1 + keep_n[k];
-        if (!(p = calloc(nparams + 1, sizeof(*p)))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return AP_RETRY;
+static void kid_row(void *ctx, const long long *v)
+{
+        kid_rows_t *kr = ctx;
+        size_t k = (size_t)v[0];
+
+        if (v[0] < 0 || v[0] >= MAX_KIDS || kr->oom)
+                return;
+        if (kr->n[k] == kr->cap[k]) {
+                size_t cap = kr->cap[k] ? kr->cap[k] * 2 : 64;
+                long long *grown = realloc(kr->ids[k], cap * sizeof(*grown));
+                if (!grown) {
+                        kr->oom = 1;
+                        return;
+                }
+                kr->ids[k] = grown;
+                kr->cap[k] = cap;
         }
-        nparams = 0;
-        ap->sql[0] = '\0';
-        for (size_t k = 0; k < kid_cnt; k++) {
+        kr->ids[k][kr->n[k]++] = v[1];
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+        long long x = *(const long long *)a, y = *(const long long *)b;
+        return (x > y) - (x < y);
+}
+
+/* Replace-set of a root's nested rows: deletes the master rows of each
+ * kids[k] under parent that are not in keep[k] (sorted here). One query
+ * reads the nested rows of every nested table, so an update whose nested
+ * rows are unchanged costs no deletes; the sets are compared here, so a
+ * root may have any number of nested rows. */
+static ap_rc_t replace_children(cs_apply_t *ap, prefix_ctx_t *pc,
+                                const cs_entity_t *const *kids, size_t kid_cnt,
+                                long long parent, long long *const *keep,
+                                const size_t *keep_n, char *errstr,
+                                size_t errstr_size)
+{
+        cs_db_value_t p[MAX_KIDS];
+        kid_rows_t kr;
+        size_t nparams = 0, len = 0;
+        unsigned int dberr = 0;
+        ap_rc_t rc = AP_OK;
+
+        memset(&kr, 0, sizeof(kr));
+        for (size_t k = 0; k < kid_cnt && k < MAX_KIDS; k++) {
                 char tmp[256];
-                stale[k] = 0;
                 if (!ap_master_table(ap, kids[k], tmp, sizeof(tmp)))
                         continue; /* the master has no such table */
-                if (len + 256 + keep_n[k] * 2 >= SQL_MAX) {
-                        free(p);
-                        snprintf(errstr, errstr_size, "too many nested rows");
+                if (ap_sql_cat(ap->sql, &len, "%sSELECT %zu, t.id FROM `%s` t "
+                               "WHERE t.`%s` = ?", len ? " UNION ALL " : "", k,
+                               kids[k]->table, kids[k]->parent_column) == -1) {
+                        snprintf(errstr, errstr_size, "replace-set query of %s "
+                                 "longer than %d bytes", kids[k]->table, SQL_MAX);
                         return AP_REJECTED;
                 }
-                len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
-                                        "%sSELECT %zu, COUNT(*) FROM `%s` WHERE `%s` = ?",
-                                        len ? " UNION ALL " : "", k,
-                                        kids[k]->table, kids[k]->parent_column);
                 p[nparams++] = v_int(parent);
-                if (keep_n[k]) {
-                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len,
-                                                " AND id NOT IN (");
-                        for (size_t i = 0; i < keep_n[k]; i++) {
-                                len += (size_t)snprintf(ap->sql + len,
-                                                        SQL_MAX - len, "%s?",
-                                                        i ? "," : "");
-                                p[nparams++] = v_int(keep[k][i]);
-                        }
-                        len += (size_t)snprintf(ap->sql + len, SQL_MAX - len, ")");
-                }
         }
-        rc = len ? cs_db_run_rows(ap->cache, ap->sql, p, nparams, 2, stale_row,
-                                  stale, &dberr, errstr, errstr_size) : 0;
-        free(p);
-        return rc == -1 ? ap_db_fail(ap, dberr, errstr, errstr_size,
-                                     "replace-set") : AP_OK;
+        if (!len)
+                return AP_OK;
+        if (cs_db_run_rows(ap->cache, ap->sql, p, nparams, 2, kid_row, &kr,
+                           &dberr, errstr, errstr_size) == -1)
+                rc = ap_db_fail(ap, dberr, errstr, errstr_size, "replace-set");
+        else if (kr.oom) {
+                snprintf(errstr, errstr_size, "out of memory");
+                rc = AP_RETRY;
+        }
+        for (size_t k = 0; k < kid_cnt && k < MAX_KIDS && rc == AP_OK; k++) {
+                size_t stale = 0;
+                if (!kr.n[k])
+                        continue;
+                qsort(keep[k], keep_n[k], sizeof(*keep[k]), id_cmp);
+                /* The stale ids, compacted to the front of kr.ids[k]. */
+                for (size_t i = 0; i < kr.n[k]; i++)
+                        if (!bsearch(&kr.ids[k][i], keep[k], keep_n[k],
+                                     sizeof(*keep[k]), id_cmp))
+                                kr.ids[k][stale++] = kr.ids[k][i];
+                if (stale)
+                        rc = delete_children_by_id(ap, pc, kids[k], kr.ids[k],
+                                                   stale, errstr, errstr_size);
+        }
+        for (size_t k = 0; k < MAX_KIDS; k++)
+                free(kr.ids[k]);
+        return rc;
 }
 
 /* Applies a root document with its nested rows (replace-set). */
@@ -293,7 +342,7 @@ ap_rc_t ap_apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
         json_t *children = json_object_get(doc, CS_F_CHILDREN);
         size_t n = json_array_size(children), keep_n[MAX_KIDS] = { 0 };
         long long master_id = 0, *keep[MAX_KIDS] = { NULL };
-        int inserted = 0, kid_inserted = 0, stale[MAX_KIDS] = { 0 };
+        int inserted = 0, kid_inserted = 0;
         ap_rc_t rc;
 
         rc = upsert_row(ap, pc, ent, doc, 0, &master_id, &inserted, wait,
@@ -325,13 +374,8 @@ ap_rc_t ap_apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
         }
         /* A root inserted just now has no older nested rows. */
         if (rc == AP_OK && !inserted && kid_cnt)
-                rc = find_stale_children(ap, kids, kid_cnt, master_id, keep,
-                                         keep_n, stale, errstr, errstr_size);
-        for (size_t k = 0; k < kid_cnt && rc == AP_OK; k++)
-                if (stale[k])
-                        rc = delete_stale_children(ap, pc, kids[k], master_id,
-                                                   keep[k], keep_n[k], errstr,
-                                                   errstr_size);
+                rc = replace_children(ap, pc, kids, kid_cnt, master_id, keep,
+                                      keep_n, errstr, errstr_size);
         for (size_t k = 0; k < kid_cnt; k++)
                 free(keep[k]);
         return rc;
@@ -361,9 +405,8 @@ ap_rc_t ap_apply_tombstone(cs_apply_t *ap, prefix_ctx_t *pc,
                 return AP_OK;
         }
         for (size_t k = 0; k < kid_cnt; k++) {
-                ap_rc_t krc = delete_stale_children(ap, pc, kids[k],
-                                                    master_id, NULL, 0,
-                                                    errstr, errstr_size);
+                ap_rc_t krc = delete_all_children(ap, pc, kids[k], master_id,
+                                                  errstr, errstr_size);
                 if (krc != AP_OK)
                         return krc;
         }

@@ -1,5 +1,6 @@
 /* apply_schema.c — the master's tables and foreign keys; statement errors. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,4 +223,22 @@ ap_rc_t ap_forget_cascaded(cs_apply_t *ap, const char *map,
         free(sub);
         ap_map_forget_all(ap);
         return rc;
+}
+
+int ap_sql_cat(char *sql, size_t *len, const char *fmt, ...)
+{
+        va_list va;
+        int n;
+
+        if (*len >= SQL_MAX)
+                return -1;
+        va_start(va, fmt);
+        n = vsnprintf(sql + *len, SQL_MAX - *len, fmt, va);
+        va_end(va);
+        if (n < 0 || (size_t)n >= SQL_MAX - *len) {
+                *len = SQL_MAX;
+                return -1;
+        }
+        *len += (size_t)n;
+        return 0;
 }
