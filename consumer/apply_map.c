@@ -275,6 +275,9 @@ struct prefetch_s {
         long long **ids;        /* per registry entity */
         size_t *n, *cap;
         const cs_entity_t *found_ent;
+        const long long *asked;  /* found_ent's ids, sorted, unique */
+        size_t asked_n;
+        unsigned char *found;    /* per asked id: a mapping row came back */
 };
 
 static int prefetch_visit(void *ctx, const cs_entity_t *ent, long long id,
@@ -298,18 +301,27 @@ static int prefetch_visit(void *ctx, const cs_entity_t *ent, long long id,
         return 0;
 }
 
-static void prefetch_row(void *ctx, const long long *v)
-{
-        prefetch_t *pf = ctx;
-        if (v[1] > 0) /* child id, master id, generation */
-                ap_map_remember(pf->ap, pf->pc, pf->found_ent->table, v[0], v[1],
-                                v[2]);
-}
 
 static int ll_cmp(const void *a, const void *b)
 {
         long long x = *(const long long *)a, y = *(const long long *)b;
         return x < y ? -1 : x > y;
+}
+
+static void prefetch_row(void *ctx, const long long *v)
+{
+        prefetch_t *pf = ctx;
+        const long long *hit;
+
+        if (v[1] <= 0) /* child id, master id, generation */
+                return;
+        ap_map_remember(pf->ap, pf->pc, pf->found_ent->table, v[0], v[1], v[2]);
+        /* Noted apart from the cache: a full cache set may evict this entry
+         * before the misses are recorded, and an evicted hit must never turn
+         * into "not mapped" (the row would be inserted a second time). */
+        hit = bsearch(&v[0], pf->asked, pf->asked_n, sizeof(*hit), ll_cmp);
+        if (hit)
+                pf->found[hit - pf->asked] = 1;
 }
 
 /* Size of the next IN (...) list: the power of two at or above `left`
@@ -375,7 +387,7 @@ ap_rc_t ap_prefetch_mappings(cs_apply_t *ap, prefix_ctx_t *pc, json_t **docs,
                              size_t pc_no, size_t n, char *errstr,
                              size_t errstr_size)
 {
-        prefetch_t pf = { ap, pc, NULL, NULL, NULL, NULL };
+        prefetch_t pf = { .ap = ap, .pc = pc };
         ap_rc_t rc = AP_OK;
         unsigned int dberr = 0;
 
@@ -402,9 +414,16 @@ ap_rc_t ap_prefetch_mappings(cs_apply_t *ap, prefix_ctx_t *pc, json_t **docs,
                                 pf.ids[e][u++] = pf.ids[e][i];
                 if (!(vals = malloc(u * sizeof(*vals))))
                         goto oom;
+                free(pf.found);
+                if (!(pf.found = calloc(u, 1))) {
+                        free(vals);
+                        goto oom;
+                }
                 for (size_t i = 0; i < u; i++)
                         vals[i] = v_int(pf.ids[e][i]);
                 pf.found_ent = ent;
+                pf.asked = pf.ids[e];
+                pf.asked_n = u;
                 snprintf(ap->sql, SQL_MAX, "SELECT child_entity_id, "
                          "master_entity_id, generation FROM `%s` WHERE "
                          "entity_table = ? AND child_entity_id IN", pc->map);
@@ -414,7 +433,7 @@ ap_rc_t ap_prefetch_mappings(cs_apply_t *ap, prefix_ctx_t *pc, json_t **docs,
                                         "mapping prefetch");
                 free(vals);
                 for (size_t i = 0; rc == AP_OK && i < u; i++)
-                        if (!map_cached(ap, pc, ent->table, pf.ids[e][i]))
+                        if (!pf.found[i])
                                 ap_map_remember(ap, pc, ent->table, pf.ids[e][i],
                                                 0, -1);
         }
@@ -428,6 +447,7 @@ done:
         free(pf.ids);
         free(pf.n);
         free(pf.cap);
+        free(pf.found);
         /* A failure that is not transient only costs the prefetch: the
          * documents' own lookups then meet it and are judged one by one. */
         return rc == AP_REJECTED ? AP_OK : rc;
