@@ -147,7 +147,8 @@ done:
 #define REPLACE_CHUNK 500
 
 /* Deletes the master rows of kid whose ids are ids[0..n) (nested rows of
- * one parent), with their mapping rows, REPLACE_CHUNK ids per statement. */
+ * one parent, mapped to pc), with their mapping rows, REPLACE_CHUNK ids per
+ * statement. */
 static ap_rc_t delete_children_by_id(cs_apply_t *ap, prefix_ctx_t *pc,
                                      const cs_entity_t *kid,
                                      const long long *ids, size_t n,
@@ -240,7 +241,8 @@ static ap_rc_t delete_all_children(cs_apply_t *ap, prefix_ctx_t *pc,
         return AP_OK;
 }
 
-/* The nested master rows of one parent, per nested table (ids). */
+/* The nested master rows of one parent that a prefix maps, per nested
+ * table (ids). */
 typedef struct kid_rows_s {
         long long *ids[MAX_KIDS];
         size_t n[MAX_KIDS], cap[MAX_KIDS];
@@ -274,17 +276,20 @@ static int id_cmp(const void *a, const void *b)
 }
 
 /* Replace-set of a root's nested rows: deletes the master rows of each
- * kids[k] under parent that are not in keep[k] (sorted here). One query
- * reads the nested rows of every nested table, so an update whose nested
- * rows are unchanged costs no deletes; the sets are compared here, so a
- * root may have any number of nested rows. */
+ * kids[k] under parent that pc maps and that are not in keep[k] (sorted
+ * here). Rows no mapping row names (added on the master, e.g. an email
+ * typed into the master's UI) are not civisync's: kept, and counted by
+ * civisync-verify. One query reads the mapped nested rows of every nested
+ * table, so an update whose nested rows are unchanged costs no deletes;
+ * the sets are compared here, so a root may have any number of nested
+ * rows. */
 static ap_rc_t replace_children(cs_apply_t *ap, prefix_ctx_t *pc,
                                 const cs_entity_t *const *kids, size_t kid_cnt,
                                 long long parent, long long *const *keep,
                                 const size_t *keep_n, char *errstr,
                                 size_t errstr_size)
 {
-        cs_db_value_t p[MAX_KIDS];
+        cs_db_value_t p[2 * MAX_KIDS];
         kid_rows_t kr;
         size_t nparams = 0, len = 0;
         unsigned int dberr = 0;
@@ -296,12 +301,15 @@ static ap_rc_t replace_children(cs_apply_t *ap, prefix_ctx_t *pc,
                 if (!ap_master_table(ap, kids[k], tmp, sizeof(tmp)))
                         continue; /* the master has no such table */
                 if (ap_sql_cat(ap->sql, &len, "%sSELECT %zu, t.id FROM `%s` t "
-                               "WHERE t.`%s` = ?", len ? " UNION ALL " : "", k,
-                               kids[k]->table, kids[k]->parent_column) == -1) {
+                               "JOIN `%s` m ON m.entity_table = ? AND "
+                               "m.master_entity_id = t.id WHERE t.`%s` = ?",
+                               len ? " UNION ALL " : "", k, kids[k]->table,
+                               pc->map, kids[k]->parent_column) == -1) {
                         snprintf(errstr, errstr_size, "replace-set query of %s "
                                  "longer than %d bytes", kids[k]->table, SQL_MAX);
                         return AP_REJECTED;
                 }
+                p[nparams++] = v_str(kids[k]->table);
                 p[nparams++] = v_int(parent);
         }
         if (!len)

@@ -584,6 +584,30 @@ static int legacy_activity_child(run_t *r)
         return rc == -1 ? -1 : rc == 0;
 }
 
+/* Nested rows on the master under a parent this prefix maps that no mapping
+ * row names: added on the master, not civisync's (the consumer keeps them). */
+static int count_unmapped(run_t *r, const cs_entity_t *ent, long long *out)
+{
+        const cs_entity_t *parent = cs_reg_by_name(ent->parent);
+        unsigned int dberr = 0;
+        int found = 0;
+
+        *out = 0;
+        if (!parent || !r->map_exists)
+                return 0;
+        cs_db_value_t p[2] = {
+                { .kind = CS_VAL_STR, .s = parent->table, .len = strlen(parent->table) },
+                { .kind = CS_VAL_STR, .s = ent->table, .len = strlen(ent->table) },
+        };
+        snprintf(r->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s` t JOIN `%s` pm ON "
+                 "pm.entity_table = ? AND pm.master_entity_id = t.`%s` WHERE NOT "
+                 "EXISTS (SELECT 1 FROM `%s` m WHERE m.entity_table = ? AND "
+                 "m.master_entity_id = t.id)", ent->table, r->map,
+                 ent->parent_column, r->map);
+        return cs_db_run(r->cache, r->sql, p, 2, NULL, NULL, out, &found, &dberr,
+                         r->errstr, r->errstr_size);
+}
+
 static int verify_entity(run_t *r, const cs_entity_t *ent,
                          cs_verify_totals_t *totals)
 {
@@ -650,6 +674,8 @@ static int verify_entity(run_t *r, const cs_entity_t *ent,
                 goto fail;
         if (merge(r, &e, cres, mres) == -1)
                 goto fail;
+        if (ent->parent && count_unmapped(r, ent, &e.rep.unmapped) == -1)
+                goto fail;
         mysql_free_result(cres);
         if (mres)
                 mysql_free_result(mres);
@@ -659,6 +685,7 @@ static int verify_entity(run_t *r, const cs_entity_t *ent,
         totals->missing += e.rep.missing;
         totals->extra += e.rep.extra;
         totals->changed += e.rep.changed;
+        totals->unmapped += e.rep.unmapped;
         if (r->entity_cb)
                 r->entity_cb(&e.rep, r->opaque);
         ent_free(&e);

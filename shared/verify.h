@@ -32,6 +32,8 @@ typedef struct cs_verify_entity_s {
         long long child_rows;      /* synced child rows (filters applied) */
         long long mapped_rows;     /* mapping entries of this table */
         long long missing, extra, changed;
+        long long unmapped;        /* nested master rows under mapped parents that
+                                      no mapping row names (not civisync's; kept) */
 } cs_verify_entity_t;
 
 typedef struct cs_verify_totals_s {
@@ -39,6 +41,7 @@ typedef struct cs_verify_totals_s {
         long long skipped;         /* not compared (see the entity report) */
         long long child_rows, mapped_rows;
         long long missing, extra, changed;
+        long long unmapped;        /* not a difference: see cs_verify_entity_t */
 } cs_verify_totals_t;
 
 typedef void (cs_verify_diff_cb)(const cs_verify_diff_t *diff, void *opaque);

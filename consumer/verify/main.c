@@ -40,7 +40,9 @@ static const char usage_text[] =
 "Output: one line per difference (missing: child row not on the master;\n"
 "extra: mapped master row no longer in the child, or a mapping entry that\n"
 "points nowhere; changed: the differing columns with both values), one line\n"
-"per entity, then \"verify PREFIX: N differences ...\".\n"
+"per entity (with the number of nested master rows under mapped parents that\n"
+"no mapping names: added on the master, kept, not a difference), then\n"
+"\"verify PREFIX: N differences ...\".\n"
 "\n"
 "Exit codes: 0 child and master match, 1 they differ (or a database error),\n"
 "2 usage or configuration error.\n";
@@ -130,6 +132,12 @@ static void on_entity(const cs_verify_entity_t *e, void *opaque)
                 printf("\n");
                 if (e->note)
                         printf("  %s: %s\n", e->entity->name, e->note);
+                if (e->unmapped)
+                        printf("  %s: %lld unmapped master row%s attached to "
+                               "mapped parents (added on the master, not "
+                               "civisync's: kept, not compared)\n",
+                               e->entity->name, e->unmapped,
+                               e->unmapped == 1 ? "" : "s");
         }
         memset(p->shown, 0, sizeof(p->shown));
         fflush(stdout);
