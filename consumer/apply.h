@@ -24,7 +24,9 @@ void cs_apply_free(cs_apply_t *ap);
 int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size);
 
 /* Creates the prefix's mapping table if needed. Call outside a batch (DDL
- * commits implicitly) for every prefix a batch is about to touch. */
+ * commits implicitly) for every prefix a batch is about to touch.
+ * CS_APPLY_REJECTED (errstr says why) when the master refuses the prefix:
+ * invalid, or differing only in case from one the master has. */
 cs_apply_rc_t cs_apply_prepare_prefix(cs_apply_t *ap, const char *prefix,
                                       char *errstr, size_t errstr_size);
 
@@ -87,7 +89,8 @@ cs_apply_rc_t cs_apply_dead_letter(cs_apply_t *ap, const char *prefix,
  *   foreign commit below -> a rewind: replay from the commit to `high` as a
  *                           complete sync of the prefix (mark and sweep).
  * *start receives the offset (or -2 = beginning), *replay_end the end of an
- * active rewind replay on this partition (-1 none). */
+ * active rewind replay on this partition (-1 none). CS_APPLY_REJECTED when
+ * the master refuses the prefix (see cs_apply_prepare_prefix). */
 cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
                               const char *topic, int partition,
                               int partition_count, long long committed,

@@ -3,11 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "apply_int.h"
 
 static const char *own_tables_sql[] = {
         "CREATE TABLE IF NOT EXISTS civisync_prefix ("
-        " prefix varchar(32) NOT NULL PRIMARY KEY,"
+        " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,"
         " generation bigint NOT NULL DEFAULT 0 COMMENT 'producer generation of the last reset seen',"
         " replay_partitions int NOT NULL DEFAULT 0,"
         " completed_generation bigint NOT NULL DEFAULT 0,"
@@ -22,7 +23,7 @@ static const char *own_tables_sql[] = {
         " replays_completed int NOT NULL DEFAULT 0"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
         "CREATE TABLE IF NOT EXISTS civisync_replay_end ("
-        " prefix varchar(32) NOT NULL,"
+        " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
         " generation bigint NOT NULL,"
         " partition_no int NOT NULL,"
         " counts longtext NOT NULL,"
@@ -30,7 +31,7 @@ static const char *own_tables_sql[] = {
         " PRIMARY KEY (prefix, generation, partition_no)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
         "CREATE TABLE IF NOT EXISTS civisync_parked ("
-        " prefix varchar(32) NOT NULL,"
+        " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
         " entity_table varchar(64) NOT NULL,"
         " child_entity_id bigint NOT NULL,"
         " column_name varchar(64) NOT NULL,"
@@ -42,7 +43,7 @@ static const char *own_tables_sql[] = {
         " KEY target (prefix, target_table, target_child_id)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
         "CREATE TABLE IF NOT EXISTS civisync_parked_doc ("
-        " prefix varchar(32) NOT NULL,"
+        " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
         " doc_key varchar(191) NOT NULL,"
         " target_table varchar(64) NOT NULL,"
         " target_child_id bigint NOT NULL,"
@@ -53,9 +54,9 @@ static const char *own_tables_sql[] = {
         " KEY target (prefix, target_table, target_child_id)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
         "CREATE TABLE IF NOT EXISTS civisync_offset ("
-        " topic varchar(255) NOT NULL,"
+        " topic varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
         " partition_no int NOT NULL,"
-        " prefix varchar(32) NOT NULL,"
+        " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
         " next_offset bigint NOT NULL COMMENT 'every message below it is applied',"
         " replay_end bigint NULL COMMENT 'high watermark when a rewind replay began',"
         " rewind_from bigint NULL COMMENT 'the foreign committed offset that began it',"
@@ -65,8 +66,8 @@ static const char *own_tables_sql[] = {
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
         "CREATE TABLE IF NOT EXISTS civisync_dead_letter ("
         " id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-        " prefix varchar(32) NULL,"
-        " topic varchar(255) NOT NULL,"
+        " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,"
+        " topic varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
         " partition_no int NOT NULL,"
         " offset_no bigint NOT NULL,"
         " doc_key varbinary(255) NULL,"
@@ -77,10 +78,64 @@ static const char *own_tables_sql[] = {
         NULL
 };
 
+/* Columns holding a prefix (or a topic, which names one) compare byte for
+ * byte, as the code does: under utf8mb4_unicode_ci prefixes P and p shared
+ * one state row (a reset on civisync.p moved P's generation). Tables from
+ * before are migrated by make_prefixes_exact. */
+static const struct exact_column_s {
+        const char *table, *column, *type, *null;
+} exact_columns[] = {
+        { "civisync_prefix", "prefix", "varchar(32)", "NOT NULL" },
+        { "civisync_replay_end", "prefix", "varchar(32)", "NOT NULL" },
+        { "civisync_parked", "prefix", "varchar(32)", "NOT NULL" },
+        { "civisync_parked_doc", "prefix", "varchar(32)", "NOT NULL" },
+        { "civisync_offset", "topic", "varchar(255)", "NOT NULL" },
+        { "civisync_offset", "prefix", "varchar(32)", "NOT NULL" },
+        { "civisync_dead_letter", "prefix", "varchar(32)", "NULL" },
+        { "civisync_dead_letter", "topic", "varchar(255)", "NOT NULL" },
+};
+
+/* ALTERs the exact_columns that are not utf8mb4_bin yet (a master from
+ * before case-exact prefixes); idempotent: one information_schema read when
+ * nothing is left to do. The old collation's keys already kept case twins
+ * apart, so the ALTER cannot meet duplicates. */
+static int make_prefixes_exact(MYSQL *db, char *errstr, size_t errstr_size)
+{
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        char sql[512];
+
+        if (!(res = cs_db_query(db, "SELECT TABLE_NAME, COLUMN_NAME FROM "
+                                "information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                                "DATABASE() AND TABLE_NAME LIKE 'civisync\\_%' "
+                                "AND COLLATION_NAME <> 'utf8mb4_bin'", errstr,
+                                errstr_size)))
+                return -1;
+        while ((row = mysql_fetch_row(res))) {
+                for (size_t i = 0; i < sizeof(exact_columns) /
+                                       sizeof(exact_columns[0]); i++) {
+                        const struct exact_column_s *c = &exact_columns[i];
+                        if (strcmp(row[0], c->table) || strcmp(row[1], c->column))
+                                continue;
+                        snprintf(sql, sizeof(sql), "ALTER TABLE `%s` MODIFY `%s` "
+                                 "%s CHARACTER SET utf8mb4 COLLATE utf8mb4_bin %s",
+                                 c->table, c->column, c->type, c->null);
+                        cs_info("migrating %s.%s to utf8mb4_bin (prefixes are "
+                                "case-exact)", c->table, c->column);
+                        if (cs_db_exec(db, sql, errstr, errstr_size) == -1) {
+                                mysql_free_result(res);
+                                return -1;
+                        }
+                }
+        }
+        mysql_free_result(res);
+        return 0;
+}
+
 int ap_create_own_tables(MYSQL *db, char *errstr, size_t errstr_size)
 {
         for (int i = 0; own_tables_sql[i]; i++)
                 if (cs_db_exec(db, own_tables_sql[i], errstr, errstr_size) == -1)
                         return -1;
-        return 0;
+        return make_prefixes_exact(db, errstr, errstr_size);
 }

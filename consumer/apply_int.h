@@ -193,7 +193,8 @@ static inline int ap_run(cs_apply_t *ap, const char *sql,
  * where it takes one), unless noted. */
 
 /* ---- apply_ddl.c ---- */
-/* Creates civisync's own tables if missing. */
+/* Creates civisync's own tables if missing, and migrates their prefix and
+ * topic columns to utf8mb4_bin where they are not yet. */
 int ap_create_own_tables(MYSQL *db, char *errstr, size_t errstr_size);
 
 /* ---- apply.c ---- */
@@ -235,7 +236,8 @@ ap_rc_t ap_forget_cascaded(cs_apply_t *ap, const char *map,
 /* ---- apply_map.c ---- */
 /* The prefix's state, read in this transaction (its mapping table created
  * first if need be); NULL with *rc set (AP_REJECTED: the prefix cannot name
- * a mapping table, or a database error that is not transient). */
+ * a mapping table, it differs only in case from a prefix the master has,
+ * or a database error that is not transient). */
 prefix_ctx_t *ap_prefix_get(cs_apply_t *ap, const char *prefix, ap_rc_t *rc,
                             char *errstr, size_t errstr_size);
 void ap_map_remember(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,

@@ -45,6 +45,31 @@ prefix_ctx_t *ap_prefix_get(cs_apply_t *ap, const char *prefix, ap_rc_t *rc,
                 return pc;
         if (pc->ensured)
                 goto load;
+        /* Case twins are refused: civisync's own state is case-exact, but
+         * the master's CiviCRM UNIQUE keys ignore case, so the qualified
+         * values "P:Major Donor" and "p:Major Donor" would collide (and so
+         * would the mapping tables under lower_case_table_names). */
+        {
+                cs_db_value_t q[2] = { v_str(prefix), v_str(prefix) };
+                long long twins = 0;
+                if (ap_run(ap, "SELECT COUNT(*) FROM civisync_prefix WHERE "
+                           "LOWER(prefix) = LOWER(?) AND prefix <> ?", q, 2, NULL,
+                           NULL, &twins, &found, &dberr, errstr,
+                           errstr_size) == -1) {
+                        *rc = ap_db_fail(ap, dberr, errstr, errstr_size,
+                                         "prefix state");
+                        return NULL;
+                }
+                if (twins) {
+                        snprintf(errstr, errstr_size, "prefix '%s' differs only "
+                                 "in case from a prefix the master already has "
+                                 "(civisync_prefix): refused, since the master's "
+                                 "UNIQUE keys ignore case; give this child "
+                                 "another prefix", prefix);
+                        *rc = AP_REJECTED;
+                        return NULL;
+                }
+        }
         /* DDL commits implicitly in MariaDB: cs_apply_prepare_prefix runs it
          * before the batch's transaction opens. */
         snprintf(ap->sql, SQL_MAX,

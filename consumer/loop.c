@@ -399,6 +399,16 @@ static void decide_starts(loop_t *lp, rd_kafka_topic_partition_list_t *parts,
                                 sizeof(why));
                         if (rc == CS_APPLY_OK)
                                 break;
+                        if (rc == CS_APPLY_REJECTED) {
+                                /* The master refuses this prefix (a case
+                                 * twin of one it has): its messages are
+                                 * dead-lettered, each with the reason. */
+                                cs_error("%s [%d]: %s", p->topic,
+                                         (int)p->partition, why);
+                                start = committed >= 0 ? committed :
+                                        RD_KAFKA_OFFSET_BEGINNING;
+                                break;
+                        }
                         cs_warn("master database: %s; retrying the assignment "
                                 "of %s [%d] in %d s", why, p->topic,
                                 (int)p->partition, backoff);

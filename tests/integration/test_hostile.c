@@ -11,15 +11,27 @@
 /* ---- helpers ---- */
 
 /* A consumer config for master that accepts prefixes (a libconfig list
- * body; empty: every prefix); extra appended verbatim. */
+ * body; empty: every prefix), with its own dead-letter topic; extra
+ * appended verbatim. */
 static char *sec_conf(const char *master, const char *prefixes,
                       const char *extra)
 {
-        char text[2048];
+        char text[4096], dlq[128], name[128];
 
-        snprintf(text, sizeof(text), "prefixes = [ %s ];\n%s\n", prefixes,
-                 extra ? extra : "");
-        return it_consumer_conf(master, text);
+        snprintf(dlq, sizeof(dlq), "civisync.dlq-%s", master);
+        it_topic(dlq, 1);
+        snprintf(text, sizeof(text),
+                 "master = { socket = \"%s\"; user = \"%s\"; password = \"%s\"; "
+                 "database = \"%s\"; };\n"
+                 "kafka = { brokers = \"%s\"; group = \"g_%s\"; "
+                 "dead_letter_topic = \"%s\";\n"
+                 "  properties = ( (\"session.timeout.ms\", \"6000\") ); };\n"
+                 "prefixes = [ %s ];\n%s\n",
+                 getenv("CS_TEST_MYSQL_SOCKET"), getenv("CS_TEST_MYSQL_USER"),
+                 getenv("CS_TEST_MYSQL_PASSWORD"), master, it_brokers(), master,
+                 dlq, prefixes, extra ? extra : "");
+        snprintf(name, sizeof(name), "security-%s.cfg", master);
+        return it_write_file(name, text);
 }
 
 /* Writes records (an array of {key, value}) as NDJSON to a temp file named
@@ -179,7 +191,10 @@ START_TEST(test_huge_nested_update)
                               "consume exit %d\n%s", s, steps[s].first,
                               steps[s].last, r.exit_code, r.err);
                 it_run_free(&r);
-                ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_email"),
+                ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_email e "
+                                        "JOIN mapping_master_%s mp ON mp.entity_table = "
+                                        "'civicrm_contact' AND mp.child_entity_id = 1 "
+                                        "AND e.contact_id = mp.master_entity_id", prefix),
                                  steps[s].last - steps[s].first + 1);
                 ck_assert_int_eq(it_mapped_rows(m, prefix, "civicrm_email"),
                                  steps[s].last - steps[s].first + 1);
@@ -214,8 +229,13 @@ static long long prefix_row_crc(MYSQL *m, const char *prefix)
                       "BINARY '%s'", prefix);
 }
 
-/* Prefixes P and p both sync through Kafka; a complete sync of p leaves
- * P's generation, offsets and rows alone. */
+/* Prefix P syncs through Kafka; then a child with prefix p, differing only
+ * in case, sends a complete sync. Its state must not touch P's (before:
+ * one shared civisync_prefix row, P's generation moved), and since the
+ * master's CiviCRM UNIQUE keys ignore case ("P:Major Donor" and
+ * "p:Major Donor" collide) p is refused: its documents are dead-lettered
+ * with a reason naming the problem, and P's generation, offsets and rows
+ * stay as they were. */
 START_TEST(test_prefix_case_twins)
 {
         char master[64], child[64], up[40], lo[40], tup[80], tlo[80], list[128];
@@ -260,23 +280,26 @@ START_TEST(test_prefix_case_twins)
         it_run_free(&r);
         r = it_run("civisync-consume", "-c", conf, "--once", NULL);
         ck_assert_msg(r.exit_code == 0, "consume exit %d: %s", r.exit_code, r.err);
+        ck_assert_msg(strstr(r.err, "differs only in case"), "%s", r.err);
         it_run_free(&r);
 
-        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_prefix"), 2);
-        ck_assert_int_eq(it_int(m, "SELECT generation FROM civisync_prefix WHERE "
-                                "prefix = BINARY '%s'", up), gen_up);
         ck_assert_msg(prefix_row_crc(m, up) == crc_before,
                       "%s's civisync_prefix row changed by a sync of %s", up, lo);
-        ck_assert_int_gt(it_int(m, "SELECT generation FROM civisync_prefix WHERE "
-                                "prefix = BINARY '%s'", lo), gen_up);
-        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_offset"), 2);
+        ck_assert_int_eq(it_int(m, "SELECT generation FROM civisync_prefix WHERE "
+                                "prefix = BINARY '%s'", up), gen_up);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_prefix"), 1);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_offset WHERE "
+                                "topic = BINARY '%s'", tup), 1);
         ck_assert_int_eq(it_int(m, "SELECT next_offset FROM civisync_offset WHERE "
                                 "topic = BINARY '%s' AND partition_no = 0", tup),
                          off_before);
-        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_offset WHERE "
-                                "prefix = BINARY '%s'", lo), 1);
+        ck_assert_int_gt(it_int(m, "SELECT COUNT(*) FROM civisync_dead_letter WHERE "
+                                "prefix = BINARY '%s' AND error LIKE "
+                                "'%%differs only in case%%'", lo), 0);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM information_schema.TABLES "
+                                "WHERE TABLE_SCHEMA = DATABASE() AND BINARY "
+                                "TABLE_NAME = 'mapping_master_%s'", lo), 0);
         it_assert_synced(c, m, up);
-        it_assert_synced(c, m, lo);
         mysql_close(m);
         mysql_close(c);
 }
@@ -327,7 +350,8 @@ static const char *const old_tables[] = {
 };
 
 /* A master whose civisync tables predate case-exact prefixes is migrated
- * at connect (its rows kept), and the migration is idempotent. */
+ * at connect (its rows kept), the migration is idempotent, and a case twin
+ * of a known prefix is refused. */
 START_TEST(test_prefix_collation_migrated)
 {
         char master[64];
@@ -347,7 +371,7 @@ START_TEST(test_prefix_collation_migrated)
         file = write_ndjson("empty.ndjson", none);
         json_decref(none);
         for (int run = 0; run < 2; run++) {
-                consume_file_ok(conf, file, "migp");
+                consume_file_ok(conf, file, "MigQ");
                 ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM information_schema.COLUMNS "
                                         "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME "
                                         "LIKE 'civisync\\_%%' AND COLUMN_NAME IN ('prefix', "
@@ -364,6 +388,14 @@ START_TEST(test_prefix_collation_migrated)
                                         "WHERE prefix = 'migp'"), 0);
                 ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_prefix "
                                         "WHERE prefix = 'MIGP'"), 0);
+        }
+        /* A case twin of a known prefix is refused, naming why. */
+        {
+                it_run_t r = consume_file(conf, file, "migp");
+                ck_assert_int_eq(r.exit_code, 1);
+                ck_assert_msg(strstr(r.err, "prefix 'migp' differs only in case"),
+                              "%s", r.err);
+                it_run_free(&r);
         }
         mysql_close(m);
 }
@@ -466,6 +498,7 @@ START_TEST(test_poly_pair_validated)
         consume_file_ok(conf, path, prefix);
         note = pick(recs, "civicrm_note", note_on_contact);
         ck_assert_ptr_nonnull(note);
+        note = json_deep_copy(note); /* recs goes below */
         child_note = json_integer_value(json_object_get(json_object_get(note, "value"),
                                                         "civisync_child_id"));
         m = it_connect(master);
@@ -498,6 +531,7 @@ START_TEST(test_poly_pair_validated)
                                 "AND entity_table = 'civicrm_contact' AND entity_id = "
                                 "%lld", master_note, master_contact), 1);
         json_decref(recs);
+        json_decref(note);
         mysql_close(m);
 }
 END_TEST
