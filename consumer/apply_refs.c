@@ -116,10 +116,18 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
         json_t *val;
         unsigned int dberr = 0;
 
-        /* Every field must be an envelope field or a master column. */
+        /* Every field must be an envelope field or a master column that
+         * the registry lets through: an OMIT column (a credential) never
+         * leaves the child, so a document carrying one is hostile or broken. */
         json_object_foreach((json_t *)doc, key, val) {
                 if (cs_doc_field_reserved(key))
                         continue;
+                if (cs_reg_col_policy(ent, key) == CS_COL_OMIT) {
+                        snprintf(errstr, errstr_size,
+                                 "column '%.64s' of %s is never synced (OMIT: it "
+                                 "never leaves the child)", key, ent->table);
+                        return AP_REJECTED;
+                }
                 if (cs_schema_col_index(tbl, key) < 0) {
                         snprintf(errstr, errstr_size,
                                  "unknown column '%.64s' for master table %s",
