@@ -135,6 +135,35 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                         return AP_REJECTED;
                 }
         }
+        /* A polymorphic pair is written whole or not at all: an update
+         * carrying only entity_table would move the row to another table. */
+        for (const cs_ref_t *r = ent->refs; r && r->column; r++) {
+                json_t *idv, *tv;
+                if (r->kind != CS_REF_POLY)
+                        continue;
+                idv = json_object_get(doc, r->column);
+                tv = json_object_get(doc, r->table_column);
+                if (!idv && !tv)
+                        continue;
+                if (!idv || !tv) {
+                        snprintf(errstr, errstr_size, "columns %s and %s go "
+                                 "together: the document carries only %s",
+                                 r->table_column, r->column,
+                                 idv ? r->column : r->table_column);
+                        return AP_REJECTED;
+                }
+                if (json_is_null(tv) && json_is_null(idv))
+                        continue;
+                if (!json_is_string(tv) ||
+                    !cs_reg_poly_target_ok(ent, json_string_value(tv))) {
+                        snprintf(errstr, errstr_size,
+                                 "column %s: %s '%.64s' is not a synced table",
+                                 r->column, r->table_column,
+                                 json_is_string(tv) ? json_string_value(tv) :
+                                 "(not a string)");
+                        return AP_REJECTED;
+                }
+        }
         for (size_t c = 0; c < tbl->col_cnt; c++) {
                 const cs_column_t *col = &tbl->cols[c];
                 const cs_ref_t *ref;
