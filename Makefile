@@ -56,12 +56,13 @@ LIB_SRC   := $(wildcard shared/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
 PROGRAMS  := bin/civisync-produce bin/civisync-consume bin/civisync-broker \
-             bin/civisync-topics bin/civisync-verify
+             bin/civisync-topics bin/civisync-verify bin/civisync-restore
 produce_SRC := $(wildcard producer/*.c)
 consume_SRC := $(wildcard consumer/*.c)
 broker_SRC  := topics/broker.c
 topics_SRC  := $(filter-out topics/broker.c,$(wildcard topics/*.c))
 verify_SRC  := $(wildcard consumer/verify/*.c)
+restore_SRC := $(wildcard consumer/restore/*.c)
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 INTEG_SRC := $(wildcard tests/integration/*.c) tests/unit/jsonschema.c
@@ -111,6 +112,9 @@ bin/civisync-topics: $(topics_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 bin/civisync-verify: $(verify_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bin/civisync-restore: $(restore_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -207,7 +211,7 @@ bench: deps
 	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $(BUILD)/bench/civisync-bench-lag bench/lag.c $(LDLIBS)
 	BENCH_LAG=$(CURDIR)/$(BUILD)/bench/civisync-bench-lag bench/bench.sh $(if $(N),--contacts $(N)) $(BENCH_ARGS)
 
-# install: the four programs (not the test broker), the example configuration, the systemd
+# install: the programs (not the test broker), the example configuration, the systemd
 # unit with its ExecStart pointing at $(PREFIX)/bin, the topic settings and the manual.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/civisync/conf \

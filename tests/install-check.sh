@@ -27,7 +27,7 @@ fi
 rm -f "$dest.log"
 root="$dest$prefix"
 
-want="civisync-consume civisync-produce civisync-topics civisync-verify"
+want="civisync-consume civisync-produce civisync-restore civisync-topics civisync-verify"
 have=$(cd "$root/bin" && ls | sort | tr '\n' ' ' | sed 's/ $//')
 [ "$have" = "$want" ] || fail "$prefix/bin holds '$have', want '$want'"
 
