@@ -14,6 +14,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "progress.h"
+#include "rebuild.h"
 #include "sink.h"
 #include "state.h"
 
@@ -41,6 +42,9 @@ static const char usage_text[] =
 "                      instead of Kafka (atomically: FILE appears when done)\n"
 "      --dry-run       read the child and count what would be sent; send\n"
 "                      nothing and leave the state untouched\n"
+"      --rebuild-state record the child as it is now as the incremental\n"
+"                      state, sending nothing (after civisync-restore: the\n"
+"                      master already holds every row)\n"
 "  -v, --verbose       more log output (repeatable); -q, --quiet: less\n"
 "  -h, --help          this text;  -V, --version: version\n"
 "\n"
@@ -51,15 +55,17 @@ static const char usage_text[] =
 typedef struct produce_opts_s {
         int complete;
         int dry_run;
+        int rebuild_state;
         const char *output;
 } produce_opts_t;
 
-enum { OPT_COMPLETE = 1000, OPT_DRY_RUN, OPT_OUTPUT };
+enum { OPT_COMPLETE = 1000, OPT_DRY_RUN, OPT_OUTPUT, OPT_REBUILD_STATE };
 
 static const struct option long_options[] = {
         { "complete", no_argument, NULL, OPT_COMPLETE },
         { "dry-run", no_argument, NULL, OPT_DRY_RUN },
         { "output", required_argument, NULL, OPT_OUTPUT },
+        { "rebuild-state", no_argument, NULL, OPT_REBUILD_STATE },
         { NULL, 0, NULL, 0 }
 };
 
@@ -71,6 +77,7 @@ static int on_option(int opt, const char *arg, void *opaque, char *errstr,
         case OPT_COMPLETE: opts->complete = 1; return 0;
         case OPT_DRY_RUN: opts->dry_run = 1; return 0;
         case OPT_OUTPUT: opts->output = arg; return 0;
+        case OPT_REBUILD_STATE: opts->rebuild_state = 1; return 0;
         default:
                 snprintf(errstr, errstr_size, PROGRAM ": unknown option");
                 return -1;
@@ -102,6 +109,7 @@ static void print_summary(const produce_opts_t *opts,
         int first = 1;
 
         printf("%s: prefix %s %s%s generation %lld:", PROGRAM, conf->prefix,
+               opts->rebuild_state ? "rebuild-state (nothing sent)" :
                opts->complete ? "complete" : "incremental",
                opts->dry_run ? " (dry run, nothing sent)" : "",
                stats->generation);
@@ -160,6 +168,11 @@ int main(int argc, char **argv)
                          "--output exclude each other");
                 goto usage_error;
         }
+        if (opts.rebuild_state && (opts.complete || opts.dry_run || opts.output)) {
+                snprintf(errstr, sizeof(errstr), PROGRAM ": --rebuild-state "
+                         "excludes --complete, --dry-run and --output");
+                goto usage_error;
+        }
         if (cs_kafka_topic_name(topic, sizeof(topic), conf.kafka.topic_prefix,
                                 conf.prefix, errstr, sizeof(errstr)) == -1)
                 goto usage_error;
@@ -187,7 +200,7 @@ int main(int argc, char **argv)
         if (!(db = cs_db_connect(&conf.child, errstr, sizeof(errstr))))
                 goto runtime_error;
 
-        if (opts.dry_run)
+        if (opts.dry_run || opts.rebuild_state)
                 sink = cs_sink_dryrun_new();
         else if (opts.output)
                 sink = cs_sink_file_new(opts.output, errstr, sizeof(errstr));
@@ -197,7 +210,9 @@ int main(int argc, char **argv)
                 goto runtime_error;
 
         old_incr = json_object_get(state, "incremental");
-        if (!opts.complete && !json_is_object(old_incr)) {
+        if (opts.rebuild_state) {
+                ; /* whatever the old state, it is replaced */
+        } else if (!opts.complete && !json_is_object(old_incr)) {
                 cs_info("no incremental state for prefix %s in %s yet: this "
                         "first run is a complete sync", conf.prefix,
                         conf.state_dir);
@@ -210,7 +225,13 @@ int main(int argc, char **argv)
         }
         state_gen = json_integer_value(json_object_get(old_incr,
                                                        "state_generation")) + 1;
-        if (opts.complete) {
+        if (opts.rebuild_state) {
+                stats.generation = json_integer_value(json_object_get(state,
+                                                                      "generation"));
+                if (cs_rebuild_state(&conf, db, state_gen, created, &new_incr,
+                                     errstr, sizeof(errstr)) == -1)
+                        goto runtime_error;
+        } else if (opts.complete) {
                 if (cs_complete_run(&conf, db, sink,
                                     json_integer_value(json_object_get(state,
                                                                        "generation")),
@@ -249,6 +270,7 @@ int main(int argc, char **argv)
                 }
                 json_object_set_new(new_incr, "last_run",
                         json_pack("{s:s, s:s, s:I, s:I}", "mode",
+                                  opts.rebuild_state ? "rebuild-state" :
                                   opts.complete ? "complete" : "incremental",
                                   "finished_at", now, "messages",
                                   (json_int_t)cs_sink_sent(sink), "documents",

@@ -10,6 +10,7 @@ Suite *topics_it_suite(void);
 Suite *format_suite(void);
 Suite *security_suite(void);
 Suite *hostile_suite(void);
+Suite *restore_suite(void);
 
 int main(void)
 {
@@ -22,6 +23,7 @@ int main(void)
                 format_suite,
                 security_suite,
                 hostile_suite,
+                restore_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
