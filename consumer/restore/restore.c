@@ -704,6 +704,71 @@ static int write_deferred(run_t *r)
         return 0;
 }
 
+/* Last pass: the entities' own modification timestamps (change_column) set
+ * again from the master where the target's differ. CiviCRM installs
+ * triggers that bump civicrm_contact.modified_date when an email, phone...
+ * is written; the restore's later inserts would otherwise leave the
+ * contacts newer than on the master. */
+static int restore_change_columns(run_t *r)
+{
+        for (size_t i = 0; i < r->ent_cnt; i++) {
+                ent_t *e = &r->ents[i];
+                const char *mc = e->ent->change_column;
+                char upd[512];
+                long long after = 0;
+                cs_db_value_t p;
+
+                if (e->rep.skipped || !mc || !cs_db_ident_valid(mc) ||
+                    cs_schema_col_index(&e->ttbl, mc) < 0 ||
+                    cs_schema_col_index(&e->mtbl, mc) < 0)
+                        continue;
+                p = v_str(e->ent->table);
+                if (cs_db_set_vars(r->master, "SET @cs_rt = ?", &p, 1, NULL, NULL,
+                                   r->errstr, r->errstr_size) == -1)
+                        return -1;
+                snprintf(r->sql, SQL_MAX, "SELECT m.child_entity_id, t.`%s` FROM "
+                         "`%s` m JOIN `%s` t ON t.`id` = m.master_entity_id WHERE "
+                         "m.entity_table = @cs_rt AND m.child_entity_id > @cs_after "
+                         "ORDER BY m.child_entity_id LIMIT %d", mc, r->map,
+                         e->ent->table, PAGE_ROWS);
+                snprintf(upd, sizeof(upd), "UPDATE `%s` SET `%s` = ? WHERE id = ? "
+                         "AND NOT (`%s` <=> ?)", e->ent->table, mc, mc);
+                for (;;) {
+                        MYSQL_RES *res;
+                        MYSQL_ROW v;
+                        size_t got = 0;
+
+                        p = v_int(after);
+                        if (cs_db_set_vars(r->master, "SET @cs_after = ?", &p, 1,
+                                           NULL, NULL, r->errstr,
+                                           r->errstr_size) == -1 ||
+                            !(res = cs_db_query(r->master, r->sql, r->errstr,
+                                                r->errstr_size)))
+                                return -1;
+                        while ((v = mysql_fetch_row(res))) {
+                                cs_db_value_t u[3];
+                                unsigned int dberr;
+
+                                got++;
+                                after = to_id(v[0]);
+                                u[0] = v[1] ? v_str(v[1]) : (cs_db_value_t){ 0 };
+                                u[1] = v_int(after);
+                                u[2] = u[0];
+                                if (cs_db_run(r->tcache, upd, u, 3, NULL, NULL,
+                                              NULL, NULL, &dberr, r->errstr,
+                                              r->errstr_size) == -1) {
+                                        mysql_free_result(res);
+                                        return -1;
+                                }
+                        }
+                        mysql_free_result(res);
+                        if (got < PAGE_ROWS)
+                                break;
+                }
+        }
+        return 0;
+}
+
 /* ---- entry point ---- */
 
 static void ent_free(ent_t *e)
@@ -867,7 +932,8 @@ int rs_run(MYSQL *master, MYSQL *target, const char *prefix, int dry_run,
                         goto done;
                 }
         }
-        if (!dry_run && write_deferred(&r) == -1)
+        if (!dry_run && (write_deferred(&r) == -1 ||
+                         restore_change_columns(&r) == -1))
                 goto done;
         if (cs_db_exec(target, dry_run ? "ROLLBACK" : "COMMIT", errstr,
                        errstr_size) == -1)

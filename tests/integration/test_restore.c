@@ -107,6 +107,17 @@ START_TEST(test_restore_round_trip)
         m = it_connect(master);
         it_exec(m, "DROP DATABASE `%s`", child);
         it_make_db(child, "--schema 5");
+        /* CiviCRM's own trigger set bumps the contact when its emails,
+         * phones... are written (see the CiviCRM README): the restore must
+         * still leave every contact as the master has it. */
+        c = it_connect(child);
+        it_exec(c, "CREATE TRIGGER civicrm_email_after_insert AFTER INSERT ON "
+                "civicrm_email FOR EACH ROW UPDATE civicrm_contact SET "
+                "modified_date = CURRENT_TIMESTAMP WHERE id = NEW.contact_id");
+        it_exec(c, "CREATE TRIGGER civicrm_phone_after_insert AFTER INSERT ON "
+                "civicrm_phone FOR EACH ROW UPDATE civicrm_contact SET "
+                "modified_date = CURRENT_TIMESTAMP WHERE id = NEW.contact_id");
+        mysql_close(c);
 
         /* --dry-run: counts per table, writes nothing. */
         r = it_run("civisync-restore", "--master-config", cconf, "--prefix", prefix,
