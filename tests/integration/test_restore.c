@@ -213,8 +213,9 @@ END_TEST
  * --prefix that is not the configuration's; a failed write rolls back. */
 START_TEST(test_restore_refusals)
 {
-        char master[64], child[64], prefix[40], topic[80], extra[128], old[64];
+        char master[64], child[64], prefix[40], topic[80], extra[160], old[64];
         char *pconf, *cconf;
+        long long group_id;
         MYSQL *m, *c;
         it_run_t r;
 
@@ -238,6 +239,13 @@ START_TEST(test_restore_refusals)
         /* A non-empty target: one email. */
         it_exec(m, "DROP DATABASE `%s`", child);
         it_make_db(child, "--schema 5 --child 3 --contacts 20");
+        /* A group name that fills its column: the master keeps it cut with
+         * a hash, which a restore cannot undo (and says so). */
+        c = it_connect(child);
+        group_id = it_int(c, "SELECT MIN(id) FROM civicrm_group");
+        it_exec(c, "UPDATE civicrm_group SET name = REPEAT('n', 64) WHERE id = %lld",
+                group_id);
+        mysql_close(c);
         produce(pconf, "--complete");
         consume(cconf);
         it_exec(m, "DROP DATABASE `%s`", child);
@@ -265,6 +273,19 @@ START_TEST(test_restore_refusals)
         ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM civicrm_email"), 0);
         ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM civicrm_tag"), 5);
         it_exec(c, "DROP TRIGGER cs_test_fail");
+
+        /* Now the restore goes through and reports the cut name. */
+        r = it_run("civisync-restore", "--master-config", cconf, "--into", pconf, NULL);
+        run_ok(&r, "restore");
+        snprintf(extra, sizeof(extra), "1 unique values cut with a hash on the master "
+                 "(NOT restorable; first child id %lld)", group_id);
+        ck_assert_msg(strstr(r.out, extra) != NULL, "%s", r.out);
+        ck_assert_msg(strstr(r.out, "1 unique values not restorable") != NULL, "%s", r.out);
+        it_run_free(&r);
+        ck_assert_int_eq(it_int(c, "SELECT CHAR_LENGTH(name) FROM civicrm_group "
+                                "WHERE id = %lld", group_id), 64 - strlen(prefix) - 1);
+        ck_assert_int_eq(it_int(c, "SELECT name LIKE '%%~%%' FROM civicrm_group "
+                                "WHERE id = %lld", group_id), 1);
         mysql_close(c);
 
         /* --prefix must be the configuration's. */
