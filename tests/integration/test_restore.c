@@ -215,7 +215,7 @@ START_TEST(test_restore_refusals)
 {
         char master[64], child[64], prefix[40], topic[80], extra[160], old[64];
         char *pconf, *cconf;
-        long long group_id;
+        long long group_id, employer;
         MYSQL *m, *c;
         it_run_t r;
 
@@ -274,6 +274,18 @@ START_TEST(test_restore_refusals)
         ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM civicrm_tag"), 5);
         it_exec(c, "DROP TRIGGER cs_test_fail");
 
+        /* An employer the master no longer maps for this prefix: its
+         * employees restore with employer_id NULL (counted), its own rows
+         * that cannot exist without it are left out (counted). */
+        employer = it_int(m, "SELECT MIN(x.child_entity_id) FROM `%s`.mapping_master_%s x "
+                          "JOIN `%s`.civicrm_contact t ON t.id = x.master_entity_id "
+                          "WHERE x.entity_table = 'civicrm_contact' AND t.id IN "
+                          "(SELECT employer_id FROM `%s`.civicrm_contact)",
+                          master, prefix, master, master);
+        ck_assert_int_gt(employer, 1);
+        it_exec(m, "DELETE FROM `%s`.mapping_master_%s WHERE entity_table = "
+                "'civicrm_contact' AND child_entity_id = %lld", master, prefix, employer);
+
         /* Now the restore goes through and reports the cut name. */
         r = it_run("civisync-restore", "--master-config", cconf, "--into", pconf, NULL);
         run_ok(&r, "restore");
@@ -281,7 +293,15 @@ START_TEST(test_restore_refusals)
                  "(NOT restorable; first child id %lld)", group_id);
         ck_assert_msg(strstr(r.out, extra) != NULL, "%s", r.out);
         ck_assert_msg(strstr(r.out, "1 unique values not restorable") != NULL, "%s", r.out);
+        ck_assert_msg(strstr(r.out, "references to rows not of") != NULL, "%s", r.out);
+        ck_assert_msg(strstr(r.out, "rows left out (a required reference not of") != NULL,
+                      "%s", r.out);
         it_run_free(&r);
+        ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM civicrm_contact WHERE id = %lld",
+                                employer), 0);
+        ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM civicrm_contact WHERE "
+                                "employer_id = %lld", employer), 0);
+        ck_assert_int_gt(it_int(c, "SELECT COUNT(*) FROM civicrm_contact"), 10);
         ck_assert_int_eq(it_int(c, "SELECT CHAR_LENGTH(name) FROM civicrm_group "
                                 "WHERE id = %lld", group_id), 64 - strlen(prefix) - 1);
         ck_assert_int_eq(it_int(c, "SELECT name LIKE '%%~%%' FROM civicrm_group "
