@@ -21,7 +21,8 @@
 #define PROGRAM "civisync-produce"
 
 static const char usage_text[] =
-"Usage: " PROGRAM " -c FILE [--complete] [--dry-run] [--output FILE] [options]\n"
+"Usage: " PROGRAM " -c FILE [--complete] [--dry-run] [--output FILE]\n"
+"                        [--rebuild-state] [options]\n"
 "\n"
 "Publishes a child CiviCRM database's entities as JSON documents to the\n"
 "Kafka topic <topic_prefix><prefix> (default civisync.<PREFIX>).\n"

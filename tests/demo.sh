@@ -17,6 +17,9 @@
 #   9. civisync-consume --status
 #  10. drift: three alpha rows deleted in the master; verify sees it; --resync alpha --once
 #      repairs it (verify: 0 differences); beta's mapping table and rows are unchanged
+#  11. disaster recovery: child_beta dropped, recreated empty (schema + seed) and rebuilt from
+#      the master by civisync-restore; verify: 0 differences; --rebuild-state, then an
+#      incremental run sends nothing
 # Environment: CS_KEEP_TMP=1 keeps the temp dir (configs, logs, data dir);
 #              CS_DEMO_ALPHA_CONTACTS / CS_DEMO_BETA_CONTACTS override the sizes.
 # Exit status: 0 when every step succeeded; 1 naming the failed step otherwise.
@@ -438,11 +441,32 @@ if ! cmp -s "$CS_TEST_TMPDIR/beta-rows-before" "$CS_TEST_TMPDIR/beta-rows-after"
 fi
 echo "  beta's master rows unchanged: $(wc -l <"$CS_TEST_TMPDIR/beta-rows-after") tables, $(awk -F'\t' '{split($2, a, " "); s += a[1]} END {print s + 0}' "$CS_TEST_TMPDIR/beta-rows-after") rows, same content checksums"
 
+B=beta
+BDB=${CHILD_DB[beta]}
+say "11. disaster recovery: $B's database lost, rebuilt from the master (civisync-restore)"
+step "drop $BDB, create it empty (schema + seed)" bash -c "
+        tests/lib/make-db.sh '$BDB' --schema 5 --replace && echo 'fresh CiviCRM install in $BDB'"
+step "restore $B --dry-run" "$CS_BIN/civisync-restore" --master-config "$CONS" --prefix "$B" \
+        --into "$CS_TEST_TMPDIR/$B.cfg" --dry-run
+step "restore $B" "$CS_BIN/civisync-restore" --master-config "$CONS" --prefix "$B" \
+        --into "$CS_TEST_TMPDIR/$B.cfg"
+grep -E '^(civicrm_contact|civicrm_email|civicrm_group):' "$STEP_LOG.out" | sed 's/^/  | /'
+step "verify $B (restored)" "$CS_BIN/civisync-verify" --child-config "$CS_TEST_TMPDIR/$B.cfg" --master-config "$CONS"
+RESTORE_VERIFY=$(tail -n 1 "$STEP_LOG.out")
+step "produce $B --rebuild-state" "$CS_BIN/civisync-produce" -c "$CS_TEST_TMPDIR/$B.cfg" --rebuild-state
+step "produce $B (incremental after restore)" "$CS_BIN/civisync-produce" -c "$CS_TEST_TMPDIR/$B.cfg"
+RESTORE_INCR=$(tail -n 1 "$STEP_LOG.out")
+case "$RESTORE_INCR" in
+*"; 0 messages,"*) ;;
+*) fail "produce $B after the restore" "expected 0 messages: $RESTORE_INCR" ;;
+esac
+
 say "figures"
 echo "  incremental run after the edits:  $INCR_SUMMARY  ($INCR_SECS s)"
 echo "  no-change incremental run:        $NOCHANGE_SUMMARY  ($NOCHANGE_SECS s)"
 for p in "${PREFIXES[@]}"; do echo "  ${VERIFY_LINE[$p]}"; done
 echo "  after drift + --resync $A:        $RESYNC_VERIFY"
+echo "  after restoring $B:               $RESTORE_VERIFY"
 echo "  demo total: $SECONDS s"
 
 say "done"

@@ -189,6 +189,10 @@ int main(int argc, char **argv)
                          "was written)" : "");
                 goto done;
         }
+        if (!opts.dry_run)
+                cs_info("next: civisync-verify --child-config %s --master-config "
+                        "%s; then civisync-produce -c %s --rebuild-state",
+                        opts.into, opts.master_config, opts.into);
         printf("restore %s%s: %lld rows in %lld tables%s; %lld references not "
                "of %s set NULL, %lld id-list ids left out, %lld rows left out, "
                "%lld unique values not restorable; %.2f s\n", pconf.prefix,
@@ -196,10 +200,6 @@ int main(int argc, char **argv)
                totals.tables, opts.dry_run ? " would be written" : " written",
                totals.refs_nulled, pconf.prefix, totals.list_ids_dropped,
                totals.dropped, totals.truncated, cs_progress_now() - started);
-        if (!opts.dry_run)
-                printf("next: civisync-verify --child-config %s --master-config "
-                       "%s; then civisync-produce -c %s --rebuild-state\n",
-                       opts.into, opts.master_config, opts.into);
         fflush(stdout);
         exit_code = CS_EXIT_OK;
 done:
