@@ -317,6 +317,10 @@ START_TEST(test_restore_refusals)
         r = it_run("civisync-restore", "--into", pconf, NULL);
         ck_assert_int_eq(r.exit_code, 2);
         it_run_free(&r);
+        r = it_run("civisync-produce", "-c", pconf, "--rebuild-state", "--complete", NULL);
+        ck_assert_int_eq(r.exit_code, 2);
+        ck_assert_msg(strstr(r.err, "--rebuild-state excludes") != NULL, "%s", r.err);
+        it_run_free(&r);
 
         /* A 4.2 target. */
         it_unique(old, sizeof(old), "old");
