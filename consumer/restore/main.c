@@ -21,7 +21,7 @@ static const char usage_text[] =
 "in dependency order, references mapped back to child ids, \"<P>:\" taken off\n"
 "qualified unique columns. One transaction on the target: a failed restore\n"
 "leaves it as it was. Metadata (option values, location types...) is the\n"
-"seed's. Columns the sync never carries (api_key) or clears (smart-group\n"
+"seed's. Columns the sync never carries (api_key, hash) or clears (smart-group\n"
 "caches...) stay NULL. See docs/OPERATIONS.md, \"Disaster recovery\".\n"
 "\n"
 "Options:\n"
