@@ -11,6 +11,7 @@ Suite *format_suite(void);
 Suite *security_suite(void);
 Suite *hostile_suite(void);
 Suite *restore_suite(void);
+Suite *fullschema_suite(void);
 
 int main(void)
 {
@@ -24,6 +25,7 @@ int main(void)
                 security_suite,
                 hostile_suite,
                 restore_suite,
+                fullschema_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

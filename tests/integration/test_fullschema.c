@@ -1,0 +1,175 @@
+/* test_fullschema.c — a master and a child with CiviCRM's full 153-table schema: complete sync, edit, hard delete, verify. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static void produce(const char *conf, int complete)
+{
+        it_run_t r = complete ?
+                it_run("civisync-produce", "-c", conf, "--complete", NULL) :
+                it_run("civisync-produce", "-c", conf, NULL);
+        ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
+        it_run_free(&r);
+}
+
+static void consume(const char *conf)
+{
+        it_run_t r = it_run("civisync-consume", "-c", conf, "--once", NULL);
+        ck_assert_msg(r.exit_code == 0, "consume exit %d: %s", r.exit_code, r.err);
+        ck_assert_msg(strstr(r.err, "rejected to") == NULL, "rejections: %s", r.err);
+        ck_assert_msg(strstr(r.err, "parked") == NULL ||
+                      strstr(r.err, "0 parked") != NULL, "parked rows: %s", r.err);
+        it_run_free(&r);
+}
+
+static void verify_clean(const char *pconf, const char *cconf, const char *prefix)
+{
+        char want[128];
+        it_run_t r = it_run("civisync-verify", "--child-config", pconf,
+                            "--master-config", cconf, NULL);
+
+        snprintf(want, sizeof(want), "verify %s: 0 differences", prefix);
+        ck_assert_msg(r.exit_code == 0 && strstr(r.out, want) != NULL,
+                      "verify exit %d\n%s\n%s", r.exit_code, r.out, r.err);
+        it_run_free(&r);
+}
+
+static long long master_id(MYSQL *m, const char *prefix, const char *table,
+                           long long child_id)
+{
+        return it_int(m, "SELECT COALESCE(MAX(master_entity_id), 0) FROM "
+                      "mapping_master_%s WHERE entity_table = '%s' AND "
+                      "child_entity_id = %lld", prefix, table, child_id);
+}
+
+/* Master: full schema + the installer's empty-site seed. Child: the
+ * installer's demo site (all 153 tables populated + 3 custom-value
+ * tables). Phase-1 entities sync; the location-block rows (contact_id
+ * NULL) stay behind; an edit and a hard delete of a contact with
+ * dependants in many tables follow; verify finds nothing. */
+START_TEST(test_full_schema_demo_site)
+{
+        char master[64], child[64], prefix[40], topic[80], extra[128];
+        char *pconf, *cconf;
+        long long victim, victim_m, cascaded, edited, edited_m;
+        static const char *const nested[] = { "civicrm_email", "civicrm_phone",
+                                              "civicrm_address", NULL };
+        MYSQL *m, *c;
+
+        it_unique(prefix, sizeof(prefix), "fs");
+        snprintf(topic, sizeof(topic), "civisync.%s", prefix);
+        it_unique(master, sizeof(master), "fsmaster");
+        it_unique(child, sizeof(child), "fschild");
+        it_make_db(master, "--schema full --seed empty-site");
+        it_make_db(child, "--schema full --seed demo-site");
+        it_topic(topic, 1);
+        pconf = strdup(it_producer_conf(prefix, child, NULL));
+        snprintf(extra, sizeof(extra), "prefixes = [\"%s\"];", prefix);
+        cconf = strdup(it_consumer_conf(master, extra));
+        m = it_connect(master);
+        c = it_connect(child);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM information_schema.TABLES "
+                                "WHERE TABLE_SCHEMA = DATABASE()"), 153);
+        ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM information_schema.TABLES "
+                                "WHERE TABLE_SCHEMA = DATABASE()"), 156);
+        /* The master's FKs: far more than a dozen cascade from contacts. */
+        ck_assert_int_gt(it_int(m, "SELECT COUNT(*) FROM information_schema."
+                                "REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = "
+                                "DATABASE() AND REFERENCED_TABLE_NAME = "
+                                "'civicrm_contact' AND DELETE_RULE = 'CASCADE'"), 30);
+
+        produce(pconf, 1);
+        consume(cconf);
+        it_assert_synced(c, m, prefix);
+        ck_assert_int_eq(it_mapped_rows(m, prefix, "civicrm_contact"), 201);
+        /* Location-block rows (event venues, contact_id NULL) are not synced:
+         * 3 of each on the demo site, none mapped, none on the master. */
+        for (int i = 0; nested[i]; i++) {
+                ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM %s WHERE "
+                                        "contact_id IS NULL", nested[i]), 3);
+                ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM mapping_master_%s m "
+                                        "JOIN `%s`.%s t ON t.id = m.child_entity_id "
+                                        "WHERE m.entity_table = '%s' AND "
+                                        "t.contact_id IS NULL", prefix, child,
+                                        nested[i], nested[i]), 0);
+                ck_assert_int_eq(it_mapped_rows(m, prefix, nested[i]),
+                                 it_int(c, "SELECT COUNT(*) FROM %s WHERE "
+                                        "contact_id IS NOT NULL", nested[i]));
+                ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM %s WHERE "
+                                        "contact_id IS NULL", nested[i]), 0);
+        }
+        verify_clean(pconf, cconf, prefix);
+
+        /* An incremental edit. */
+        edited = it_int(c, "SELECT MIN(id) FROM civicrm_contact WHERE "
+                        "contact_type = 'Individual' AND id > 1");
+        it_exec(c, "UPDATE civicrm_contact SET first_name = 'Edited on the demo site', "
+                "modified_date = NOW() + INTERVAL 1 MINUTE WHERE id = %lld", edited);
+        it_exec(c, "INSERT INTO civicrm_email (contact_id, location_type_id, email, "
+                "is_primary) VALUES (%lld, 1, 'edited@example.org', 0)", edited);
+        produce(pconf, 0);
+        consume(cconf);
+        edited_m = master_id(m, prefix, "civicrm_contact", edited);
+        ck_assert_int_gt(edited_m, 0);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_contact WHERE id = %lld "
+                                "AND first_name = 'Edited on the demo site'", edited_m), 1);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_email WHERE "
+                                "contact_id = %lld AND email = 'edited@example.org'",
+                                edited_m), 1);
+
+        /* A hard delete of the contact with the most dependants among the
+         * synced tables (activities, relationships, memberships, ...), as
+         * CiviCRM does it: polymorphic rows first, then the contact, whose
+         * FKs cascade on the child and, through the consumer, on the master. */
+        victim = it_int(c, "SELECT c.id FROM civicrm_contact c WHERE c.id > 1 AND "
+                        "NOT EXISTS (SELECT 1 FROM civicrm_membership_type t WHERE "
+                        "t.member_of_contact_id = c.id) ORDER BY "
+                        "(SELECT COUNT(*) FROM civicrm_activity_contact a WHERE "
+                        "a.contact_id = c.id) + (SELECT COUNT(*) FROM "
+                        "civicrm_relationship r WHERE c.id IN (r.contact_id_a, "
+                        "r.contact_id_b)) + (SELECT COUNT(*) FROM civicrm_group_contact g "
+                        "WHERE g.contact_id = c.id) DESC, c.id LIMIT 1");
+        victim_m = master_id(m, prefix, "civicrm_contact", victim);
+        ck_assert_int_gt(victim_m, 0);
+        cascaded = it_int(m, "SELECT (SELECT COUNT(*) FROM civicrm_activity_contact "
+                          "WHERE contact_id = %lld) + (SELECT COUNT(*) FROM "
+                          "civicrm_relationship WHERE %lld IN (contact_id_a, "
+                          "contact_id_b))", victim_m, victim_m);
+        ck_assert_int_gt(cascaded, 10);
+        it_exec(c, "DELETE FROM civicrm_note WHERE entity_table = 'civicrm_contact' "
+                "AND entity_id = %lld", victim);
+        it_exec(c, "DELETE FROM civicrm_entity_tag WHERE entity_table = "
+                "'civicrm_contact' AND entity_id = %lld", victim);
+        it_exec(c, "DELETE FROM civicrm_contact WHERE id = %lld", victim);
+        produce(pconf, 0);
+        consume(cconf);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_contact WHERE id = %lld",
+                                victim_m), 0);
+        ck_assert_int_eq(master_id(m, prefix, "civicrm_contact", victim), 0);
+        ck_assert_int_eq(it_int(m, "SELECT (SELECT COUNT(*) FROM civicrm_activity_contact "
+                                "WHERE contact_id = %lld) + (SELECT COUNT(*) FROM "
+                                "civicrm_relationship WHERE %lld IN (contact_id_a, "
+                                "contact_id_b))", victim_m, victim_m), 0);
+        it_assert_synced(c, m, prefix);
+        verify_clean(pconf, cconf, prefix);
+
+        mysql_close(m);
+        mysql_close(c);
+        free(pconf);
+        free(cconf);
+}
+END_TEST
+
+Suite *fullschema_suite(void)
+{
+        Suite *s = suite_create("fullschema");
+        TCase *tc = tcase_create("fullschema");
+
+        tcase_set_timeout(tc, 600);
+        tcase_add_test(tc, test_full_schema_demo_site);
+        suite_add_tcase(s, tc);
+        return s;
+}
