@@ -117,11 +117,14 @@ static json_t *cursor_now(incr_ctx_t *ctx, const cs_src_t *s, char *errstr,
                 if (cs_db_set_vars(ctx->db, "SET @cs_tbl = ?", &v, 1, NULL,
                                    NULL, errstr, errstr_size) == -1)
                         return NULL;
+                const cs_change_log_t *log = cs_reg_change_log();
+
                 snprintf(sql, sizeof(sql),
-                         "SELECT `modified_date`, `id` FROM `civicrm_log` "
-                         "WHERE `entity_table` = @cs_tbl AND `modified_date` "
-                         "IS NOT NULL ORDER BY `modified_date` DESC, `id` DESC "
-                         "LIMIT 1");
+                         "SELECT `%s`, `%s` FROM `%s` WHERE `%s` = @cs_tbl AND "
+                         "`%s` IS NOT NULL ORDER BY `%s` DESC, `%s` DESC LIMIT 1",
+                         log->time_column, log->id_column, log->table,
+                         log->table_column, log->time_column, log->time_column,
+                         log->id_column);
         } else {
                 snprintf(sql, sizeof(sql),
                          "SELECT `%s`, `id` FROM `%s` WHERE `%s` IS NOT NULL%s%s%s "

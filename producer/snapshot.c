@@ -5,11 +5,11 @@
 
 #include "db.h"
 #include "doc.h"
+#include "capacity.h"
 #include "log.h"
 #include "schema.h"
 #include "snapshot.h"
 
-#define CS_SNAP_MAX_CHILDREN 8
 /* Ids per cs_snap_emit_ids query, and the widest id range one may span. */
 #define IDS_PER_QUERY 500
 /* A query for a set of ids reads every row (and nested row) in the id range
@@ -194,9 +194,9 @@ static int emit_batch(cs_snap_t *snap, cs_src_t *s, const char *root_sql,
                       void *opaque, long long *last, size_t *nrows,
                       char *errstr, size_t errstr_size)
 {
-        const cs_entity_t *kids[CS_SNAP_MAX_CHILDREN];
-        size_t kid_cnt = cs_reg_children(s->ent, kids, CS_SNAP_MAX_CHILDREN);
-        child_page_t pages[CS_SNAP_MAX_CHILDREN];
+        const cs_entity_t *kids[CS_LIMIT_NESTED_KINDS];
+        size_t kid_cnt = cs_reg_children(s->ent, kids, CS_LIMIT_NESTED_KINDS);
+        child_page_t pages[CS_LIMIT_NESTED_KINDS];
         size_t page_cnt = 0;
         MYSQL_RES *res;
         MYSQL_ROW row;

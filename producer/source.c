@@ -1,4 +1,4 @@
-/* source.c — how each registry entity is read from this child: its table(s), columns and SQL (incl. the 4.2 activity adaptation). */
+/* source.c — how each registry entity is read from this child: its table(s), columns and SQL (incl. the registry's legacy sources). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +139,7 @@ oom:
         return -1;
 }
 
-/* Removes column name from tbl (the 4.2 activity.source_contact_id). */
+/* Removes column name from tbl (a column a legacy source absorbs). */
 static void drop_column(cs_table_t *tbl, const char *name)
 {
         int i = cs_schema_col_index(tbl, name);
@@ -151,53 +151,49 @@ static void drop_column(cs_table_t *tbl, const char *name)
         tbl->col_cnt--;
 }
 
-/* civicrm_activity_contact synthesized from a 4.2/4.3 child (FORMAT.md
- * §17): id = 4 * source row id + record_type_id. */
-static int legacy_activity_contact(cs_src_t *s, char *errstr,
-                                   size_t errstr_size)
+/* The entity synthesized from an older child's tables, as the registry's
+ * legacy descriptor says (FORMAT.md §17). */
+static int legacy_source(cs_src_t *s, const cs_legacy_t *lg, char *errstr,
+                         size_t errstr_size)
 {
-        static const char *const cols[] = { "id", "activity_id", "contact_id",
-                                            "record_type_id" };
-        static const struct {
-                const char *table, *activity, *contact, *where;
-                int record_type;
-        } br[] = {
-                { "civicrm_activity_assignment", "activity_id",
-                  "assignee_contact_id", NULL, 1 },
-                { "civicrm_activity", "id", "source_contact_id",
-                  "`source_contact_id` IS NOT NULL", 2 },
-                { "civicrm_activity_target", "activity_id",
-                  "target_contact_id", NULL, 3 },
-        };
+        size_t ncols = 0;
 
-        s->tbl.name = strdup("civicrm_activity_contact");
-        s->tbl.cols = calloc(4, sizeof(cs_column_t));
+        while (lg->columns[ncols])
+                ncols++;
+        s->tbl.name = strdup(s->ent->table);
+        s->tbl.cols = calloc(ncols ? ncols : 1, sizeof(cs_column_t));
         if (!s->tbl.name || !s->tbl.cols)
                 goto oom;
-        s->tbl.col_cnt = 4;
-        for (size_t i = 0; i < 4; i++) {
-                if (!(s->tbl.cols[i].name = strdup(cols[i])))
+        s->tbl.col_cnt = ncols;
+        for (size_t i = 0; i < ncols; i++) {
+                if (!(s->tbl.cols[i].name = strdup(lg->columns[i])))
                         goto oom;
                 s->tbl.cols[i].type = CS_COL_INT;
                 s->tbl.cols[i].is_unsigned = 1;
         }
-        s->id_scale = 4;
-        s->br_cnt = 3;
-        for (int i = 0; i < 3; i++) {
-                cs_src_branch_t *b = &s->br[i];
-                b->table = strdup(br[i].table);
+        s->id_scale = lg->id_scale;
+        s->br_cnt = 0;
+        for (const cs_legacy_branch_t *lb = lg->branches; lb->table; lb++) {
+                cs_src_branch_t *b;
+
+                if (s->br_cnt >= CS_LIMIT_SOURCE_BRANCHES) {
+                        snprintf(errstr, errstr_size, "%s: more legacy branches "
+                                 "than CS_LIMIT_SOURCE_BRANCHES (%d)",
+                                 s->ent->table, CS_LIMIT_SOURCE_BRANCHES);
+                        return -1;
+                }
+                b = &s->br[s->br_cnt++];
+                b->table = strdup(lb->table);
                 b->raw_id = quoted("id");
-                b->parent = quoted(br[i].activity);
-                b->where = xstrdup(br[i].where);
-                b->exprs = calloc(4, sizeof(char *));
+                b->parent = quoted(lb->parent);
+                b->where = xstrdup(lb->where);
+                b->exprs = calloc(ncols ? ncols : 1, sizeof(char *));
                 if (!b->table || !b->raw_id || !b->parent || !b->exprs ||
-                    (br[i].where && !b->where))
+                    (lb->where && !b->where))
                         goto oom;
-                if (asprintf(&b->exprs[0], "4 * `id` + %d", br[i].record_type) < 0 ||
-                    !(b->exprs[1] = quoted(br[i].activity)) ||
-                    !(b->exprs[2] = quoted(br[i].contact)) ||
-                    asprintf(&b->exprs[3], "%d", br[i].record_type) < 0)
-                        goto oom;
+                for (size_t i = 0; i < ncols; i++)
+                        if (!(b->exprs[i] = strdup(lb->exprs[i])))
+                                goto oom;
         }
         return 0;
 oom:
@@ -205,17 +201,28 @@ oom:
         return -1;
 }
 
-/* 1 if table exists and has column col. */
-static int has_column(MYSQL *db, const char *table, const char *col,
-                      char *errstr, size_t errstr_size)
+/* Drops the column a legacy source absorbs from the other entity's
+ * documents (4.2: activity.source_contact_id travels as the record type 2
+ * activity contact). */
+static void absorb_column(cs_src_t *srcs, size_t n, const cs_legacy_t *lg)
 {
-        cs_table_t t;
-        int rc = cs_schema_load(db, table, &t, errstr, errstr_size);
-        if (rc != 0)
-                return rc == 1 ? 0 : -1;
-        rc = cs_schema_col_index(&t, col) >= 0;
-        cs_schema_free(&t);
-        return rc;
+        cs_src_t *o = cs_src_find(srcs, n, cs_reg_by_name(lg->absorbs_entity));
+        size_t before;
+        int idx;
+
+        if (!o || !o->present || o->br_cnt != 1)
+                return;
+        before = o->tbl.col_cnt;
+        if ((idx = cs_schema_col_index(&o->tbl, lg->absorbs_column)) < 0)
+                return;
+        free(o->br[0].exprs[idx]);
+        memmove(&o->br[0].exprs[idx], &o->br[0].exprs[idx + 1],
+                (before - (size_t)idx - 1) * sizeof(char *));
+        o->br[0].exprs[before - 1] = NULL;
+        drop_column(&o->tbl, lg->absorbs_column);
+        o->id_col = cs_schema_col_index(&o->tbl, "id");
+        o->parent_col = o->ent->parent_column ?
+                cs_schema_col_index(&o->tbl, o->ent->parent_column) : -1;
 }
 
 int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
@@ -223,15 +230,18 @@ int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
 {
         size_t n;
         const cs_entity_t *ents = cs_reg_entities(&n);
+        const cs_change_log_t *log = cs_reg_change_log();
         cs_src_t *srcs = calloc(n, sizeof(*srcs));
-        int legacy_activity = 0, has_log;
+        int has_log;
 
         if (!srcs) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
-        if ((has_log = has_column(db, "civicrm_log", "modified_date", errstr,
-                                  errstr_size)) == -1)
+        if (cs_reg_check(errstr, errstr_size) == -1)
+                goto fail;
+        if ((has_log = cs_schema_has_column(db, log->table, log->time_column,
+                                            errstr, errstr_size)) == -1)
                 goto fail;
         for (size_t i = 0; i < n; i++) {
                 cs_src_t *s = &srcs[i];
@@ -243,27 +253,18 @@ int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
                                     errstr_size);
                 if (rc == -1)
                         goto fail;
-                if (rc == 1 && !strcmp(ents[i].table, "civicrm_activity_contact")) {
-                        int t = has_column(db, "civicrm_activity_target", "id",
-                                           errstr, errstr_size);
-                        int a = has_column(db, "civicrm_activity",
-                                           "source_contact_id", errstr,
-                                           errstr_size);
-                        int as = has_column(db, "civicrm_activity_assignment",
-                                            "id", errstr, errstr_size);
-                        if (t == -1 || a == -1 || as == -1)
+                if (rc == 1 && ents[i].legacy) {
+                        int ok = cs_schema_has_columns(db, ents[i].legacy->requires,
+                                                       errstr, errstr_size);
+                        if (ok == -1)
                                 goto fail;
-                        if (t && a && as) {
-                                if (legacy_activity_contact(s, errstr,
-                                                            errstr_size) == -1)
+                        if (ok) {
+                                if (legacy_source(s, ents[i].legacy, errstr,
+                                                  errstr_size) == -1)
                                         goto fail;
                                 s->present = s->legacy = 1;
-                                legacy_activity = 1;
-                                cs_info("%s: absent; synthesized from "
-                                        "civicrm_activity_assignment, "
-                                        "civicrm_activity.source_contact_id and "
-                                        "civicrm_activity_target (pre-4.4 child)",
-                                        ents[i].table);
+                                cs_info("%s: absent; %s", ents[i].table,
+                                        ents[i].legacy->summary);
                         }
                 } else if (rc == 0) {
                         s->present = 1;
@@ -284,7 +285,7 @@ int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
                                  ents[i].table);
                         goto fail;
                 }
-                /* Change signal: the row's own column, else civicrm_log. */
+                /* Change signal: the row's own column, else the change log. */
                 if (ents[i].change_column && !ents[i].parent) {
                         if (!cs_db_ident_valid(ents[i].change_column)) {
                                 snprintf(errstr, errstr_size, "bad change column");
@@ -295,8 +296,8 @@ int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
                                 s->change_table = strdup(ents[i].table);
                                 s->change_col = strdup(ents[i].change_column);
                         } else if (has_log) {
-                                s->change_table = strdup("civicrm_log");
-                                s->change_col = strdup("modified_date");
+                                s->change_table = strdup(log->table);
+                                s->change_col = strdup(log->time_column);
                                 s->change_is_log = 1;
                         }
                         if (s->change_table && !s->change_col) {
@@ -305,26 +306,9 @@ int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
                         }
                 }
         }
-        /* The activity document loses source_contact_id: it travels as the
-         * record type 2 activity contact. */
-        if (legacy_activity) {
-                cs_src_t *act = cs_src_find(srcs, n, cs_reg_by_name("activity"));
-                if (act && act->present) {
-                        size_t before = act->tbl.col_cnt;
-                        int idx = cs_schema_col_index(&act->tbl,
-                                                      "source_contact_id");
-                        if (idx >= 0) {
-                                free(act->br[0].exprs[idx]);
-                                memmove(&act->br[0].exprs[idx],
-                                        &act->br[0].exprs[idx + 1],
-                                        (before - (size_t)idx - 1) *
-                                        sizeof(char *));
-                                act->br[0].exprs[before - 1] = NULL;
-                                drop_column(&act->tbl, "source_contact_id");
-                                act->id_col = cs_schema_col_index(&act->tbl, "id");
-                        }
-                }
-        }
+        for (size_t i = 0; i < n; i++)
+                if (srcs[i].legacy && srcs[i].ent->legacy->absorbs_entity)
+                        absorb_column(srcs, n, srcs[i].ent->legacy);
         *out = srcs;
         *count = n;
         return 0;

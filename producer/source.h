@@ -3,10 +3,10 @@
 #define CS_SOURCE_H
 
 #include <mysql.h>
+#include "capacity.h"
 #include "registry.h"
 #include "schema.h"
 
-#define CS_SRC_MAX_BRANCHES 3
 
 /* One SELECT branch of a source: a real table whose rows become rows of
  * the entity. Every expression is SQL text built only from identifiers
@@ -29,12 +29,12 @@ typedef struct cs_src_s {
         int parent_col;       /* nested: index of the parent column */
         /* Stored ids are id_scale * raw id + k (0 <= k < id_scale). */
         int id_scale;
-        cs_src_branch_t br[CS_SRC_MAX_BRANCHES];
+        cs_src_branch_t br[CS_LIMIT_SOURCE_BRANCHES];
         int br_cnt;
         /* Change signal for the timestamp cursor (roots only). */
-        char *change_table;   /* the entity's table, or "civicrm_log" */
-        char *change_col;     /* "modified_date" */
-        int change_is_log;    /* 1: civicrm_log rows (entity_table, entity_id) */
+        char *change_table;   /* the entity's table, or the change log's */
+        char *change_col;     /* its time column */
+        int change_is_log;    /* 1: rows of the change log (cs_reg_change_log) */
 } cs_src_t;
 
 /* Loads every registry entity's source for the connection's database:

@@ -1,5 +1,6 @@
 /* registry.c — the declarative table of phase-1 CiviCRM entities, their references and column policies. */
 #include "registry.h"
+#include "capacity.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -150,6 +151,49 @@ static const char *const note_targets[] = {
         "civicrm_activity", NULL
 };
 
+/* ---- older children ---------------------------------------------------- */
+
+/* 4.2/4.3 children keep an activity's people in three places; the 4.4+
+ * civicrm_activity_contact rows are synthesized from them, record_type_id
+ * 1 assignee, 2 source, 3 target, id = 4 * source row id + record type. */
+static const cs_table_column_t activity_contact_legacy_requires[] = {
+        { "civicrm_activity_target", "id" },
+        { "civicrm_activity", "source_contact_id" },
+        { "civicrm_activity_assignment", "id" },
+        { NULL, NULL }
+};
+static const char *const activity_contact_legacy_columns[] = {
+        "id", "activity_id", "contact_id", "record_type_id", NULL
+};
+static const char *const activity_assignment_exprs[] = {
+        "4 * `id` + 1", "`activity_id`", "`assignee_contact_id`", "1"
+};
+static const char *const activity_source_exprs[] = {
+        "4 * `id` + 2", "`id`", "`source_contact_id`", "2"
+};
+static const char *const activity_target_exprs[] = {
+        "4 * `id` + 3", "`activity_id`", "`target_contact_id`", "3"
+};
+static const cs_legacy_branch_t activity_contact_legacy_branches[] = {
+        { "civicrm_activity_assignment", "activity_id", NULL,
+          activity_assignment_exprs },
+        { "civicrm_activity", "id", "`source_contact_id` IS NOT NULL",
+          activity_source_exprs },
+        { "civicrm_activity_target", "activity_id", NULL, activity_target_exprs },
+        { NULL, NULL, NULL, NULL }
+};
+static const cs_legacy_t activity_contact_legacy = {
+        activity_contact_legacy_requires, activity_contact_legacy_columns, 4,
+        activity_contact_legacy_branches, "activity", "source_contact_id",
+        "4.2 child (pre-4.4): activity contacts are synthesized from "
+        "civicrm_activity_assignment, civicrm_activity.source_contact_id and "
+        "civicrm_activity_target"
+};
+
+static const cs_change_log_t change_log = {
+        "civicrm_log", "id", "modified_date", "entity_table", "entity_id"
+};
+
 /* ---- the registry ---------------------------------------------------- */
 
 /* Dependency order: a row's targets come before it (activities before the
@@ -159,59 +203,60 @@ static const cs_entity_t entities[] = {
         { "contact", "civicrm_contact", NULL, NULL, NULL, "modified_date",
           contact_refs, contact_uniques, contact_rules, NULL,
           "Contact (root): nests its emails, phones, addresses, IMs and websites; "
-          "notes, group memberships, entity tags and relationships are separate documents" },
+          "notes, group memberships, entity tags and relationships are separate documents", NULL },
         { "email", "civicrm_email", "contact", "contact_id", NULL, NULL,
           contact_child_refs, NULL, NULL, NULL,
-          "Email (nested in its contact document; rows with contact_id NULL are location-block rows, not synced)" },
+          "Email (nested in its contact document; rows with contact_id NULL are location-block rows, not synced)", NULL },
         { "phone", "civicrm_phone", "contact", "contact_id", NULL, NULL,
           contact_child_refs, NULL, NULL, NULL,
-          "Phone (nested in its contact document)" },
+          "Phone (nested in its contact document)", NULL },
         { "address", "civicrm_address", "contact", "contact_id", NULL, NULL,
           address_refs, NULL, NULL, NULL,
-          "Address (nested in its contact document; master_id shared addresses are translated)" },
+          "Address (nested in its contact document; master_id shared addresses are translated)", NULL },
         { "im", "civicrm_im", "contact", "contact_id", NULL, NULL,
           contact_child_refs, NULL, NULL, NULL,
-          "Instant-messenger handle (nested in its contact document)" },
+          "Instant-messenger handle (nested in its contact document)", NULL },
         { "website", "civicrm_website", "contact", "contact_id", NULL, NULL,
           contact_child_refs, NULL, NULL, NULL,
-          "Website (nested in its contact document)" },
+          "Website (nested in its contact document)", NULL },
         { "saved_search", "civicrm_saved_search", NULL, NULL, NULL, "modified_date",
           saved_search_refs, saved_search_uniques, saved_search_rules, NULL,
-          "Saved search (top-level; form_values carried verbatim, embedded ids not translated)" },
+          "Saved search (top-level; form_values carried verbatim, embedded ids not translated)", NULL },
         { "group", "civicrm_group", NULL, NULL, NULL, NULL,
           group_refs, group_uniques, group_rules, NULL,
-          "Group (top-level; smart-group caches cleared on the master)" },
+          "Group (top-level; smart-group caches cleared on the master)", NULL },
         { "group_nesting", "civicrm_group_nesting", NULL, NULL, NULL, NULL,
           group_nesting_refs, NULL, NULL, NULL,
-          "Group nesting (top-level: a link between two groups, owned by neither)" },
+          "Group nesting (top-level: a link between two groups, owned by neither)", NULL },
         { "group_organization", "civicrm_group_organization", NULL, NULL, NULL, NULL,
           group_organization_refs, NULL, NULL, NULL,
-          "Group-organization link (top-level: links a group and a contact)" },
+          "Group-organization link (top-level: links a group and a contact)", NULL },
         { "group_contact", "civicrm_group_contact", NULL, NULL, NULL, NULL,
           group_contact_refs, NULL, group_contact_rules, NULL,
-          "Group membership (top-level: many-to-many, does not bump contact.modified_date, keeps contact documents small)" },
+          "Group membership (top-level: many-to-many, does not bump contact.modified_date, keeps contact documents small)", NULL },
         { "tag", "civicrm_tag", NULL, NULL, NULL, NULL,
           tag_refs, tag_uniques, NULL, NULL,
-          "Tag (top-level; parent tags are translated)" },
+          "Tag (top-level; parent tags are translated)", NULL },
         { "relationship", "civicrm_relationship", NULL, NULL, NULL, NULL,
           relationship_refs, NULL, relationship_rules, NULL,
-          "Relationship (top-level: links two contacts, owned by neither)" },
+          "Relationship (top-level: links two contacts, owned by neither)", NULL },
         { "activity", "civicrm_activity", NULL, NULL, NULL, "modified_date",
           activity_refs, NULL, activity_rules, NULL,
-          "Activity (root): nests its activity contacts; source_record_id carried verbatim" },
+          "Activity (root): nests its activity contacts; source_record_id carried verbatim", NULL },
         { "activity_contact", "civicrm_activity_contact", "activity", "activity_id",
           NULL, NULL,
           activity_contact_refs, NULL, NULL, NULL,
-          "Activity contact (nested in its activity document: the activity is the aggregate)" },
+          "Activity contact (nested in its activity document: the activity is the aggregate)",
+          &activity_contact_legacy },
         { "entity_tag", "civicrm_entity_tag", NULL, NULL,
           "entity_table IN ('civicrm_contact','civicrm_activity')", NULL,
           entity_tag_refs, NULL, NULL, entity_tag_targets,
-          "Entity tag (top-level: polymorphic many-to-many, does not bump contact.modified_date; only contact and activity tags are phase 1)" },
+          "Entity tag (top-level: polymorphic many-to-many, does not bump contact.modified_date; only contact and activity tags are phase 1)", NULL },
         { "note", "civicrm_note", NULL, NULL,
           "entity_table IN ('civicrm_contact','civicrm_relationship','civicrm_note','civicrm_activity')",
           "modified_date",
           note_refs, NULL, NULL, note_targets,
-          "Note (top-level: polymorphic, own modified_date, does not bump contact.modified_date; notes on phase-2 tables are not synced)" },
+          "Note (top-level: polymorphic, own modified_date, does not bump contact.modified_date; notes on phase-2 tables are not synced)", NULL },
 };
 
 #define ENTITY_CNT (sizeof(entities) / sizeof(entities[0]))
@@ -221,6 +266,11 @@ const cs_entity_t *cs_reg_entities(size_t *count)
         if (count)
                 *count = ENTITY_CNT;
         return entities;
+}
+
+const cs_change_log_t *cs_reg_change_log(void)
+{
+        return &change_log;
 }
 
 const cs_entity_t *cs_reg_by_name(const char *name)
@@ -259,6 +309,45 @@ size_t cs_reg_children(const cs_entity_t *root, const cs_entity_t **out,
                 if (entities[i].parent && strcmp(entities[i].parent, root->name) == 0)
                         out[n++] = &entities[i];
         return n;
+}
+
+int cs_reg_check(char *errstr, size_t errstr_size)
+{
+        for (size_t i = 0; i < ENTITY_CNT; i++) {
+                const cs_entity_t *ent = &entities[i];
+                size_t kids = 0, refs = 0, branches = 0;
+
+                for (size_t j = 0; j < ENTITY_CNT; j++)
+                        if (entities[j].parent &&
+                            strcmp(entities[j].parent, ent->name) == 0)
+                                kids++;
+                if (kids > CS_LIMIT_NESTED_KINDS) {
+                        snprintf(errstr, errstr_size, "registry: entity %s has %zu "
+                                 "nested kinds, more than CS_LIMIT_NESTED_KINDS (%d)",
+                                 ent->name, kids, CS_LIMIT_NESTED_KINDS);
+                        return -1;
+                }
+                for (const cs_ref_t *r = ent->refs; r && r->column; r++)
+                        refs++;
+                if (refs > CS_LIMIT_PARKS) {
+                        snprintf(errstr, errstr_size, "registry: entity %s has %zu "
+                                 "references, more than CS_LIMIT_PARKS (%d)",
+                                 ent->name, refs, CS_LIMIT_PARKS);
+                        return -1;
+                }
+                if (!ent->legacy)
+                        continue;
+                for (const cs_legacy_branch_t *b = ent->legacy->branches;
+                     b && b->table; b++)
+                        branches++;
+                if (branches == 0 || branches > CS_LIMIT_SOURCE_BRANCHES) {
+                        snprintf(errstr, errstr_size, "registry: entity %s has %zu "
+                                 "legacy branches, not 1 to CS_LIMIT_SOURCE_BRANCHES (%d)",
+                                 ent->name, branches, CS_LIMIT_SOURCE_BRANCHES);
+                        return -1;
+                }
+        }
+        return 0;
 }
 
 const cs_ref_t *cs_reg_ref(const cs_entity_t *ent, const char *column)

@@ -42,6 +42,48 @@ typedef struct cs_col_rule_s {
         const char *why;
 } cs_col_rule_t;
 
+/* A column a child must have for an adaptation to apply. */
+typedef struct cs_table_column_s {
+        const char *table;         /* NULL terminates a list */
+        const char *column;
+} cs_table_column_t;
+
+/* One SELECT branch of a legacy source: rows of `table` that become rows of
+ * the entity. */
+typedef struct cs_legacy_branch_s {
+        const char *table;         /* FROM table; NULL terminates a list */
+        const char *parent;        /* its column holding the aggregate root's id */
+        const char *where;         /* static SQL filter, or NULL */
+        const char *const *exprs;  /* SQL per cs_legacy_t.columns entry: constants
+                                      and this table's own columns only */
+} cs_legacy_branch_t;
+
+/* How an entity is read from a child that predates its table (FORMAT.md
+ * §17: 4.2/4.3 children have no civicrm_activity_contact). Used when the
+ * entity's table is absent and every `requires` column exists. */
+typedef struct cs_legacy_s {
+        const cs_table_column_t *requires;
+        const char *const *columns;  /* the document's columns (unsigned
+                                        integers), NULL-terminated, "id" first */
+        int id_scale;                /* stored id = id_scale * raw id + k,
+                                        0 <= k < id_scale, k fixed per branch */
+        const cs_legacy_branch_t *branches; /* at most CS_LIMIT_SOURCE_BRANCHES */
+        const char *absorbs_entity;  /* entity whose column this one carries
+                                        instead ("activity"), or NULL */
+        const char *absorbs_column;  /* that column, dropped from its documents */
+        const char *summary;         /* one line for logs and civisync-verify */
+} cs_legacy_t;
+
+/* The child's change log: the change signal of roots whose table has no
+ * modification timestamp of its own (4.2's civicrm_contact). */
+typedef struct cs_change_log_s {
+        const char *table;
+        const char *id_column;     /* its primary key */
+        const char *time_column;   /* when */
+        const char *table_column;  /* the changed row's table */
+        const char *row_column;    /* the changed row's id */
+} cs_change_log_t;
+
 typedef struct cs_entity_s {
         const char *name;          /* document entity name: "contact", "email" */
         const char *table;         /* "civicrm_contact" */
@@ -54,6 +96,7 @@ typedef struct cs_entity_s {
         const cs_col_rule_t *col_rules;
         const char *const *poly_targets; /* POLY refs: tables that are synced targets (NULL-terminated) */
         const char *summary;       /* one line for docs and --help */
+        const cs_legacy_t *legacy; /* how older children store it, or NULL */
 } cs_entity_t;
 
 /* All entities in dependency order (roots before the rows that point at
@@ -71,6 +114,15 @@ int cs_reg_col_policy(const cs_entity_t *ent, const char *column);
 const cs_unique_t *cs_reg_unique(const cs_entity_t *ent, const char *column);
 /* 1 if table is an allowed target of ent's POLY references. */
 int cs_reg_poly_target_ok(const cs_entity_t *ent, const char *table);
+
+/* The change log (civicrm_log). Borrowed. */
+const cs_change_log_t *cs_reg_change_log(void);
+
+/* Checks the registry against the capacity limits of capacity.h (nested
+ * kinds per root, references per entity, legacy branches). 0, or -1 with
+ * errstr naming the entity and the limit. Every program calls it at
+ * start-up. */
+int cs_reg_check(char *errstr, size_t errstr_size);
 
 /* Collision policy CS_UNIQUE_QUALIFY: writes "<prefix>:<value>" into out
  * (NUL-terminated) if it fits in max_chars characters; otherwise keeps the

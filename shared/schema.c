@@ -1,5 +1,6 @@
 /* schema.c — loads table shapes from information_schema.COLUMNS with a prepared statement. */
 #include "schema.h"
+#include "registry.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -246,4 +247,29 @@ const char *cs_schema_type_name(cs_col_type_t type)
         case CS_COL_BIT: return "bit";
         }
         return "unknown";
+}
+
+int cs_schema_has_column(MYSQL *db, const char *table, const char *col,
+                         char *errstr, size_t errstr_size)
+{
+        cs_table_t t;
+        int rc = cs_schema_load(db, table, &t, errstr, errstr_size);
+
+        if (rc != 0)
+                return rc == 1 ? 0 : -1;
+        rc = cs_schema_col_index(&t, col) >= 0;
+        cs_schema_free(&t);
+        return rc;
+}
+
+int cs_schema_has_columns(MYSQL *db, const struct cs_table_column_s *cols,
+                          char *errstr, size_t errstr_size)
+{
+        for (const cs_table_column_t *c = cols; c && c->table; c++) {
+                int rc = cs_schema_has_column(db, c->table, c->column, errstr,
+                                              errstr_size);
+                if (rc != 1)
+                        return rc;
+        }
+        return 1;
 }

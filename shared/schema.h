@@ -41,6 +41,16 @@ int cs_schema_load(MYSQL *db, const char *table, cs_table_t *out,
                    char *errstr, size_t errstr_size);
 void cs_schema_free(cs_table_t *tbl);
 
+/* 1 if table exists in the current database and has column col, 0 if
+ * not, -1 on error. */
+int cs_schema_has_column(MYSQL *db, const char *table, const char *col,
+                         char *errstr, size_t errstr_size);
+/* 1 if every (table, column) of a list ending in a NULL table exists
+ * (the registry's cs_table_column_t), 0 if one does not, -1 on error. */
+struct cs_table_column_s;
+int cs_schema_has_columns(MYSQL *db, const struct cs_table_column_s *cols,
+                          char *errstr, size_t errstr_size);
+
 /* Index of the named column or -1. */
 int cs_schema_col_index(const cs_table_t *tbl, const char *name);
 

@@ -572,18 +572,6 @@ static int merge(run_t *r, ent_run_t *e, MYSQL_RES *cres, MYSQL_RES *mres)
         return 0;
 }
 
-/* 1 if the child is a 4.2-era database (people of activities in
- * civicrm_activity_target / _assignment). -1 on error. */
-static int legacy_activity_child(run_t *r)
-{
-        cs_table_t t;
-        int rc = cs_schema_load(r->child, "civicrm_activity_target", &t,
-                                r->errstr, r->errstr_size);
-        if (rc == 0)
-                cs_schema_free(&t);
-        return rc == -1 ? -1 : rc == 0;
-}
-
 /* Nested rows on the master under a parent this prefix maps that no mapping
  * row names: added on the master, not civisync's (the consumer keeps them). */
 static int count_unmapped(run_t *r, const cs_entity_t *ent, long long *out)
@@ -624,14 +612,15 @@ static int verify_entity(run_t *r, const cs_entity_t *ent,
                 goto fail;
         e.have_c = rc == 0;
         if (!e.have_c) {
-                int legacy = !strcmp(ent->name, "activity_contact") ?
-                             legacy_activity_child(r) : 0;
+                int legacy = ent->legacy ?
+                             cs_schema_has_columns(r->child, ent->legacy->requires,
+                                                   r->errstr, r->errstr_size) : 0;
                 if (legacy == -1)
                         goto fail;
-                e.rep.skipped = legacy ?
-                        "not compared (4.2 child: activity contacts are in "
-                        "civicrm_activity_target/_assignment and "
-                        "activity.source_contact_id)" :
+                if (legacy)
+                        snprintf(e.note, sizeof(e.note), "not compared (%s)",
+                                 ent->legacy->summary);
+                e.rep.skipped = legacy ? e.note :
                         "not compared (table absent on the child)";
                 goto skipped;
         }

@@ -59,13 +59,17 @@ lint_fk_checks() {
         done <<<"$files"
 }
 
-# (d) Hook for the CiviCRM-knowledge check: no CiviCRM table name outside shared/registry.c,
-# tests/, fixtures and docs. Add it as lint_civicrm_names and list it in CHECKS.
+# (d) The registry is the only place that knows CiviCRM's shape: no civicrm_* string literal
+# in shared/ producer/ consumer/ topics/ outside shared/registry.c (tests/lint/civicrm-names.sh).
+lint_civicrm_names() {
+        "$here/lint/civicrm-names.sh" "$repo"
+}
 
 CHECKS=(
         "build_output:no build output in git ls-files"
         "c_size:no .c file over $MAX_C_LINES lines"
         "fk_checks:consumer and shared code never mention foreign_key_checks"
+        "civicrm_names:no CiviCRM table name in a string literal outside shared/registry.c"
 )
 
 failed=0

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capacity.h"
 #include "registry.h"
 #include "suites.h"
 
@@ -191,6 +192,69 @@ START_TEST(col_policies)
 }
 END_TEST
 
+/* The registry fits the capacity limits every program checks at start-up. */
+START_TEST(registry_within_capacity)
+{
+        char err[256] = "";
+
+        ck_assert_msg(cs_reg_check(err, sizeof(err)) == 0, "%s", err);
+}
+END_TEST
+
+/* Legacy sources and the change log are declarative data in the registry:
+ * every descriptor is complete and consistent. */
+START_TEST(legacy_descriptors_consistent)
+{
+        size_t n, legacy = 0;
+        const cs_entity_t *e = cs_reg_entities(&n);
+        const cs_change_log_t *log = cs_reg_change_log();
+
+        ck_assert_ptr_nonnull(log);
+        ck_assert_str_eq(log->table, "civicrm_log");
+        ck_assert(log->id_column && log->time_column && log->table_column &&
+                  log->row_column);
+        for (size_t i = 0; i < n; i++) {
+                const cs_legacy_t *lg = e[i].legacy;
+                size_t cols = 0, br = 0, req = 0;
+
+                if (!lg)
+                        continue;
+                legacy++;
+                while (lg->columns[cols])
+                        cols++;
+                ck_assert_uint_gt(cols, 1);
+                ck_assert_str_eq(lg->columns[0], "id");
+                ck_assert_int_ge(lg->id_scale, 1);
+                for (const cs_table_column_t *r = lg->requires; r->table; r++) {
+                        ck_assert_ptr_nonnull(r->column);
+                        req++;
+                }
+                ck_assert_uint_gt(req, 0);
+                for (const cs_legacy_branch_t *b = lg->branches; b->table; b++) {
+                        ck_assert_ptr_nonnull(b->parent);
+                        for (size_t c = 0; c < cols; c++)
+                                ck_assert_msg(b->exprs[c] && b->exprs[c][0],
+                                              "%s: branch %s has no expression "
+                                              "for %s", e[i].name, b->table,
+                                              lg->columns[c]);
+                        br++;
+                }
+                ck_assert_uint_ge(br, 1);
+                ck_assert_uint_le(br, CS_LIMIT_SOURCE_BRANCHES);
+                ck_assert_uint_le((size_t)lg->id_scale, 64);
+                if (lg->absorbs_entity) {
+                        ck_assert_ptr_nonnull(cs_reg_by_name(lg->absorbs_entity));
+                        ck_assert_ptr_nonnull(lg->absorbs_column);
+                }
+                ck_assert_ptr_nonnull(lg->summary);
+        }
+        /* 4.2/4.3 children: activity contacts. */
+        ck_assert_uint_eq(legacy, 1);
+        ck_assert_ptr_nonnull(cs_reg_by_name("activity_contact")->legacy);
+        ck_assert_int_eq(cs_reg_by_name("activity_contact")->legacy->id_scale, 4);
+}
+END_TEST
+
 START_TEST(qualify_fits)
 {
         char out[128];
@@ -297,6 +361,8 @@ Suite *registry_suite(void)
         tcase_add_test(tc, refs_name_registered_tables);
         tcase_add_test(tc, children_and_order);
         tcase_add_test(tc, col_policies);
+        tcase_add_test(tc, registry_within_capacity);
+        tcase_add_test(tc, legacy_descriptors_consistent);
         suite_add_tcase(s, tc);
         tc = tcase_create("qualify");
         tcase_add_test(tc, qualify_fits);

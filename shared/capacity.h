@@ -1,0 +1,31 @@
+/* capacity.h — every capacity limit of civisync in one place; each is checked and fails loudly, naming what exceeds it. */
+#ifndef CS_CAPACITY_H
+#define CS_CAPACITY_H
+
+/* Nested entity kinds of one aggregate root (contact: email, phone,
+ * address, IM, website). Checked against the registry by cs_reg_check at
+ * every program's start-up. */
+#define CS_LIMIT_NESTED_KINDS 16
+
+/* Reference columns of one entity; a row parks at most one reference per
+ * column, so this is also the number of parks of one row. Checked by
+ * cs_reg_check. */
+#define CS_LIMIT_PARKS 64
+
+/* Columns of one master table the consumer writes (its row buffer).
+ * CiviCRM 5.39's widest core table has 56; custom-value tables can be
+ * wider. Checked when the consumer reads the master's schema at start-up:
+ * a wider synced table stops it, naming the table. */
+#define CS_LIMIT_COLUMNS 1024
+
+/* SELECT branches of one legacy source (registry cs_legacy_t). Checked by
+ * cs_reg_check. */
+#define CS_LIMIT_SOURCE_BRANCHES 4
+
+/* Levels of ON DELETE CASCADE between synced tables that the consumer
+ * follows to forget the mappings of rows a delete removes (contact ->
+ * activity_contact is one level). Checked against the master's foreign
+ * keys at start-up. */
+#define CS_LIMIT_CASCADE_DEPTH 4
+
+#endif
