@@ -72,7 +72,12 @@ cs_mariadbd_launch() {
         local tls=()
         [ -n "${CS_TEST_TLS_DIR:-}" ] && tls=(--ssl-ca="$CS_TEST_TLS_DIR/ca.pem"
                 --ssl-cert="$CS_TEST_TLS_DIR/server-cert.pem" --ssl-key="$CS_TEST_TLS_DIR/server-key.pem")
+        # Its own tmpdir: a mariadbd starting up deletes every #sql* file in its
+        # tmpdir, so servers of parallel runs sharing /tmp lose each other's
+        # temporary tables ("Error on delete of '/tmp/#sql-temptable-...'").
+        mkdir -p "$CS_TEST_TMPDIR/tmp"
         "$mariadbd_bin" --no-defaults --datadir="$CS_TEST_TMPDIR/data" "${tls[@]}" \
+                --tmpdir="$CS_TEST_TMPDIR/tmp" \
                 --socket="$CS_TEST_MYSQL_SOCKET" --port="$CS_TEST_MYSQL_PORT" --bind-address=127.0.0.1 \
                 --user="$(id -un)" --pid-file="$CS_TEST_TMPDIR/mariadbd.pid" \
                 --log-error="$CS_TEST_TMPDIR/mariadbd.err" \
