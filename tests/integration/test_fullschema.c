@@ -163,13 +163,147 @@ START_TEST(test_full_schema_demo_site)
 }
 END_TEST
 
+/* Adds columns x1..xN (TINYINT NULL, 0 for existing rows) to table. */
+static void widen(MYSQL *db, const char *table, int n)
+{
+        size_t cap = (size_t)n * 64 + 128, len;
+        char *sql = malloc(cap);
+
+        ck_assert_ptr_nonnull(sql);
+        len = (size_t)snprintf(sql, cap, "ALTER TABLE %s", table);
+        for (int i = 1; i <= n; i++)
+                len += (size_t)snprintf(sql + len, cap - len,
+                                        "%s ADD COLUMN x%d TINYINT NULL DEFAULT %d",
+                                        i > 1 ? "," : "", i, i % 100);
+        /* Longer than it_exec's buffer. */
+        ck_assert_msg(mysql_query(db, sql) == 0, "widen %s: %s", table,
+                      mysql_error(db));
+        free(sql);
+}
+
+/* A contact document carrying exactly 512 master columns updates on the
+ * master (the row buffer once wrote its WHERE-id value one past its end,
+ * over the qualified external_identifier it then freed: SIGSEGV). */
+START_TEST(test_512_columns_update)
+{
+        char master[64], child[64], prefix[40], topic[80], extra[128];
+        char *pconf, *cconf;
+        long long cols, pick, pick_m;
+        MYSQL *m, *c;
+
+        it_unique(prefix, sizeof(prefix), "wide");
+        snprintf(topic, sizeof(topic), "civisync.%s", prefix);
+        it_master_and_child(master, child, sizeof(master),
+                            "--child 7 --contacts 20", topic, 1);
+        m = it_connect(master);
+        c = it_connect(child);
+        /* The document: every column but id and the OMIT api_key. */
+        cols = it_int(c, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE "
+                      "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'civicrm_contact'");
+        widen(c, "civicrm_contact", (int)(514 - cols));
+        widen(m, "civicrm_contact", (int)(514 - cols));
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM information_schema.COLUMNS "
+                                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = "
+                                "'civicrm_contact'"), 514);
+        pick = it_int(c, "SELECT MIN(id) FROM civicrm_contact WHERE id > 1");
+        it_exec(c, "UPDATE civicrm_contact SET external_identifier = 'wide-1' "
+                "WHERE id = %lld", pick);
+        pconf = strdup(it_producer_conf(prefix, child, NULL));
+        snprintf(extra, sizeof(extra), "prefixes = [\"%s\"];", prefix);
+        cconf = strdup(it_consumer_conf(master, extra));
+        produce(pconf, 1);
+        consume(cconf);
+        pick_m = master_id(m, prefix, "civicrm_contact", pick);
+        ck_assert_int_gt(pick_m, 0);
+        /* An update of the existing row: the single-row path. */
+        it_exec(c, "UPDATE civicrm_contact SET x%lld = 77, first_name = 'Wide', "
+                "modified_date = NOW() + INTERVAL 1 MINUTE WHERE id = %lld",
+                514 - cols, pick);
+        produce(pconf, 0);
+        consume(cconf);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_contact WHERE id = %lld "
+                                "AND first_name = 'Wide' AND x%lld = 77 AND "
+                                "external_identifier = '%s:wide-1'", pick_m,
+                                514 - cols, prefix), 1);
+        verify_clean(pconf, cconf, prefix);
+        mysql_close(m);
+        mysql_close(c);
+        free(pconf);
+        free(cconf);
+}
+END_TEST
+
+/* A master whose extensions add more nullable ON DELETE RESTRICT foreign
+ * keys to civicrm_contact than the consumer once kept (8, silently): a
+ * hard delete of a contact on the child must release every one of them on
+ * the master, then delete. */
+START_TEST(test_many_restricting_references)
+{
+        char master[64], child[64], prefix[40], topic[80], extra[128];
+        char *pconf, *cconf;
+        long long pick, pick_m;
+        const int tables = 12;
+        MYSQL *m, *c;
+
+        it_unique(prefix, sizeof(prefix), "rr");
+        snprintf(topic, sizeof(topic), "civisync.%s", prefix);
+        it_master_and_child(master, child, sizeof(master),
+                            "--child 5 --contacts 20", topic, 1);
+        m = it_connect(master);
+        c = it_connect(child);
+        pconf = strdup(it_producer_conf(prefix, child, NULL));
+        snprintf(extra, sizeof(extra), "prefixes = [\"%s\"];", prefix);
+        cconf = strdup(it_consumer_conf(master, extra));
+        produce(pconf, 1);
+        consume(cconf);
+        pick = it_int(c, "SELECT MIN(id) FROM civicrm_contact WHERE id > 1 AND "
+                      "contact_type = 'Individual'");
+        pick_m = master_id(m, prefix, "civicrm_contact", pick);
+        ck_assert_int_gt(pick_m, 0);
+        for (int i = 1; i <= tables; i++) {
+                it_exec(m, "CREATE TABLE ext_ref_%d (id INT UNSIGNED NOT NULL "
+                        "AUTO_INCREMENT PRIMARY KEY, contact_id INT UNSIGNED NULL, "
+                        "CONSTRAINT FK_ext_ref_%d FOREIGN KEY (contact_id) REFERENCES "
+                        "civicrm_contact (id) ON DELETE RESTRICT) ENGINE=InnoDB", i, i);
+                it_exec(m, "INSERT INTO ext_ref_%d (contact_id) VALUES (%lld)", i,
+                        pick_m);
+        }
+        it_exec(c, "DELETE FROM civicrm_note WHERE entity_table = 'civicrm_contact' "
+                "AND entity_id = %lld", pick);
+        it_exec(c, "DELETE FROM civicrm_entity_tag WHERE entity_table = "
+                "'civicrm_contact' AND entity_id = %lld", pick);
+        it_exec(c, "DELETE FROM civicrm_contact WHERE id = %lld", pick);
+        produce(pconf, 0);
+        consume(cconf);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_contact WHERE id = %lld",
+                                pick_m), 0);
+        for (int i = 1; i <= tables; i++)
+                ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM ext_ref_%d WHERE "
+                                        "contact_id IS NULL", i), 1);
+        verify_clean(pconf, cconf, prefix);
+        mysql_close(m);
+        mysql_close(c);
+        free(pconf);
+        free(cconf);
+}
+END_TEST
+
+/* One case per test, so that CK_RUN_CASE picks one. */
+static void add_case(Suite *s, const char *name, const TTest *test)
+{
+        TCase *tc = tcase_create(name);
+
+        tcase_set_timeout(tc, 600);
+        tcase_add_test(tc, test);
+        suite_add_tcase(s, tc);
+}
+
 Suite *fullschema_suite(void)
 {
         Suite *s = suite_create("fullschema");
-        TCase *tc = tcase_create("fullschema");
 
-        tcase_set_timeout(tc, 600);
-        tcase_add_test(tc, test_full_schema_demo_site);
-        suite_add_tcase(s, tc);
+        add_case(s, "demo-site", test_full_schema_demo_site);
+        add_case(s, "wide", test_512_columns_update);
+        add_case(s, "restrict", test_many_restricting_references);
         return s;
 }
