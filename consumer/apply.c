@@ -16,6 +16,10 @@ cs_apply_t *cs_apply_new(const cs_consumer_conf_t *conf, char *errstr,
         size_t count;
 
         cs_reg_entities(&count);
+        if (cs_reg_check(errstr, errstr_size) == -1) {
+                free(ap);
+                return NULL;
+        }
         if (!ap || !(ap->sql = malloc(SQL_MAX)) ||
             !(ap->tables = calloc(count, sizeof(*ap->tables))) ||
             !(ap->table_state = calloc(count, sizeof(*ap->table_state))) ||
@@ -102,6 +106,10 @@ void cs_apply_free(cs_apply_t *ap)
                         cs_schema_free(&ap->tables[i]);
         free(ap->tables);
         free(ap->table_state);
+        for (size_t i = 0; ap->restrict_refs && i < ap->entity_cnt; i++) {
+                free(ap->restrict_refs[i].restrict_.v);
+                free(ap->restrict_refs[i].cascade.v);
+        }
         free(ap->restrict_refs);
         free(ap->map_cache);
         free(ap->scratch);

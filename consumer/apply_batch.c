@@ -185,10 +185,10 @@ int ap_doc_visit_ids(const cs_entity_t *root, const json_t *doc, id_visit_fn fn,
 typedef struct group_s {
         size_t pc_no;
         const cs_entity_t *root;
-        const cs_entity_t *kids[MAX_KIDS];
+        const cs_entity_t *kids[CS_LIMIT_NESTED_KINDS];
         size_t kid_cnt;
-        cs_bulk_t rows[1 + MAX_KIDS];   /* [0] roots, [1 + k] nested kids[k] */
-        size_t parent_col[1 + MAX_KIDS]; /* nested: column of the parent id */
+        cs_bulk_t rows[1 + CS_LIMIT_NESTED_KINDS];   /* [0] roots, [1 + k] nested kids[k] */
+        size_t parent_col[1 + CS_LIMIT_NESTED_KINDS]; /* nested: column of the parent id */
         size_t *msg;                    /* message index per document */
         json_t **docs;                  /* NEW references: rows borrow them */
         size_t n, cap;
@@ -199,7 +199,7 @@ typedef struct group_s {
 
 static void group_reset(group_t *g)
 {
-        for (size_t t = 0; t < 1 + MAX_KIDS; t++) {
+        for (size_t t = 0; t < 1 + CS_LIMIT_NESTED_KINDS; t++) {
                 cs_bulk_clear(&g->rows[t]);
                 g->rows[t].ncols = 0;
         }
@@ -234,7 +234,7 @@ static int pending_visit(void *ctx, const cs_entity_t *ent, long long id,
 static size_t group_bytes(const group_t *g)
 {
         size_t b = 0;
-        for (size_t t = 0; t < 1 + MAX_KIDS; t++)
+        for (size_t t = 0; t < 1 + CS_LIMIT_NESTED_KINDS; t++)
                 b += g->rows[t].bytes;
         return b;
 }
@@ -333,7 +333,7 @@ static add_rc_t group_try_add(cs_apply_t *ap, group_t *g, size_t pc_no,
                               const cs_entity_t *ent, json_t *doc,
                               size_t msg_no, char *errstr, size_t errstr_size)
 {
-        size_t mark_rows[1 + MAX_KIDS], mark_owned[1 + MAX_KIDS], root_row;
+        size_t mark_rows[1 + CS_LIMIT_NESTED_KINDS], mark_owned[1 + CS_LIMIT_NESTED_KINDS], root_row;
         size_t mark_parks = g->parks.rows, mark_parks_owned = g->parks.owned_n;
         json_t *children = json_object_get(doc, CS_F_CHILDREN), *kid;
         add_rc_t rc;
@@ -354,7 +354,7 @@ static add_rc_t group_try_add(cs_apply_t *ap, group_t *g, size_t pc_no,
         if (!g->n) {
                 g->root = ent;
                 g->pc_no = pc_no;
-                g->kid_cnt = cs_reg_children(ent, g->kids, MAX_KIDS);
+                g->kid_cnt = cs_reg_children(ent, g->kids, CS_LIMIT_NESTED_KINDS);
         }
         if (g->n == g->cap) {
                 size_t cap = g->cap ? g->cap * 2 : 64;
@@ -370,7 +370,7 @@ static add_rc_t group_try_add(cs_apply_t *ap, group_t *g, size_t pc_no,
                 g->docs = d;
                 g->cap = cap;
         }
-        for (size_t t = 0; t < 1 + MAX_KIDS; t++) {
+        for (size_t t = 0; t < 1 + CS_LIMIT_NESTED_KINDS; t++) {
                 mark_rows[t] = g->rows[t].rows;
                 mark_owned[t] = g->rows[t].owned_n;
         }
@@ -389,7 +389,7 @@ static add_rc_t group_try_add(cs_apply_t *ap, group_t *g, size_t pc_no,
                                 break;
                 }
         if (rc != ADD_OK) {
-                for (size_t t = 0; t < 1 + MAX_KIDS; t++) {
+                for (size_t t = 0; t < 1 + CS_LIMIT_NESTED_KINDS; t++) {
                         cs_bulk_truncate(&g->rows[t], mark_rows[t],
                                          mark_owned[t]);
                         if (g->rows[t].rows == 0)

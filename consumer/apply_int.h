@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "apply.h"
+#include "capacity.h"
 #include "db.h"
 #include "doc.h"
 #include "registry.h"
@@ -49,8 +50,11 @@ static inline cs_apply_rc_t ap_public_rc(ap_rc_t rc)
         }
 }
 
-#define SQL_MAX 65536
-#define MAX_KIDS 8
+/* Statement text: an UPDATE or INSERT of CS_LIMIT_COLUMNS columns of
+ * names up to 64 bytes fits. */
+#define SQL_MAX 131072
+_Static_assert(SQL_MAX >= CS_LIMIT_COLUMNS * 72 + 4096,
+               "SQL_MAX too small for CS_LIMIT_COLUMNS");
 
 /* What civisync knows about one prefix while applying. */
 typedef struct prefix_ctx_s {
@@ -82,20 +86,35 @@ typedef struct map_entry_s {
         long long generation;           /* of the mapping row, -1 unknown */
 } map_entry_t;
 
-/* Nullable foreign keys with ON DELETE RESTRICT/NO ACTION that point at a
- * table: the rows holding them must let go before a referenced row is
- * deleted (as CiviCRM does on the child before it deletes). */
+/* A foreign key column: table.column. */
+typedef struct fk_ref_s {
+        char table[65];
+        char column[65];
+} fk_ref_t;
+
+/* A list that grows as the master's schema needs: the full CiviCRM schema
+ * has 36 ON DELETE CASCADE keys to civicrm_contact alone, and extensions
+ * add more. */
+typedef struct fk_list_s {
+        fk_ref_t *v;
+        size_t n, cap;
+} fk_list_t;
+
 typedef struct restrict_refs_s {
         int loaded;
-        size_t n;
-        char table[8][65];
-        char column[8][65];
+        /* Nullable foreign keys with ON DELETE RESTRICT/NO ACTION that point
+         * at the table: the rows holding them must let go before a
+         * referenced row is deleted (as CiviCRM does on the child before it
+         * deletes). */
+        fk_list_t restrict_;
         /* ON DELETE CASCADE references from synced tables: deleting a row
          * deletes theirs too, so their mapping rows must go first. */
-        size_t cascade_n;
-        char cascade_table[12][65];
-        char cascade_column[12][65];
+        fk_list_t cascade;
 } restrict_refs_t;
+
+/* Parameters of ap_forget_cascaded's statements: the caller's (at most 2)
+ * plus one per level followed. */
+#define CASCADE_PARAMS_MAX (2 + CS_LIMIT_CASCADE_DEPTH + 1)
 
 struct cs_apply_s {
         const cs_consumer_conf_t *conf;
@@ -136,12 +155,14 @@ typedef struct park_s {
 } park_t;
 
 typedef struct row_build_s {
-        const char *names[512];
-        cs_db_value_t vals[512];
-        char *owned[512];
+        const char *names[CS_LIMIT_COLUMNS];
+        /* One more than the columns: UPDATE ... WHERE id = ? binds the id
+         * after them. */
+        cs_db_value_t vals[CS_LIMIT_COLUMNS + 1];
+        char *owned[CS_LIMIT_COLUMNS];
         size_t n;
         size_t owned_n;
-        park_t parks[32];
+        park_t parks[CS_LIMIT_PARKS];
         size_t park_n;
         int missing_required;           /* a required reference is not mapped yet */
         char missing_desc[256];

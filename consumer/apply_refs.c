@@ -175,11 +175,12 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                         continue;
                 if (!(val = json_object_get(doc, col->name)))
                         continue;
-                /* One slot stays free: upsert_row appends the id. */
-                if (rb->n + 1 >= sizeof(rb->vals) / sizeof(rb->vals[0])) {
-                        snprintf(errstr, errstr_size, "%s: more than %zu columns",
-                                 ent->table,
-                                 sizeof(rb->vals) / sizeof(rb->vals[0]) - 1);
+                if (rb->n >= CS_LIMIT_COLUMNS) {
+                        /* Unreachable: ap_master_table refused the table; vals
+                         * keeps one slot more for upsert_row's id. */
+                        snprintf(errstr, errstr_size, "%s: more than "
+                                 "CS_LIMIT_COLUMNS (%d) columns", ent->table,
+                                 CS_LIMIT_COLUMNS);
                         return AP_REJECTED;
                 }
                 out = &rb->vals[rb->n];
@@ -222,7 +223,7 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                                                           errstr_size, "id list");
                                 row_own(rb, list);
                                 *out = v_str(list);
-                                if (missing && rb->park_n < 32) {
+                                if (missing && rb->park_n < CS_LIMIT_PARKS) {
                                         park_t *pk = &rb->parks[rb->park_n++];
                                         pk->column = col->name;
                                         pk->target = target;
@@ -258,7 +259,7 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                                 *out = v_int(master);
                                 continue;
                         }
-                        if (ref->required || rb->park_n >= 32) {
+                        if (ref->required || rb->park_n >= CS_LIMIT_PARKS) {
                                 rb->missing_required = 1;
                                 rb->missing_target = target;
                                 rb->missing_child_id = child_ref;

@@ -244,8 +244,8 @@ static ap_rc_t delete_all_children(cs_apply_t *ap, prefix_ctx_t *pc,
 /* The nested master rows of one parent that a prefix maps, per nested
  * table (ids). */
 typedef struct kid_rows_s {
-        long long *ids[MAX_KIDS];
-        size_t n[MAX_KIDS], cap[MAX_KIDS];
+        long long *ids[CS_LIMIT_NESTED_KINDS];
+        size_t n[CS_LIMIT_NESTED_KINDS], cap[CS_LIMIT_NESTED_KINDS];
         int oom;
 } kid_rows_t;
 
@@ -254,7 +254,7 @@ static void kid_row(void *ctx, const long long *v)
         kid_rows_t *kr = ctx;
         size_t k = (size_t)v[0];
 
-        if (v[0] < 0 || v[0] >= MAX_KIDS || kr->oom)
+        if (v[0] < 0 || v[0] >= CS_LIMIT_NESTED_KINDS || kr->oom)
                 return;
         if (kr->n[k] == kr->cap[k]) {
                 size_t cap = kr->cap[k] ? kr->cap[k] * 2 : 64;
@@ -289,14 +289,14 @@ static ap_rc_t replace_children(cs_apply_t *ap, prefix_ctx_t *pc,
                                 const size_t *keep_n, char *errstr,
                                 size_t errstr_size)
 {
-        cs_db_value_t p[2 * MAX_KIDS];
+        cs_db_value_t p[2 * CS_LIMIT_NESTED_KINDS];
         kid_rows_t kr;
         size_t nparams = 0, len = 0;
         unsigned int dberr = 0;
         ap_rc_t rc = AP_OK;
 
         memset(&kr, 0, sizeof(kr));
-        for (size_t k = 0; k < kid_cnt && k < MAX_KIDS; k++) {
+        for (size_t k = 0; k < kid_cnt && k < CS_LIMIT_NESTED_KINDS; k++) {
                 char tmp[256];
                 if (!ap_master_table(ap, kids[k], tmp, sizeof(tmp)))
                         continue; /* the master has no such table */
@@ -321,7 +321,7 @@ static ap_rc_t replace_children(cs_apply_t *ap, prefix_ctx_t *pc,
                 snprintf(errstr, errstr_size, "out of memory");
                 rc = AP_RETRY;
         }
-        for (size_t k = 0; k < kid_cnt && k < MAX_KIDS && rc == AP_OK; k++) {
+        for (size_t k = 0; k < kid_cnt && k < CS_LIMIT_NESTED_KINDS && rc == AP_OK; k++) {
                 size_t stale = 0;
                 if (!kr.n[k])
                         continue;
@@ -335,7 +335,7 @@ static ap_rc_t replace_children(cs_apply_t *ap, prefix_ctx_t *pc,
                         rc = delete_children_by_id(ap, pc, kids[k], kr.ids[k],
                                                    stale, errstr, errstr_size);
         }
-        for (size_t k = 0; k < MAX_KIDS; k++)
+        for (size_t k = 0; k < CS_LIMIT_NESTED_KINDS; k++)
                 free(kr.ids[k]);
         return rc;
 }
@@ -345,11 +345,11 @@ ap_rc_t ap_apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
                           const cs_entity_t *ent, const json_t *doc,
                           wait_for_t *wait, char *errstr, size_t errstr_size)
 {
-        const cs_entity_t *kids[MAX_KIDS];
-        size_t kid_cnt = cs_reg_children(ent, kids, MAX_KIDS);
+        const cs_entity_t *kids[CS_LIMIT_NESTED_KINDS];
+        size_t kid_cnt = cs_reg_children(ent, kids, CS_LIMIT_NESTED_KINDS);
         json_t *children = json_object_get(doc, CS_F_CHILDREN);
-        size_t n = json_array_size(children), keep_n[MAX_KIDS] = { 0 };
-        long long master_id = 0, *keep[MAX_KIDS] = { NULL };
+        size_t n = json_array_size(children), keep_n[CS_LIMIT_NESTED_KINDS] = { 0 };
+        long long master_id = 0, *keep[CS_LIMIT_NESTED_KINDS] = { NULL };
         int inserted = 0, kid_inserted = 0;
         ap_rc_t rc;
 
@@ -394,8 +394,8 @@ ap_rc_t ap_apply_tombstone(cs_apply_t *ap, prefix_ctx_t *pc,
                            const cs_entity_t *ent, long long child_id,
                            char *errstr, size_t errstr_size)
 {
-        const cs_entity_t *kids[MAX_KIDS];
-        size_t kid_cnt = cs_reg_children(ent, kids, MAX_KIDS);
+        const cs_entity_t *kids[CS_LIMIT_NESTED_KINDS];
+        size_t kid_cnt = cs_reg_children(ent, kids, CS_LIMIT_NESTED_KINDS);
         long long master_id;
         unsigned long long affected = 0;
         unsigned int dberr = 0;

@@ -39,6 +39,14 @@ const cs_table_t *ap_master_table(cs_apply_t *ap, const cs_entity_t *ent,
                                         errstr, errstr_size);
                 if (rc == -1)
                         return NULL;
+                if (rc == 0 && ap->tables[i].col_cnt > CS_LIMIT_COLUMNS) {
+                        snprintf(errstr, errstr_size, "master table %s has %zu "
+                                 "columns, more than CS_LIMIT_COLUMNS (%d)",
+                                 ent->table, ap->tables[i].col_cnt,
+                                 CS_LIMIT_COLUMNS);
+                        cs_schema_free(&ap->tables[i]);
+                        return NULL;
+                }
                 ap->table_state[i] = rc == 1 ? 2 : 1;
                 for (size_t c = 0; rc == 0 && c < ap->tables[i].col_cnt; c++)
                         if (!cs_db_ident_valid(ap->tables[i].cols[c].name)) {
@@ -56,19 +64,91 @@ const cs_table_t *ap_master_table(cs_apply_t *ap, const cs_entity_t *ent,
         return &ap->tables[i];
 }
 
+static int fk_add(fk_list_t *l, const char *table, const char *column)
+{
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 8;
+                fk_ref_t *v = realloc(l->v, cap * sizeof(*v));
+                if (!v)
+                        return -1;
+                l->v = v;
+                l->cap = cap;
+        }
+        snprintf(l->v[l->n].table, sizeof(l->v[0].table), "%s", table);
+        snprintf(l->v[l->n].column, sizeof(l->v[0].column), "%s", column);
+        l->n++;
+        return 0;
+}
+
+/* Longest chain of ON DELETE CASCADE keys between synced tables below
+ * entity i (0 if none); chain receives it as " -> table.column...". A
+ * cycle counts as deeper than the limit. */
+static size_t cascade_depth(const cs_apply_t *ap, size_t i, size_t level,
+                            char *chain, size_t chain_size)
+{
+        const fk_list_t *l = &ap->restrict_refs[i].cascade;
+        size_t best = 0;
+        char sub[512], bestsub[512] = "";
+
+        if (level > CS_LIMIT_CASCADE_DEPTH)
+                return level; /* deeper than the limit (or a cycle): stop */
+        for (size_t k = 0; k < l->n; k++) {
+                const cs_entity_t *dep = cs_reg_by_table(l->v[k].table);
+                size_t d;
+
+                if (!dep)
+                        continue;
+                sub[0] = '\0';
+                d = 1 + cascade_depth(ap, ap_entity_index(dep), level + 1, sub,
+                                      sizeof(sub));
+                if (d > best) {
+                        best = d;
+                        snprintf(bestsub, sizeof(bestsub), " -> %s.%s%s",
+                                 l->v[k].table, l->v[k].column, sub);
+                }
+        }
+        snprintf(chain, chain_size, "%s", bestsub);
+        return best;
+}
+
+/* ap_forget_cascaded forgets the mappings of rows that cascades remove
+ * CS_LIMIT_CASCADE_DEPTH levels down: a master whose synced tables
+ * cascade deeper is refused. 0, or -1 with errstr naming the chain. */
+static int check_cascade_depth(const cs_apply_t *ap, char *errstr,
+                               size_t errstr_size)
+{
+        const cs_entity_t *all = cs_reg_entities(NULL);
+
+        for (size_t i = 0; i < ap->entity_cnt; i++) {
+                char chain[512];
+                size_t d = cascade_depth(ap, i, 0, chain, sizeof(chain));
+
+                if (d > CS_LIMIT_CASCADE_DEPTH) {
+                        snprintf(errstr, errstr_size, "master: ON DELETE CASCADE "
+                                 "chain %s%s is deeper than CS_LIMIT_CASCADE_DEPTH "
+                                 "(%d levels)", all[i].table, chain,
+                                 CS_LIMIT_CASCADE_DEPTH);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
 /* Reads every foreign key of the master's schema in one query (the
  * information_schema joins are slow: one query per table cost ~50 ms each)
- * and files them under the synced table they point at: its nullable
- * RESTRICT/NO ACTION references (the first 8) and the CASCADE references
- * from other synced tables (the first 12). Runs once per connection, from
- * cs_apply_reconnect. 0, or -1 with errstr. */
+ * and files them under the synced table they point at: all its nullable
+ * RESTRICT/NO ACTION references, and the CASCADE references from other
+ * synced tables (lists without a size limit), then checks the cascade
+ * depth. Runs once per connection, from cs_apply_reconnect. 0, or -1 with
+ * errstr. */
 int ap_load_restrict_refs(cs_apply_t *ap, char *errstr, size_t errstr_size)
 {
         MYSQL_RES *res;
         MYSQL_ROW row;
 
         for (size_t i = 0; i < ap->entity_cnt; i++) {
-                ap->restrict_refs[i].n = ap->restrict_refs[i].cascade_n = 0;
+                ap->restrict_refs[i].restrict_.n = 0;
+                ap->restrict_refs[i].cascade.n = 0;
                 ap->restrict_refs[i].loaded = 0;
         }
         if (!(res = cs_db_query(ap->db,
@@ -88,6 +168,7 @@ int ap_load_restrict_refs(cs_apply_t *ap, char *errstr, size_t errstr_size)
         while ((row = mysql_fetch_row(res))) {
                 const cs_entity_t *ent = cs_reg_by_table(row[0]);
                 restrict_refs_t *rr;
+                fk_list_t *list;
                 int restrict_rule;
 
                 if (!ent || !row[1] || !row[2] || !row[3] || !row[4] ||
@@ -96,23 +177,23 @@ int ap_load_restrict_refs(cs_apply_t *ap, char *errstr, size_t errstr_size)
                 rr = &ap->restrict_refs[ap_entity_index(ent)];
                 restrict_rule = !strcmp(row[3], "RESTRICT") ||
                                 !strcmp(row[3], "NO ACTION");
-                if (restrict_rule && !strcmp(row[4], "YES") && rr->n < 8) {
-                        snprintf(rr->table[rr->n], sizeof(rr->table[0]), "%s", row[1]);
-                        snprintf(rr->column[rr->n], sizeof(rr->column[0]), "%s", row[2]);
-                        rr->n++;
-                } else if (!strcmp(row[3], "CASCADE") && cs_reg_by_table(row[1]) &&
-                           strcmp(row[1], ent->table) && rr->cascade_n < 12) {
-                        snprintf(rr->cascade_table[rr->cascade_n],
-                                 sizeof(rr->cascade_table[0]), "%s", row[1]);
-                        snprintf(rr->cascade_column[rr->cascade_n],
-                                 sizeof(rr->cascade_column[0]), "%s", row[2]);
-                        rr->cascade_n++;
+                if (restrict_rule && !strcmp(row[4], "YES"))
+                        list = &rr->restrict_;
+                else if (!strcmp(row[3], "CASCADE") && cs_reg_by_table(row[1]) &&
+                         strcmp(row[1], ent->table))
+                        list = &rr->cascade;
+                else
+                        continue;
+                if (fk_add(list, row[1], row[2]) == -1) {
+                        mysql_free_result(res);
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
                 }
         }
         mysql_free_result(res);
         for (size_t i = 0; i < ap->entity_cnt; i++)
                 ap->restrict_refs[i].loaded = 1;
-        return 0;
+        return check_cascade_depth(ap, errstr, errstr_size);
 }
 
 /* The restricting and cascading references to ent's table (loaded once
@@ -146,16 +227,17 @@ ap_rc_t ap_release_references(cs_apply_t *ap, const cs_entity_t *ent,
                            "foreign keys");
                 return AP_RETRY;
         }
-        if (rr->n == 0)
+        if (rr->restrict_.n == 0)
                 return AP_OK;
         if (!(sql = malloc(SQL_MAX))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return AP_RETRY;
         }
-        for (size_t i = 0; i < rr->n; i++) {
+        for (size_t i = 0; i < rr->restrict_.n; i++) {
+                const fk_ref_t *fk = &rr->restrict_.v[i];
                 snprintf(sql, SQL_MAX, "UPDATE `%s` r JOIN (SELECT t.id %s) d "
-                         "ON r.`%s` = d.id SET r.`%s` = NULL", rr->table[i],
-                         target_sql, rr->column[i], rr->column[i]);
+                         "ON r.`%s` = d.id SET r.`%s` = NULL", fk->table,
+                         target_sql, fk->column, fk->column);
                 if (ap_run(ap, sql, params, n, NULL, NULL, NULL, NULL,
                            &dberr, errstr, errstr_size) == -1) {
                         free(sql);
@@ -185,8 +267,15 @@ ap_rc_t ap_forget_cascaded(cs_apply_t *ap, const char *map,
                            "foreign keys");
                 return AP_RETRY;
         }
-        if (rr->cascade_n == 0 || depth > 3)
+        /* Deeper chains were refused at connect (check_cascade_depth). */
+        if (rr->cascade.n == 0 || depth >= CS_LIMIT_CASCADE_DEPTH)
                 return AP_OK;
+        if (n + 1 > CASCADE_PARAMS_MAX) {
+                snprintf(errstr, errstr_size, "%s: cascade needs %zu parameters, "
+                         "more than CASCADE_PARAMS_MAX (%d)", ent->table, n + 1,
+                         CASCADE_PARAMS_MAX);
+                return AP_RETRY;
+        }
         sql = malloc(SQL_MAX);
         sub = malloc(SQL_MAX);
         if (!sql || !sub) {
@@ -195,11 +284,12 @@ ap_rc_t ap_forget_cascaded(cs_apply_t *ap, const char *map,
                 snprintf(errstr, errstr_size, "out of memory");
                 return AP_RETRY;
         }
-        for (size_t i = 0; i < rr->cascade_n && rc == AP_OK; i++) {
-                const cs_entity_t *dep = cs_reg_by_table(rr->cascade_table[i]);
+        for (size_t i = 0; i < rr->cascade.n && rc == AP_OK; i++) {
+                const fk_ref_t *fk = &rr->cascade.v[i];
+                const cs_entity_t *dep = cs_reg_by_table(fk->table);
                 /* The dependent rows: "FROM dep t WHERE t.col IN (targets)". */
                 snprintf(sub, SQL_MAX, "FROM `%s` t WHERE t.`%s` IN (SELECT t.id %s)",
-                         rr->cascade_table[i], rr->cascade_column[i], target_sql);
+                         fk->table, fk->column, target_sql);
                 rc = ap_forget_cascaded(ap, map, dep, sub, params, n, depth + 1,
                                         errstr, errstr_size);
                 if (rc != AP_OK)
@@ -208,11 +298,9 @@ ap_rc_t ap_forget_cascaded(cs_apply_t *ap, const char *map,
                          "ON d.id = m.master_entity_id WHERE m.entity_table = ?",
                          map, sub);
                 {
-                        cs_db_value_t q[8];
-                        if (n >= 8)
-                                break;
+                        cs_db_value_t q[CASCADE_PARAMS_MAX];
                         memcpy(q, params, n * sizeof(*q));
-                        q[n] = v_str(rr->cascade_table[i]);
+                        q[n] = v_str(fk->table);
                         if (ap_run(ap, sql, q, n + 1, NULL, NULL, NULL, NULL,
                                    &dberr, errstr, errstr_size) == -1)
                                 rc = ap_db_fail(ap, dberr, errstr, errstr_size,

@@ -3,6 +3,7 @@
 #define CS_BULK_H
 
 #include <stddef.h>
+#include "capacity.h"
 #include "db.h"
 
 /* Rows with one fixed column list. Values are copied as cs_db_value_t
@@ -10,7 +11,7 @@
  * alive) unless handed over with cs_bulk_own. */
 typedef struct cs_bulk_s {
         const char *table;              /* borrowed, a validated identifier */
-        const char *cols[512];          /* borrowed column names */
+        const char *cols[CS_LIMIT_COLUMNS]; /* borrowed column names */
         size_t ncols;
         cs_db_value_t *vals;            /* rows * ncols */
         long long *tags;                /* per row: the caller's tag */
@@ -22,7 +23,8 @@ typedef struct cs_bulk_s {
         size_t owned_n, owned_cap;
 } cs_bulk_t;
 
-/* Starts (or restarts) b for table with the given columns. */
+/* Starts (or restarts) b for table with the given columns: at most
+ * CS_LIMIT_COLUMNS (the consumer refuses wider master tables at start-up). */
 void cs_bulk_init(cs_bulk_t *b, const char *table, const char *const *cols,
                   size_t ncols);
 /* Frees rows and owned strings; b can be re-initialised. */

@@ -12,10 +12,11 @@
  * cs_reg_check. */
 #define CS_LIMIT_PARKS 64
 
-/* Columns of one master table the consumer writes (its row buffer).
- * CiviCRM 5.39's widest core table has 56; custom-value tables can be
- * wider. Checked when the consumer reads the master's schema at start-up:
- * a wider synced table stops it, naming the table. */
+/* Columns of one master table the consumer writes (its row buffer and
+ * statement text). CiviCRM 5.39's widest core table (civicrm_event) has
+ * 69; custom-value tables can be wider, InnoDB stops at 1017. Checked
+ * when the consumer reads the master's schema at start-up: a wider synced
+ * table stops it, naming the table. */
 #define CS_LIMIT_COLUMNS 1024
 
 /* SELECT branches of one legacy source (registry cs_legacy_t). Checked by

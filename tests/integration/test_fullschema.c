@@ -45,6 +45,24 @@ static long long master_id(MYSQL *m, const char *prefix, const char *table,
                       "child_entity_id = %lld", prefix, table, child_id);
 }
 
+/* Hard-deletes a contact on the child as CiviCRM does: its polymorphic rows
+ * (notes on it, on its relationships and on those notes; entity tags)
+ * first, then the contact, whose foreign keys cascade. */
+static void delete_contact(MYSQL *c, long long id)
+{
+        it_exec(c, "DELETE n FROM civicrm_note n JOIN civicrm_relationship r ON "
+                "n.entity_table = 'civicrm_relationship' AND n.entity_id = r.id "
+                "WHERE %lld IN (r.contact_id_a, r.contact_id_b)", id);
+        it_exec(c, "DELETE n FROM civicrm_note n JOIN civicrm_note p ON "
+                "n.entity_table = 'civicrm_note' AND n.entity_id = p.id WHERE "
+                "p.entity_table = 'civicrm_contact' AND p.entity_id = %lld", id);
+        it_exec(c, "DELETE FROM civicrm_note WHERE entity_table = 'civicrm_contact' "
+                "AND entity_id = %lld", id);
+        it_exec(c, "DELETE FROM civicrm_entity_tag WHERE entity_table = "
+                "'civicrm_contact' AND entity_id = %lld", id);
+        it_exec(c, "DELETE FROM civicrm_contact WHERE id = %lld", id);
+}
+
 /* Master: full schema + the installer's empty-site seed. Child: the
  * installer's demo site (all 153 tables populated + 3 custom-value
  * tables). Phase-1 entities sync; the location-block rows (contact_id
@@ -121,8 +139,7 @@ START_TEST(test_full_schema_demo_site)
                                 edited_m), 1);
 
         /* A hard delete of the contact with the most dependants among the
-         * synced tables (activities, relationships, memberships, ...), as
-         * CiviCRM does it: polymorphic rows first, then the contact, whose
+         * synced tables (activities, relationships, memberships, ...): its
          * FKs cascade on the child and, through the consumer, on the master. */
         victim = it_int(c, "SELECT c.id FROM civicrm_contact c WHERE c.id > 1 AND "
                         "NOT EXISTS (SELECT 1 FROM civicrm_membership_type t WHERE "
@@ -139,11 +156,7 @@ START_TEST(test_full_schema_demo_site)
                           "civicrm_relationship WHERE %lld IN (contact_id_a, "
                           "contact_id_b))", victim_m, victim_m);
         ck_assert_int_gt(cascaded, 10);
-        it_exec(c, "DELETE FROM civicrm_note WHERE entity_table = 'civicrm_contact' "
-                "AND entity_id = %lld", victim);
-        it_exec(c, "DELETE FROM civicrm_entity_tag WHERE entity_table = "
-                "'civicrm_contact' AND entity_id = %lld", victim);
-        it_exec(c, "DELETE FROM civicrm_contact WHERE id = %lld", victim);
+        delete_contact(c, victim);
         produce(pconf, 0);
         consume(cconf);
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_contact WHERE id = %lld",
@@ -268,11 +281,7 @@ START_TEST(test_many_restricting_references)
                 it_exec(m, "INSERT INTO ext_ref_%d (contact_id) VALUES (%lld)", i,
                         pick_m);
         }
-        it_exec(c, "DELETE FROM civicrm_note WHERE entity_table = 'civicrm_contact' "
-                "AND entity_id = %lld", pick);
-        it_exec(c, "DELETE FROM civicrm_entity_tag WHERE entity_table = "
-                "'civicrm_contact' AND entity_id = %lld", pick);
-        it_exec(c, "DELETE FROM civicrm_contact WHERE id = %lld", pick);
+        delete_contact(c, pick);
         produce(pconf, 0);
         consume(cconf);
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_contact WHERE id = %lld",
@@ -285,6 +294,68 @@ START_TEST(test_many_restricting_references)
         mysql_close(c);
         free(pconf);
         free(cconf);
+}
+END_TEST
+
+/* Runs the consumer against master and expects it to stop at start-up
+ * (exit 1) with a message holding want. */
+static void consume_refused(const char *master, const char *want)
+{
+        it_run_t r = it_run("civisync-consume", "-c",
+                            it_consumer_conf(master, "prefixes = [\"none\"];"),
+                            "--once", NULL);
+
+        ck_assert_msg(r.exit_code == 1 && strstr(r.err, want) != NULL,
+                      "consume exit %d, want '%s' in: %s", r.exit_code, want, r.err);
+        it_run_free(&r);
+}
+
+/* Capacity limits fail loudly at start-up, naming the table and the
+ * limit: a synced master table wider than CS_LIMIT_COLUMNS, and ON DELETE
+ * CASCADE chains between synced tables deeper than CS_LIMIT_CASCADE_DEPTH
+ * (both were silently cut before: columns at 512, cascades at 4 levels). */
+START_TEST(test_limits_fail_at_start_up)
+{
+        char wide[64], deep[64], want[160];
+        static const char *const chain[][3] = {
+                /* table, new column, the table it cascades from */
+                { "civicrm_website", "x_im_id", "civicrm_im" },
+                { "civicrm_phone", "x_website_id", "civicrm_website" },
+                { "civicrm_email", "x_phone_id", "civicrm_phone" },
+                { "civicrm_address", "x_email_id", "civicrm_email" },
+        };
+        MYSQL *m;
+
+        it_unique(wide, sizeof(wide), "widemaster");
+        it_make_db(wide, "--schema 5");
+        m = it_connect(wide);
+        /* InnoDB stops at 1017 columns; Aria (no foreign keys) goes on. */
+        it_exec(m, "ALTER TABLE civicrm_website DROP FOREIGN KEY "
+                "FK_civicrm_website_contact_id");
+        it_exec(m, "ALTER TABLE civicrm_website ENGINE=Aria");
+        widen(m, "civicrm_website", 1030);
+        snprintf(want, sizeof(want), "master table civicrm_website has %lld columns, "
+                 "more than CS_LIMIT_COLUMNS (1024)",
+                 it_int(m, "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE "
+                        "TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'civicrm_website'"));
+        mysql_close(m);
+        consume_refused(wide, want);
+
+        /* contact -> im -> website -> phone -> email -> address: 5 levels. */
+        it_unique(deep, sizeof(deep), "deepmaster");
+        it_make_db(deep, "--schema 5");
+        m = it_connect(deep);
+        for (size_t i = 0; i < sizeof(chain) / sizeof(chain[0]); i++)
+                it_exec(m, "ALTER TABLE %s ADD COLUMN %s INT UNSIGNED NULL, ADD "
+                        "CONSTRAINT FK_%s_%s FOREIGN KEY (%s) REFERENCES %s (id) "
+                        "ON DELETE CASCADE", chain[i][0], chain[i][1], chain[i][0],
+                        chain[i][1], chain[i][1], chain[i][2]);
+        mysql_close(m);
+        consume_refused(deep, "master: ON DELETE CASCADE chain civicrm_contact -> "
+                        "civicrm_im.contact_id -> civicrm_website.x_im_id -> "
+                        "civicrm_phone.x_website_id -> civicrm_email.x_phone_id -> "
+                        "civicrm_address.x_email_id is deeper than "
+                        "CS_LIMIT_CASCADE_DEPTH (4 levels)");
 }
 END_TEST
 
@@ -305,5 +376,6 @@ Suite *fullschema_suite(void)
         add_case(s, "demo-site", test_full_schema_demo_site);
         add_case(s, "wide", test_512_columns_update);
         add_case(s, "restrict", test_many_restricting_references);
+        add_case(s, "limits", test_limits_fail_at_start_up);
         return s;
 }
