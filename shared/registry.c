@@ -187,7 +187,15 @@ static const cs_legacy_t activity_contact_legacy = {
         activity_contact_legacy_branches, "activity", "source_contact_id",
         "4.2 child (pre-4.4): activity contacts are synthesized from "
         "civicrm_activity_assignment, civicrm_activity.source_contact_id and "
-        "civicrm_activity_target"
+        "civicrm_activity_target",
+        "CiviCRM 4.2 schema (civicrm_activity_target, no civicrm_activity_contact)"
+};
+
+/* A fresh install's seed: the domain's contact and the shipped tags. */
+static const cs_seed_t seeds[] = {
+        { "civicrm_contact", "civicrm_domain", "contact_id" },
+        { "civicrm_tag", NULL, NULL },
+        { NULL, NULL, NULL }
 };
 
 static const cs_change_log_t change_log = {
@@ -266,6 +274,14 @@ const cs_entity_t *cs_reg_entities(size_t *count)
         if (count)
                 *count = ENTITY_CNT;
         return entities;
+}
+
+const cs_seed_t *cs_reg_seed(const char *table)
+{
+        for (const cs_seed_t *s = seeds; table && s->table; s++)
+                if (strcmp(s->table, table) == 0)
+                        return s;
+        return NULL;
 }
 
 const cs_change_log_t *cs_reg_change_log(void)

@@ -72,6 +72,8 @@ typedef struct cs_legacy_s {
                                         instead ("activity"), or NULL */
         const char *absorbs_column;  /* that column, dropped from its documents */
         const char *summary;         /* one line for logs and civisync-verify */
+        const char *era;             /* the schema such a child has, for
+                                        messages ("CiviCRM 4.2 schema (...)") */
 } cs_legacy_t;
 
 /* The child's change log: the change signal of roots whose table has no
@@ -83,6 +85,16 @@ typedef struct cs_change_log_s {
         const char *table_column;  /* the changed row's table */
         const char *row_column;    /* the changed row's id */
 } cs_change_log_t;
+
+/* Rows a fresh CiviCRM install (schema and seed) holds in a synced table:
+ * civicrm-restore accepts them in an otherwise empty target. */
+typedef struct cs_seed_s {
+        const char *table;         /* NULL terminates the list */
+        const char *keep_table;    /* rows referenced from keep_table.keep_column */
+        const char *keep_column;   /* are the site's own (the domain contact):
+                                      never counted as data, never removed;
+                                      NULL: none */
+} cs_seed_t;
 
 typedef struct cs_entity_s {
         const char *name;          /* document entity name: "contact", "email" */
@@ -114,6 +126,10 @@ int cs_reg_col_policy(const cs_entity_t *ent, const char *column);
 const cs_unique_t *cs_reg_unique(const cs_entity_t *ent, const char *column);
 /* 1 if table is an allowed target of ent's POLY references. */
 int cs_reg_poly_target_ok(const cs_entity_t *ent, const char *table);
+
+/* The seed rule of table, or NULL when a fresh install has no rows there.
+ * Borrowed. */
+const cs_seed_t *cs_reg_seed(const char *table);
 
 /* The change log (civicrm_log). Borrowed. */
 const cs_change_log_t *cs_reg_change_log(void);

@@ -242,6 +242,7 @@ static int plan_columns(run_t *r, ent_t *e)
 static int check_empty(run_t *r, ent_t *e)
 {
         const char *table = e->ent->table;
+        const cs_seed_t *seed;
         int domain, allowed;
         long long n, outside = 0;
         MYSQL_RES *res;
@@ -253,21 +254,23 @@ static int check_empty(run_t *r, ent_t *e)
                 return RS_ERROR;
         if (n == 0)
                 return RS_OK;
-        allowed = !strcmp(table, "civicrm_contact") || !strcmp(table, "civicrm_tag");
-        if (!strcmp(table, "civicrm_contact")) {
-                domain = cs_schema_load(r->target, "civicrm_domain", &dt,
+        seed = cs_reg_seed(table);
+        allowed = seed != NULL;
+        if (seed && seed->keep_table) {
+                domain = cs_schema_load(r->target, seed->keep_table, &dt,
                                         r->errstr, r->errstr_size);
                 if (domain == -1)
                         return RS_ERROR;
                 if (domain == 0)
                         cs_schema_free(&dt);
                 if (domain == 0)
-                        snprintf(r->sql, SQL_MAX, "SELECT COUNT(*) FROM "
-                                 "civicrm_contact WHERE id NOT IN (SELECT "
-                                 "contact_id FROM civicrm_domain WHERE "
-                                 "contact_id IS NOT NULL)");
+                        snprintf(r->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s` "
+                                 "WHERE id NOT IN (SELECT `%s` FROM `%s` WHERE "
+                                 "`%s` IS NOT NULL)", table, seed->keep_column,
+                                 seed->keep_table, seed->keep_column);
                 else
-                        snprintf(r->sql, SQL_MAX, "SELECT COUNT(*) FROM civicrm_contact");
+                        snprintf(r->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s`",
+                                 table);
                 if (cs_db_query_int(r->target, r->sql, &outside, r->errstr,
                                     r->errstr_size) == -1)
                         return RS_ERROR;
@@ -320,7 +323,8 @@ static int remove_unmapped_seed(run_t *r, ent_t *e)
                         return -1;
                 if (found)
                         continue;
-                if (!strcmp(e->ent->table, "civicrm_contact")) {
+                if (cs_reg_seed(e->ent->table) &&
+                    cs_reg_seed(e->ent->table)->keep_table) {
                         cs_warn("%s %lld (the target's domain contact) is not "
                                 "mapped for %s: kept as is", e->ent->table,
                                 e->seed[i], r->prefix);
@@ -787,22 +791,38 @@ static void ent_free(ent_t *e)
         free(e->seed);
 }
 
-/* 1 if the target is a 4.2-era CiviCRM (civicrm_activity_target, no
- * civicrm_activity_contact), as the producer detects it. -1 on error. */
-static int legacy_target(run_t *r)
+/* 1 if the target is an older CiviCRM that stores an entity the
+ * registry's legacy way (4.2: civicrm_activity_target, no
+ * civicrm_activity_contact), as the producer detects it; *era names its
+ * schema. -1 on error. */
+static int legacy_target(run_t *r, const char **era)
 {
-        cs_table_t t;
-        int a = cs_schema_load(r->target, "civicrm_activity_contact", &t,
-                               r->errstr, r->errstr_size), b;
-        if (a == 0)
-                cs_schema_free(&t);
-        if (a != 1)
-                return a == -1 ? -1 : 0;
-        b = cs_schema_load(r->target, "civicrm_activity_target", &t, r->errstr,
-                           r->errstr_size);
-        if (b == 0)
-                cs_schema_free(&t);
-        return b == -1 ? -1 : b == 0;
+        size_t n;
+        const cs_entity_t *ents = cs_reg_entities(&n);
+
+        for (size_t i = 0; i < n; i++) {
+                cs_table_t t;
+                int a, b;
+
+                if (!ents[i].legacy)
+                        continue;
+                a = cs_schema_load(r->target, ents[i].table, &t, r->errstr,
+                                   r->errstr_size);
+                if (a == 0)
+                        cs_schema_free(&t);
+                if (a != 1) {
+                        if (a == -1)
+                                return -1;
+                        continue;
+                }
+                b = cs_schema_has_columns(r->target, ents[i].legacy->requires,
+                                          r->errstr, r->errstr_size);
+                if (b != 0) {
+                        *era = ents[i].legacy->era;
+                        return b;
+                }
+        }
+        return 0;
 }
 
 /* Loads both shapes of every entity, checks the target is empty. */
@@ -852,6 +872,7 @@ int rs_run(MYSQL *master, MYSQL *target, const char *prefix, int dry_run,
         char tmp[512];
         long long mapped = 0;
         int rc = RS_ERROR, mrc;
+        const char *era = "";
 
         memset(totals, 0, sizeof(*totals));
         memset(&r, 0, sizeof(r));
@@ -904,12 +925,10 @@ int rs_run(MYSQL *master, MYSQL *target, const char *prefix, int dry_run,
                 rc = RS_REFUSED;
                 goto done;
         }
-        if ((mrc = legacy_target(&r)) != 0) {
+        if ((mrc = legacy_target(&r, &era)) != 0) {
                 if (mrc == 1) {
-                        snprintf(errstr, errstr_size, "the target has the "
-                                 "CiviCRM 4.2 schema (civicrm_activity_target, "
-                                 "no civicrm_activity_contact): restore writes "
-                                 "CiviCRM 5 databases only");
+                        snprintf(errstr, errstr_size, "the target has the %s: "
+                                 "restore writes CiviCRM 5 databases only", era);
                         rc = RS_REFUSED;
                 }
                 goto done;
