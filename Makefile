@@ -63,6 +63,10 @@ broker_SRC  := topics/broker.c
 topics_SRC  := $(filter-out topics/broker.c,$(wildcard topics/*.c))
 verify_SRC  := $(wildcard consumer/verify/*.c)
 restore_SRC := $(wildcard consumer/restore/*.c)
+# Everything but main.o of the consumer and the producer goes into an archive, which the
+# program and the unit tests (tests/unit/test_*_internals.c) link: internals testable alone.
+CONSUME_LIB := $(BUILD)/libconsume.a
+PRODUCE_LIB := $(BUILD)/libproduce.a
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 INTEG_SRC := $(wildcard tests/integration/*.c) tests/unit/jsonschema.c
@@ -99,10 +103,17 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-bin/civisync-produce: $(produce_SRC:%.c=$(BUILD)/%.o) $(LIB)
+$(CONSUME_LIB): $(patsubst %.c,$(BUILD)/%.o,$(filter-out consumer/main.c,$(consume_SRC)))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+$(PRODUCE_LIB): $(patsubst %.c,$(BUILD)/%.o,$(filter-out producer/main.c,$(produce_SRC)))
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+bin/civisync-produce: $(BUILD)/producer/main.o $(PRODUCE_LIB) $(LIB)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-bin/civisync-consume: $(consume_SRC:%.c=$(BUILD)/%.o) $(LIB)
+bin/civisync-consume: $(BUILD)/consumer/main.o $(CONSUME_LIB) $(LIB)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 bin/civisync-broker: $(broker_SRC:%.c=$(BUILD)/%.o) $(LIB)
@@ -119,7 +130,7 @@ bin/civisync-restore: $(restore_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(UNIT_SRC:%.c=$(BUILD)/%.o) $(INTEG_SRC:%.c=$(BUILD)/%.o): | pkgcheck-test
-$(BUILD)/tests/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(LIB)
+$(BUILD)/tests/unit_tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(CONSUME_LIB) $(PRODUCE_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
 $(BUILD)/tests/integration_tests: $(INTEG_SRC:%.c=$(BUILD)/%.o) $(LIB)
