@@ -12,7 +12,8 @@
  *   apply_refs.c   reference translation and parking
  *   apply_row.c    upsert, replace-set delete, tombstones
  *   apply_frame.c  reset/end framing, sweep, offset-rewind replays
- * Nothing outside consumer/apply*.c includes this header. */
+ * Nothing outside consumer/apply*.c includes this header, but for the unit
+ * tests of the mapping cache and id lists (tests/unit/test_consumer_internals.c). */
 
 #include <stddef.h>
 #include <string.h>
@@ -264,6 +265,10 @@ prefix_ctx_t *ap_prefix_get(cs_apply_t *ap, const char *prefix, ap_rc_t *rc,
 void ap_map_remember(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
                      long long child_id, long long master_id,
                      long long generation);
+/* The cached entry of (pc, table, child_id) in this transaction, or NULL
+ * (the cache is 4-way set-associative: a full set drops its oldest). */
+map_entry_t *ap_map_cached(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
+                           long long child_id);
 void ap_map_journal_start(cs_apply_t *ap);
 void ap_map_journal_end(cs_apply_t *ap, int rolled_back);
 void ap_map_forget_all(cs_apply_t *ap);
@@ -297,6 +302,14 @@ ap_rc_t ap_prefetch_mappings(cs_apply_t *ap, prefix_ctx_t *pc, json_t **docs,
 void ap_row_free(row_build_t *rb);
 /* 1 with *id set, 0 at the end of the list, -1 if it is not an id. */
 int ap_next_list_id(const char **p, long long *id);
+/* Translates the comma-separated child id list `list` of table target into
+ * master ids: a NEW string, the unmapped ids left out and the first of them
+ * in *missing (0: none). NULL with *err = 2 (not an id list: errstr) or
+ * *err = 1 (out of memory, or a lookup failed: *dberr, errstr). */
+char *ap_translate_id_list(cs_apply_t *ap, prefix_ctx_t *pc,
+                           const char *target, const char *list,
+                           long long *missing, int *err, unsigned int *dberr,
+                           char *errstr, size_t errstr_size);
 /* A required reference that is not mapped yet is no error: AP_OK with
  * rb->missing_required set. */
 ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,

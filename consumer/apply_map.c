@@ -160,6 +160,13 @@ static map_entry_t *map_cached(cs_apply_t *ap, prefix_ctx_t *pc,
         return NULL;
 }
 
+/* map_cached for the unit tests (tests/unit/test_consumer_internals.c). */
+map_entry_t *ap_map_cached(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
+                           long long child_id)
+{
+        return map_cached(ap, pc, table, child_id);
+}
+
 void ap_map_remember(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
                      long long child_id, long long master_id,
                      long long generation)

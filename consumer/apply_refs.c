@@ -48,11 +48,10 @@ int ap_next_list_id(const char **p, long long *id)
 
 /* Translates a comma-separated id list; unmapped ids are left out and the
  * first of them is reported through *missing. Returns a NEW string. */
-static char *translate_id_list(cs_apply_t *ap, prefix_ctx_t *pc,
-                               const char *target, const char *list,
-                               long long *missing, int *err,
-                               unsigned int *dberr, char *errstr,
-                               size_t errstr_size)
+char *ap_translate_id_list(cs_apply_t *ap, prefix_ctx_t *pc,
+                           const char *target, const char *list,
+                           long long *missing, int *err, unsigned int *dberr,
+                           char *errstr, size_t errstr_size)
 {
         size_t cap = strlen(list) * 2 + 32, len = 0;
         char *out = malloc(cap);
@@ -213,10 +212,10 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                                                  col->name);
                                         return AP_REJECTED;
                                 }
-                                list = translate_id_list(ap, pc, target,
-                                                         json_string_value(val),
-                                                         &missing, &err, &dberr,
-                                                         errstr, errstr_size);
+                                list = ap_translate_id_list(ap, pc, target,
+                                                            json_string_value(val),
+                                                            &missing, &err, &dberr,
+                                                            errstr, errstr_size);
                                 if (!list)
                                         return err == 2 ? AP_REJECTED :
                                                ap_db_fail(ap, dberr, errstr,
@@ -456,10 +455,10 @@ ap_rc_t ap_resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                         if (!ref || owner <= 0) /* not ours, or owner gone */
                                 goto forget;
                         if (ref->kind == CS_REF_ID_LIST) {
-                                value = translate_id_list(ap, pc, ref->target,
-                                                          row[3] ? row[3] : "",
-                                                          &missing, &err, &dberr,
-                                                          errstr, errstr_size);
+                                value = ap_translate_id_list(ap, pc, ref->target,
+                                                             row[3] ? row[3] : "",
+                                                             &missing, &err, &dberr,
+                                                             errstr, errstr_size);
                                 if (!value) {
                                         rc = err == 2 ? AP_REJECTED :
                                              ap_db_fail(ap, dberr, errstr,

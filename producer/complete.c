@@ -23,11 +23,26 @@ typedef struct complete_ctx_s {
         cs_progress_t progress;
 } complete_ctx_t;
 
-static void count_add(json_t *counts, const char *entity, long long n)
+void cs_run_count_add(json_t *counts, const char *entity, long long n)
 {
         json_t *cur = json_object_get(counts, entity);
         json_object_set_new(counts, entity,
                             json_integer((cur ? json_integer_value(cur) : 0) + n));
+}
+
+void cs_run_count_doc(json_t *counts, const char *root, const json_t *doc)
+{
+        json_t *kids = json_object_get(doc, CS_F_CHILDREN);
+        size_t i;
+        json_t *kid;
+
+        cs_run_count_add(counts, root, 1);
+        json_array_foreach(kids, i, kid) {
+                const char *name = json_string_value(
+                        json_object_get(kid, CS_F_ENTITY));
+                if (name)
+                        cs_run_count_add(counts, name, 1);
+        }
 }
 
 static int emit_doc(const cs_entity_t *root, long long child_id, json_t *doc,
@@ -35,9 +50,7 @@ static int emit_doc(const cs_entity_t *root, long long child_id, json_t *doc,
 {
         complete_ctx_t *ctx = opaque;
         char key[CS_DOC_ID_MAX];
-        json_t *kids = json_object_get(doc, CS_F_CHILDREN);
-        size_t len, i;
-        json_t *kid;
+        size_t len;
         char *value;
         int partition;
 
@@ -58,16 +71,8 @@ static int emit_doc(const cs_entity_t *root, long long child_id, json_t *doc,
         }
         free(value);
 
-        count_add(ctx->partition_counts[partition], root->name, 1);
-        count_add(ctx->stats->upserts, root->name, 1);
-        json_array_foreach(kids, i, kid) {
-                const char *name = json_string_value(
-                        json_object_get(kid, CS_F_ENTITY));
-                if (name) {
-                        count_add(ctx->partition_counts[partition], name, 1);
-                        count_add(ctx->stats->upserts, name, 1);
-                }
-        }
+        cs_run_count_doc(ctx->partition_counts[partition], root->name, doc);
+        cs_run_count_doc(ctx->stats->upserts, root->name, doc);
         ctx->stats->documents++;
         cs_progress_update(&ctx->progress, ctx->stats->documents);
         return 0;

@@ -28,5 +28,10 @@ int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
                     int write_files, json_t *created, cs_run_stats_t *stats,
                     json_t **new_incr, char *errstr, size_t errstr_size);
 void cs_run_stats_free(cs_run_stats_t *stats);
+/* Adds n to counts[entity] (counts: BORROWED object of entity -> count). */
+void cs_run_count_add(json_t *counts, const char *entity, long long n);
+/* Counts one root document of entity root and each of its nested rows
+ * (doc: BORROWED) into counts. */
+void cs_run_count_doc(json_t *counts, const char *root, const json_t *doc);
 
 #endif

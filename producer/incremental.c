@@ -74,13 +74,6 @@ typedef struct incr_ctx_s {
         int oom;
 } incr_ctx_t;
 
-static void count_add(json_t *counts, const char *entity, long long n)
-{
-        json_t *cur = json_object_get(counts, entity);
-        json_object_set_new(counts, entity,
-                            json_integer((cur ? json_integer_value(cur) : 0) + n));
-}
-
 /* Records that root document (ent's root) id must be re-sent or deleted. */
 static void mark(incr_ctx_t *ctx, const cs_entity_t *ent, long long id,
                  int deleted)
@@ -391,8 +384,7 @@ static int send_doc(const cs_entity_t *root, long long child_id, json_t *doc,
 {
         incr_ctx_t *ctx = opaque;
         char key[CS_DOC_ID_MAX];
-        json_t *kids = json_object_get(doc, CS_F_CHILDREN), *kid;
-        size_t len, i;
+        size_t len;
         char *value;
 
         if (cs_doc_id(key, sizeof(key), ctx->conf->prefix, root->table,
@@ -410,13 +402,7 @@ static int send_doc(const cs_entity_t *root, long long child_id, json_t *doc,
                 return -1;
         }
         free(value);
-        count_add(ctx->stats->upserts, root->name, 1);
-        json_array_foreach(kids, i, kid) {
-                const char *name = json_string_value(json_object_get(kid,
-                                                                     CS_F_ENTITY));
-                if (name)
-                        count_add(ctx->stats->upserts, name, 1);
-        }
+        cs_run_count_doc(ctx->stats->upserts, root->name, doc);
         ctx->stats->documents++;
         cs_progress_update(&ctx->progress, ++ctx->sent_docs);
         return 0;
@@ -436,7 +422,7 @@ static int send_tombstone(incr_ctx_t *ctx, const cs_entity_t *ent,
         if (cs_sink_send(ctx->sink, key, NULL, 0, -1, errstr,
                          errstr_size) == -1)
                 return -1;
-        count_add(ctx->stats->deletes, ent->name, 1);
+        cs_run_count_add(ctx->stats->deletes, ent->name, 1);
         cs_progress_update(&ctx->progress, ++ctx->sent_docs);
         return 0;
 }

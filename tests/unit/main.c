@@ -20,6 +20,8 @@ int main(void)
                 db_suite,
                 topics_suite,
                 bulk_suite,
+                consumer_internals_suite,
+                producer_internals_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

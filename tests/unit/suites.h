@@ -16,5 +16,7 @@ Suite *jsonschema_suite(void);
 Suite *db_suite(void);
 Suite *topics_suite(void);
 Suite *bulk_suite(void);
+Suite *consumer_internals_suite(void);
+Suite *producer_internals_suite(void);
 
 #endif
