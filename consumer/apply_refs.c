@@ -279,9 +279,8 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                 }
                 uniq = cs_reg_unique(ent, col->name);
                 if (uniq && json_is_string(val)) {
-                        size_t max = col->max_length > 0 ?
-                                     (size_t)col->max_length : 255;
-                        size_t size = max * 4 + 1;
+                        size_t max;
+                        size_t size = cs_reg_qualify_size(col->max_length, &max);
                         char *q = malloc(size);
                         int qlen;
                         if (!q) {

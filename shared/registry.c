@@ -481,3 +481,9 @@ int cs_reg_qualify(const char *prefix, const char *value, size_t value_len,
                  (unsigned)fnv1a32(value, value_len));
         return (int)need;
 }
+
+size_t cs_reg_qualify_size(long long max_length, size_t *max_chars)
+{
+        *max_chars = max_length > 0 ? (size_t)max_length : 255;
+        return *max_chars * 4 + 1;
+}

@@ -148,5 +148,10 @@ int cs_reg_check(char *errstr, size_t errstr_size);
  * cuts a character. */
 int cs_reg_qualify(const char *prefix, const char *value, size_t value_len,
                    size_t max_chars, char *out, size_t out_size);
+/* The qualify limits for a master column of max_length characters (0 or
+ * less: not known, then 255): *max_chars gets the max_chars to pass to
+ * cs_reg_qualify, and the result is an out_size that always suffices (4
+ * bytes per UTF-8 character, and the NUL). */
+size_t cs_reg_qualify_size(long long max_length, size_t *max_chars);
 
 #endif

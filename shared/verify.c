@@ -238,8 +238,8 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                        "(cleared on the master); ", vc->name, b);
                 return 0;
         case VC_QUALIFY: {
-                size_t max = vc->mcol->max_length > 0 ?
-                             (size_t)vc->mcol->max_length : 255;
+                size_t max;
+                size_t size = cs_reg_qualify_size(vc->mcol->max_length, &max);
                 int qlen;
 
                 if (!cv) {
@@ -250,7 +250,7 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                                vc->name, b);
                         return 0;
                 }
-                if (grow_buf(r, max * 4 + 1) == -1)
+                if (grow_buf(r, size) == -1)
                         return -1;
                 qlen = cs_reg_qualify(r->prefix, cv, cl, max, r->buf,
                                       r->buf_size);

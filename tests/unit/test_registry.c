@@ -359,6 +359,30 @@ START_TEST(qualify_distinct_long_values)
 }
 END_TEST
 
+START_TEST(qualify_size_rule)
+{
+        size_t max = 0;
+        char out[256 * 4 + 1];
+        const char *four = "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀"; /* 20 x 4 bytes */
+
+        /* A known length is the limit; none (0 or less) is 255. */
+        ck_assert_uint_eq(cs_reg_qualify_size(64, &max), 257);
+        ck_assert_uint_eq(max, 64);
+        ck_assert_uint_eq(cs_reg_qualify_size(0, &max), 1021);
+        ck_assert_uint_eq(max, 255);
+        ck_assert_uint_eq(cs_reg_qualify_size(-1, &max), 1021);
+        ck_assert_uint_eq(max, 255);
+        /* The size holds the widest value that fits the limit... */
+        size_t size = cs_reg_qualify_size(22, &max);
+        ck_assert_int_eq(cs_reg_qualify("P", four, strlen(four), max, out, size),
+                         2 + 80);
+        /* ...and the truncated form of any longer one. */
+        size = cs_reg_qualify_size(21, &max);
+        ck_assert_int_eq(cs_reg_qualify("P", four, strlen(four), max, out, size),
+                         2 + 10 * 4 + 9);
+}
+END_TEST
+
 Suite *registry_suite(void)
 {
         Suite *s = suite_create("registry");
@@ -375,6 +399,7 @@ Suite *registry_suite(void)
         tcase_add_test(tc, qualify_truncates_with_hash);
         tcase_add_test(tc, qualify_utf8_boundary);
         tcase_add_test(tc, qualify_distinct_long_values);
+        tcase_add_test(tc, qualify_size_rule);
         suite_add_tcase(s, tc);
         return s;
 }
