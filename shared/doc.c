@@ -687,6 +687,37 @@ static const char *get_str(const json_t *doc, const char *field)
         return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* The envelope every document carries, control or entity, nested or not:
+ * format CS_DOC_FORMAT_VERSION and a valid prefix (*prefix: BORROWED from
+ * doc). id names the document in errstr. 0, or -1 with errstr. */
+static int check_envelope(const json_t *doc, const char *id, const char **prefix,
+                          char *errstr, size_t errstr_size)
+{
+        long long fmt;
+        if (get_int(doc, CS_F_FORMAT, id, &fmt, errstr, errstr_size))
+                return -1;
+        if (fmt != CS_DOC_FORMAT_VERSION) {
+                snprintf(errstr, errstr_size, "document %s: format %lld is not supported (%d)",
+                         id, fmt, CS_DOC_FORMAT_VERSION);
+                return -1;
+        }
+        *prefix = get_str(doc, CS_F_PREFIX);
+        if (!*prefix || !cs_prefix_valid(*prefix)) {
+                snprintf(errstr, errstr_size, "document %s: missing or invalid %s", id,
+                         CS_F_PREFIX);
+                return -1;
+        }
+        return 0;
+}
+
+/* 1 if key is one of the envelope's fields (check_envelope, and the id and
+ * entity every document has). */
+static int envelope_field(const char *key)
+{
+        return !strcmp(key, "id") || !strcmp(key, CS_F_FORMAT) ||
+               !strcmp(key, CS_F_PREFIX) || !strcmp(key, CS_F_ENTITY);
+}
+
 static int inspect_control(const json_t *doc, const char *id, const char *prefix,
                            int is_end, cs_doc_info_t *info, char *errstr,
                            size_t errstr_size)
@@ -716,10 +747,8 @@ static int inspect_control(const json_t *doc, const char *id, const char *prefix
         const char *key;
         json_t *v;
         json_object_foreach((json_t *)doc, key, v) {
-                if (!strcmp(key, "id") || !strcmp(key, CS_F_FORMAT) ||
-                    !strcmp(key, CS_F_PREFIX) || !strcmp(key, CS_F_ENTITY) ||
-                    !strcmp(key, CS_F_GENERATION) || !strcmp(key, CS_F_PARTITION) ||
-                    !strcmp(key, CS_F_PARTITIONS))
+                if (envelope_field(key) || !strcmp(key, CS_F_GENERATION) ||
+                    !strcmp(key, CS_F_PARTITION) || !strcmp(key, CS_F_PARTITIONS))
                         continue;
                 size_t cpl = strlen(CS_F_COUNT_PFX);
                 if (is_end && strncmp(key, CS_F_COUNT_PFX, cpl) == 0) {
@@ -761,20 +790,10 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
                          root ? "nested " : "");
                 return -1;
         }
-        long long fmt, cid;
-        if (get_int(doc, CS_F_FORMAT, id, &fmt, errstr, errstr_size))
+        long long cid;
+        const char *prefix;
+        if (check_envelope(doc, id, &prefix, errstr, errstr_size))
                 return -1;
-        if (fmt != CS_DOC_FORMAT_VERSION) {
-                snprintf(errstr, errstr_size, "document %s: format %lld is not supported (%d)",
-                         id, fmt, CS_DOC_FORMAT_VERSION);
-                return -1;
-        }
-        const char *prefix = get_str(doc, CS_F_PREFIX);
-        if (!prefix || !cs_prefix_valid(prefix)) {
-                snprintf(errstr, errstr_size, "document %s: missing or invalid %s", id,
-                         CS_F_PREFIX);
-                return -1;
-        }
         if (want_prefix && strcmp(prefix, want_prefix) != 0) {
                 snprintf(errstr, errstr_size, "document %s: prefix %s differs from its root's %s",
                          id, prefix, want_prefix);
@@ -836,10 +855,8 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
         const char *key;
         json_t *v;
         json_object_foreach((json_t *)doc, key, v) {
-                if (!strcmp(key, "id") || !strcmp(key, CS_F_FORMAT) ||
-                    !strcmp(key, CS_F_PREFIX) || !strcmp(key, CS_F_ENTITY) ||
-                    !strcmp(key, CS_F_TABLE) || !strcmp(key, CS_F_CHILD_ID) ||
-                    !strcmp(key, CS_F_TIME_ZONE))
+                if (envelope_field(key) || !strcmp(key, CS_F_TABLE) ||
+                    !strcmp(key, CS_F_CHILD_ID) || !strcmp(key, CS_F_TIME_ZONE))
                         continue;
                 if (!strcmp(key, CS_F_CHILDREN)) {
                         if (root) {
@@ -915,20 +932,9 @@ int cs_doc_inspect(const json_t *doc, const char *key, size_t key_len,
                          key_len > CS_DOC_ID_MAX ? "..." : "");
                 return -1;
         }
-        long long fmt;
-        if (get_int(doc, CS_F_FORMAT, id, &fmt, errstr, errstr_size))
+        const char *prefix;
+        if (check_envelope(doc, id, &prefix, errstr, errstr_size))
                 return -1;
-        if (fmt != CS_DOC_FORMAT_VERSION) {
-                snprintf(errstr, errstr_size, "document %s: format %lld is not supported (%d)",
-                         id, fmt, CS_DOC_FORMAT_VERSION);
-                return -1;
-        }
-        const char *prefix = get_str(doc, CS_F_PREFIX);
-        if (!prefix || !cs_prefix_valid(prefix)) {
-                snprintf(errstr, errstr_size, "document %s: missing or invalid %s", id,
-                         CS_F_PREFIX);
-                return -1;
-        }
         snprintf(info->prefix, sizeof(info->prefix), "%s", prefix);
         const char *ename = get_str(doc, CS_F_ENTITY);
         if (ename && (!strcmp(ename, CS_ENTITY_RESET) || !strcmp(ename, CS_ENTITY_END)))

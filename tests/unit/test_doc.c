@@ -722,6 +722,55 @@ START_TEST(inspect_rejects_bad_envelopes)
 }
 END_TEST
 
+/* The envelope's error texts, word for word (top level, nested, control). */
+static void expect_inspect_error(json_t *d, const char *want)
+{
+        cs_doc_info_t info;
+        char err[512] = "";
+        ck_assert_int_eq(cs_doc_inspect(d, NULL, 0, &info, err, sizeof(err)), -1);
+        ck_assert_str_eq(err, want);
+        json_decref(d);
+}
+
+START_TEST(inspect_envelope_error_texts)
+{
+        json_t *d;
+
+        d = good_contact_doc(); json_object_set_new(d, CS_F_FORMAT, json_integer(2));
+        expect_inspect_error(d, "document P1/civicrm_contact/10: format 2 is not supported (1)");
+        d = good_contact_doc(); json_object_set_new(d, CS_F_FORMAT, json_string("1"));
+        expect_inspect_error(d, "document P1/civicrm_contact/10: civisync_format must be an "
+                                "integer (got string)");
+        d = good_contact_doc(); json_object_del(d, CS_F_PREFIX);
+        expect_inspect_error(d, "document P1/civicrm_contact/10: missing or invalid "
+                                "civisync_prefix");
+        d = good_contact_doc(); json_object_set_new(d, CS_F_GENERATION, json_integer(1));
+        expect_inspect_error(d, "document P1/civicrm_contact/10: unexpected reserved field "
+                                "civisync_generation");
+        d = good_contact_doc();
+        json_object_set_new(CHILD0(d), CS_F_FORMAT, json_integer(3));
+        expect_inspect_error(d, "document P1/civicrm_email/134: format 3 is not supported (1)");
+        d = good_contact_doc();
+        json_object_set_new(CHILD0(d), CS_F_PREFIX, json_string("P-1"));
+        expect_inspect_error(d, "document P1/civicrm_email/134: missing or invalid "
+                                "civisync_prefix");
+        d = good_contact_doc();
+        json_object_del(CHILD0(d), "id");
+        expect_inspect_error(d, "nested document without a string id");
+        d = cs_doc_reset_new("P1", 7, 0, 3);
+        json_object_set_new(d, CS_F_FORMAT, json_integer(0));
+        expect_inspect_error(d, "document P1/civisync_control: format 0 is not supported (1)");
+        d = cs_doc_reset_new("P1", 7, 0, 3);
+        json_object_set_new(d, CS_F_TABLE, json_string("civicrm_contact"));
+        expect_inspect_error(d, "control document P1/civisync_control: unexpected field "
+                                "civisync_table");
+        d = cs_doc_reset_new("P1", 7, 0, 3);
+        json_object_set_new(d, CS_F_PREFIX, json_string(""));
+        expect_inspect_error(d, "document P1/civisync_control: missing or invalid "
+                                "civisync_prefix");
+}
+END_TEST
+
 static json_t *good_end_doc(void)
 {
         json_t *counts = json_pack("{s:i,s:i,s:i}", "contact", 201, "email", 0, "activity", 623);
@@ -1121,6 +1170,7 @@ Suite *doc_suite(void)
         tc = tcase_create("decode");
         tcase_add_test(tc, inspect_accepts_good);
         tcase_add_test(tc, inspect_rejects_bad_envelopes);
+        tcase_add_test(tc, inspect_envelope_error_texts);
         tcase_add_test(tc, control_documents);
         tcase_add_test(tc, parse_rejects);
         tcase_add_test(tc, value_to_db_types);
