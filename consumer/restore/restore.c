@@ -526,9 +526,9 @@ static int build_row(run_t *r, ent_t *e, MYSQL_ROW v, unsigned long *len,
                         break;
                 }
                 case RC_QUALIFY: {
-                        size_t max = c->mcol->max_length > 0 ?
-                                     (size_t)c->mcol->max_length : 255;
+                        size_t max;
 
+                        cs_reg_qualify_size(c->mcol->max_length, &max);
                         out->kind = CS_VAL_STR;
                         if (ml <= r->prefix_len ||
                             memcmp(mv, r->prefix, r->prefix_len) ||
