@@ -234,11 +234,11 @@ static int dump_entity(MYSQL *db, const cs_entity_t *ent, const char *prefix,
                                         continue;
                                 }
                                 if (!master && cs_reg_unique(ent, col->name)) {
-                                        size_t max, size = cs_reg_qualify_size(
-                                                col->max_length, &max);
-                                        char *q = malloc(size);
-                                        int qlen = q ? cs_reg_qualify(prefix, row[c], len[c],
-                                                                      max, q, size) : -1;
+                                        size_t max = col->max_length > 0 ?
+                                                     (size_t)col->max_length : 255;
+                                        char *q = malloc(max * 4 + 1);
+                                        int qlen = cs_reg_qualify(prefix, row[c], len[c],
+                                                                  max, q, max * 4 + 1);
                                         if (qlen < 0)
                                                 printf("?unqualifiable");
                                         else

@@ -14,14 +14,14 @@ int main(void)
                 kafka_suite,
                 log_suite,
                 registry_suite,
+                consumer_internals_suite,
+                producer_internals_suite,
                 doc_suite,
                 schema_json_suite,
                 jsonschema_suite,
                 db_suite,
                 topics_suite,
                 bulk_suite,
-                consumer_internals_suite,
-                producer_internals_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

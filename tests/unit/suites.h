@@ -10,13 +10,13 @@ Suite *cli_suite(void);
 Suite *kafka_suite(void);
 Suite *log_suite(void);
 Suite *registry_suite(void);
+Suite *consumer_internals_suite(void);
+Suite *producer_internals_suite(void);
 Suite *doc_suite(void);
 Suite *schema_json_suite(void);
 Suite *jsonschema_suite(void);
 Suite *db_suite(void);
 Suite *topics_suite(void);
 Suite *bulk_suite(void);
-Suite *consumer_internals_suite(void);
-Suite *producer_internals_suite(void);
 
 #endif
