@@ -225,6 +225,69 @@ static void absorb_column(cs_src_t *srcs, size_t n, const cs_legacy_t *lg)
                 cs_schema_col_index(&o->tbl, o->ent->parent_column) : -1;
 }
 
+/* Refuses a database that does not look like a CiviCRM site
+ * (docs/PRODUCER.md, "Refusing a database that is not a CiviCRM site"): a
+ * complete sync of it would remove every row of this prefix from the
+ * master, and an incremental one would send a delete for every row seen
+ * before. The signals, each of which a real CiviCRM site always passes:
+ * the site table that owns the contact seed (cs_reg_seed: the domain)
+ * exists and has a row, the contact entity's table exists and has at least
+ * one row (the domain's own organization). 0 or -1 with errstr. */
+static int check_site(MYSQL *db, cs_src_t *srcs, size_t n, char *errstr,
+                      size_t errstr_size)
+{
+        const cs_entity_t *contact = cs_reg_by_name("contact");
+        const cs_src_t *cs = contact ? cs_src_find(srcs, n, contact) : NULL;
+        const cs_seed_t *seed = contact ? cs_reg_seed(contact->table) : NULL;
+        const char *site = seed ? seed->keep_table : NULL;
+        char dbname[128] = "?", sql[256], why[256] = "";
+        long long rows = 0;
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        int rc;
+
+        if (!contact || !site || !cs_db_ident_valid(site)) {
+                snprintf(errstr, errstr_size, "registry: no contact entity or "
+                         "no site table for its seed");
+                return -1;
+        }
+        if (!(res = cs_db_query(db, "SELECT DATABASE()", errstr, errstr_size)))
+                return -1;
+        if ((row = mysql_fetch_row(res)) && row[0])
+                snprintf(dbname, sizeof(dbname), "%s", row[0]);
+        mysql_free_result(res);
+        if ((rc = cs_schema_has_column(db, site, "id", errstr,
+                                        errstr_size)) == -1)
+                return -1;
+        snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM `%s`", site);
+        if (!rc) {
+                snprintf(why, sizeof(why), "it has no table %s", site);
+        } else if (cs_db_query_int(db, sql, &rows, errstr, errstr_size) == -1) {
+                return -1;
+        } else if (rows == 0) {
+                snprintf(why, sizeof(why), "its table %s is empty", site);
+        } else if (!cs || !cs->present) {
+                snprintf(why, sizeof(why), "it has no table %s", contact->table);
+        } else {
+                snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM `%s`",
+                         cs->br[0].table);
+                if (cs_db_query_int(db, sql, &rows, errstr, errstr_size) == -1)
+                        return -1;
+                if (rows == 0)
+                        snprintf(why, sizeof(why), "its table %s is empty (a "
+                                 "CiviCRM site has at least its domain's "
+                                 "organization)", cs->br[0].table);
+        }
+        if (!why[0])
+                return 0;
+        snprintf(errstr, errstr_size, "database '%s' does not look like a "
+                 "CiviCRM site: %s. Refusing to sync it: a complete sync would "
+                 "remove this child's rows from the master. Check `database` "
+                 "(and host/socket) in the child block of the configuration",
+                 dbname, why);
+        return -1;
+}
+
 int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
                     size_t errstr_size)
 {
@@ -309,6 +372,8 @@ int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
         for (size_t i = 0; i < n; i++)
                 if (srcs[i].legacy && srcs[i].ent->legacy->absorbs_entity)
                         absorb_column(srcs, n, srcs[i].ent->legacy);
+        if (check_site(db, srcs, n, errstr, errstr_size) == -1)
+                goto fail;
         *out = srcs;
         *count = n;
         return 0;

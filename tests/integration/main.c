@@ -12,6 +12,7 @@ Suite *security_suite(void);
 Suite *hostile_suite(void);
 Suite *restore_suite(void);
 Suite *fullschema_suite(void);
+Suite *operator_suite(void);
 
 int main(void)
 {
@@ -26,6 +27,7 @@ int main(void)
                 hostile_suite,
                 restore_suite,
                 fullschema_suite,
+                operator_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
