@@ -17,7 +17,6 @@
 struct cs_dlq_s {
         rd_kafka_t *rk;
         char *topic;
-        long long sent;
         long long failed;
         char first_error[512];
 };
@@ -111,7 +110,6 @@ int cs_dlq_send(cs_dlq_t *dlq, const char *topic, int32_t partition,
                 return -1;
         }
         rd_kafka_poll(dlq->rk, 0);
-        dlq->sent++;
         return 0;
 }
 
@@ -130,11 +128,6 @@ int cs_dlq_flush(cs_dlq_t *dlq, int timeout_ms, char *errstr,
                 return -1;
         }
         return 0;
-}
-
-long long cs_dlq_count(const cs_dlq_t *dlq)
-{
-        return dlq->sent;
 }
 
 void cs_dlq_free(cs_dlq_t *dlq)

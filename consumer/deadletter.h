@@ -19,7 +19,6 @@ int cs_dlq_send(cs_dlq_t *dlq, const char *topic, int32_t partition,
 /* Waits for every dead letter to be delivered; 0 only if all were. */
 int cs_dlq_flush(cs_dlq_t *dlq, int timeout_ms, char *errstr,
                  size_t errstr_size);
-long long cs_dlq_count(const cs_dlq_t *dlq);
 void cs_dlq_free(cs_dlq_t *dlq);
 
 #endif

@@ -543,42 +543,21 @@ static char *subscription_pattern(const cs_consumer_conf_t *conf)
         return re;
 }
 
-int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
-                const char *resync_prefix, char *errstr, size_t errstr_size)
+/* The consumer's librdkafka configuration (NEW: rd_kafka_new takes it), or
+ * NULL with errstr. */
+static rd_kafka_conf_t *consumer_conf(loop_t *lp, char *errstr,
+                                      size_t errstr_size)
 {
-        loop_t lp = { .conf = conf, .ap = ap, .resync_prefix = resync_prefix };
+        const cs_consumer_conf_t *conf = lp->conf;
         rd_kafka_conf_t *kconf;
-        rd_kafka_topic_partition_list_t *subs = NULL;
-        double started = cs_progress_now();
-        int rc = -1;
         /* civisync's delivery contract; not overridable. */
-        static const char *settings[][2] = {
+        static const char *const contract[][2] = {
                 { "enable.auto.commit", "false" },
                 { "enable.auto.offset.store", "false" },
                 { "auto.offset.reset", "error" },
                 { "enable.partition.eof", "true" },
                 { "topic.metadata.refresh.interval.ms", "10000" },
         };
-
-        lp.batch = calloc((size_t)conf->batch_documents, sizeof(*lp.batch));
-        lp.resynced = rd_kafka_topic_partition_list_new(4);
-        if (!lp.batch) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
-        if (!(kconf = cs_kafka_conf_new(&conf->kafka, errstr, errstr_size)))
-                goto done;
-        if (rd_kafka_conf_set(kconf, "group.id", conf->kafka.group, errstr,
-                              errstr_size) != RD_KAFKA_CONF_OK) {
-                rd_kafka_conf_destroy(kconf);
-                goto done;
-        }
-        for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
-                if (rd_kafka_conf_set(kconf, settings[i][0], settings[i][1],
-                                      errstr, errstr_size) != RD_KAFKA_CONF_OK) {
-                        rd_kafka_conf_destroy(kconf);
-                        goto done;
-                }
         /* Defaults that kafka.properties may override: a shorter session
          * than librdkafka's 45 s lets a restarted --once run rejoin quickly;
          * a bounded read-ahead (librdkafka would queue up to 64 MB) keeps
@@ -587,37 +566,40 @@ int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
          * floor as low as librdkafka's own makes it stop and start fetching
          * every few hundred documents, and the consumer then spends a third
          * of a complete sync waiting for fetches. */
-        {
-                static const char *tunables[][2] = {
-                        { "session.timeout.ms", "10000" },
-                        { "queued.max.messages.kbytes", "4096" },
-                        { "queued.min.messages", "1000000" },
-                };
-                for (size_t t = 0; t < sizeof(tunables) / sizeof(tunables[0]); t++) {
-                        int overridden = 0;
-                        for (size_t i = 0; i < conf->kafka.prop_cnt; i++)
-                                if (!strcmp(conf->kafka.props[i].name, tunables[t][0]))
-                                        overridden = 1;
-                        if (!overridden &&
-                            rd_kafka_conf_set(kconf, tunables[t][0], tunables[t][1],
-                                              errstr, errstr_size) != RD_KAFKA_CONF_OK) {
-                                rd_kafka_conf_destroy(kconf);
-                                goto done;
-                        }
-                }
+        static const char *const tunables[][2] = {
+                { "session.timeout.ms", "10000" },
+                { "queued.max.messages.kbytes", "4096" },
+                { "queued.min.messages", "1000000" },
+        };
+
+        if (!(kconf = cs_kafka_conf_new(&conf->kafka, errstr, errstr_size)))
+                return NULL;
+        if (rd_kafka_conf_set(kconf, "group.id", conf->kafka.group, errstr,
+                              errstr_size) != RD_KAFKA_CONF_OK ||
+            cs_kafka_conf_set_pairs(kconf, &conf->kafka, contract,
+                                    sizeof(contract) / sizeof(contract[0]), 0,
+                                    errstr, errstr_size) == -1 ||
+            cs_kafka_conf_set_pairs(kconf, &conf->kafka, tunables,
+                                    sizeof(tunables) / sizeof(tunables[0]), 1,
+                                    errstr, errstr_size) == -1) {
+                rd_kafka_conf_destroy(kconf);
+                return NULL;
         }
         rd_kafka_conf_set_rebalance_cb(kconf, rebalance_cb);
-        rd_kafka_conf_set_opaque(kconf, &lp);
-        /* kconf is owned by rk from here on. */
-        if (!(lp.rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr, errstr_size))) {
-                rd_kafka_conf_destroy(kconf);
-                goto done;
-        }
-        rd_kafka_poll_set_consumer(lp.rk);
-        if (!(lp.dlq = cs_dlq_new(conf, errstr, errstr_size)))
-                goto done;
+        rd_kafka_conf_set_opaque(kconf, lp);
+        return kconf;
+}
 
-        subs = rd_kafka_topic_partition_list_new(conf->prefix_cnt ? (int)conf->prefix_cnt : 1);
+/* Subscribes to the allow-list's topics, or to every topic under the topic
+ * prefix when the list is empty. 0, or -1 with errstr. */
+static int subscribe(loop_t *lp, char *errstr, size_t errstr_size)
+{
+        const cs_consumer_conf_t *conf = lp->conf;
+        rd_kafka_topic_partition_list_t *subs =
+                rd_kafka_topic_partition_list_new(conf->prefix_cnt ?
+                                                  (int)conf->prefix_cnt : 1);
+        int rc = -1;
+
         if (conf->prefix_cnt) {
                 for (size_t i = 0; i < conf->prefix_cnt; i++) {
                         char topic[256];
@@ -638,70 +620,122 @@ int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
                 rd_kafka_topic_partition_list_add(subs, re, RD_KAFKA_PARTITION_UA);
                 free(re);
         }
-        if (rd_kafka_subscribe(lp.rk, subs)) {
+        if (rd_kafka_subscribe(lp->rk, subs)) {
                 snprintf(errstr, errstr_size, "subscribe failed");
                 goto done;
         }
+        rc = 0;
+done:
+        rd_kafka_topic_partition_list_destroy(subs);
+        return rc;
+}
+
+/* Handles one polled message or event (m is owned). 0, or -1 with errstr. */
+static int on_message(loop_t *lp, rd_kafka_message_t *m, char *errstr,
+                      size_t errstr_size)
+{
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                mark_eof(lp, rd_kafka_topic_name(m->rkt), m->partition, 1);
+                rd_kafka_message_destroy(m);
+                return 0;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+            m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+                int rc = flush_batch(lp, errstr, errstr_size);
+                if (rc == 0)
+                        stop_partition(lp, m);
+                rd_kafka_message_destroy(m);
+                return rc;
+        }
+        if (m->err) {
+                cs_warn("kafka: %s", rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                return 0;
+        }
+        mark_eof(lp, rd_kafka_topic_name(m->rkt), m->partition, 0);
+        lp->batch[lp->batch_n++] = m;
+        if (lp->batch_n >= (size_t)lp->conf->batch_documents)
+                return flush_batch(lp, errstr, errstr_size);
+        return 0;
+}
+
+/* Nothing arrived within a poll: applies what is buffered. Returns 1 when a
+ * --once run is done, 0 to go on, -1 with errstr. */
+static int on_idle(loop_t *lp, int once, double started, char *errstr,
+                   size_t errstr_size)
+{
+        if (flush_batch(lp, errstr, errstr_size) == -1)
+                return -1;
+        if (!once)
+                return 0;
+        if (lp->assigned_once && all_at_eof(lp))
+                return 1;
+        if (!lp->assigned_once &&
+            cs_progress_now() - started > ONCE_ASSIGN_WAIT_S) {
+                cs_warn("no partitions assigned after %.0f s: nothing to "
+                        "consume", ONCE_ASSIGN_WAIT_S);
+                return 1;
+        }
+        return 0;
+}
+
+/* Consumes until stopped, drained (once) or failed. 0, or -1 with errstr. */
+static int consume(loop_t *lp, int once, char *errstr, size_t errstr_size)
+{
+        double started = cs_progress_now();
+
+        while (!loop_stopping) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(lp->rk, 200);
+                int rc = m ? on_message(lp, m, errstr, errstr_size) :
+                             on_idle(lp, once, started, errstr, errstr_size);
+                if (rc == -1)
+                        return -1;
+                if (rc == 1)
+                        break;
+        }
+        if (flush_batch(lp, errstr, errstr_size) == -1)
+                return -1;
+        if (lp->failed) {
+                snprintf(errstr, errstr_size, "stopped prefix topic(s): %s",
+                         lp->stopped_prefixes[0] ? lp->stopped_prefixes :
+                         "(see log)");
+                return -1;
+        }
+        return 0;
+}
+
+int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
+                const char *resync_prefix, char *errstr, size_t errstr_size)
+{
+        loop_t lp = { .conf = conf, .ap = ap, .resync_prefix = resync_prefix };
+        rd_kafka_conf_t *kconf;
+        int rc = -1;
+
+        lp.batch = calloc((size_t)conf->batch_documents, sizeof(*lp.batch));
+        lp.resynced = rd_kafka_topic_partition_list_new(4);
+        if (!lp.batch) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        if (!(kconf = consumer_conf(&lp, errstr, errstr_size)))
+                goto done;
+        /* kconf is owned by rk from here on. */
+        if (!(lp.rk = rd_kafka_new(RD_KAFKA_CONSUMER, kconf, errstr, errstr_size))) {
+                rd_kafka_conf_destroy(kconf);
+                goto done;
+        }
+        rd_kafka_poll_set_consumer(lp.rk);
+        if (!(lp.dlq = cs_dlq_new(conf, errstr, errstr_size)) ||
+            subscribe(&lp, errstr, errstr_size) == -1)
+                goto done;
         cs_info("consuming %s%s as group %s (%s)",
                 conf->prefix_cnt ? "prefixes from the allow-list" : "every topic under ",
                 conf->prefix_cnt ? "" : conf->kafka.topic_prefix, conf->kafka.group,
                 once ? "until drained" : "until stopped");
         cs_progress_init(&lp.progress, "civisync-consume", 0);
-
-        while (!loop_stopping) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(lp.rk, 200);
-
-                if (!m) {
-                        if (flush_batch(&lp, errstr, errstr_size) == -1)
-                                goto done;
-                        if (once && lp.assigned_once && all_at_eof(&lp))
-                                break;
-                        if (once && !lp.assigned_once &&
-                            cs_progress_now() - started > ONCE_ASSIGN_WAIT_S) {
-                                cs_warn("no partitions assigned after %.0f s: "
-                                        "nothing to consume", ONCE_ASSIGN_WAIT_S);
-                                break;
-                        }
-                        continue;
-                }
-                if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        mark_eof(&lp, rd_kafka_topic_name(m->rkt), m->partition, 1);
-                        rd_kafka_message_destroy(m);
-                        continue;
-                }
-                if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
-                    m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-                        if (flush_batch(&lp, errstr, errstr_size) == -1) {
-                                rd_kafka_message_destroy(m);
-                                goto done;
-                        }
-                        stop_partition(&lp, m);
-                        rd_kafka_message_destroy(m);
-                        continue;
-                }
-                if (m->err) {
-                        cs_warn("kafka: %s", rd_kafka_message_errstr(m));
-                        rd_kafka_message_destroy(m);
-                        continue;
-                }
-                mark_eof(&lp, rd_kafka_topic_name(m->rkt), m->partition, 0);
-                lp.batch[lp.batch_n++] = m;
-                if (lp.batch_n >= (size_t)conf->batch_documents &&
-                    flush_batch(&lp, errstr, errstr_size) == -1)
-                        goto done;
-        }
-        if (flush_batch(&lp, errstr, errstr_size) == -1)
-                goto done;
-        if (lp.failed) {
-                snprintf(errstr, errstr_size, "stopped prefix topic(s): %s",
-                         lp.stopped_prefixes[0] ? lp.stopped_prefixes : "(see log)");
-                goto done;
-        }
-        rc = 0;
+        rc = consume(&lp, once, errstr, errstr_size);
 done:
         cs_progress_end(&lp.progress);
-        if (subs)
-                rd_kafka_topic_partition_list_destroy(subs);
         for (size_t i = 0; i < lp.batch_n; i++)
                 rd_kafka_message_destroy(lp.batch[i]);
         if (lp.rk) {

@@ -126,191 +126,237 @@ static void print_summary(const produce_opts_t *opts,
         fflush(stdout);
 }
 
-int main(int argc, char **argv)
-{
-        cs_cli_t cli = { 0 };
-        produce_opts_t opts = { 0 };
-        cs_producer_conf_t conf = { 0 };
-        cs_run_stats_t stats = { 0 };
-        char errstr[1024], topic[256];
-        cs_sink_t *sink = NULL;
-        MYSQL *db = NULL;
-        json_t *state = NULL, *old_incr, *new_incr = NULL;
-        json_t *created = json_array();
-        long long state_gen;
-        int first_arg, lock_fd = -1, rc, exit_code = CS_EXIT_FAILURE;
-        double started = cs_progress_now();
+/* Everything one run holds; released by run_free. */
+typedef struct produce_run_s {
+        cs_cli_t cli;
+        produce_opts_t opts;
+        cs_producer_conf_t conf;
+        cs_run_stats_t stats;
+        char topic[256];
+        cs_sink_t *sink;
+        MYSQL *db;
+        json_t *state;       /* the prefix's state file (NEW) */
+        json_t *new_incr;    /* the incremental state this run leaves (NEW) */
+        json_t *created;     /* files written by this run, not yet in the state */
+        int lock_fd;
+} produce_run_t;
 
-        cs_log_init(PROGRAM);
-        rc = cs_cli_parse(&cli, argc, argv, PROGRAM, usage_text, "",
-                          long_options, on_option, &opts, &first_arg, errstr,
-                          sizeof(errstr));
-        if (rc == 1) {
-                cs_cli_free(&cli);
-                json_decref(created);
+/* Parses the command line and the configuration. Returns -1 to go on, or
+ * the exit code (0 after --help/--version, CS_EXIT_USAGE with the message
+ * printed). */
+static int configure(produce_run_t *run, int argc, char **argv)
+{
+        char errstr[1024];
+        int first_arg;
+        int rc = cs_cli_parse(&run->cli, argc, argv, PROGRAM, usage_text, "",
+                              long_options, on_option, &run->opts, &first_arg,
+                              errstr, sizeof(errstr));
+
+        if (rc == 1)
                 return CS_EXIT_OK;
-        }
-        if (rc == -1 || first_arg < argc || !cli.config_path) {
+        if (rc == -1 || first_arg < argc || !run->cli.config_path) {
                 fprintf(stderr, "%s\n", rc == -1 ? errstr :
                         first_arg < argc ? PROGRAM ": unexpected argument "
                         "(see " PROGRAM " --help)" :
                         PROGRAM ": -c FILE is required (see " PROGRAM " --help)");
-                cs_cli_free(&cli);
-                json_decref(created);
                 return CS_EXIT_USAGE;
         }
-        if (cs_conf_load_producer(cli.config_path, &conf, errstr,
-                                  sizeof(errstr)) == -1)
-                goto usage_error;
-        if (cs_cli_apply_kafka(&cli, &conf.kafka, errstr, sizeof(errstr)) == -1)
-                goto usage_error;
-        if (opts.dry_run && opts.output) {
+        if (cs_conf_load_producer(run->cli.config_path, &run->conf, errstr,
+                                  sizeof(errstr)) == -1 ||
+            cs_cli_apply_kafka(&run->cli, &run->conf.kafka, errstr,
+                               sizeof(errstr)) == -1)
+                goto usage;
+        if (run->opts.dry_run && run->opts.output) {
                 snprintf(errstr, sizeof(errstr), PROGRAM ": --dry-run and "
                          "--output exclude each other");
-                goto usage_error;
+                goto usage;
         }
-        if (opts.rebuild_state && (opts.complete || opts.dry_run || opts.output)) {
+        if (run->opts.rebuild_state &&
+            (run->opts.complete || run->opts.dry_run || run->opts.output)) {
                 snprintf(errstr, sizeof(errstr), PROGRAM ": --rebuild-state "
                          "excludes --complete, --dry-run and --output");
-                goto usage_error;
+                goto usage;
         }
-        if (cs_kafka_topic_name(topic, sizeof(topic), conf.kafka.topic_prefix,
-                                conf.prefix, errstr, sizeof(errstr)) == -1)
-                goto usage_error;
+        if (cs_kafka_topic_name(run->topic, sizeof(run->topic),
+                                run->conf.kafka.topic_prefix, run->conf.prefix,
+                                errstr, sizeof(errstr)) == -1)
+                goto usage;
+        return -1;
+usage:
+        fprintf(stderr, "%s\n", errstr);
+        return CS_EXIT_USAGE;
+}
 
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
+/* Takes the prefix's lock (not for a dry run), loads the state, connects to
+ * the child and opens the sink. Returns -1 to go on, or the exit code
+ * (CS_EXIT_LOCKED, CS_EXIT_FAILURE with errstr). */
+static int open_run(produce_run_t *run, char *errstr, size_t errstr_size)
+{
+        const cs_producer_conf_t *conf = &run->conf;
 
-        if (!opts.dry_run) {
-                lock_fd = cs_state_lock(conf.state_dir, conf.prefix, errstr,
-                                        sizeof(errstr));
-                if (lock_fd == -2) {
-                        cs_error("%s", errstr);
-                        exit_code = CS_EXIT_LOCKED;
-                        goto done;
-                }
-                if (lock_fd == -1)
-                        goto runtime_error;
+        if (!run->opts.dry_run) {
+                run->lock_fd = cs_state_lock(conf->state_dir, conf->prefix,
+                                             errstr, errstr_size);
+                if (run->lock_fd == -2)
+                        return CS_EXIT_LOCKED;
+                if (run->lock_fd == -1)
+                        return CS_EXIT_FAILURE;
         }
-        if (!(state = cs_state_load(conf.state_dir, conf.prefix, errstr,
-                                    sizeof(errstr))))
-                goto runtime_error;
+        if (!(run->state = cs_state_load(conf->state_dir, conf->prefix, errstr,
+                                         errstr_size)))
+                return CS_EXIT_FAILURE;
         /* Leftovers of an interrupted run (we hold the lock). */
-        if (!opts.dry_run)
-                cs_state_fp_cleanup(conf.state_dir, conf.prefix, state);
-        if (!(db = cs_db_connect(&conf.child, errstr, sizeof(errstr))))
-                goto runtime_error;
-
-        if (opts.dry_run || opts.rebuild_state)
-                sink = cs_sink_dryrun_new();
-        else if (opts.output)
-                sink = cs_sink_file_new(opts.output, errstr, sizeof(errstr));
+        if (!run->opts.dry_run)
+                cs_state_fp_cleanup(conf->state_dir, conf->prefix, run->state);
+        if (!(run->db = cs_db_connect(&conf->child, errstr, errstr_size)))
+                return CS_EXIT_FAILURE;
+        if (run->opts.dry_run || run->opts.rebuild_state)
+                run->sink = cs_sink_dryrun_new();
+        else if (run->opts.output)
+                run->sink = cs_sink_file_new(run->opts.output, errstr,
+                                             errstr_size);
         else
-                sink = cs_sink_kafka_new(&conf, topic, errstr, sizeof(errstr));
-        if (!sink)
-                goto runtime_error;
+                run->sink = cs_sink_kafka_new(conf, run->topic, errstr,
+                                              errstr_size);
+        return run->sink ? -1 : CS_EXIT_FAILURE;
+}
 
-        old_incr = json_object_get(state, "incremental");
-        if (opts.rebuild_state) {
+/* Runs the complete or incremental sync (a first run, or state of another
+ * version, is complete) and delivers it. 0, or -1 with errstr. */
+static int sync_child(produce_run_t *run, char *errstr, size_t errstr_size)
+{
+        const cs_producer_conf_t *conf = &run->conf;
+        json_t *old_incr = json_object_get(run->state, "incremental");
+        long long generation = json_integer_value(json_object_get(run->state,
+                                                                  "generation"));
+        long long state_gen;
+
+        if (run->opts.rebuild_state) {
                 ; /* whatever the old state, it is replaced */
-        } else if (!opts.complete && !json_is_object(old_incr)) {
+        } else if (!run->opts.complete && !json_is_object(old_incr)) {
                 cs_info("no incremental state for prefix %s in %s yet: this "
-                        "first run is a complete sync", conf.prefix,
-                        conf.state_dir);
-                opts.complete = 1;
-        } else if (!opts.complete && !cs_incr_state_usable(old_incr)) {
+                        "first run is a complete sync", conf->prefix,
+                        conf->state_dir);
+                run->opts.complete = 1;
+        } else if (!run->opts.complete && !cs_incr_state_usable(old_incr)) {
                 cs_warn("the incremental state of prefix %s in %s was written "
                         "by another version of civisync-produce: this run is "
-                        "a complete sync", conf.prefix, conf.state_dir);
-                opts.complete = 1;
+                        "a complete sync", conf->prefix, conf->state_dir);
+                run->opts.complete = 1;
         }
         state_gen = json_integer_value(json_object_get(old_incr,
                                                        "state_generation")) + 1;
-        if (opts.rebuild_state) {
-                stats.generation = json_integer_value(json_object_get(state,
-                                                                      "generation"));
-                if (cs_rebuild_state(&conf, db, state_gen, created, &new_incr,
-                                     errstr, sizeof(errstr)) == -1)
-                        goto runtime_error;
-        } else if (opts.complete) {
-                if (cs_complete_run(&conf, db, sink,
-                                    json_integer_value(json_object_get(state,
-                                                                       "generation")),
-                                    state_gen, !opts.dry_run, created, &stats,
-                                    &new_incr, errstr, sizeof(errstr)) == -1)
-                        goto runtime_error;
+        if (run->opts.rebuild_state) {
+                run->stats.generation = generation;
+                if (cs_rebuild_state(conf, run->db, state_gen, run->created,
+                                     &run->new_incr, errstr, errstr_size) == -1)
+                        return -1;
+        } else if (run->opts.complete) {
+                if (cs_complete_run(conf, run->db, run->sink, generation,
+                                    state_gen, !run->opts.dry_run, run->created,
+                                    &run->stats, &run->new_incr, errstr,
+                                    errstr_size) == -1)
+                        return -1;
         } else {
-                stats.generation = json_integer_value(json_object_get(state,
-                                                                      "generation"));
-                if (cs_incr_run(&conf, db, sink, old_incr, !opts.dry_run,
-                                created, &stats, &new_incr, errstr,
-                                sizeof(errstr)) == -1)
-                        goto runtime_error;
+                run->stats.generation = generation;
+                if (cs_incr_run(conf, run->db, run->sink, old_incr,
+                                !run->opts.dry_run, run->created, &run->stats,
+                                &run->new_incr, errstr, errstr_size) == -1)
+                        return -1;
         }
-        if (cs_sink_commit(sink, errstr, sizeof(errstr)) == -1)
-                goto runtime_error;
+        return cs_sink_commit(run->sink, errstr, errstr_size);
+}
 
-        if (!opts.dry_run) {
-                /* Everything is delivered: only now does the state advance.
-                 * The new fingerprint files are already on disk under new
-                 * names; renaming the state JSON switches them all at once. */
-                char now[32];
-                iso_now(now, sizeof(now));
-                json_object_set_new(state, "format", json_integer(1));
-                json_object_set_new(state, "prefix", json_string(conf.prefix));
-                if (opts.complete) {
-                        json_object_set_new(state, "generation",
-                                            json_integer(stats.generation));
-                        json_object_set_new(state, "last_complete",
-                                json_pack("{s:I, s:s, s:I, s:s}", "generation",
-                                          (json_int_t)stats.generation,
-                                          "finished_at", now, "documents",
-                                          (json_int_t)stats.documents,
-                                          "destination", opts.output ?
-                                          opts.output : topic));
-                }
-                json_object_set_new(new_incr, "last_run",
-                        json_pack("{s:s, s:s, s:I, s:I}", "mode",
-                                  opts.rebuild_state ? "rebuild-state" :
-                                  opts.complete ? "complete" : "incremental",
-                                  "finished_at", now, "messages",
-                                  (json_int_t)cs_sink_sent(sink), "documents",
-                                  (json_int_t)stats.documents));
-                json_object_set(state, "incremental", new_incr);
-                if (cs_state_save(conf.state_dir, conf.prefix, state, errstr,
-                                  sizeof(errstr)) == -1)
-                        goto runtime_error;
-                json_array_clear(created); /* they belong to the state now */
-                cs_state_fp_cleanup(conf.state_dir, conf.prefix, state);
+/* Everything is delivered: only now does the state advance. The new
+ * fingerprint files are already on disk under new names; renaming the
+ * state JSON switches them all at once. 0, or -1 with errstr. */
+static int save_state(produce_run_t *run, char *errstr, size_t errstr_size)
+{
+        const cs_producer_conf_t *conf = &run->conf;
+        json_t *state = run->state;
+        char now[32];
+
+        iso_now(now, sizeof(now));
+        json_object_set_new(state, "format", json_integer(1));
+        json_object_set_new(state, "prefix", json_string(conf->prefix));
+        if (run->opts.complete) {
+                json_object_set_new(state, "generation",
+                                    json_integer(run->stats.generation));
+                json_object_set_new(state, "last_complete",
+                        json_pack("{s:I, s:s, s:I, s:s}", "generation",
+                                  (json_int_t)run->stats.generation,
+                                  "finished_at", now, "documents",
+                                  (json_int_t)run->stats.documents,
+                                  "destination", run->opts.output ?
+                                  run->opts.output : run->topic));
         }
-        print_summary(&opts, &conf, &stats, sink, cs_progress_now() - started);
+        json_object_set_new(run->new_incr, "last_run",
+                json_pack("{s:s, s:s, s:I, s:I}", "mode",
+                          run->opts.rebuild_state ? "rebuild-state" :
+                          run->opts.complete ? "complete" : "incremental",
+                          "finished_at", now, "messages",
+                          (json_int_t)cs_sink_sent(run->sink), "documents",
+                          (json_int_t)run->stats.documents));
+        json_object_set(state, "incremental", run->new_incr);
+        if (cs_state_save(conf->state_dir, conf->prefix, state, errstr,
+                          errstr_size) == -1)
+                return -1;
+        json_array_clear(run->created); /* they belong to the state now */
+        cs_state_fp_cleanup(conf->state_dir, conf->prefix, state);
+        return 0;
+}
+
+static void run_free(produce_run_t *run)
+{
+        /* Files of a run that did not finish are not referenced by the
+         * state: remove them (the state itself was not touched). */
+        for (size_t i = 0; i < json_array_size(run->created); i++)
+                unlink(json_string_value(json_array_get(run->created, i)));
+        json_decref(run->created);
+        json_decref(run->new_incr);
+        cs_run_stats_free(&run->stats);
+        cs_sink_destroy(run->sink);
+        if (run->db)
+                mysql_close(run->db);
+        json_decref(run->state);
+        if (run->lock_fd >= 0)
+                close(run->lock_fd);
+        cs_conf_producer_free(&run->conf);
+        cs_cli_free(&run->cli);
+}
+
+int main(int argc, char **argv)
+{
+        produce_run_t run = { .lock_fd = -1, .created = json_array() };
+        char errstr[1024];
+        double started = cs_progress_now();
+        int exit_code;
+
+        cs_log_init(PROGRAM);
+        if ((exit_code = configure(&run, argc, argv)) >= 0)
+                goto done;
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        if ((exit_code = open_run(&run, errstr, sizeof(errstr))) >= 0) {
+                cs_error("%s", errstr);
+                if (exit_code == CS_EXIT_LOCKED)
+                        goto done;
+                goto failed;
+        }
+        if (sync_child(&run, errstr, sizeof(errstr)) == -1 ||
+            (!run.opts.dry_run && save_state(&run, errstr, sizeof(errstr)) == -1)) {
+                cs_error("%s", errstr);
+                goto failed;
+        }
+        print_summary(&run.opts, &run.conf, &run.stats, run.sink,
+                      cs_progress_now() - started);
         exit_code = CS_EXIT_OK;
         goto done;
-
-usage_error:
-        fprintf(stderr, "%s\n", errstr);
-        exit_code = CS_EXIT_USAGE;
-        goto done;
-runtime_error:
-        cs_error("%s", errstr);
+failed:
         cs_error("run failed: the state was not advanced; the next run sends "
                  "the same data again");
         exit_code = CS_EXIT_FAILURE;
 done:
-        /* Files of a run that did not finish are not referenced by the
-         * state: remove them (the state itself was not touched). */
-        for (size_t i = 0; i < json_array_size(created); i++)
-                unlink(json_string_value(json_array_get(created, i)));
-        json_decref(created);
-        json_decref(new_incr);
-        cs_run_stats_free(&stats);
-        cs_sink_destroy(sink);
-        if (db)
-                mysql_close(db);
-        json_decref(state);
-        if (lock_fd >= 0)
-                close(lock_fd);
-        cs_conf_producer_free(&conf);
-        cs_cli_free(&cli);
+        run_free(&run);
         return exit_code;
 }

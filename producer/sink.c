@@ -87,7 +87,7 @@ cs_sink_t *cs_sink_kafka_new(const cs_producer_conf_t *conf, const char *topic,
         char max_bytes[32];
         /* civisync's delivery guarantees; user properties applied after
          * these may tune but should not weaken them (documented). */
-        static const char *defaults[][2] = {
+        static const char *const defaults[][2] = {
                 { "enable.idempotence", "true" },
                 { "acks", "all" },
                 { "compression.type", "lz4" },
@@ -107,16 +107,10 @@ cs_sink_t *cs_sink_kafka_new(const cs_producer_conf_t *conf, const char *topic,
                 free(sink);
                 return NULL;
         }
-        for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-                int overridden = 0;
-                for (size_t j = 0; j < conf->kafka.prop_cnt; j++)
-                        if (!strcmp(conf->kafka.props[j].name, defaults[i][0]))
-                                overridden = 1;
-                if (!overridden &&
-                    rd_kafka_conf_set(kconf, defaults[i][0], defaults[i][1],
-                                      errstr, errstr_size) != RD_KAFKA_CONF_OK)
-                        goto fail_conf;
-        }
+        if (cs_kafka_conf_set_pairs(kconf, &conf->kafka, defaults,
+                                    sizeof(defaults) / sizeof(defaults[0]), 1,
+                                    errstr, errstr_size) == -1)
+                goto fail_conf;
         snprintf(max_bytes, sizeof(max_bytes), "%zu",
                  conf->max_document_bytes + 65536);
         if (rd_kafka_conf_set(kconf, "message.max.bytes", max_bytes, errstr,

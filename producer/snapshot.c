@@ -126,11 +126,6 @@ fail:
         return NULL;
 }
 
-const char *cs_snap_time_zone(const cs_snap_t *snap)
-{
-        return snap->time_zone;
-}
-
 int cs_snap_count(cs_snap_t *snap, long long *total, char *errstr,
                   size_t errstr_size)
 {

@@ -23,8 +23,6 @@ cs_snap_t *cs_snap_open(MYSQL *db, const char *prefix, int batch_rows,
 /* Number of root documents the snapshot will emit (for the ETA). */
 int cs_snap_count(cs_snap_t *snap, long long *total, char *errstr,
                   size_t errstr_size);
-/* The child server's time zone name as carried in civisync_time_zone. */
-const char *cs_snap_time_zone(const cs_snap_t *snap);
 /* The connection (inside the snapshot transaction). */
 MYSQL *cs_snap_db(cs_snap_t *snap);
 /* The sources of every registry entity, registry order (BORROWED). */

@@ -59,6 +59,28 @@ rd_kafka_conf_t *cs_kafka_conf_new(const cs_kafka_params_t *kafka,
         return kc;
 }
 
+int cs_kafka_conf_set_pairs(rd_kafka_conf_t *kc, const cs_kafka_params_t *kafka,
+                            const char *const pairs[][2], size_t n,
+                            int overridable, char *errstr, size_t errstr_size)
+{
+        char kerr[512];
+
+        for (size_t i = 0; i < n; i++) {
+                int overridden = 0;
+                for (size_t j = 0; overridable && j < kafka->prop_cnt; j++)
+                        if (!strcmp(kafka->props[j].name, pairs[i][0]))
+                                overridden = 1;
+                if (!overridden &&
+                    rd_kafka_conf_set(kc, pairs[i][0], pairs[i][1], kerr,
+                                      sizeof(kerr)) != RD_KAFKA_CONF_OK) {
+                        snprintf(errstr, errstr_size, "kafka property '%s': %s",
+                                 pairs[i][0], kerr);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
 int cs_kafka_topic_name(char *out, size_t out_size, const char *topic_prefix,
                         const char *prefix, char *errstr, size_t errstr_size)
 {

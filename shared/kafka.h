@@ -12,6 +12,14 @@
 rd_kafka_conf_t *cs_kafka_conf_new(const cs_kafka_params_t *kafka,
                                    char *errstr, size_t errstr_size);
 
+/* Sets every pairs[i] = { name, value } on kc. overridable = 1: a name that
+ * kafka->props sets is left alone (the operator's value, applied by
+ * cs_kafka_conf_new, stands); 0: set regardless (a contract of the
+ * program). Returns 0, or -1 with errstr naming the property. */
+int cs_kafka_conf_set_pairs(rd_kafka_conf_t *kc, const cs_kafka_params_t *kafka,
+                            const char *const pairs[][2], size_t n,
+                            int overridable, char *errstr, size_t errstr_size);
+
 /* "civisync." + "P1" -> "civisync.P1"; validates prefix. */
 int cs_kafka_topic_name(char *out, size_t out_size, const char *topic_prefix,
                         const char *prefix, char *errstr, size_t errstr_size);

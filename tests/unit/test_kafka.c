@@ -36,6 +36,40 @@ START_TEST(test_conf_new_applies_brokers_and_props)
 }
 END_TEST
 
+/* Overridable defaults yield to the operator's properties; a program's
+ * contract does not; a bad pair fails naming the property. */
+START_TEST(test_conf_set_pairs)
+{
+        cs_kafka_params_t k = {.brokers = "localhost:9092", .props = props_ok,
+                               .prop_cnt = 3};
+        static const char *const defaults[][2] = {
+                {"compression.type", "gzip"}, {"linger.ms", "20"} };
+        static const char *const contract[][2] = { {"client.id", "fixed"} };
+        static const char *const bad[][2] = { {"no.such.property", "1"} };
+        char err[512] = "", val[256];
+        size_t vs = sizeof(val);
+        rd_kafka_conf_t *kc = cs_kafka_conf_new(&k, err, sizeof(err));
+
+        ck_assert_ptr_nonnull(kc);
+        ck_assert_int_eq(cs_kafka_conf_set_pairs(kc, &k, defaults, 2, 1, err,
+                                                 sizeof(err)), 0);
+        ck_assert_int_eq(cs_kafka_conf_set_pairs(kc, &k, contract, 1, 0, err,
+                                                 sizeof(err)), 0);
+        rd_kafka_conf_get(kc, "compression.type", val, &vs);
+        ck_assert_str_eq(val, "zstd");
+        vs = sizeof(val);
+        rd_kafka_conf_get(kc, "linger.ms", val, &vs);
+        ck_assert_str_eq(val, "20");
+        vs = sizeof(val);
+        rd_kafka_conf_get(kc, "client.id", val, &vs);
+        ck_assert_str_eq(val, "fixed");
+        ck_assert_int_eq(cs_kafka_conf_set_pairs(kc, &k, bad, 1, 1, err,
+                                                 sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "no.such.property") != NULL, "%s", err);
+        rd_kafka_conf_destroy(kc);
+}
+END_TEST
+
 START_TEST(test_conf_new_rejects_unknown_property)
 {
         cs_kafka_prop_t p[] = {{"client.id", "x"}, {"no.such.property", "1"}};
@@ -141,6 +175,7 @@ Suite *kafka_suite(void)
 
         tcase_add_test(tc, test_conf_new_applies_brokers_and_props);
         tcase_add_test(tc, test_conf_new_rejects_unknown_property);
+        tcase_add_test(tc, test_conf_set_pairs);
         tcase_add_test(tc, test_conf_new_rejects_bad_value);
         tcase_add_test(tc, test_conf_new_needs_brokers);
         tcase_add_test(tc, test_topic_name);
