@@ -672,14 +672,91 @@ static int on_idle(loop_t *lp, int once, double started, char *errstr,
                 return 1;
         if (!lp->assigned_once &&
             cs_progress_now() - started > ONCE_ASSIGN_WAIT_S) {
-                cs_warn("no partitions assigned after %.0f s: nothing to "
-                        "consume", ONCE_ASSIGN_WAIT_S);
+                const struct rd_kafka_metadata *md = NULL;
+                rd_kafka_resp_err_t err = rd_kafka_metadata(lp->rk, 0, NULL,
+                                                            &md, 5000);
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+                if (err) {
+                        /* A broker outage must fail a cron run. */
+                        snprintf(errstr, errstr_size, "no partitions assigned "
+                                 "after %.0f s: the Kafka brokers (%s) do not "
+                                 "answer (%s)", ONCE_ASSIGN_WAIT_S,
+                                 lp->conf->kafka.brokers ?
+                                 lp->conf->kafka.brokers : "kafka.properties",
+                                 rd_kafka_err2str(err));
+                        return -1;
+                }
+                cs_warn("no partitions assigned after %.0f s: no topic to "
+                        "consume (or other members of group %s hold them all)",
+                        ONCE_ASSIGN_WAIT_S, lp->conf->kafka.group);
                 return 1;
         }
         return 0;
 }
 
-/* Consumes until stopped, drained (once) or failed. 0, or -1 with errstr. */
+/* Stopped by SIGINT/SIGTERM (the batch is flushed): logs what is left
+ * unread. Returns CS_LOOP_STOPPED when something is, else 0. */
+static int report_stop(loop_t *lp)
+{
+        char left[1024] = "";
+        size_t used = 0;
+        long long total = 0;
+        int undrained = !lp->assigned_once;
+
+        for (int i = 0; lp->assigned && i < lp->assigned->cnt; i++) {
+                rd_kafka_topic_partition_t *p = &lp->assigned->elems[i];
+                rd_kafka_topic_partition_list_t *one =
+                        rd_kafka_topic_partition_list_new(1);
+                int64_t low = -1, high = -1, pos;
+
+                rd_kafka_topic_partition_list_add(one, p->topic, p->partition);
+                rd_kafka_position(lp->rk, one);
+                pos = one->elems[0].offset;
+                rd_kafka_topic_partition_list_destroy(one);
+                if (rd_kafka_query_watermark_offsets(lp->rk, p->topic,
+                                                     p->partition, &low, &high,
+                                                     2000) ||
+                    pos < 0) {
+                        const part_state_t *ps = p->opaque;
+                        if (ps && ps->at_eof)
+                                continue;
+                        undrained = 1;
+                        if (used < sizeof(left))
+                                used += (size_t)snprintf(left + used,
+                                        sizeof(left) - used, "%s%s [%d] (lag "
+                                        "unknown)", used ? ", " : "", p->topic,
+                                        (int)p->partition);
+                        continue;
+                }
+                if (high <= pos)
+                        continue;
+                undrained = 1;
+                total += high - pos;
+                if (used < sizeof(left))
+                        used += (size_t)snprintf(left + used, sizeof(left) - used,
+                                                 "%s%s [%d] %lld", used ? ", " : "",
+                                                 p->topic, (int)p->partition,
+                                                 (long long)(high - pos));
+        }
+        if (!undrained) {
+                cs_info("stopped on request: %lld message(s) applied in this "
+                        "run; every assigned partition is drained",
+                        lp->applied);
+                return 0;
+        }
+        if (!lp->assigned_once)
+                cs_warn("stopped on request before any partition was "
+                        "assigned: nothing applied");
+        else
+                cs_warn("stopped on request: %lld message(s) applied in this "
+                        "run; %lld message(s) not yet read: %s", lp->applied,
+                        total, left);
+        return CS_LOOP_STOPPED;
+}
+
+/* Consumes until stopped, drained (once) or failed. 0, CS_LOOP_STOPPED,
+ * or -1 with errstr. */
 static int consume(loop_t *lp, int once, char *errstr, size_t errstr_size)
 {
         double started = cs_progress_now();
@@ -701,7 +778,7 @@ static int consume(loop_t *lp, int once, char *errstr, size_t errstr_size)
                          "(see log)");
                 return -1;
         }
-        return 0;
+        return loop_stopping ? report_stop(lp) : 0;
 }
 
 int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,

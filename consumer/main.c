@@ -14,6 +14,8 @@
 #include "status.h"
 
 #define PROGRAM "civisync-consume"
+/* Stopped by a signal before the topics were drained (128 + SIGINT). */
+#define EXIT_INTERRUPTED 130
 
 static const char usage_text[] =
 "Usage: " PROGRAM " -c FILE [--once] [options]\n"
@@ -42,8 +44,9 @@ static const char usage_text[] =
 "  -h, --help          this text;  -V, --version: version\n"
 "\n"
 "Exit codes: 0 success, 1 runtime failure (including a prefix stopped\n"
-"because its offset is gone, or rejected --input records), 2 usage or\n"
-"configuration error.\n";
+"because its offset is gone, rejected --input records, or a --once run\n"
+"whose Kafka brokers never answered), 2 usage or configuration error,\n"
+"130 stopped by SIGINT/SIGTERM before the topics were drained.\n";
 
 typedef struct consume_opts_s {
         int once;
@@ -176,7 +179,8 @@ int main(int argc, char **argv)
         }
         if (rc == -1)
                 goto runtime_error;
-        exit_code = CS_EXIT_OK;
+        /* SIGINT/SIGTERM with messages left unread (logged by the loop). */
+        exit_code = rc == CS_LOOP_STOPPED ? EXIT_INTERRUPTED : CS_EXIT_OK;
         goto done;
 
 usage_error:

@@ -1,9 +1,11 @@
 /* test_operator.c — what an operator meets: a wrong database, broker outages, recovery procedures, retired children, lag. */
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -93,6 +95,94 @@ START_TEST(test_produce_refuses_empty_database)
 }
 END_TEST
 
+/* #13.6: a --once run whose brokers never answer fails (cron monitors the
+ * exit code); before, it warned "no partitions assigned" and exited 0. */
+START_TEST(test_once_fails_when_kafka_unreachable)
+{
+        char master[64];
+        it_run_t r;
+
+        it_unique(master, sizeof(master), "master");
+        it_make_db(master, "--schema 5");
+        r = it_run("civisync-consume", "-c",
+                   it_consumer_conf(master, "prefixes = [\"op2\"];"),
+                   "-b", "127.0.0.1:1", "--once", NULL);
+        ck_assert_msg(r.exit_code == 1, "exit %d: %s", r.exit_code, r.err);
+        ck_assert_msg(strstr(r.err, "do not answer") != NULL, "%s", r.err);
+        it_run_free(&r);
+}
+END_TEST
+
+static pid_t spawn(const char *log, const char *const argv[])
+{
+        pid_t pid = fork();
+        ck_assert(pid >= 0);
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+                dup2(fd, 1);
+                dup2(fd, 2);
+                execv(argv[0], (char *const *)argv);
+                _exit(127);
+        }
+        return pid;
+}
+
+static char *slurp(const char *path)
+{
+        FILE *fp = fopen(path, "r");
+        char *buf = calloc(1, 1 << 20);
+        ck_assert_ptr_nonnull(fp);
+        fread(buf, 1, (1 << 20) - 1, fp);
+        fclose(fp);
+        return buf;
+}
+
+/* #13.6: SIGINT before the topics are drained logs that it stopped on
+ * request and what is left, and exits 130 (before: nothing logged, 0). */
+START_TEST(test_sigint_undrained_exits_130)
+{
+        char master[64], child[64], log[512];
+        const char *topic = "civisync.op3";
+        const char *conf;
+        int status = 0, stopped = 0;
+        MYSQL *m;
+        char *text;
+
+        it_master_and_child(master, child, sizeof(master),
+                            "--child 3 --contacts 400", topic, 1);
+        produce_ok(it_producer_conf("op3", child, NULL));
+        conf = it_consumer_conf(master, "prefixes = [\"op3\"];\n"
+                                "batch_documents = 10;");
+        m = it_connect(master);
+        snprintf(log, sizeof(log), "%s/%s-sigint.log", it_tmpdir(), master);
+        {
+                const char *argv[] = { "bin/civisync-consume", "-c", conf, NULL };
+                pid_t pid = spawn(log, argv);
+                for (int i = 0; i < 3000 && !stopped; i++) {
+                        usleep(20000);
+                        ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0,
+                                      "the consumer ended early");
+                        if (it_int(m, "SELECT COUNT(*) FROM information_schema.TABLES "
+                                   "WHERE TABLE_SCHEMA = DATABASE() AND "
+                                   "TABLE_NAME = 'mapping_master_op3'") &&
+                            it_int(m, "SELECT COUNT(*) FROM mapping_master_op3") > 20) {
+                                kill(pid, SIGINT);
+                                stopped = 1;
+                        }
+                }
+                ck_assert_msg(stopped, "nothing applied in 60 s");
+                waitpid(pid, &status, 0);
+        }
+        text = slurp(log);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 130,
+                      "status %d: %s", status, text);
+        ck_assert_msg(strstr(text, "stopped on request") &&
+                      strstr(text, "not yet read: civisync.op3 [0]"), "%s", text);
+        free(text);
+        mysql_close(m);
+}
+END_TEST
+
 Suite *operator_suite(void)
 {
         Suite *s = suite_create("operator");
@@ -100,6 +190,8 @@ Suite *operator_suite(void)
 
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, test_produce_refuses_empty_database);
+        tcase_add_test(tc, test_once_fails_when_kafka_unreachable);
+        tcase_add_test(tc, test_sigint_undrained_exits_130);
         suite_add_tcase(s, tc);
         return s;
 }
