@@ -15,6 +15,8 @@
 
 #define ONCE_ASSIGN_WAIT_S 60.0
 #define RETRY_MAX_BACKOFF_S 30
+#define SUBSCRIPTION_REFRESH_S 10.0
+#define METADATA_TIMEOUT_MS 5000
 
 static volatile sig_atomic_t loop_stopping;
 
@@ -35,6 +37,12 @@ typedef struct loop_s {
         const char *resync_prefix;    /* --resync: rewind this prefix once */
         rd_kafka_topic_partition_list_t *resynced; /* partitions rewound by it */
         char stopped_prefixes[1024];  /* prefixes stopped on error */
+        char **topics;                /* the subscription, sorted */
+        size_t topic_cnt;
+        int topics_known;             /* the brokers answered a metadata request */
+        double refreshed_at;          /* last subscription refresh */
+        char **noted;                 /* topics already reported missing/retired */
+        size_t noted_cnt;
         int failed;
         cs_progress_t progress;
         long long applied;
@@ -525,24 +533,6 @@ static void stop_partition(loop_t *lp, rd_kafka_message_t *m)
         lp->failed = 1;
 }
 
-static char *subscription_pattern(const cs_consumer_conf_t *conf)
-{
-        const char *tp = conf->kafka.topic_prefix;
-        size_t len = strlen(tp);
-        char *re = malloc(len * 2 + 64), *p = re;
-
-        if (!re)
-                return NULL;
-        *p++ = '^';
-        for (size_t i = 0; i < len; i++) {
-                if (strchr(".^$|()[]{}*+?\\", tp[i]))
-                        *p++ = '\\';
-                *p++ = tp[i];
-        }
-        strcpy(p, "[A-Za-z0-9_]{1,32}$");
-        return re;
-}
-
 /* The consumer's librdkafka configuration (NEW: rd_kafka_new takes it), or
  * NULL with errstr. */
 static rd_kafka_conf_t *consumer_conf(loop_t *lp, char *errstr,
@@ -590,44 +580,144 @@ static rd_kafka_conf_t *consumer_conf(loop_t *lp, char *errstr,
         return kconf;
 }
 
-/* Subscribes to the allow-list's topics, or to every topic under the topic
- * prefix when the list is empty. 0, or -1 with errstr. */
-static int subscribe(loop_t *lp, char *errstr, size_t errstr_size)
+static void free_names(char **names, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Logs text about topic once per run (missing or retired topics would
+ * otherwise repeat at every refresh). */
+static void note_once(loop_t *lp, const char *topic, const char *text)
+{
+        char **grown;
+
+        for (size_t i = 0; i < lp->noted_cnt; i++)
+                if (!strcmp(lp->noted[i], topic))
+                        return;
+        cs_warn("%s", text);
+        if ((grown = realloc(lp->noted, (lp->noted_cnt + 1) * sizeof(*grown)))) {
+                lp->noted = grown;
+                if ((lp->noted[lp->noted_cnt] = strdup(topic)))
+                        lp->noted_cnt++;
+        }
+}
+
+/* The topics to consume, from the brokers' metadata: every topic of an
+ * allowed prefix (the allow-list, or every topic under the topic prefix
+ * when it is empty) that exists and is not retired. A topic is never
+ * subscribed before it exists, so a typo in `prefixes` is reported as
+ * such instead of being auto-created by a broker that does so. *out is a
+ * NEW sorted array. 0, or -1 when the brokers did not answer. */
+static int wanted_topics(loop_t *lp, char ***out, size_t *cnt)
 {
         const cs_consumer_conf_t *conf = lp->conf;
-        rd_kafka_topic_partition_list_t *subs =
-                rd_kafka_topic_partition_list_new(conf->prefix_cnt ?
-                                                  (int)conf->prefix_cnt : 1);
-        int rc = -1;
+        const struct rd_kafka_metadata *md = NULL;
+        char **names = NULL, text[512], topic[256], why[256];
+        size_t n = 0;
 
-        if (conf->prefix_cnt) {
-                for (size_t i = 0; i < conf->prefix_cnt; i++) {
-                        char topic[256];
-                        if (cs_kafka_topic_name(topic, sizeof(topic),
-                                                conf->kafka.topic_prefix,
-                                                conf->prefixes[i], errstr,
-                                                errstr_size) == -1)
-                                goto done;
-                        rd_kafka_topic_partition_list_add(subs, topic,
-                                                          RD_KAFKA_PARTITION_UA);
+        *out = NULL;
+        *cnt = 0;
+        if (rd_kafka_metadata(lp->rk, 1, NULL, &md, METADATA_TIMEOUT_MS))
+                return -1;
+        names = calloc((size_t)md->topic_cnt + 1, sizeof(*names));
+        for (int i = 0; names && i < md->topic_cnt; i++) {
+                const char *t = md->topics[i].topic;
+                char prefix[CS_PREFIX_MAX + 1];
+
+                if (md->topics[i].err ||
+                    !strcmp(t, conf->kafka.dead_letter_topic) ||
+                    cs_kafka_prefix_from_topic(t, conf->kafka.topic_prefix,
+                                               prefix, why, sizeof(why)) == -1 ||
+                    !cs_conf_prefix_allowed(conf, prefix))
+                        continue;
+                if (cs_conf_prefix_retired(conf, prefix)) {
+                        snprintf(text, sizeof(text), "prefix %s is retired "
+                                 "(retired_prefixes): topic %s is not consumed",
+                                 prefix, t);
+                        note_once(lp, t, text);
+                        continue;
                 }
-        } else {
-                char *re = subscription_pattern(conf);
-                if (!re) {
-                        snprintf(errstr, errstr_size, "out of memory");
-                        goto done;
+                if ((names[n] = strdup(t)))
+                        n++;
+        }
+        for (size_t i = 0; i < conf->prefix_cnt; i++) {
+                int found = 0;
+                if (cs_conf_prefix_retired(conf, conf->prefixes[i]) ||
+                    cs_kafka_topic_name(topic, sizeof(topic),
+                                        conf->kafka.topic_prefix,
+                                        conf->prefixes[i], why,
+                                        sizeof(why)) == -1)
+                        continue;
+                for (int t = 0; t < md->topic_cnt && !found; t++)
+                        found = !md->topics[t].err &&
+                                !strcmp(md->topics[t].topic, topic);
+                if (!found) {
+                        snprintf(text, sizeof(text), "prefix %s: topic %s does "
+                                 "not exist (a typo in `prefixes`, or no topic "
+                                 "created for it yet: civisync-topics create "
+                                 "%s); it is consumed once it exists",
+                                 conf->prefixes[i], topic, conf->prefixes[i]);
+                        note_once(lp, topic, text);
                 }
-                rd_kafka_topic_partition_list_add(subs, re, RD_KAFKA_PARTITION_UA);
-                free(re);
         }
-        if (rd_kafka_subscribe(lp->rk, subs)) {
-                snprintf(errstr, errstr_size, "subscribe failed");
-                goto done;
+        rd_kafka_metadata_destroy(md);
+        if (names)
+                qsort(names, n, sizeof(*names), cmp_names);
+        *out = names;
+        *cnt = n;
+        return 0;
+}
+
+/* Subscribes to wanted_topics when they changed (at start, then every
+ * SUBSCRIPTION_REFRESH_S: new children's topics join). Brokers that do not
+ * answer leave the subscription as it is. 0, or -1 with errstr. */
+static int refresh_subscription(loop_t *lp, char *errstr, size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *subs;
+        rd_kafka_resp_err_t err;
+        char **names, list[1024] = "";
+        size_t n, used = 0;
+        int same;
+
+        lp->refreshed_at = cs_progress_now();
+        if (wanted_topics(lp, &names, &n) == -1)
+                return 0;
+        lp->topics_known = 1;
+        same = n == lp->topic_cnt;
+        for (size_t i = 0; same && i < n; i++)
+                same = !strcmp(names[i], lp->topics[i]);
+        if (same) {
+                free_names(names, n);
+                return 0;
         }
-        rc = 0;
-done:
+        subs = rd_kafka_topic_partition_list_new(n ? (int)n : 1);
+        for (size_t i = 0; i < n; i++) {
+                rd_kafka_topic_partition_list_add(subs, names[i],
+                                                  RD_KAFKA_PARTITION_UA);
+                if (used < sizeof(list))
+                        used += (size_t)snprintf(list + used, sizeof(list) - used,
+                                                 "%s%s", i ? ", " : "", names[i]);
+        }
+        err = n ? rd_kafka_subscribe(lp->rk, subs) : rd_kafka_unsubscribe(lp->rk);
         rd_kafka_topic_partition_list_destroy(subs);
-        return rc;
+        if (err) {
+                free_names(names, n);
+                snprintf(errstr, errstr_size, "subscribe failed: %s",
+                         rd_kafka_err2str(err));
+                return -1;
+        }
+        cs_info("subscribed to %zu topic(s)%s%s", n, n ? ": " : "", list);
+        free_names(lp->topics, lp->topic_cnt);
+        lp->topics = names;
+        lp->topic_cnt = n;
+        return 0;
 }
 
 /* Handles one polled message or event (m is owned). 0, or -1 with errstr. */
@@ -670,6 +760,10 @@ static int on_idle(loop_t *lp, int once, double started, char *errstr,
                 return 0;
         if (lp->assigned_once && all_at_eof(lp))
                 return 1;
+        if (lp->topics_known && lp->topic_cnt == 0 && !lp->assigned_once) {
+                cs_warn("no topic to consume (see above)");
+                return 1;
+        }
         if (!lp->assigned_once &&
             cs_progress_now() - started > ONCE_ASSIGN_WAIT_S) {
                 const struct rd_kafka_metadata *md = NULL;
@@ -762,9 +856,15 @@ static int consume(loop_t *lp, int once, char *errstr, size_t errstr_size)
         double started = cs_progress_now();
 
         while (!loop_stopping) {
-                rd_kafka_message_t *m = rd_kafka_consumer_poll(lp->rk, 200);
-                int rc = m ? on_message(lp, m, errstr, errstr_size) :
-                             on_idle(lp, once, started, errstr, errstr_size);
+                rd_kafka_message_t *m;
+                int rc;
+
+                if (cs_progress_now() - lp->refreshed_at >= SUBSCRIPTION_REFRESH_S &&
+                    refresh_subscription(lp, errstr, errstr_size) == -1)
+                        return -1;
+                m = rd_kafka_consumer_poll(lp->rk, 200);
+                rc = m ? on_message(lp, m, errstr, errstr_size) :
+                         on_idle(lp, once, started, errstr, errstr_size);
                 if (rc == -1)
                         return -1;
                 if (rc == 1)
@@ -803,12 +903,15 @@ int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
         }
         rd_kafka_poll_set_consumer(lp.rk);
         if (!(lp.dlq = cs_dlq_new(conf, errstr, errstr_size)) ||
-            subscribe(&lp, errstr, errstr_size) == -1)
+            refresh_subscription(&lp, errstr, errstr_size) == -1)
                 goto done;
         cs_info("consuming %s%s as group %s (%s)",
                 conf->prefix_cnt ? "prefixes from the allow-list" : "every topic under ",
                 conf->prefix_cnt ? "" : conf->kafka.topic_prefix, conf->kafka.group,
                 once ? "until drained" : "until stopped");
+        if (!lp.topics_known)
+                cs_warn("the Kafka brokers do not answer yet: subscribing once "
+                        "they do");
         cs_progress_init(&lp.progress, "civisync-consume", 0);
         rc = consume(&lp, once, errstr, errstr_size);
 done:
@@ -822,6 +925,8 @@ done:
         cs_dlq_free(lp.dlq);
         forget_assignment(&lp);
         rd_kafka_topic_partition_list_destroy(lp.resynced);
+        free_names(lp.topics, lp.topic_cnt);
+        free_names(lp.noted, lp.noted_cnt);
         free(lp.batch);
         return rc;
 }

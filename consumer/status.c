@@ -125,10 +125,13 @@ static void print_offsets(MYSQL *db, rd_kafka_t *rk, const char *prefix,
                 snprintf(l, sizeof(l), low >= 0 ? "%lld" : "-", (long long)low);
                 snprintf(h, sizeof(h), high >= 0 ? "%lld" : "-", (long long)high);
                 {
+                        /* Lag as civisync-topics shows it (cs_kafka_lag); the
+                         * master's applied offset is where a restart resumes. */
+                        long long lag = cs_kafka_lag(low, high, committed);
                         long long pos = applied >= 0 ? applied : committed;
-                        if (high >= 0 && pos >= 0) {
-                                snprintf(g, sizeof(g), "%lld", (long long)high - pos);
-                                total_lag += high - pos;
+                        if (lag >= 0) {
+                                snprintf(g, sizeof(g), "%lld", lag);
+                                total_lag += lag;
                         } else {
                                 snprintf(g, sizeof(g), "-");
                                 lag_known = 0;
@@ -166,8 +169,13 @@ static void print_prefix(MYSQL *db, rd_kafka_t *rk,
         if (cs_kafka_topic_name(topic, sizeof(topic), conf->kafka.topic_prefix,
                                 prefix, e, sizeof(e)) == -1)
                 return;
-        fprintf(out, "\nprefix %s (topic %s)\n", prefix, topic);
-        print_offsets(db, rk, prefix, topic, out);
+        if (cs_conf_prefix_retired(conf, prefix)) {
+                fprintf(out, "\nprefix %s (topic %s): retired, not consumed "
+                        "(retired_prefixes)\n", prefix, topic);
+        } else {
+                fprintf(out, "\nprefix %s (topic %s)\n", prefix, topic);
+                print_offsets(db, rk, prefix, topic, out);
+        }
 
         if ((res = query_p(db, prefix,
                            "SELECT generation, completed_generation, completed_at, "
@@ -295,9 +303,13 @@ int cs_status_print(const cs_consumer_conf_t *conf, FILE *out, char *errstr,
                 mysql_close(db);
                 return 0;
         }
-        names = calloc(conf->prefix_cnt + 1, sizeof(*names));
+        names = calloc(conf->prefix_cnt + conf->retired_cnt + 1, sizeof(*names));
         for (size_t i = 0; names && i < conf->prefix_cnt; i++)
                 names[cnt++] = strdup(conf->prefixes[i]);
+        for (size_t i = 0; names && i < conf->retired_cnt; i++)
+                if (!cs_conf_prefix_allowed(conf, conf->retired[i]) ||
+                    !conf->prefix_cnt)
+                        names[cnt++] = strdup(conf->retired[i]);
         if (names && (res = cs_db_query(db, "SELECT prefix FROM civisync_prefix "
                                         "ORDER BY prefix", errstr, errstr_size))) {
                 while ((row = mysql_fetch_row(res))) {

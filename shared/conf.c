@@ -40,8 +40,8 @@ static const char *const producer_keys[] = {
         "prefix", "state_dir", "lookback_seconds", "max_document_bytes",
         "batch_rows", "child", "kafka", NULL};
 static const char *const consumer_keys[] = {
-        "master", "kafka", "prefixes", "batch_documents", "max_document_bytes",
-        "multi_row_insert",
+        "master", "kafka", "prefixes", "retired_prefixes", "batch_documents",
+        "max_document_bytes", "multi_row_insert",
         NULL};
 static const char *const db_keys[] = {
         "host", "port", "socket", "user", "password", "password_file",
@@ -761,37 +761,38 @@ static int load_producer(load_ctx_t *c, config_t *cfg, cs_producer_conf_t *conf)
         return 0;
 }
 
-static int load_prefixes(load_ctx_t *c, const config_setting_t *root,
-                         cs_consumer_conf_t *conf)
+/* A list of prefixes under key ("prefixes", "retired_prefixes"). */
+static int load_prefix_list(load_ctx_t *c, const config_setting_t *root,
+                            const char *key, char ***out, size_t *cnt)
 {
-        const config_setting_t *s = config_setting_get_member(root, "prefixes");
+        const config_setting_t *s = config_setting_get_member(root, key);
 
         if (!s)
                 return 0;
         if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
             config_setting_type(s) != CONFIG_TYPE_LIST)
-                return fail_at(c, s, "'prefixes' must be an array of strings, "
-                               "e.g. [\"P1\", \"P2\"], not %s", type_word(s));
+                return fail_at(c, s, "'%s' must be an array of strings, "
+                               "e.g. [\"P1\", \"P2\"], not %s", key, type_word(s));
         int n = config_setting_length(s);
         if (n == 0)
                 return 0;
-        conf->prefixes = calloc((size_t)n, sizeof(char *));
-        if (!conf->prefixes)
+        *out = calloc((size_t)n, sizeof(char *));
+        if (!*out)
                 return out_of_memory(c);
         for (int i = 0; i < n; i++) {
                 const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
                 if (config_setting_type(e) != CONFIG_TYPE_STRING)
-                        return fail_at(c, e, "'prefixes' entry %d must be a string, "
-                                       "not %s", i + 1, type_word(e));
+                        return fail_at(c, e, "'%s' entry %d must be a string, "
+                                       "not %s", key, i + 1, type_word(e));
                 const char *p = config_setting_get_string(e);
                 if (!cs_prefix_valid(p))
-                        return fail_at(c, e, "'prefixes' entry %d \"%s\" is invalid: "
-                                       "must match [A-Za-z0-9_]{1,%d}", i + 1, p,
-                                       CS_PREFIX_MAX);
-                conf->prefixes[i] = strdup(p);
-                if (!conf->prefixes[i])
+                        return fail_at(c, e, "'%s' entry %d \"%s\" is invalid: "
+                                       "must match [A-Za-z0-9_]{1,%d}", key, i + 1,
+                                       p, CS_PREFIX_MAX);
+                (*out)[i] = strdup(p);
+                if (!(*out)[i])
                         return out_of_memory(c);
-                conf->prefix_cnt++;
+                (*cnt)++;
         }
         return 0;
 }
@@ -809,7 +810,10 @@ static int load_consumer(load_ctx_t *c, config_t *cfg, cs_consumer_conf_t *conf)
             load_db(c, root, "master", &conf->master) < 0 ||
             load_kafka(c, root, consumer_kafka_keys, &conf->kafka) < 0 ||
             check_dead_letter_topic(c, root, &conf->kafka) < 0 ||
-            load_prefixes(c, root, conf) < 0)
+            load_prefix_list(c, root, "prefixes", &conf->prefixes,
+                             &conf->prefix_cnt) < 0 ||
+            load_prefix_list(c, root, "retired_prefixes", &conf->retired,
+                             &conf->retired_cnt) < 0)
                 return -1;
         conf->batch_documents = (int)docs;
         conf->max_document_bytes = (size_t)maxdoc;
@@ -920,6 +924,9 @@ void cs_conf_consumer_free(cs_consumer_conf_t *conf)
         for (size_t i = 0; i < conf->prefix_cnt; i++)
                 free(conf->prefixes[i]);
         free(conf->prefixes);
+        for (size_t i = 0; i < conf->retired_cnt; i++)
+                free(conf->retired[i]);
+        free(conf->retired);
         memset(conf, 0, sizeof(*conf));
 }
 
@@ -984,6 +991,14 @@ int cs_conf_prefix_allowed(const cs_consumer_conf_t *conf, const char *prefix)
                 return 1;
         for (size_t i = 0; i < conf->prefix_cnt; i++)
                 if (strcmp(conf->prefixes[i], prefix) == 0)
+                        return 1;
+        return 0;
+}
+
+int cs_conf_prefix_retired(const cs_consumer_conf_t *conf, const char *prefix)
+{
+        for (size_t i = 0; prefix && i < conf->retired_cnt; i++)
+                if (strcmp(conf->retired[i], prefix) == 0)
                         return 1;
         return 0;
 }

@@ -64,6 +64,8 @@ typedef struct cs_consumer_conf_s {
         cs_kafka_params_t kafka;
         char **prefixes;             /* allow-list; prefix_cnt == 0 means all */
         size_t prefix_cnt;
+        char **retired;              /* retired_prefixes: never consumed */
+        size_t retired_cnt;
         int batch_documents;         /* documents per DB transaction, default 500 */
         size_t max_document_bytes;   /* default 1000000 */
         int multi_row_insert;        /* new rows in multi-row INSERTs, default 1 */
@@ -94,5 +96,8 @@ int cs_conf_set_brokers(cs_kafka_params_t *kafka, const char *brokers,
 
 /* 1 if prefix is allowed by conf->prefixes (empty list allows all). */
 int cs_conf_prefix_allowed(const cs_consumer_conf_t *conf, const char *prefix);
+/* 1 if prefix is in conf->retired (retired_prefixes): its topic is not
+ * subscribed, whatever the allow-list says (docs/OPERATIONS.md). */
+int cs_conf_prefix_retired(const cs_consumer_conf_t *conf, const char *prefix);
 
 #endif

@@ -59,6 +59,15 @@ rd_kafka_conf_t *cs_kafka_conf_new(const cs_kafka_params_t *kafka,
         return kc;
 }
 
+long long cs_kafka_lag(long long low, long long high, long long committed)
+{
+        if (high < 0)
+                return -1;
+        if (committed >= 0)
+                return high > committed ? high - committed : 0;
+        return low >= 0 ? high - low : -1;
+}
+
 int cs_kafka_conf_set_pairs(rd_kafka_conf_t *kc, const cs_kafka_params_t *kafka,
                             const char *const pairs[][2], size_t n,
                             int overridable, char *errstr, size_t errstr_size)

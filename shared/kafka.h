@@ -20,6 +20,12 @@ int cs_kafka_conf_set_pairs(rd_kafka_conf_t *kc, const cs_kafka_params_t *kafka,
                             const char *const pairs[][2], size_t n,
                             int overridable, char *errstr, size_t errstr_size);
 
+/* The lag of a consumer group on one partition, the one figure both
+ * civisync-consume --status and civisync-topics show: high watermark minus
+ * the group's committed offset; with no committed offset (< 0), every
+ * message on the partition (high - low). -1 when high or low is unknown. */
+long long cs_kafka_lag(long long low, long long high, long long committed);
+
 /* "civisync." + "P1" -> "civisync.P1"; validates prefix. */
 int cs_kafka_topic_name(char *out, size_t out_size, const char *topic_prefix,
                         const char *prefix, char *errstr, size_t errstr_size);

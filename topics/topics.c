@@ -595,17 +595,36 @@ committed(kctx_t *k, const char *group, const rd_kafka_metadata_topic_t *t,
         return out;
 }
 
-/* Sums of a topic's offsets; per-partition lines when verbose_parts. */
+/* Why the group does not read topic ("dead letters" or "retired"), or NULL:
+ * such a topic is listed without a lag. */
+static const char *not_consumed(const setup_t *s, const char *topic)
+{
+        char prefix[CS_PREFIX_MAX + 1], errstr[256];
+
+        if (!strcmp(topic, s->kafka->dead_letter_topic))
+                return "dead-letter topic, not consumed";
+        if (s->is_consumer &&
+            cs_kafka_prefix_from_topic(topic, s->kafka->topic_prefix, prefix,
+                                       errstr, sizeof(errstr)) == 0 &&
+            cs_conf_prefix_retired(&s->cconf, prefix))
+                return "retired, not consumed";
+        return NULL;
+}
+
+/* Sums of a topic's offsets; per-partition lines when detail. The lag is
+ * cs_kafka_lag, as civisync-consume --status computes it; a topic the group
+ * does not read (nc, see not_consumed) has none. */
 static void show_topic(kctx_t *k, const char *group,
-                       const rd_kafka_metadata_topic_t *t, int detail)
+                       const rd_kafka_metadata_topic_t *t, int detail,
+                       const char *nc)
 {
         char errstr[512];
-        rd_kafka_topic_partition_list_t *c = committed(k, group, t, errstr,
-                                                       sizeof(errstr));
+        rd_kafka_topic_partition_list_t *c = nc ? NULL :
+                committed(k, group, t, errstr, sizeof(errstr));
         long long messages = 0, lag = 0;
         int lag_known = c != NULL, any_committed = 0;
 
-        if (!c)
+        if (!c && !nc)
                 cs_warn("%s: committed offsets of group %s unknown: %s", t->topic,
                         group, errstr);
         for (int p = 0; p < t->partition_cnt; p++) {
@@ -622,10 +641,8 @@ static void show_topic(kctx_t *k, const char *group,
                 }
                 if (!err)
                         messages += hi - lo;
-                if (!err && off >= 0)
-                        lag += hi - off;
-                else if (!err && lo < hi)
-                        lag += hi - lo; /* nothing committed: all of it is pending */
+                if (!err && cs_kafka_lag(lo, hi, off) >= 0)
+                        lag += cs_kafka_lag(lo, hi, off);
                 if (!detail)
                         continue;
                 printf("  partition %d: leader %d, replicas", mp->id, mp->leader);
@@ -638,9 +655,11 @@ static void show_topic(kctx_t *k, const char *group,
                         printf(", offsets unknown (%s)", rd_kafka_err2str(err));
                 else
                         printf(", offsets %lld..%lld", (long long)lo, (long long)hi);
-                if (off >= 0 && !err)
+                if (nc)
+                        printf("\n");
+                else if (off >= 0 && !err)
                         printf(", group %s committed %lld, lag %lld\n", group,
-                               (long long)off, (long long)(hi - off));
+                               (long long)off, cs_kafka_lag(lo, hi, off));
                 else
                         printf(", group %s: %s\n", group,
                                c ? "no committed offset" : "unknown");
@@ -648,13 +667,17 @@ static void show_topic(kctx_t *k, const char *group,
         if (!detail) {
                 printf("%s: %d partition(s), replication factor %d, %lld message(s)",
                        t->topic, t->partition_cnt, md_replication(t), messages);
-                if (!lag_known)
+                if (nc)
+                        printf(", %s\n", nc);
+                else if (!lag_known)
                         printf(", group %s lag unknown\n", group);
                 else if (!any_committed)
                         printf(", group %s has no committed offset (lag %lld)\n",
                                group, lag);
                 else
                         printf(", group %s lag %lld\n", group, lag);
+        } else if (nc) {
+                printf("  total: %lld message(s), %s\n", messages, nc);
         } else {
                 printf("  total: %lld message(s), group %s lag %s", messages, group,
                        lag_known ? "" : "unknown\n");
@@ -684,7 +707,8 @@ static int cmd_list(kctx_t *k, setup_t *s, const char *group,
         for (int i = 0; i < md->topic_cnt; i++) {
                 if (!is_civisync_topic(s, md->topics[i].topic))
                         continue;
-                show_topic(k, group, &md->topics[i], 0);
+                show_topic(k, group, &md->topics[i], 0,
+                           not_consumed(s, md->topics[i].topic));
                 shown++;
         }
         printf("%d civisync topic(s) on %s (topic prefix \"%s\", dead letters \"%s\")\n",
@@ -755,7 +779,7 @@ static int cmd_describe(kctx_t *k, setup_t *s, const cs_topic_defs_t *defs,
         } else {
                 printf("  settings: not available (%s)\n", errstr);
         }
-        show_topic(k, group, t, 1);
+        show_topic(k, group, t, 1, not_consumed(s, topic));
         return CS_EXIT_OK;
 }
 

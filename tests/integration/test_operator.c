@@ -183,15 +183,175 @@ START_TEST(test_sigint_undrained_exits_130)
 }
 END_TEST
 
+/* A producer/consumer config pair under topic prefix tp (so an empty
+ * allow-list sees only this test's topics). */
+static char *tp_producer_conf(const char *tp, const char *prefix,
+                              const char *child)
+{
+        char text[2048], name[128];
+        snprintf(text, sizeof(text),
+                 "prefix = \"%s\";\nstate_dir = \"%s/state\";\n"
+                 "child = { socket = \"%s\"; user = \"%s\"; password = \"%s\"; "
+                 "database = \"%s\"; };\n"
+                 "kafka = { brokers = \"%s\"; topic_prefix = \"%s\"; };\n",
+                 prefix, it_tmpdir(), getenv("CS_TEST_MYSQL_SOCKET"),
+                 getenv("CS_TEST_MYSQL_USER"), getenv("CS_TEST_MYSQL_PASSWORD"),
+                 child, it_brokers(), tp);
+        snprintf(name, sizeof(name), "producer-%s%s.cfg", tp, prefix);
+        return it_write_file(name, text);
+}
+
+static char *tp_consumer_conf(const char *tp, const char *master,
+                              const char *dlq, const char *extra)
+{
+        char text[2048], name[128];
+        snprintf(text, sizeof(text),
+                 "master = { socket = \"%s\"; user = \"%s\"; password = \"%s\"; "
+                 "database = \"%s\"; };\n"
+                 "kafka = { brokers = \"%s\"; group = \"g_%s\"; topic_prefix = "
+                 "\"%s\"; dead_letter_topic = \"%s\";\n"
+                 "  properties = ( (\"session.timeout.ms\", \"6000\") ); };\n%s\n",
+                 getenv("CS_TEST_MYSQL_SOCKET"), getenv("CS_TEST_MYSQL_USER"),
+                 getenv("CS_TEST_MYSQL_PASSWORD"), master, it_brokers(), master,
+                 tp, dlq, extra);
+        snprintf(name, sizeof(name), "consumer-%s.cfg", master);
+        return it_write_file(name, text);
+}
+
+/* #13.6: a typo in `prefixes` is reported as a missing topic; the topic is
+ * not auto-created, and the other prefixes are consumed (before: the
+ * embedded broker auto-created it, and the run stopped with "offset no
+ * longer on the broker"). */
+START_TEST(test_prefix_typo_topic_does_not_exist)
+{
+        char master[64], child[64];
+        MYSQL *m, *c;
+        it_run_t r;
+        const char *conf;
+
+        it_master_and_child(master, child, sizeof(master), "--child 4 --contacts 20",
+                            "civisync.op4", 1);
+        produce_ok(it_producer_conf("op4", child, NULL));
+        conf = it_consumer_conf(master, "prefixes = [\"op4\", \"op4typo\"];");
+        r = it_run("civisync-consume", "-c", conf, "--once", NULL);
+        ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+        ck_assert_msg(strstr(r.err, "topic civisync.op4typo does not exist") &&
+                      !strstr(r.err, "no longer on the broker"), "%s", r.err);
+        it_run_free(&r);
+        m = it_connect(master);
+        c = it_connect(child);
+        it_assert_synced(c, m, "op4");
+        r = it_run("civisync-topics", "-c", conf, "list", NULL);
+        ck_assert_msg(r.exit_code == 0 && strstr(r.out, "civisync.op4:") &&
+                      !strstr(r.out, "civisync.op4typo"), "%s%s", r.out, r.err);
+        it_run_free(&r);
+        mysql_close(m);
+        mysql_close(c);
+}
+END_TEST
+
+/* The lag figure of --status's "total lag" line. */
+static long long status_lag(const char *out, const char *topic)
+{
+        char head[128];
+        const char *p, *t;
+        snprintf(head, sizeof(head), "(topic %s)", topic);
+        p = strstr(out, head);
+        ck_assert_msg(p != NULL, "%s", out);
+        t = strstr(p, "total lag: ");
+        ck_assert_msg(t != NULL, "%s", p);
+        return strtoll(t + strlen("total lag: "), NULL, 10);
+}
+
+/* #13.6: retiring a child with an empty allow-list: its topic is not
+ * consumed, --status and civisync-topics list say "retired, not consumed";
+ * the dead-letter topic is listed without a lag; --status and describe
+ * give the same lag (the group's committed offset against the high
+ * watermark) even after an operator moved the group's offset. */
+START_TEST(test_retired_prefix_and_lag)
+{
+        char master[64], a[64], b[64];
+        const char *tp = "opr5.", *dlq = "opr5-dlq";
+        MYSQL *m, *ca;
+        const char *conf;
+        it_run_t r;
+        long long low, high, lag;
+        char needle[128];
+
+        it_master_and_child(master, a, sizeof(master), "--child 5 --contacts 20",
+                            "opr5.A", 1);
+        it_unique(b, sizeof(b), "child");
+        it_make_db(b, "--schema 5 --child 6 --contacts 20");
+        it_topic("opr5.B", 1);
+        it_topic(dlq, 1);
+        produce_ok(tp_producer_conf(tp, "A", a));
+        produce_ok(tp_producer_conf(tp, "B", b));
+        conf = tp_consumer_conf(tp, master, dlq, "prefixes = [];\n"
+                                "retired_prefixes = [\"B\"];");
+        consume_ok(conf);
+        m = it_connect(master);
+        ca = it_connect(a);
+        it_assert_synced(ca, m, "A");
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM information_schema.TABLES "
+                                "WHERE TABLE_SCHEMA = DATABASE() AND "
+                                "TABLE_NAME = 'mapping_master_B'"), 0);
+
+        r = it_run("civisync-topics", "-c", conf, "list", NULL);
+        ck_assert_msg(r.exit_code == 0, "%s", r.err);
+        ck_assert_msg(strstr(r.out, "opr5.B: ") &&
+                      strstr(strstr(r.out, "opr5.B: "), "retired, not consumed"),
+                      "%s", r.out);
+        snprintf(needle, sizeof(needle), "%s: ", dlq);
+        ck_assert_msg(strstr(r.out, needle) &&
+                      strstr(strstr(r.out, needle), "dead-letter topic, not consumed"),
+                      "%s", r.out);
+        ck_assert_msg(!strstr(strstr(r.out, needle), "lag"), "%s", r.out);
+        it_run_free(&r);
+
+        /* An operator moves the group back to the beginning of A. */
+        ku_watermarks("opr5.A", 0, &low, &high);
+        {
+                char group[80];
+                snprintf(group, sizeof(group), "g_%s", master);
+                ku_commit_group(group, "opr5.A", 1, low);
+        }
+        r = it_run("civisync-consume", "-c", conf, "--status", NULL);
+        ck_assert_msg(r.exit_code == 0, "%s", r.err);
+        lag = status_lag(r.out, "opr5.A");
+        ck_assert_int_eq(lag, high - low);
+        ck_assert_msg(strstr(r.out, "prefix B (topic opr5.B): retired, not consumed"),
+                      "%s", r.out);
+        it_run_free(&r);
+        r = it_run("civisync-topics", "-c", conf, "describe", "A", NULL);
+        ck_assert_msg(r.exit_code == 0, "%s", r.err);
+        snprintf(needle, sizeof(needle), "lag %lld\n", lag);
+        ck_assert_msg(strstr(r.out, needle) != NULL, "want %s in %s", needle, r.out);
+        it_run_free(&r);
+        mysql_close(m);
+        mysql_close(ca);
+}
+END_TEST
+
 Suite *operator_suite(void)
 {
         Suite *s = suite_create("operator");
-        TCase *tc = tcase_create("operator");
+        const struct {
+                const char *name;
+                const TTest *test;
+        } cases[] = {
+                { "refuse", test_produce_refuses_empty_database },
+                { "unreachable", test_once_fails_when_kafka_unreachable },
+                { "sigint", test_sigint_undrained_exits_130 },
+                { "typo", test_prefix_typo_topic_does_not_exist },
+                { "retired", test_retired_prefix_and_lag },
+        };
 
-        tcase_set_timeout(tc, 300);
-        tcase_add_test(tc, test_produce_refuses_empty_database);
-        tcase_add_test(tc, test_once_fails_when_kafka_unreachable);
-        tcase_add_test(tc, test_sigint_undrained_exits_130);
-        suite_add_tcase(s, tc);
+        /* One case per test: CK_RUN_CASE=typo runs just that one. */
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                TCase *tc = tcase_create(cases[i].name);
+                tcase_set_timeout(tc, 300);
+                tcase_add_test(tc, cases[i].test);
+                suite_add_tcase(s, tc);
+        }
         return s;
 }
