@@ -45,6 +45,9 @@ typedef struct loop_s {
         size_t noted_cnt;
         int failed;
         cs_progress_t progress;
+        int progress_started;         /* the first message arrived */
+        long long expected;           /* messages to apply, for the ETA */
+        long long pending_new;        /* of the partitions being assigned */
         long long applied;
         long long dead_letters;
 } loop_t;
@@ -432,6 +435,11 @@ static void decide_starts(loop_t *lp, rd_kafka_topic_partition_list_t *parts,
                                 cs_warn("reconnect to the master failed: %s", why);
                 }
                 p->offset = start;
+                if (high >= 0) {
+                        long long from = start >= 0 ? start : low >= 0 ? low : 0;
+                        if (high > from)
+                                lp->pending_new += high - from;
+                }
                 cs_info("assigned %s [%d] from offset %lld%s", p->topic,
                         (int)p->partition, (long long)p->offset,
                         replay_end[i] >= 0 ? " (rewind replay)" : "");
@@ -456,6 +464,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         return;
                 }
                 decide_starts(lp, parts, replay_end);
+                /* The progress line's total: what the assigned partitions
+                 * hold beyond their start offsets. */
+                lp->expected = (cooperative ? lp->expected : lp->applied) +
+                               lp->pending_new;
+                lp->pending_new = 0;
+                cs_progress_set_total(&lp->progress, lp->expected);
                 /* The offsets are explicit: auto.offset.reset=error keeps a
                  * lost offset from being skipped silently. */
                 if (cooperative)
@@ -743,6 +757,11 @@ static int on_message(loop_t *lp, rd_kafka_message_t *m, char *errstr,
                 return 0;
         }
         mark_eof(lp, rd_kafka_topic_name(m->rkt), m->partition, 0);
+        if (!lp->progress_started) {
+                /* The rate counts from the first message, not the join. */
+                cs_progress_start(&lp->progress, lp->applied);
+                lp->progress_started = 1;
+        }
         lp->batch[lp->batch_n++] = m;
         if (lp->batch_n >= (size_t)lp->conf->batch_documents)
                 return flush_batch(lp, errstr, errstr_size);

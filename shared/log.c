@@ -1,5 +1,6 @@
 /* log.c — leveled, timestamped logging to stderr, one write per line, control characters escaped. */
 #include "log.h"
+#include "progress.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -148,7 +149,10 @@ void cs_log_write(cs_log_level_t level, const char *fmt, ...)
         gmtime_r(&tv.tv_sec, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 
-        /* A single fprintf per line: stdio locks the stream for the call. */
+        /* A single fprintf per line: stdio locks the stream for the call.
+         * A progress line on the terminal is erased first (redrawn by its
+         * next update). */
+        cs_progress_clear();
         fprintf(stderr, "%s.%03dZ %s[%ld] %s: %s\n", stamp,
                 (int)(tv.tv_usec / 1000), log_program, (long)getpid(),
                 level_words[lvl], safe);

@@ -22,6 +22,7 @@ int main(void)
                 db_suite,
                 topics_suite,
                 bulk_suite,
+                progress_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

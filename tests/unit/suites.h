@@ -18,5 +18,6 @@ Suite *jsonschema_suite(void);
 Suite *db_suite(void);
 Suite *topics_suite(void);
 Suite *bulk_suite(void);
+Suite *progress_suite(void);
 
 #endif
