@@ -531,16 +531,20 @@ static int merge(run_t *r, ent_run_t *e, MYSQL_RES *cres, MYSQL_RES *mres)
                                "not on the master (no mapping entry)");
                 } else if (take_m && !take_c) {
                         e->rep.extra++;
-                        report(r, CS_VERIFY_EXTRA, e->ent, mid, to_id(m.v[1]),
-                               NULL, m.v[2] ? "mapped master row, no longer in the child" :
-                               "mapping entry whose master row does not exist "
-                               "and whose child row is gone");
+                        /* A master id is named only for a row that exists. */
+                        snprintf(detail, sizeof(detail), "mapping entry to "
+                                 "master id %s, which does not exist; the child "
+                                 "row is gone too", m.v[1]);
+                        report(r, CS_VERIFY_EXTRA, e->ent, mid,
+                               m.v[2] ? to_id(m.v[1]) : 0, NULL,
+                               m.v[2] ? "mapped master row, no longer in the child" :
+                               detail);
                 } else if (!m.v[2]) {
                         e->rep.missing++;
                         snprintf(detail, sizeof(detail), "mapped to master id %s, "
                                  "which does not exist", m.v[1]);
-                        report(r, CS_VERIFY_MISSING, e->ent, cid, to_id(m.v[1]),
-                               NULL, detail);
+                        report(r, CS_VERIFY_MISSING, e->ent, cid, 0, NULL,
+                               detail);
                 } else {
                         detail[0] = columns[0] = '\0';
                         for (size_t i = 0; i < e->col_cnt; i++) {

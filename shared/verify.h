@@ -19,7 +19,7 @@ typedef struct cs_verify_diff_s {
         const cs_entity_t *entity;
         const char *doc_id;        /* "<PREFIX>/<table>/<child id>" */
         long long child_id;
-        long long master_id;       /* 0 when there is no mapping entry */
+        long long master_id;       /* 0 when there is no such master row */
         const char *columns;       /* CHANGED: "first_name, employer_id"; else "" */
         const char *detail;        /* human-readable reason, with values for CHANGED */
 } cs_verify_diff_t;

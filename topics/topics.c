@@ -380,11 +380,13 @@ static void embedded_line(const cs_topic_spec_t *specs, const int *missing,
                           size_t cnt)
 {
         printf(PROGRAM ": the cluster has no controller, so no CreateTopics: it "
-               "is the embedded broker (librdkafka mock cluster); start it with");
+               "is the embedded broker (librdkafka mock cluster); create the "
+               "topic(s) through its --control file, without a restart (it keeps "
+               "messages in memory only: a restart loses them): printf '");
         for (size_t i = 0; i < cnt; i++)
                 if (missing[i])
-                        printf(" --topic %s:%d", specs[i].name, specs[i].partitions);
-        printf(" (civisync-broker --help)\n");
+                        printf("topic %s:%d\\n", specs[i].name, specs[i].partitions);
+        printf("' > CONTROL_FILE (civisync-broker --help)\n");
         fflush(stdout);
 }
 

@@ -105,6 +105,9 @@ static void on_diff(const cs_verify_diff_t *d, void *opaque)
         if (d->kind == CS_VERIFY_MISSING)
                 printf("  %s missing %s: %s\n", d->entity->name, d->doc_id,
                        d->detail);
+        else if (d->kind == CS_VERIFY_EXTRA && !d->master_id)
+                printf("  %s extra %s: %s\n", d->entity->name, d->doc_id,
+                       d->detail);
         else if (d->kind == CS_VERIFY_EXTRA)
                 printf("  %s extra %s (master id %lld): %s\n", d->entity->name,
                        d->doc_id, d->master_id, d->detail);

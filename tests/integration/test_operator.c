@@ -332,6 +332,36 @@ START_TEST(test_retired_prefix_and_lag)
 }
 END_TEST
 
+/* #13.6: verify names a master id only for a master row that exists; a
+ * mapping entry to a missing row says so (before: "(master id N)"). */
+START_TEST(test_verify_extra_without_master_row)
+{
+        char master[64], child[64], want[256];
+        const char *pconf, *cconf;
+        MYSQL *m;
+        it_run_t r;
+
+        it_master_and_child(master, child, sizeof(master), "--child 7 --contacts 20",
+                            "civisync.op6", 1);
+        pconf = it_producer_conf("op6", child, NULL);
+        produce_ok(pconf);
+        cconf = it_consumer_conf(master, "prefixes = [\"op6\"];");
+        consume_ok(cconf);
+        m = it_connect(master);
+        it_exec(m, "INSERT INTO mapping_master_op6 (entity_table, child_entity_id, "
+                "master_entity_id) VALUES ('civicrm_contact', 999998, 88888888)");
+        r = it_run("civisync-verify", "--child-config", pconf, "--master-config",
+                   cconf, NULL);
+        ck_assert_msg(r.exit_code == 1, "exit %d: %s%s", r.exit_code, r.out, r.err);
+        snprintf(want, sizeof(want), "contact extra op6/civicrm_contact/999998: "
+                 "mapping entry to master id 88888888, which does not exist");
+        ck_assert_msg(strstr(r.out, want) && !strstr(r.out, "(master id 88888888)"),
+                      "%s", r.out);
+        it_run_free(&r);
+        mysql_close(m);
+}
+END_TEST
+
 Suite *operator_suite(void)
 {
         Suite *s = suite_create("operator");
@@ -344,6 +374,7 @@ Suite *operator_suite(void)
                 { "sigint", test_sigint_undrained_exits_130 },
                 { "typo", test_prefix_typo_topic_does_not_exist },
                 { "retired", test_retired_prefix_and_lag },
+                { "verify", test_verify_extra_without_master_row },
         };
 
         /* One case per test: CK_RUN_CASE=typo runs just that one. */
