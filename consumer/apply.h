@@ -85,7 +85,10 @@ cs_apply_rc_t cs_apply_dead_letter(cs_apply_t *ap, const char *prefix,
  *   no row               -> the beginning (this master applied nothing);
  *   our commit or none   -> the applied offset (skips what a crash between
  *                           DB commit and offset commit left uncommitted);
- *   foreign commit above -> the commit (operator skipped forward; warned);
+ *   foreign commit above -> the commit (operator skipped forward; warned),
+ *                           except a commit at `low` while the applied
+ *                           offset is below it (gone from the broker): that
+ *                           is the recovery of OPERATIONS.md 9.2, a rewind;
  *   foreign commit below -> a rewind: replay from the commit to `high` as a
  *                           complete sync of the prefix (mark and sweep).
  * *start receives the offset (or -2 = beginning), *replay_end the end of an

@@ -408,7 +408,8 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
                         cs_info("%s [%d]: resuming at %lld, where this master's "
                                 "applied offset is (the group's commit says %lld)",
                                 topic, partition, stored, committed);
-        } else if (committed > stored) {
+        } else if (committed > stored &&
+                   !(low >= 0 && stored < low && committed == low)) {
                 cs_warn("%s [%d]: the group's offset was moved forward by an "
                         "operator from %lld to %lld: %lld message(s) are skipped "
                         "on request", topic, partition, stored, committed,
@@ -416,15 +417,26 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
                 *start = committed;
         } else {
                 /* Rewound by an operator (civisync-consume --resync, or
-                 * kafka-consumer-groups --reset-offsets): replay up to the
-                 * current end as a complete sync of this prefix. */
+                 * kafka-consumer-groups --reset-offsets), or reset to the
+                 * log start after the applied offset left the broker (the
+                 * documented recovery, OPERATIONS.md 9.2: nothing between
+                 * is readable any more, so nothing is skipped on request):
+                 * replay up to the current end as a complete sync. */
                 cs_db_value_t q[2] = { v_int(partition_count), v_str(prefix) };
                 *start = committed;
                 if (pc->replay_refresh <= 0 || end >= 0) {
-                        cs_info("%s: offsets rewound (%s [%d]: %lld -> %lld): "
-                                "replaying up to the current end as a complete "
-                                "sync", prefix, topic, partition, stored,
-                                committed);
+                        if (committed > stored)
+                                cs_info("%s: the applied offset %lld of %s [%d] "
+                                        "is no longer on the broker, which now "
+                                        "starts at %lld: replaying from there up "
+                                        "to the current end as a complete sync",
+                                        prefix, stored, topic, partition,
+                                        committed);
+                        else
+                                cs_info("%s: offsets rewound (%s [%d]: %lld -> "
+                                        "%lld): replaying up to the current end "
+                                        "as a complete sync", prefix, topic,
+                                        partition, stored, committed);
                         if (ap_run(ap, "UPDATE civisync_prefix SET replay_refresh = "
                                    "refresh + 1, refresh = refresh + 1, "
                                    "replay_topic_partitions = ?, replay_started_at = "

@@ -138,6 +138,12 @@ int main(int argc, char **argv)
                          "[A-Za-z0-9_]{1,32})", opts.resync);
                 goto usage_error;
         }
+        if (opts.resync && cs_conf_prefix_retired(&conf, opts.resync)) {
+                snprintf(errstr, sizeof(errstr), PROGRAM ": --resync '%s': that "
+                         "prefix is retired (retired_prefixes in %s); remove it "
+                         "from there first", opts.resync, cli.config_path);
+                goto usage_error;
+        }
         if ((opts.resync || opts.status) && opts.input) {
                 snprintf(errstr, sizeof(errstr), PROGRAM ": --input does not go "
                          "with --resync or --status");

@@ -1,5 +1,6 @@
 /* test_operator.c — what an operator meets: a wrong database, broker outages, recovery procedures, retired children, lag. */
 #include <check.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -132,7 +133,8 @@ static char *slurp(const char *path)
         FILE *fp = fopen(path, "r");
         char *buf = calloc(1, 1 << 20);
         ck_assert_ptr_nonnull(fp);
-        fread(buf, 1, (1 << 20) - 1, fp);
+        if (fread(buf, 1, (1 << 20) - 1, fp) == 0)
+                buf[0] = '\0';
         fclose(fp);
         return buf;
 }
@@ -362,6 +364,113 @@ START_TEST(test_verify_extra_without_master_row)
 }
 END_TEST
 
+/* A valid note document of prefix (from a --output run of child, which
+ * advances the producer's state like any complete run) whose note text is
+ * text: a filler that applies cleanly (NEW string). */
+static char *note_filler(const char *prefix, const char *child, char *key,
+                         size_t key_size, const char *text)
+{
+        char out[512], *line = NULL, *value = NULL;
+        size_t cap = 0;
+        FILE *fp;
+        it_run_t r;
+
+        snprintf(out, sizeof(out), "%s/filler-%s.ndjson", it_tmpdir(), prefix);
+        r = it_run("civisync-produce", "-c", it_producer_conf(prefix, child, NULL),
+                   "--complete", "--output", out, NULL);
+        ck_assert_msg(r.exit_code == 0, "%s", r.err);
+        it_run_free(&r);
+        fp = fopen(out, "r");
+        ck_assert_ptr_nonnull(fp);
+        while (!value && getline(&line, &cap, fp) > 0) {
+                json_t *rec = json_loads(line, 0, NULL);
+                const char *k = json_string_value(json_object_get(rec, "key"));
+                json_t *doc = json_object_get(rec, "value");
+                if (k && strstr(k, "/civicrm_note/") && json_is_object(doc)) {
+                        snprintf(key, key_size, "%s", k);
+                        json_object_set_new(doc, "note", json_string(text));
+                        value = json_dumps(doc, JSON_COMPACT);
+                }
+                json_decref(rec);
+        }
+        free(line);
+        fclose(fp);
+        ck_assert_msg(value != NULL, "no note document in %s", out);
+        return value;
+}
+
+/* #13.6: after "offset gone", the error's own procedure (--complete, then
+ * --resync P --once) replays the topic as a complete sync and says so;
+ * before, it logged "moved forward by an operator ... skipped on request"
+ * and ran no replay. */
+START_TEST(test_offset_gone_recovery_replays)
+{
+        char master[64], child[64], key[256], *text, *value;
+        const char *topic = "civisync.op7";
+        const char *pconf, *cconf;
+        long long low, high, stored, gone_contact;
+        MYSQL *m, *c;
+        it_run_t r;
+
+        it_master_and_child(master, child, sizeof(master), "--child 8 --contacts 20",
+                            topic, 1);
+        pconf = it_producer_conf("op7", child, NULL);
+        produce_ok(pconf);
+        cconf = it_consumer_conf(master, "prefixes = [\"op7\"];");
+        consume_ok(cconf);
+        m = it_connect(master);
+        c = it_connect(child);
+        stored = it_int(m, "SELECT next_offset FROM civisync_offset WHERE prefix = 'op7'");
+
+        /* ~12 MB of valid note updates: the broker drops the applied offset. */
+        text = malloc(50001);
+        memset(text, 'z', 50000);
+        text[50000] = '\0';
+        value = note_filler("op7", child, key, sizeof(key), text);
+        free(text);
+        for (int i = 0; i < 250; i++) {
+                ku_send(topic, 0, key, value, strlen(value));
+                if (i % 20 == 19)
+                        ku_flush();
+        }
+        ku_flush();
+        free(value);
+        ku_watermarks(topic, 0, &low, &high);
+        ck_assert_msg(low > stored, "the broker kept everything (low %lld, applied "
+                      "%lld)", low, stored);
+
+        /* A contact deleted on the child meanwhile. */
+        gone_contact = it_int(c, "SELECT MAX(c.id) FROM civicrm_contact c WHERE "
+                              "c.id > 1 AND NOT EXISTS (SELECT 1 FROM "
+                              "civicrm_group_contact g JOIN civicrm_email e ON "
+                              "g.email_id = e.id WHERE e.contact_id = c.id)");
+        it_exec(c, "DELETE FROM civicrm_contact WHERE id = %lld", gone_contact);
+
+        r = it_run("civisync-consume", "-c", cconf, "--once", NULL);
+        ck_assert_msg(r.exit_code == 1 && strstr(r.err, "no longer on the broker"),
+                      "exit %d: %s", r.exit_code, r.err);
+        it_run_free(&r);
+        /* The procedure the error names. */
+        produce_ok(pconf);
+        r = it_run("civisync-consume", "-c", cconf, "--resync", "op7", "--once", NULL);
+        ck_assert_msg(r.exit_code == 0, "exit %d: %s", r.exit_code, r.err);
+        ck_assert_msg(!strstr(r.err, "skipped on request") &&
+                      strstr(r.err, "is no longer on the broker") &&
+                      strstr(r.err, "replaying"), "%s", r.err);
+        it_run_free(&r);
+        r = it_run("civisync-consume", "-c", cconf, "--status", NULL);
+        ck_assert_msg(strstr(r.out, "offset-rewind replay: 1 completed") &&
+                      !strstr(r.out, "OFFSET GONE"), "%s", r.out);
+        it_run_free(&r);
+        it_assert_synced(c, m, "op7");
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM mapping_master_op7 WHERE "
+                                "entity_table = 'civicrm_contact' AND "
+                                "child_entity_id = %lld", gone_contact), 0);
+        mysql_close(m);
+        mysql_close(c);
+}
+END_TEST
+
 Suite *operator_suite(void)
 {
         Suite *s = suite_create("operator");
@@ -375,6 +484,7 @@ Suite *operator_suite(void)
                 { "typo", test_prefix_typo_topic_does_not_exist },
                 { "retired", test_retired_prefix_and_lag },
                 { "verify", test_verify_extra_without_master_row },
+                { "offset_gone", test_offset_gone_recovery_replays },
         };
 
         /* One case per test: CK_RUN_CASE=typo runs just that one. */
