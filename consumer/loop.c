@@ -645,7 +645,9 @@ static int wanted_topics(loop_t *lp, char ***out, size_t *cnt)
                 const char *t = md->topics[i].topic;
                 char prefix[CS_PREFIX_MAX + 1];
 
-                if (md->topics[i].err ||
+                /* A transient error (no leader during a broker restart)
+                 * keeps the topic; only an unknown one is left out. */
+                if (md->topics[i].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
                     !strcmp(t, conf->kafka.dead_letter_topic) ||
                     cs_kafka_prefix_from_topic(t, conf->kafka.topic_prefix,
                                                prefix, why, sizeof(why)) == -1 ||
@@ -670,7 +672,8 @@ static int wanted_topics(loop_t *lp, char ***out, size_t *cnt)
                                         sizeof(why)) == -1)
                         continue;
                 for (int t = 0; t < md->topic_cnt && !found; t++)
-                        found = !md->topics[t].err &&
+                        found = md->topics[t].err !=
+                                RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
                                 !strcmp(md->topics[t].topic, topic);
                 if (!found) {
                         snprintf(text, sizeof(text), "prefix %s: topic %s does "
