@@ -13,6 +13,7 @@ Suite *hostile_suite(void);
 Suite *restore_suite(void);
 Suite *fullschema_suite(void);
 Suite *operator_suite(void);
+Suite *safety_suite(void);
 
 int main(void)
 {
@@ -28,6 +29,7 @@ int main(void)
                 restore_suite,
                 fullschema_suite,
                 operator_suite,
+                safety_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
