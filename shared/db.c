@@ -241,24 +241,53 @@ int cs_db_query_int(MYSQL *db, const char *sql, long long *out, char *errstr,
         return 0;
 }
 
+/* Server and client errors that say nothing about the statement's data:
+ * the master is busy, failing over, short of a resource or gone. */
+static const unsigned int transient_errnos[] = {
+        /* connection */
+        CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_SERVER_GONE_ERROR,
+        CR_SERVER_LOST, CR_SERVER_LOST_EXTENDED, ER_SERVER_SHUTDOWN,
+        ER_CON_COUNT_ERROR, ER_TOO_MANY_USER_CONNECTIONS, ER_CONNECTION_KILLED,
+        ER_QUERY_INTERRUPTED,
+        /* concurrency */
+        ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, ER_LOCK_TABLE_FULL,
+        ER_LOCK_ABORTED, ER_CHECKREAD, ER_CANT_LOCK,
+        /* files, temporary tables, memory, disk */
+        ER_CANT_CREATE_FILE, ER_CANT_DELETE_FILE, ER_CANT_GET_STAT,
+        ER_CANT_OPEN_FILE, ER_FILE_NOT_FOUND, ER_DISK_FULL, ER_ERROR_ON_READ,
+        ER_ERROR_ON_RENAME, ER_ERROR_ON_WRITE, ER_OUTOFMEMORY,
+        ER_OUT_OF_RESOURCES, ER_RECORD_FILE_FULL, ER_TEMP_FILE_WRITE_FAILURE,
+        ER_GET_TEMPORARY_ERRMSG,
+        /* read-only during a failover */
+        ER_OPTION_PREVENTS_STATEMENT, ER_READ_ONLY_MODE,
+};
+
+/* OS errnos that make ER_GET_ERRNO ("Got error N from storage engine")
+ * transient; other numbers (the engine's own, e.g. 139 row too large)
+ * are about the row. */
+static const int transient_os_errnos[] = { 2, 5, 11, 12, 24, 28, 122 };
+
+int cs_db_error_transient(unsigned int err, const char *message)
+{
+        for (size_t i = 0; i < sizeof(transient_errnos) / sizeof(transient_errnos[0]); i++)
+                if (transient_errnos[i] == err)
+                        return 1;
+        if (err == ER_GET_ERRNO && message) {
+                const char *p = strstr(message, "Got error ");
+                if (p) {
+                        int os = atoi(p + strlen("Got error "));
+                        for (size_t i = 0; i < sizeof(transient_os_errnos) /
+                                               sizeof(transient_os_errnos[0]); i++)
+                                if (transient_os_errnos[i] == os)
+                                        return 1;
+                }
+        }
+        return 0;
+}
+
 int cs_db_errno_transient(unsigned int err)
 {
-        switch (err) {
-        case CR_CONNECTION_ERROR:
-        case CR_CONN_HOST_ERROR:
-        case CR_SERVER_GONE_ERROR:
-        case CR_SERVER_LOST:
-        case CR_SERVER_LOST_EXTENDED:
-        case ER_LOCK_DEADLOCK:
-        case ER_LOCK_WAIT_TIMEOUT:
-        case ER_SERVER_SHUTDOWN:
-        case ER_CON_COUNT_ERROR:
-        case ER_CONNECTION_KILLED:
-        case ER_QUERY_INTERRUPTED:
-                return 1;
-        default:
-                return 0;
-        }
+        return cs_db_error_transient(err, NULL);
 }
 
 int cs_db_ident_valid(const char *name)

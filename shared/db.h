@@ -85,8 +85,15 @@ int cs_db_run_rows(cs_db_cache_t *cache, const char *sql,
                    void (*row_cb)(void *ctx, const long long *values),
                    void *ctx, unsigned int *db_errno, char *errstr,
                    size_t errstr_size);
-/* 1 if err (mysql_errno) is transient: server gone/lost, deadlock, lock wait
- * timeout, server shutdown, too many connections. */
+/* 1 if err (mysql_errno) with its message (may be NULL) is transient —
+ * retry the batch, never blame the document: connection lost or refused,
+ * too many connections, deadlock, lock wait timeout, shutdown, temporary
+ * file and temporary table errors ("Error on delete of '/tmp/#sql...'"),
+ * disk full, out of memory, read-only during a failover; "Got error N from
+ * storage engine" only when N is an OS errno such as ENOSPC or ENOENT.
+ * 0 = permanent: the statement's data is at fault. */
+int cs_db_error_transient(unsigned int err, const char *message);
+/* The same without a message. */
 int cs_db_errno_transient(unsigned int err);
 
 /* 1 if name is a safe SQL identifier ([A-Za-z0-9_]{1,64}). */
