@@ -3,9 +3,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "apply_int.h"
+
+#define STARTUP_RETRIES 5              /* 1+2+4+8+16 s at most */
 
 /* ---- public API ---- */
 
@@ -33,11 +36,20 @@ cs_apply_t *cs_apply_new(const cs_consumer_conf_t *conf, char *errstr,
         ap->conf = conf;
         ap->entity_cnt = count;
         ap->map_epoch = 1;
-        if (cs_apply_reconnect(ap, errstr, errstr_size) == -1) {
-                cs_apply_free(ap);
-                return NULL;
+        /* Connected, but a setup statement met a transient server error
+         * (a lost temporary file, a deadlock, a failover): try again a few
+         * times. A master that cannot be reached fails at once. */
+        for (int attempt = 0, wait_s = 1;; attempt++, wait_s *= 2) {
+                if (cs_apply_reconnect(ap, errstr, errstr_size) == 0)
+                        return ap;
+                if (!ap->setup_errno || attempt >= STARTUP_RETRIES ||
+                    !cs_db_error_transient(ap->setup_errno, errstr))
+                        break;
+                cs_warn("master database: %s; retrying in %d s", errstr, wait_s);
+                sleep((unsigned int)wait_s);
         }
-        return ap;
+        cs_apply_free(ap);
+        return NULL;
 }
 
 int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
@@ -47,6 +59,7 @@ int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
         ap->db = NULL;
         for (size_t i = 0; i < ap->prefix_cnt; i++)
                 ap->prefixes[i].loaded = ap->prefixes[i].ensured = 0;
+        ap->setup_errno = 0;
         if (!(ap->db = cs_db_connect(&ap->conf->master, errstr, errstr_size)))
                 return -1;
         if (ap->cache)
@@ -89,6 +102,7 @@ int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
                 goto fail;
         return 0;
 fail:
+        ap->setup_errno = mysql_errno(ap->db);
         mysql_close(ap->db);
         ap->db = NULL;
         return -1;

@@ -12,8 +12,11 @@ typedef struct cs_apply_s cs_apply_t;
 typedef enum {
         CS_APPLY_OK = 0,        /* applied (or a harmless no-op) */
         CS_APPLY_REJECTED = 1,  /* can never apply: dead-letter it */
-        CS_APPLY_RETRY = -1     /* transient (DB down, deadlock): roll back the
+        CS_APPLY_RETRY = -1,    /* transient (DB down, deadlock): roll back the
                                    batch, reconnect, try again */
+        CS_APPLY_STOPPED = 3    /* cs_apply_assign: the partition must not be
+                                   applied (retention gap); errstr says why
+                                   and what to do */
 } cs_apply_rc_t;
 
 /* Connects to the master and creates civisync's own tables if missing. */
@@ -101,6 +104,25 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
                               long long high, long long *start,
                               long long *replay_end, char *errstr,
                               size_t errstr_size);
+
+/* Operator action on the sweep the sweep guard held for prefix (own
+ * transaction; call outside a batch): release = 1 applies it (*removed
+ * receives the rows deleted), 0 discards it. -1 with errstr when nothing
+ * is held or on a database error. */
+int cs_apply_held_sweep(cs_apply_t *ap, const char *prefix, int release,
+                        long long *removed, char *errstr, size_t errstr_size);
+
+/* Marks prefix's dead letters acknowledged (all, or those with id <=
+ * before when before > 0); *count receives how many. Own transaction.
+ * Returns 0, or -1 with errstr. */
+int cs_apply_ack_dead_letters(cs_apply_t *ap, const char *prefix,
+                              long long before, long long *count,
+                              char *errstr, size_t errstr_size);
+
+/* Records that topic/partition stands at its end now (civisync_offset.
+ * seen_at; autocommit, outside a batch). RETRY on DB errors. */
+cs_apply_rc_t cs_apply_seen(cs_apply_t *ap, const char *topic, int partition,
+                            char *errstr, size_t errstr_size);
 
 /* Counters since start. */
 typedef struct cs_apply_stats_s {

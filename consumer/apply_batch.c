@@ -562,7 +562,7 @@ static ap_rc_t group_flush(cs_apply_t *ap, group_t *g, cs_apply_msg_t *msgs,
                 group_reset(g);
                 return AP_OK;
         }
-        if (cs_db_errno_transient(dberr)) {
+        if (cs_db_error_transient(dberr, why)) {
                 snprintf(errstr, errstr_size, "%s", why);
                 group_reset(g);
                 return AP_RETRY;

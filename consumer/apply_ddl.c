@@ -6,6 +6,16 @@
 #include "log.h"
 #include "apply_int.h"
 
+/* The sweep guard's hold and a cleanup skipped for want of a reset. */
+#define SAFETY_PREFIX_COLUMNS                                                   \
+        " held_generation bigint NOT NULL DEFAULT 0 COMMENT 'generation whose sweep is held (-1 a rewind replay)',"  \
+        " held_below bigint NOT NULL DEFAULT 0 COMMENT 'the held sweep removes mapping rows below this refresh stamp (0 none held)'," \
+        " held_rows bigint NOT NULL DEFAULT 0,"                                 \
+        " held_total bigint NOT NULL DEFAULT 0,"                                \
+        " held_at datetime NULL,"                                               \
+        " skipped_generation bigint NULL COMMENT 'an end marker came without its reset: cleanup skipped'," \
+        " skipped_at datetime NULL"
+
 static const char *own_tables_sql[] = {
         "CREATE TABLE IF NOT EXISTS civisync_prefix ("
         " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,"
@@ -20,7 +30,8 @@ static const char *own_tables_sql[] = {
         " replay_topic_partitions int NOT NULL DEFAULT 0,"
         " replay_started_at datetime NULL,"
         " replay_completed_at datetime NULL,"
-        " replays_completed int NOT NULL DEFAULT 0"
+        " replays_completed int NOT NULL DEFAULT 0,"
+        SAFETY_PREFIX_COLUMNS
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
         "CREATE TABLE IF NOT EXISTS civisync_replay_end ("
         " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
@@ -50,6 +61,7 @@ static const char *own_tables_sql[] = {
         " reason varchar(255) NOT NULL,"
         " value longblob NOT NULL,"
         " parked_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+        " refresh bigint NOT NULL DEFAULT 0 COMMENT 'refresh stamp when it arrived from the topic: a sweep below it drops it',"
         " PRIMARY KEY (prefix, doc_key),"
         " KEY target (prefix, target_table, target_child_id)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
@@ -61,6 +73,7 @@ static const char *own_tables_sql[] = {
         " replay_end bigint NULL COMMENT 'high watermark when a rewind replay began',"
         " rewind_from bigint NULL COMMENT 'the foreign committed offset that began it',"
         " updated_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,"
+        " seen_at datetime NULL COMMENT 'UTC: last apply, or last time the consumer stood at the end (retention-gap check)',"
         " PRIMARY KEY (topic, partition_no),"
         " KEY prefix (prefix)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
@@ -73,8 +86,23 @@ static const char *own_tables_sql[] = {
         " doc_key varbinary(255) NULL,"
         " error blob NOT NULL,"
         " at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+        " acknowledged_at datetime NULL COMMENT 'UTC: --ack-dead-letters',"
         " KEY prefix (prefix, id)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        /* Masters created before the safety nets: the same columns. */
+        "ALTER TABLE civisync_prefix ADD COLUMN IF NOT EXISTS"
+        " held_generation bigint NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS"
+        " held_below bigint NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS"
+        " held_rows bigint NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS"
+        " held_total bigint NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS"
+        " held_at datetime NULL, ADD COLUMN IF NOT EXISTS"
+        " skipped_generation bigint NULL, ADD COLUMN IF NOT EXISTS"
+        " skipped_at datetime NULL",
+        "ALTER TABLE civisync_parked_doc ADD COLUMN IF NOT EXISTS"
+        " refresh bigint NOT NULL DEFAULT 0",
+        "ALTER TABLE civisync_offset ADD COLUMN IF NOT EXISTS seen_at datetime NULL",
+        "ALTER TABLE civisync_dead_letter ADD COLUMN IF NOT EXISTS"
+        " acknowledged_at datetime NULL",
         NULL
 };
 

@@ -48,8 +48,8 @@ ap_rc_t ap_apply_reset(cs_apply_t *ap, prefix_ctx_t *pc,
 
 /* Deletes the prefix's rows (and mapping rows) whose refresh stamp is
  * below `below`: what a complete replay did not refresh. */
-static ap_rc_t sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long below,
-                     const char *what, char *errstr, size_t errstr_size)
+ap_rc_t ap_sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long below,
+                 const char *what, char *errstr, size_t errstr_size)
 {
         size_t count;
         const cs_entity_t *ents = cs_reg_entities(&count);
@@ -98,6 +98,19 @@ static ap_rc_t sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long below,
         ap->stats.sweeps++;
         cs_info("%s: %s complete: %lld row(s) not in the child removed from "
                 "the master", pc->prefix, what, swept);
+        if (pc->has_parked_doc) {
+                /* Parked documents the replay did not send again: the child
+                 * no longer has them, they can never resolve. */
+                unsigned long long dropped = 0;
+                cs_db_value_t p[2] = { v_str(pc->prefix), v_int(below) };
+                if (ap_run(ap, "DELETE FROM civisync_parked_doc WHERE prefix = ? "
+                           "AND refresh < ?", p, 2, &dropped, NULL, NULL, NULL,
+                           &dberr, errstr, errstr_size) == -1)
+                        return ap_db_fail(ap, dberr, errstr, errstr_size, "sweep");
+                if (dropped)
+                        cs_info("%s: %s: %llu parked document(s) the child no "
+                                "longer sends dropped", pc->prefix, what, dropped);
+        }
         return AP_OK;
 }
 
@@ -181,6 +194,23 @@ ap_rc_t ap_apply_end(cs_apply_t *ap, prefix_ctx_t *pc,
         int short_replay = 0;
         ap_rc_t rc;
 
+        if (info->generation > pc->generation &&
+            info->generation > pc->completed_generation) {
+                /* Its reset never came: compaction keeps only the latest
+                 * document of the control key. No cleanup is possible. */
+                cs_db_value_t p[2] = { v_int(info->generation), v_str(pc->prefix) };
+                json_decref(counts);
+                cs_error("%s: end of generation %lld arrived without its reset "
+                         "(compacted away: the consumer was far behind): its "
+                         "cleanup is SKIPPED, so rows deleted on the child may "
+                         "still be on the master. Run civisync-consume --resync %s",
+                         pc->prefix, info->generation, pc->prefix);
+                if (ap_run(ap, "UPDATE civisync_prefix SET skipped_generation = ?, "
+                           "skipped_at = UTC_TIMESTAMP() WHERE prefix = ?", p, 2,
+                           NULL, NULL, NULL, NULL, &dberr, errstr, errstr_size) == -1)
+                        return ap_db_fail(ap, dberr, errstr, errstr_size, "end");
+                return AP_OK;
+        }
         if (info->generation != pc->generation) {
                 cs_warn("%s: end of generation %lld ignored: the current "
                         "generation is %lld (superseded or never begun)",
@@ -237,15 +267,15 @@ ap_rc_t ap_apply_end(cs_apply_t *ap, prefix_ctx_t *pc,
                 /* Fewer rows arrived than were sent (dead letters, or the
                  * broker dropped messages): sweeping now would delete rows
                  * the child still has. Keep them, and say so. */
-                size_t len = strlen(problem);
-                snprintf(problem + len, sizeof(problem) - len,
-                         "; rows not refreshed were NOT removed: fix the cause "
-                         "(see dead letters), then run a complete sync again");
+                if ((rc = ap_explain_short(ap, pc, problem, sizeof(problem),
+                                           errstr, errstr_size)) != AP_OK)
+                        return rc;
         } else {
                 char what[64];
                 snprintf(what, sizeof(what), "generation %lld", info->generation);
-                if ((rc = sweep(ap, pc, pc->generation_refresh, what, errstr,
-                                errstr_size)) != AP_OK)
+                if ((rc = ap_sweep_guarded(ap, pc, pc->generation_refresh,
+                                           info->generation, what, errstr,
+                                           errstr_size)) != AP_OK)
                         return rc;
         }
         if (problem[0])
@@ -257,7 +287,8 @@ ap_rc_t ap_apply_end(cs_apply_t *ap, prefix_ctx_t *pc,
                                        (cs_db_value_t){ .kind = CS_VAL_NULL },
                                        v_str(pc->prefix) };
                 if (ap_run(ap, "UPDATE civisync_prefix SET completed_generation = ?, "
-                           "completed_at = UTC_TIMESTAMP(), last_error = ? WHERE prefix = ?",
+                           "completed_at = UTC_TIMESTAMP(), last_error = ?, "
+                           "skipped_generation = NULL, skipped_at = NULL WHERE prefix = ?",
                            p, 3, NULL, NULL, NULL, NULL,
                            &dberr, errstr, errstr_size) == -1)
                         return ap_db_fail(ap, dberr, errstr, errstr_size, "end");
@@ -297,10 +328,12 @@ ap_rc_t ap_replay_check(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
             (pc->has_parked &&
              (rc = ap_resolve_parked(ap, pc, errstr, errstr_size)) != AP_OK))
                 return rc;
-        if ((rc = sweep(ap, pc, pc->replay_refresh, "offset-rewind replay",
-                        errstr, errstr_size)) != AP_OK)
+        if ((rc = ap_sweep_guarded(ap, pc, pc->replay_refresh, -1,
+                                   "offset-rewind replay", errstr,
+                                   errstr_size)) != AP_OK)
                 return rc;
         if (ap_run(ap, "UPDATE civisync_prefix SET replay_refresh = 0, "
+                   "skipped_generation = NULL, skipped_at = NULL, "
                    "replay_completed_at = UTC_TIMESTAMP(), replays_completed = "
                    "replays_completed + 1 WHERE prefix = ?", p, 1, NULL, NULL, NULL,
                    NULL, &dberr, errstr, errstr_size) == -1 ||
@@ -328,8 +361,9 @@ cs_apply_rc_t cs_apply_offset(cs_apply_t *ap, const char *prefix,
          * documents' own lookups then meet it and are judged one by one. */
         return rc == AP_REJECTED ? CS_APPLY_OK : ap_public_rc(rc);
         if (ap_run(ap, "INSERT INTO civisync_offset (topic, partition_no, prefix, "
-                   "next_offset) VALUES (?,?,?,?) ON DUPLICATE KEY UPDATE "
-                   "next_offset = VALUES(next_offset)", p, 4, NULL, NULL, NULL,
+                   "next_offset, seen_at) VALUES (?,?,?,?,UTC_TIMESTAMP()) ON "
+                   "DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), "
+                   "seen_at = VALUES(seen_at)", p, 4, NULL, NULL, NULL,
                    NULL, &dberr, errstr, errstr_size) == -1) {
                 ap_db_fail(ap, dberr, errstr, errstr_size, "civisync_offset");
                 return CS_APPLY_RETRY;
@@ -354,7 +388,7 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
         if (ap_ensure_connected(ap, errstr, errstr_size) != AP_OK)
                 return CS_APPLY_RETRY;
         long long stored = 0, end = -1, from = -1;
-        int found = 0;
+        int found = 0, force_rewind = 0;
 
         *replay_end = -1;
         if ((prc = cs_apply_prepare_prefix(ap, prefix, errstr, errstr_size)) !=
@@ -377,6 +411,57 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
                 rc = ap_db_fail(ap, dberr, errstr, errstr_size, "civisync_offset");
                 goto fail;
         }
+        /* A pause longer than the tombstones live: compaction may have
+         * removed the tombstones of rows deleted meanwhile, and the offset
+         * is still on the broker, so nothing else would notice. Only when
+         * there is something to read and no replay is under way. */
+        if (found && ap->conf->tombstone_retention_seconds > 0 && high > stored &&
+            end < 0) {
+                long long gap = -1;
+                if (ap_run(ap, "SELECT COALESCE(TIMESTAMPDIFF(SECOND, seen_at, "
+                           "UTC_TIMESTAMP()), -1) FROM civisync_offset WHERE "
+                           "topic = ? AND partition_no = ?", k, 2, NULL, NULL, &gap,
+                           NULL, &dberr, errstr, errstr_size) == -1) {
+                        rc = ap_db_fail(ap, dberr, errstr, errstr_size,
+                                        "civisync_offset");
+                        goto fail;
+                }
+                if (gap > ap->conf->tombstone_retention_seconds) {
+                        int rewinding = committed >= 0 && !committed_ours &&
+                                        committed <= stored;
+                        if (!rewinding && !ap->conf->retention_gap_resync) {
+                                snprintf(errstr, errstr_size, "%s [%d]: this master "
+                                         "last applied this partition (or stood at "
+                                         "its end) %lld s ago, longer than the topic "
+                                         "keeps tombstones (tombstone_retention_seconds "
+                                         "%lld, the topic's delete.retention.ms): rows "
+                                         "deleted on the child meanwhile may have lost "
+                                         "their tombstones to compaction and would "
+                                         "silently stay on the master. Prefix %s is "
+                                         "stopped, nothing was applied. Stop the other "
+                                         "consumers of the group and run "
+                                         "civisync-consume --resync %s (a replay of the "
+                                         "topic as a complete sync), or set "
+                                         "on_retention_gap = \"resync\"", topic,
+                                         partition, gap,
+                                         ap->conf->tombstone_retention_seconds,
+                                         prefix, prefix);
+                                *start = stored;
+                                cs_apply_rollback(ap);
+                                return CS_APPLY_STOPPED;
+                        }
+                        cs_warn("%s [%d]: last applied %lld s ago, longer than the "
+                                "topic keeps tombstones (tombstone_retention_seconds "
+                                "%lld): replaying %s from its beginning as a complete "
+                                "sync%s", topic, partition, gap,
+                                ap->conf->tombstone_retention_seconds, topic,
+                                rewinding ? "" : " (on_retention_gap = \"resync\")");
+                        if (!rewinding || committed > low)
+                                committed = low >= 0 ? low : 0;
+                        committed_ours = 0;
+                        force_rewind = 1;
+                }
+        }
         if (!found) {
                 /* Nothing of this partition was ever applied to this master:
                  * read it all, whatever the group committed elsewhere. */
@@ -396,8 +481,9 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
                                         "civisync_offset");
                         goto fail;
                 }
-        } else if (committed < 0 || committed_ours || committed == stored ||
-                   (pc->replay_refresh > 0 && end >= 0 && from == committed)) {
+        } else if (!force_rewind &&
+                   (committed < 0 || committed_ours || committed == stored ||
+                    (pc->replay_refresh > 0 && end >= 0 && from == committed))) {
                 /* Our own commit (or none): the master is the reference. A
                  * commit behind it means a crash between the DB commit and
                  * the offset commit: those messages are applied already.
@@ -408,7 +494,7 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
                         cs_info("%s [%d]: resuming at %lld, where this master's "
                                 "applied offset is (the group's commit says %lld)",
                                 topic, partition, stored, committed);
-        } else if (committed > stored &&
+        } else if (!force_rewind && committed > stored &&
                    !(low >= 0 && stored < low && committed == low)) {
                 cs_warn("%s [%d]: the group's offset was moved forward by an "
                         "operator from %lld to %lld: %lld message(s) are skipped "

@@ -146,6 +146,10 @@ struct cs_apply_s {
         long long autoinc_step;        /* @@auto_increment_increment */
         int warned_autoinc;
         struct row_build_s *scratch;   /* row buffer of the multi-row path */
+        int reparking;                 /* re-applying a parked document: a park
+                                          keeps its original refresh stamp */
+        unsigned int setup_errno;      /* connected, but a setup statement
+                                          failed with this (0: connect failed) */
 };
 
 typedef struct park_s {
@@ -353,6 +357,24 @@ ap_rc_t ap_apply_end(cs_apply_t *ap, prefix_ctx_t *pc,
                      size_t errstr_size);
 ap_rc_t ap_replay_check(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                         size_t errstr_size);
+/* Deletes the prefix's rows (and mapping rows) whose refresh stamp is
+ * below `below`, and the parked documents that arrived before it. */
+ap_rc_t ap_sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long below,
+                 const char *what, char *errstr, size_t errstr_size);
+
+/* ---- apply_guard.c ---- */
+/* ap_sweep behind the sweep guard: a sweep that would remove more than the
+ * configured share of the prefix's rows is recorded as held (generation,
+ * -1 for a rewind replay) instead, and logged. A sweep that runs drops an
+ * older hold. */
+ap_rc_t ap_sweep_guarded(cs_apply_t *ap, prefix_ctx_t *pc, long long below,
+                         long long generation, const char *what, char *errstr,
+                         size_t errstr_size);
+/* Appends to problem why a generation came up short: the parked documents
+ * (count and the first keys with what they wait for), the unacknowledged
+ * dead letters, or else messages missing from the topic. */
+ap_rc_t ap_explain_short(cs_apply_t *ap, prefix_ctx_t *pc, char *problem,
+                         size_t problem_size, char *errstr, size_t errstr_size);
 
 /* ---- apply_batch.c ---- */
 /* Visits the ids a root document and its nested rows name: 0, the first

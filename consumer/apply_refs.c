@@ -549,18 +549,26 @@ ap_rc_t ap_park_document(cs_apply_t *ap, prefix_ctx_t *pc, const char *key,
                          char *errstr, size_t errstr_size)
 {
         unsigned int dberr = 0;
-        cs_db_value_t p[6] = {
+        /* refresh: the stamp at which the document came from the topic (a
+         * re-park keeps it), so that the sweep of a later generation that
+         * no longer sends it drops it. */
+        cs_db_value_t p[7] = {
                 v_str(pc->prefix),
                 { .kind = CS_VAL_STR, .s = key, .len = key_len },
                 v_str(wait->table), v_int(wait->child_id),
                 { .kind = CS_VAL_STR, .s = reason,
                   .len = strlen(reason) > 255 ? 255 : strlen(reason) },
                 { .kind = CS_VAL_BIN, .s = value, .len = value_len },
+                v_int(ap->reparking ? 0 : pc->refresh),
         };
 
-        if (ap_run(ap, "REPLACE INTO civisync_parked_doc (prefix, doc_key, target_table, "
-                   "target_child_id, reason, value) VALUES (?,?,?,?,?,?)", p, 6, NULL,
-                   NULL, NULL, NULL, &dberr, errstr, errstr_size) == -1)
+        if (ap_run(ap, "INSERT INTO civisync_parked_doc (prefix, doc_key, target_table, "
+                   "target_child_id, reason, value, refresh) VALUES (?,?,?,?,?,?,?) "
+                   "ON DUPLICATE KEY UPDATE target_table = VALUES(target_table), "
+                   "target_child_id = VALUES(target_child_id), reason = "
+                   "VALUES(reason), value = VALUES(value), parked_at = "
+                   "CURRENT_TIMESTAMP, refresh = GREATEST(refresh, VALUES(refresh))",
+                   p, 7, NULL, NULL, NULL, NULL, &dberr, errstr, errstr_size) == -1)
                 return ap_db_fail(ap, dberr, errstr, errstr_size, "park document");
         ap->stats.parked++;
         pc->has_parked_doc = 1;
@@ -605,9 +613,11 @@ static ap_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
                 unsigned long *len = mysql_fetch_lengths(res);
                 long long parked_before = ap->stats.parked;
                 char why[1024];
-                ap_rc_t rc = ap_apply_one(ap, pc->prefix, row[0], len[0],
-                                          row[1], len[1], NULL, 0, why,
-                                          sizeof(why));
+                ap_rc_t rc;
+                ap->reparking = 1;
+                rc = ap_apply_one(ap, pc->prefix, row[0], len[0], row[1], len[1],
+                                  NULL, 0, why, sizeof(why));
+                ap->reparking = 0;
                 if (rc == AP_RETRY) {
                         snprintf(errstr, errstr_size, "%s", why);
                         mysql_free_result(res);
@@ -650,9 +660,12 @@ ap_rc_t ap_resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                 while ((row = mysql_fetch_row(res))) {
                         unsigned long *len = mysql_fetch_lengths(res);
                         char why[1024];
-                        ap_rc_t rc = ap_apply_one(ap, pc->prefix, row[0], len[0],
-                                                  row[1], len[1], NULL, 0,
-                                                  why, sizeof(why));
+                        ap_rc_t rc;
+                        ap->reparking = 1;
+                        rc = ap_apply_one(ap, pc->prefix, row[0], len[0],
+                                          row[1], len[1], NULL, 0,
+                                          why, sizeof(why));
+                        ap->reparking = 0;
                         if (rc == AP_RETRY) {
                                 snprintf(errstr, errstr_size, "%s", why);
                                 mysql_free_result(res);

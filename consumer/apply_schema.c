@@ -16,7 +16,7 @@ ap_rc_t ap_db_fail(cs_apply_t *ap, unsigned int err, char *errstr,
         ap->last_errno = err;
         snprintf(msg, sizeof(msg), "%s: %s", what, errstr);
         snprintf(errstr, errstr_size, "%s", msg);
-        if (cs_db_errno_transient(err) || err == 0)
+        if (cs_db_error_transient(err, errstr) || err == 0)
                 return AP_RETRY;
         return AP_REJECTED;
 }

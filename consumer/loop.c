@@ -17,6 +17,8 @@
 #define RETRY_MAX_BACKOFF_S 30
 #define SUBSCRIPTION_REFRESH_S 10.0
 #define METADATA_TIMEOUT_MS 5000
+#define SEEN_INTERVAL_S 60.0          /* idle at the end: civisync_offset.seen_at */
+#define PART_STOPPED (-3)             /* replay_end mark: retention gap, paused */
 
 static volatile sig_atomic_t loop_stopping;
 
@@ -50,11 +52,14 @@ typedef struct loop_s {
         long long pending_new;        /* of the partitions being assigned */
         long long applied;
         long long dead_letters;
+        double seen_touched;          /* last cs_apply_seen round */
+        int seen_due;                 /* a partition reached its end since */
 } loop_t;
 
 /* What the loop keeps per assigned partition. */
 typedef struct part_state_s {
         int at_eof;
+        int stopped;                  /* paused: retention gap (cs_apply_assign) */
         long long replay_end;         /* rewind replay up to here, -1 none */
 } part_state_t;
 
@@ -326,9 +331,14 @@ static void track_assignment(loop_t *lp,
                                                                p->partition);
                 if (!tp->opaque)
                         tp->opaque = calloc(1, sizeof(part_state_t));
-                if (tp->opaque)
-                        ((part_state_t *)tp->opaque)->replay_end =
-                                replay_end ? replay_end[i] : -1;
+                if (tp->opaque) {
+                        part_state_t *ps = tp->opaque;
+                        ps->replay_end = replay_end ? replay_end[i] : -1;
+                        if (ps->replay_end == PART_STOPPED) {
+                                ps->replay_end = -1;
+                                ps->stopped = ps->at_eof = 1;
+                        }
+                }
         }
 }
 
@@ -420,6 +430,17 @@ static void decide_starts(loop_t *lp, rd_kafka_topic_partition_list_t *parts,
                                         RD_KAFKA_OFFSET_BEGINNING;
                                 break;
                         }
+                        if (rc == CS_APPLY_STOPPED) {
+                                /* Retention gap: this partition stays paused. */
+                                size_t used = strlen(lp->stopped_prefixes);
+                                cs_error("%s", why);
+                                snprintf(lp->stopped_prefixes + used,
+                                         sizeof(lp->stopped_prefixes) - used,
+                                         "%s%s", used ? ", " : "", p->topic);
+                                replay_end[i] = PART_STOPPED;
+                                lp->failed = 1;
+                                break;
+                        }
                         cs_warn("master database: %s; retrying the assignment "
                                 "of %s [%d] in %d s", why, p->topic,
                                 (int)p->partition, backoff);
@@ -479,6 +500,16 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 if (!cooperative)
                         forget_assignment(lp);
                 track_assignment(lp, parts, replay_end, 1);
+                for (int i = 0; i < parts->cnt; i++)
+                        if (replay_end[i] == PART_STOPPED) {
+                                rd_kafka_topic_partition_list_t *one =
+                                        rd_kafka_topic_partition_list_new(1);
+                                rd_kafka_topic_partition_list_add(
+                                        one, parts->elems[i].topic,
+                                        parts->elems[i].partition);
+                                rd_kafka_pause_partitions(rk, one);
+                                rd_kafka_topic_partition_list_destroy(one);
+                        }
                 free(replay_end);
                 lp->assigned_once = 1;
         } else {
@@ -502,6 +533,30 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 cs_error("incremental rebalance: %s", rd_kafka_error_string(error));
                 rd_kafka_error_destroy(error);
                 lp->failed = 1;
+        }
+}
+
+/* Records on the master that the partitions standing at their end were
+ * seen there now (civisync_offset.seen_at: the retention-gap check of
+ * cs_apply_assign measures from it): when one reached its end, and every
+ * SEEN_INTERVAL_S while idle. Outside any batch. */
+static void touch_seen(loop_t *lp)
+{
+        double now = cs_progress_now();
+
+        if (!lp->assigned || (!lp->seen_due && now - lp->seen_touched < SEEN_INTERVAL_S))
+                return;
+        lp->seen_due = 0;
+        lp->seen_touched = now;
+        for (int i = 0; i < lp->assigned->cnt; i++) {
+                const rd_kafka_topic_partition_t *tp = &lp->assigned->elems[i];
+                const part_state_t *ps = tp->opaque;
+                char why[512];
+                if (ps && ps->at_eof && !ps->stopped &&
+                    cs_apply_seen(lp->ap, tp->topic, tp->partition, why,
+                                  sizeof(why)) != CS_APPLY_OK)
+                        cs_debug("%s [%d]: seen_at not recorded: %s", tp->topic,
+                                 (int)tp->partition, why);
         }
 }
 
@@ -544,6 +599,11 @@ static void stop_partition(loop_t *lp, rd_kafka_message_t *m)
         snprintf(lp->stopped_prefixes + used, sizeof(lp->stopped_prefixes) - used,
                  "%s%s", used ? ", " : "", topic);
         mark_eof(lp, topic, m->partition, 1);
+        {
+                part_state_t *ps = part_state(lp, topic, m->partition);
+                if (ps)
+                        ps->stopped = 1; /* no seen_at while stopped */
+        }
         lp->failed = 1;
 }
 
@@ -743,6 +803,7 @@ static int on_message(loop_t *lp, rd_kafka_message_t *m, char *errstr,
 {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 mark_eof(lp, rd_kafka_topic_name(m->rkt), m->partition, 1);
+                lp->seen_due = 1;
                 rd_kafka_message_destroy(m);
                 return 0;
         }
@@ -778,6 +839,7 @@ static int on_idle(loop_t *lp, int once, double started, char *errstr,
 {
         if (flush_batch(lp, errstr, errstr_size) == -1)
                 return -1;
+        touch_seen(lp);
         if (!once)
                 return 0;
         if (lp->assigned_once && all_at_eof(lp))

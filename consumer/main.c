@@ -22,6 +22,8 @@ static const char usage_text[] =
 "       " PROGRAM " -c FILE --input FILE --prefix PREFIX\n"
 "       " PROGRAM " -c FILE --resync PREFIX [--once]\n"
 "       " PROGRAM " -c FILE --status\n"
+"       " PROGRAM " -c FILE --release-sweep|--discard-sweep PREFIX\n"
+"       " PROGRAM " -c FILE --ack-dead-letters PREFIX [--before ID]\n"
 "\n"
 "Applies civisync documents to the master CiviCRM database, translating ids\n"
 "through mapping_master_<PREFIX>. Without --once it runs as a daemon until\n"
@@ -39,7 +41,14 @@ static const char usage_text[] =
 "                      go on consuming (with --once: until drained). Stop\n"
 "                      other consumers of the group first.\n"
 "      --status        per prefix: offsets and lag, complete syncs, rows per\n"
-"                      entity, parked references/documents, dead letters\n"
+"                      entity, parked references/documents, dead letters,\n"
+"                      held sweeps, skipped cleanups\n"
+"      --release-sweep PREFIX  apply the sweep the sweep guard held (removes\n"
+"                      the rows the last complete sync did not send)\n"
+"      --discard-sweep PREFIX  drop the held sweep, keep the rows\n"
+"      --ack-dead-letters PREFIX  mark PREFIX's dead letters acknowledged\n"
+"                      (--status then counts only newer ones); with\n"
+"      --before ID     only those with id <= ID (the #ID of --status)\n"
 "  -v, --verbose       more log output (repeatable); -q, --quiet: less\n"
 "  -h, --help          this text;  -V, --version: version\n"
 "\n"
@@ -54,9 +63,14 @@ typedef struct consume_opts_s {
         const char *input;
         const char *prefix;
         const char *resync;
+        const char *release_sweep;
+        const char *discard_sweep;
+        const char *ack_dead_letters;
+        long long before;
 } consume_opts_t;
 
-enum { OPT_ONCE = 1000, OPT_INPUT, OPT_PREFIX, OPT_RESYNC, OPT_STATUS };
+enum { OPT_ONCE = 1000, OPT_INPUT, OPT_PREFIX, OPT_RESYNC, OPT_STATUS,
+       OPT_RELEASE_SWEEP, OPT_DISCARD_SWEEP, OPT_ACK_DLQ, OPT_BEFORE };
 
 static const struct option long_options[] = {
         { "once", no_argument, NULL, OPT_ONCE },
@@ -64,6 +78,10 @@ static const struct option long_options[] = {
         { "prefix", required_argument, NULL, OPT_PREFIX },
         { "resync", required_argument, NULL, OPT_RESYNC },
         { "status", no_argument, NULL, OPT_STATUS },
+        { "release-sweep", required_argument, NULL, OPT_RELEASE_SWEEP },
+        { "discard-sweep", required_argument, NULL, OPT_DISCARD_SWEEP },
+        { "ack-dead-letters", required_argument, NULL, OPT_ACK_DLQ },
+        { "before", required_argument, NULL, OPT_BEFORE },
         { NULL, 0, NULL, 0 }
 };
 
@@ -77,10 +95,69 @@ static int on_option(int opt, const char *arg, void *opaque, char *errstr,
         case OPT_PREFIX: opts->prefix = arg; return 0;
         case OPT_RESYNC: opts->resync = arg; return 0;
         case OPT_STATUS: opts->status = 1; return 0;
+        case OPT_RELEASE_SWEEP: opts->release_sweep = arg; return 0;
+        case OPT_DISCARD_SWEEP: opts->discard_sweep = arg; return 0;
+        case OPT_ACK_DLQ: opts->ack_dead_letters = arg; return 0;
+        case OPT_BEFORE: {
+                char *end = NULL;
+                opts->before = strtoll(arg, &end, 10);
+                if (!*arg || *end || opts->before < 1) {
+                        snprintf(errstr, errstr_size, PROGRAM ": --before wants a "
+                                 "dead-letter id (a positive integer), not '%s'", arg);
+                        return -1;
+                }
+                return 0;
+        }
         default:
                 snprintf(errstr, errstr_size, PROGRAM ": unknown option");
                 return -1;
         }
+}
+
+/* --release-sweep, --discard-sweep, --ack-dead-letters: one operator
+ * action on the master, then exit. Returns 0, -1 (runtime, errstr) or -2
+ * (usage, errstr). */
+static int operator_action(const cs_consumer_conf_t *conf,
+                           const consume_opts_t *opts, char *errstr,
+                           size_t errstr_size)
+{
+        const char *prefix = opts->release_sweep ? opts->release_sweep :
+                             opts->discard_sweep ? opts->discard_sweep :
+                             opts->ack_dead_letters;
+        cs_apply_t *ap;
+        long long n = 0;
+        int rc;
+
+        if (!!opts->release_sweep + !!opts->discard_sweep +
+            !!opts->ack_dead_letters != 1 || opts->once || opts->status ||
+            opts->input || opts->resync ||
+            (opts->before && !opts->ack_dead_letters)) {
+                snprintf(errstr, errstr_size, PROGRAM ": --release-sweep, "
+                         "--discard-sweep and --ack-dead-letters [--before ID] "
+                         "go alone");
+                return -2;
+        }
+        if (!cs_prefix_valid(prefix)) {
+                snprintf(errstr, errstr_size, PROGRAM ": '%s' is not a valid "
+                         "prefix ([A-Za-z0-9_]{1,32})", prefix);
+                return -2;
+        }
+        if (!(ap = cs_apply_new(conf, errstr, errstr_size)))
+                return -1;
+        if (opts->ack_dead_letters) {
+                rc = cs_apply_ack_dead_letters(ap, prefix, opts->before, &n,
+                                               errstr, errstr_size);
+                if (rc == 0)
+                        printf("%s: %lld dead letter(s) acknowledged\n", prefix, n);
+        } else {
+                rc = cs_apply_held_sweep(ap, prefix, opts->release_sweep != NULL,
+                                         &n, errstr, errstr_size);
+                if (rc == 0)
+                        printf("%s: held sweep %s: %lld row(s) removed\n", prefix,
+                               opts->release_sweep ? "released" : "discarded", n);
+        }
+        cs_apply_free(ap);
+        return rc == 0 ? 0 : -1;
 }
 
 static void on_signal(int sig)
@@ -148,6 +225,16 @@ int main(int argc, char **argv)
                 snprintf(errstr, sizeof(errstr), PROGRAM ": --input does not go "
                          "with --resync or --status");
                 goto usage_error;
+        }
+        if (opts.release_sweep || opts.discard_sweep || opts.ack_dead_letters ||
+            opts.before) {
+                rc = operator_action(&conf, &opts, errstr, sizeof(errstr));
+                if (rc == -2)
+                        goto usage_error;
+                if (rc == -1)
+                        goto runtime_error;
+                exit_code = CS_EXIT_OK;
+                goto done;
         }
         if (opts.status) {
                 rc = cs_status_print(&conf, stdout, errstr, sizeof(errstr));

@@ -157,6 +157,47 @@ static void print_offsets(MYSQL *db, rd_kafka_t *rk, const char *prefix,
         (void)prefix;
 }
 
+/* The safety nets' state of a prefix: a held sweep, a skipped cleanup
+ * (its own query: a master not yet migrated simply shows nothing). */
+static void print_safety(MYSQL *db, const cs_consumer_conf_t *conf,
+                         const char *prefix, FILE *out)
+{
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        char e[512];
+
+        if (!(res = query_p(db, prefix,
+                            "SELECT held_generation, held_rows, held_total, held_at, "
+                            "held_below, skipped_generation, skipped_at "
+                            "FROM civisync_prefix WHERE prefix = @cs_p", e, sizeof(e))))
+                return;
+        if ((row = mysql_fetch_row(res))) {
+                if (strcmp(row[4], "0")) {
+                        long long rows = strtoll(row[1], NULL, 10);
+                        long long total = strtoll(row[2], NULL, 10);
+                        fprintf(out, "  sweep HELD (%s%s, since %s UTC): it would "
+                                "remove %lld of the prefix's %lld rows (%.0f%%), more "
+                                "than sweep_hold_percent %d%% and sweep_hold_min_rows "
+                                "%lld. Check the child (right database? restored "
+                                "from a backup?), then: civisync-consume --release-sweep "
+                                "%s applies it, --discard-sweep %s drops it\n",
+                                strcmp(row[0], "-1") ? "generation " :
+                                "offset-rewind replay", strcmp(row[0], "-1") ?
+                                row[0] : "", str(row[3]), rows, total,
+                                total ? 100.0 * (double)rows / (double)total : 0.0,
+                                conf->sweep_hold_percent, conf->sweep_hold_min_rows,
+                                prefix, prefix);
+                }
+                if (row[5])
+                        fprintf(out, "  complete sync %s: cleanup SKIPPED at %s UTC: "
+                                "its end marker arrived without its reset (compacted "
+                                "away), so rows deleted on the child may still be on "
+                                "the master: run civisync-consume --resync %s\n",
+                                row[5], str(row[6]), prefix);
+        }
+        mysql_free_result(res);
+}
+
 static void print_prefix(MYSQL *db, rd_kafka_t *rk,
                          const cs_consumer_conf_t *conf, const char *prefix,
                          FILE *out)
@@ -201,6 +242,7 @@ static void print_prefix(MYSQL *db, rd_kafka_t *rk,
                 }
                 mysql_free_result(res);
         }
+        print_safety(db, conf, prefix, out);
 
         if (cs_prefix_table_name(map, sizeof(map), "mapping_master_", prefix, e,
                                  sizeof(e)) == 0 && table_exists(db, map)) {
@@ -256,22 +298,31 @@ static void print_prefix(MYSQL *db, rd_kafka_t *rk,
                 }
         }
         if ((res = query_p(db, prefix,
-                           "SELECT COUNT(*) FROM civisync_dead_letter WHERE prefix = @cs_p",
+                           "SELECT SUM(acknowledged_at IS NULL), "
+                           "SUM(acknowledged_at IS NOT NULL) FROM "
+                           "civisync_dead_letter WHERE prefix = @cs_p",
                            e, sizeof(e)))) {
+                long long acked;
                 row = mysql_fetch_row(res);
-                n = row ? strtoll(row[0], NULL, 10) : 0;
+                n = row && row[0] ? strtoll(row[0], NULL, 10) : 0;
+                acked = row && row[1] ? strtoll(row[1], NULL, 10) : 0;
                 mysql_free_result(res);
-                fprintf(out, "  dead letters: %lld (to %s)\n", n,
-                        conf->kafka.dead_letter_topic);
+                /* The count is of the unacknowledged ones: an alert on it
+                 * clears with --ack-dead-letters. */
+                fprintf(out, "  dead letters: %lld (%lld acknowledged, to %s)%s\n",
+                        n, acked, conf->kafka.dead_letter_topic, n ?
+                        " -- once fixed: civisync-consume --ack-dead-letters "
+                        "PREFIX [--before ID]" : "");
                 if (n && (res = query_p(db, prefix,
                         "SELECT at, topic, partition_no, offset_no, "
-                        "COALESCE(doc_key, ''), error FROM civisync_dead_letter "
-                        "WHERE prefix = @cs_p ORDER BY id DESC LIMIT 5",
+                        "COALESCE(doc_key, ''), error, id FROM civisync_dead_letter "
+                        "WHERE prefix = @cs_p AND acknowledged_at IS NULL "
+                        "ORDER BY id DESC LIMIT 5",
                         e, sizeof(e)))) {
                         while ((row = mysql_fetch_row(res))) {
                                 unsigned long *len = mysql_fetch_lengths(res);
-                                fprintf(out, "    %s UTC %s [%s] offset %s key %.*s: %.*s\n",
-                                        row[0], row[1], row[2], row[3],
+                                fprintf(out, "    #%s %s UTC %s [%s] offset %s key %.*s: %.*s\n",
+                                        row[6], row[0], row[1], row[2], row[3],
                                         (int)(len[4] > 100 ? 100 : len[4]), row[4],
                                         (int)(len[5] > 300 ? 300 : len[5]), row[5]);
                         }

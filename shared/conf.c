@@ -23,6 +23,9 @@
 #define DEFAULT_MAX_DOCUMENT      1000000
 #define DEFAULT_BATCH_ROWS        2000
 #define DEFAULT_BATCH_DOCUMENTS   500
+#define DEFAULT_SWEEP_HOLD_PERCENT 50
+#define DEFAULT_SWEEP_HOLD_MIN_ROWS 100
+#define DEFAULT_TOMBSTONE_RETENTION (7LL * 86400) /* topics.cfg delete.retention.ms */
 #define MAX_DOCUMENT_LIMIT        1000000000LL /* Kafka's own message.max.bytes cap */
 #define KAFKA_TOPIC_MAX           249
 #define PASSWORD_FILE_MAX         4096
@@ -41,7 +44,8 @@ static const char *const producer_keys[] = {
         "batch_rows", "child", "kafka", NULL};
 static const char *const consumer_keys[] = {
         "master", "kafka", "prefixes", "retired_prefixes", "batch_documents",
-        "max_document_bytes", "multi_row_insert",
+        "max_document_bytes", "multi_row_insert", "sweep_hold_percent",
+        "sweep_hold_min_rows", "tombstone_retention_seconds", "on_retention_gap",
         NULL};
 static const char *const db_keys[] = {
         "host", "port", "socket", "user", "password", "password_file",
@@ -802,8 +806,16 @@ static int load_consumer(load_ctx_t *c, config_t *cfg, cs_consumer_conf_t *conf)
         const config_setting_t *root = config_root_setting(cfg);
         long long maxdoc = DEFAULT_MAX_DOCUMENT;
         long long docs = DEFAULT_BATCH_DOCUMENTS;
+        long long hold_pct = conf->sweep_hold_percent;
+        char *gap = NULL;
 
         if (check_keys(c, root, NULL, consumer_keys) < 0 ||
+            get_int(c, root, NULL, "sweep_hold_percent", 0, 100, &hold_pct) < 0 ||
+            get_int(c, root, NULL, "sweep_hold_min_rows", 0, 1000000000000LL,
+                    &conf->sweep_hold_min_rows) < 0 ||
+            get_int(c, root, NULL, "tombstone_retention_seconds", 0,
+                    100LL * 365 * 86400, &conf->tombstone_retention_seconds) < 0 ||
+            get_str(c, root, NULL, "on_retention_gap", &gap, 0, 0) < 0 ||
             get_int(c, root, NULL, "batch_documents", 1, 1000000, &docs) < 0 ||
             get_int(c, root, NULL, "max_document_bytes", 1, MAX_DOCUMENT_LIMIT, &maxdoc) < 0 ||
             get_bool(c, root, NULL, "multi_row_insert", &conf->multi_row_insert) < 0 ||
@@ -813,8 +825,20 @@ static int load_consumer(load_ctx_t *c, config_t *cfg, cs_consumer_conf_t *conf)
             load_prefix_list(c, root, "prefixes", &conf->prefixes,
                              &conf->prefix_cnt) < 0 ||
             load_prefix_list(c, root, "retired_prefixes", &conf->retired,
-                             &conf->retired_cnt) < 0)
+                             &conf->retired_cnt) < 0) {
+                free(gap);
                 return -1;
+        }
+        if (gap && strcmp(gap, "stop") && strcmp(gap, "resync")) {
+                int rc = fail_at(c, config_setting_get_member(root, "on_retention_gap"),
+                                 "'on_retention_gap' must be \"stop\" or "
+                                 "\"resync\" (got \"%s\")", gap);
+                free(gap);
+                return rc;
+        }
+        conf->retention_gap_resync = gap && !strcmp(gap, "resync");
+        free(gap);
+        conf->sweep_hold_percent = (int)hold_pct;
         conf->batch_documents = (int)docs;
         conf->max_document_bytes = (size_t)maxdoc;
         return 0;
@@ -859,6 +883,9 @@ int cs_conf_load_consumer(const char *path, cs_consumer_conf_t *conf,
         conf->batch_documents = DEFAULT_BATCH_DOCUMENTS;
         conf->max_document_bytes = DEFAULT_MAX_DOCUMENT;
         conf->multi_row_insert = 1;
+        conf->sweep_hold_percent = DEFAULT_SWEEP_HOLD_PERCENT;
+        conf->sweep_hold_min_rows = DEFAULT_SWEEP_HOLD_MIN_ROWS;
+        conf->tombstone_retention_seconds = DEFAULT_TOMBSTONE_RETENTION;
         if (!path) {
                 snprintf(errstr, errstr_size, "no configuration file given");
                 return -1;

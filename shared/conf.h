@@ -69,6 +69,16 @@ typedef struct cs_consumer_conf_s {
         int batch_documents;         /* documents per DB transaction, default 500 */
         size_t max_document_bytes;   /* default 1000000 */
         int multi_row_insert;        /* new rows in multi-row INSERTs, default 1 */
+        /* Sweep guard: a complete sync's sweep that would remove more than
+         * sweep_hold_percent % of a prefix's rows AND more than
+         * sweep_hold_min_rows rows is held for the operator. */
+        int sweep_hold_percent;      /* default 50, 100 = never hold */
+        long long sweep_hold_min_rows; /* default 100 */
+        /* Tombstones live this long on the data topics (their
+         * delete.retention.ms); a partition resumed after a longer pause may
+         * have missed deletes. 0 = no check. */
+        long long tombstone_retention_seconds; /* default 604800 (7 days) */
+        int retention_gap_resync;    /* on_retention_gap: 0 "stop", 1 "resync" */
 } cs_consumer_conf_t;
 
 /* Load and validate. On error returns -1 and errstr reads "FILE:LINE - text"

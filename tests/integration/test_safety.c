@@ -257,8 +257,8 @@ END_TEST
 
 /* ---- 2. outage longer than the tombstones' retention ---- */
 
-/* With tombstone_retention_seconds = 2, a consumer that resumes a
- * partition more than 2 s after it last applied (or saw its end) refuses
+/* With tombstone_retention_seconds = 15 (a group join takes ~5 s), a consumer that resumes a
+ * partition more than 15 s after it last applied (or saw its end) refuses
  * the prefix and names --resync; with on_retention_gap = "resync" it
  * replays the topic as a complete sync instead. */
 START_TEST(test_retention_gap)
@@ -272,8 +272,8 @@ START_TEST(test_retention_gap)
 
         it_master_and_child(master, child, sizeof(master), "--child 4 --contacts 20",
                             topic, 1);
-        conf = strdup(safe_conf(master, "sf2", "tombstone_retention_seconds = 2;"));
-        conf_resync = strdup(safe_conf(master, "sf2", "tombstone_retention_seconds = 2;\n"
+        conf = strdup(safe_conf(master, "sf2", "tombstone_retention_seconds = 15;"));
+        conf_resync = strdup(safe_conf(master, "sf2", "tombstone_retention_seconds = 15;\n"
                                        "on_retention_gap = \"resync\";"));
         produce_ok(it_producer_conf("sf2", child, NULL));
         consume_ok(conf);
@@ -289,7 +289,7 @@ START_TEST(test_retention_gap)
         consume_ok(conf);
 
         /* A gap longer than the retention, with something new to read. */
-        sleep(4);
+        sleep(17);
         ku_send_str(topic, 0, "sf2/civicrm_note/999998", NULL);
         ku_flush();
         r = consume(conf);

@@ -159,6 +159,26 @@ START_TEST(test_consumer_defaults_and_prefixes)
         ck_assert_str_eq(c.master.host, "127.0.0.1");
         ck_assert_uint_eq(c.prefix_cnt, 0);
         ck_assert_int_eq(cs_conf_prefix_allowed(&c, "ANY"), 1);
+        ck_assert_int_eq(c.sweep_hold_percent, 50);
+        ck_assert_int_eq(c.sweep_hold_min_rows, 100);
+        ck_assert_int_eq(c.tombstone_retention_seconds, 604800);
+        ck_assert_int_eq(c.retention_gap_resync, 0);
+        cs_conf_consumer_free(&c);
+
+        p = write_file("c3.cfg", CONSUMER_MIN
+                       "sweep_hold_percent = 90;\nsweep_hold_min_rows = 5;\n"
+                       "tombstone_retention_seconds = 2;\n"
+                       "on_retention_gap = \"resync\";\n");
+        ck_assert_msg(cs_conf_load_consumer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_int_eq(c.sweep_hold_percent, 90);
+        ck_assert_int_eq(c.sweep_hold_min_rows, 5);
+        ck_assert_int_eq(c.tombstone_retention_seconds, 2);
+        ck_assert_int_eq(c.retention_gap_resync, 1);
+        cs_conf_consumer_free(&c);
+        p = write_file("c4.cfg", CONSUMER_MIN "on_retention_gap = \"skip\";\n");
+        ck_assert_int_eq(cs_conf_load_consumer(p, &c, err, sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "c4.cfg:") && strstr(err, "must be \"stop\" or \"resync\""),
+                      "%s", err);
         cs_conf_consumer_free(&c);
 
         p = write_file("c2.cfg", CONSUMER_MIN
