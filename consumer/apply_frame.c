@@ -200,11 +200,12 @@ ap_rc_t ap_apply_end(cs_apply_t *ap, prefix_ctx_t *pc,
                  * document of the control key. No cleanup is possible. */
                 cs_db_value_t p[2] = { v_int(info->generation), v_str(pc->prefix) };
                 json_decref(counts);
-                cs_error("%s: end of generation %lld arrived without its reset "
-                         "(compacted away: the consumer was far behind): its "
-                         "cleanup is SKIPPED, so rows deleted on the child may "
-                         "still be on the master. Run civisync-consume --resync %s",
-                         pc->prefix, info->generation, pc->prefix);
+                cs_error("%s: end of generation %lld ignored: it arrived without "
+                         "its reset (compacted away while the consumer was far "
+                         "behind?), so its cleanup is SKIPPED and rows deleted on "
+                         "the child may still be on the master. Run "
+                         "civisync-consume --resync %s", pc->prefix,
+                         info->generation, pc->prefix);
                 if (ap_run(ap, "UPDATE civisync_prefix SET skipped_generation = ?, "
                            "skipped_at = UTC_TIMESTAMP() WHERE prefix = ?", p, 2,
                            NULL, NULL, NULL, NULL, &dberr, errstr, errstr_size) == -1)
