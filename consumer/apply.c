@@ -60,6 +60,7 @@ int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
         for (size_t i = 0; i < ap->prefix_cnt; i++)
                 ap->prefixes[i].loaded = ap->prefixes[i].ensured = 0;
         ap->setup_errno = 0;
+        ap->last_errno = 0;
         if (!(ap->db = cs_db_connect(&ap->conf->master, errstr, errstr_size)))
                 return -1;
         if (ap->cache)
@@ -102,7 +103,10 @@ int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
                 goto fail;
         return 0;
 fail:
-        ap->setup_errno = mysql_errno(ap->db);
+        /* The schema loads use prepared statements: their error number is
+         * in last_errno, not on the connection. */
+        ap->setup_errno = mysql_errno(ap->db) ? mysql_errno(ap->db) :
+                          ap->last_errno;
         mysql_close(ap->db);
         ap->db = NULL;
         return -1;

@@ -35,10 +35,13 @@ const cs_table_t *ap_master_table(cs_apply_t *ap, const cs_entity_t *ent,
         size_t i = ap_entity_index(ent);
 
         if (ap->table_state[i] == 0) {
-                int rc = cs_schema_load(ap->db, ent->table, &ap->tables[i],
-                                        errstr, errstr_size);
-                if (rc == -1)
+                unsigned int err = 0;
+                int rc = cs_schema_load_errno(ap->db, ent->table, &ap->tables[i],
+                                              &err, errstr, errstr_size);
+                if (rc == -1) {
+                        ap->last_errno = err;
                         return NULL;
+                }
                 if (rc == 0 && ap->tables[i].col_cnt > CS_LIMIT_COLUMNS) {
                         snprintf(errstr, errstr_size, "master table %s has %zu "
                                  "columns, more than CS_LIMIT_COLUMNS (%d)",

@@ -68,6 +68,13 @@ static void table_free_cols(cs_column_t *cols, size_t n)
 int cs_schema_load(MYSQL *db, const char *table, cs_table_t *out,
                    char *errstr, size_t errstr_size)
 {
+        return cs_schema_load_errno(db, table, out, NULL, errstr, errstr_size);
+}
+
+int cs_schema_load_errno(MYSQL *db, const char *table, cs_table_t *out,
+                         unsigned int *db_errno, char *errstr,
+                         size_t errstr_size)
+{
         char name[256], dtype[64], nullable[8];
         unsigned long name_len = 0, dtype_len = 0, nullable_len = 0;
         unsigned long tlen = (unsigned long)strlen(table);
@@ -205,6 +212,8 @@ int cs_schema_load(MYSQL *db, const char *table, cs_table_t *out,
         n = 0;
         rc = 0;
 done:
+        if (db_errno)
+                *db_errno = rc == -1 ? mysql_stmt_errno(st) : 0;
         table_free_cols(cols, n);
         mysql_stmt_close(st);
         return rc;

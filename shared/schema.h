@@ -39,6 +39,11 @@ typedef struct cs_table_s {
  * -1 on error. Free with cs_schema_free. */
 int cs_schema_load(MYSQL *db, const char *table, cs_table_t *out,
                    char *errstr, size_t errstr_size);
+/* The same; *db_errno (may be NULL) receives the server's error number of
+ * a failed statement (0 for other errors), for cs_db_error_transient. */
+int cs_schema_load_errno(MYSQL *db, const char *table, cs_table_t *out,
+                         unsigned int *db_errno, char *errstr,
+                         size_t errstr_size);
 void cs_schema_free(cs_table_t *tbl);
 
 /* 1 if table exists in the current database and has column col, 0 if
