@@ -262,6 +262,17 @@ static const unsigned int transient_errnos[] = {
         ER_OPTION_PREVENTS_STATEMENT, ER_READ_ONLY_MODE,
 };
 
+/* Errors below 1000 are the server's mysys file errors (EE_*: 1 can't
+ * create/write to file, 3 error writing, 6 "Error on delete of
+ * '/tmp/#sql-temptable-...' (Errcode: 2)", 20 disk full, 23 out of file
+ * resources...): about the server's files, never the data. Except these,
+ * which name a configuration mistake: */
+#define EE_LINK_WARNING       18
+#define EE_OPEN_WARNING       19
+#define EE_UNKNOWN_CHARSET    22
+#define EE_UNKNOWN_COLLATION  28
+#define EE_LAST               35
+
 /* OS errnos that make ER_GET_ERRNO ("Got error N from storage engine")
  * transient; other numbers (the engine's own, e.g. 139 row too large)
  * are about the row. */
@@ -269,6 +280,9 @@ static const int transient_os_errnos[] = { 2, 5, 11, 12, 24, 28, 122 };
 
 int cs_db_error_transient(unsigned int err, const char *message)
 {
+        if (err >= 1 && err <= EE_LAST)
+                return err != EE_UNKNOWN_CHARSET && err != EE_UNKNOWN_COLLATION &&
+                       err != EE_LINK_WARNING && err != EE_OPEN_WARNING;
         for (size_t i = 0; i < sizeof(transient_errnos) / sizeof(transient_errnos[0]); i++)
                 if (transient_errnos[i] == err)
                         return 1;

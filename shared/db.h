@@ -88,7 +88,8 @@ int cs_db_run_rows(cs_db_cache_t *cache, const char *sql,
 /* 1 if err (mysql_errno) with its message (may be NULL) is transient —
  * retry the batch, never blame the document: connection lost or refused,
  * too many connections, deadlock, lock wait timeout, shutdown, temporary
- * file and temporary table errors ("Error on delete of '/tmp/#sql...'"),
+ * file and temporary table errors (the server's mysys errors 1..35, e.g. 6
+ * "Error on delete of '/tmp/#sql...' (Errcode: 2)"; 1004, 1011...),
  * disk full, out of memory, read-only during a failover; "Got error N from
  * storage engine" only when N is an OS errno such as ENOSPC or ENOENT.
  * 0 = permanent: the statement's data is at fault. */
