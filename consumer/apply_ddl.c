@@ -89,7 +89,23 @@ static const char *own_tables_sql[] = {
         " acknowledged_at datetime NULL COMMENT 'UTC: --ack-dead-letters',"
         " KEY prefix (prefix, id)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
-        /* Masters created before the safety nets: the same columns. */
+        NULL
+};
+
+/* Masters created before the safety nets get the same columns, once
+ * (ALTER needs the ALTER privilege, which the documented grants lack: it
+ * runs only when a column is missing). */
+#define SAFETY_COLUMNS_CHECK                                                    \
+        "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " \
+        "DATABASE() AND ((TABLE_NAME = 'civisync_prefix' AND COLUMN_NAME IN "   \
+        "('held_generation', 'held_below', 'held_rows', 'held_total', "         \
+        "'held_at', 'skipped_generation', 'skipped_at')) OR (TABLE_NAME = "     \
+        "'civisync_parked_doc' AND COLUMN_NAME = 'refresh') OR (TABLE_NAME = "  \
+        "'civisync_offset' AND COLUMN_NAME = 'seen_at') OR (TABLE_NAME = "      \
+        "'civisync_dead_letter' AND COLUMN_NAME = 'acknowledged_at'))"
+#define SAFETY_COLUMNS 10
+
+static const char *upgrade_sql[] = {
         "ALTER TABLE civisync_prefix ADD COLUMN IF NOT EXISTS"
         " held_generation bigint NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS"
         " held_below bigint NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS"
@@ -162,8 +178,22 @@ static int make_prefixes_exact(MYSQL *db, char *errstr, size_t errstr_size)
 
 int ap_create_own_tables(MYSQL *db, char *errstr, size_t errstr_size)
 {
+        long long have = 0;
+
         for (int i = 0; own_tables_sql[i]; i++)
                 if (cs_db_exec(db, own_tables_sql[i], errstr, errstr_size) == -1)
                         return -1;
-        return make_prefixes_exact(db, errstr, errstr_size);
+        if (make_prefixes_exact(db, errstr, errstr_size) == -1)
+                return -1;
+        if (cs_db_query_int(db, SAFETY_COLUMNS_CHECK, &have, errstr,
+                            errstr_size) == -1)
+                return -1;
+        if (have == SAFETY_COLUMNS)
+                return 0;
+        cs_info("master: adding the sweep-guard, retention-gap and dead-letter "
+                "acknowledgement columns to civisync's tables");
+        for (int i = 0; upgrade_sql[i]; i++)
+                if (cs_db_exec(db, upgrade_sql[i], errstr, errstr_size) == -1)
+                        return -1;
+        return 0;
 }
