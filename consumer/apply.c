@@ -42,8 +42,11 @@ cs_apply_t *cs_apply_new(const cs_consumer_conf_t *conf, char *errstr,
         for (int attempt = 0, wait_s = 1;; attempt++, wait_s *= 2) {
                 if (cs_apply_reconnect(ap, errstr, errstr_size) == 0)
                         return ap;
-                if (!ap->setup_errno || attempt >= STARTUP_RETRIES ||
-                    !cs_db_error_transient(ap->setup_errno, errstr))
+                /* errno 0 after connecting: the server said nothing (a result
+                 * cut off), as ap_db_fail, a retry. */
+                if (!ap->setup_failed || attempt >= STARTUP_RETRIES ||
+                    (ap->setup_errno &&
+                     !cs_db_error_transient(ap->setup_errno, errstr)))
                         break;
                 cs_warn("master database: %s; retrying in %d s", errstr, wait_s);
                 sleep((unsigned int)wait_s);
@@ -60,6 +63,7 @@ int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
         for (size_t i = 0; i < ap->prefix_cnt; i++)
                 ap->prefixes[i].loaded = ap->prefixes[i].ensured = 0;
         ap->setup_errno = 0;
+        ap->setup_failed = 0;
         ap->last_errno = 0;
         if (!(ap->db = cs_db_connect(&ap->conf->master, errstr, errstr_size)))
                 return -1;
@@ -107,6 +111,7 @@ fail:
          * in last_errno, not on the connection. */
         ap->setup_errno = mysql_errno(ap->db) ? mysql_errno(ap->db) :
                           ap->last_errno;
+        ap->setup_failed = 1;
         mysql_close(ap->db);
         ap->db = NULL;
         return -1;

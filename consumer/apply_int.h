@@ -148,8 +148,8 @@ struct cs_apply_s {
         struct row_build_s *scratch;   /* row buffer of the multi-row path */
         int reparking;                 /* re-applying a parked document: a park
                                           keeps its original refresh stamp */
-        unsigned int setup_errno;      /* connected, but a setup statement
-                                          failed with this (0: connect failed) */
+        int setup_failed;              /* connected, but a setup statement failed */
+        unsigned int setup_errno;      /* with this error (0: none reported) */
 };
 
 typedef struct park_s {

@@ -150,8 +150,11 @@ int cs_schema_load_errno(MYSQL *db, const char *table, cs_table_t *out,
                         goto done;
                 }
                 if (f != 0) {
+                        /* An error in mid-result may be on the connection. */
                         snprintf(errstr, errstr_size, "schema %s: fetch: %s", table,
-                                 mysql_stmt_error(st));
+                                 mysql_stmt_errno(st) ? mysql_stmt_error(st) :
+                                 mysql_errno(db) ? mysql_error(db) :
+                                 "no error reported (result cut off)");
                         goto done;
                 }
                 if (is_null[0] || is_null[1]) {
@@ -213,7 +216,8 @@ int cs_schema_load_errno(MYSQL *db, const char *table, cs_table_t *out,
         rc = 0;
 done:
         if (db_errno)
-                *db_errno = rc == -1 ? mysql_stmt_errno(st) : 0;
+                *db_errno = rc != -1 ? 0 : mysql_stmt_errno(st) ?
+                            mysql_stmt_errno(st) : mysql_errno(db);
         table_free_cols(cols, n);
         mysql_stmt_close(st);
         return rc;
