@@ -42,11 +42,8 @@ cs_apply_t *cs_apply_new(const cs_consumer_conf_t *conf, char *errstr,
         for (int attempt = 0, wait_s = 1;; attempt++, wait_s *= 2) {
                 if (cs_apply_reconnect(ap, errstr, errstr_size) == 0)
                         return ap;
-                /* errno 0 after connecting: the server said nothing (a result
-                 * cut off), as ap_db_fail, a retry. */
                 if (!ap->setup_failed || attempt >= STARTUP_RETRIES ||
-                    (ap->setup_errno &&
-                     !cs_db_error_transient(ap->setup_errno, errstr)))
+                    !cs_db_error_transient(ap->setup_errno, errstr))
                         break;
                 cs_warn("master database: %s; retrying in %d s", errstr, wait_s);
                 sleep((unsigned int)wait_s);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errmsg.h>
 #include <strings.h>
 
 /* The table name is a value: bound as a parameter, never formatted in. */
@@ -84,7 +85,7 @@ int cs_schema_load_errno(MYSQL *db, const char *table, cs_table_t *out,
         my_bool trunc[7];
         cs_column_t *cols = NULL;
         size_t n = 0, cap = 0;
-        int rc = -1;
+        int rc = -1, cut_off = 0;
 
         MYSQL_STMT *st = mysql_stmt_init(db);
         if (!st) {
@@ -154,7 +155,8 @@ int cs_schema_load_errno(MYSQL *db, const char *table, cs_table_t *out,
                         snprintf(errstr, errstr_size, "schema %s: fetch: %s", table,
                                  mysql_stmt_errno(st) ? mysql_stmt_error(st) :
                                  mysql_errno(db) ? mysql_error(db) :
-                                 "no error reported (result cut off)");
+                                 "result cut off, no error reported");
+                        cut_off = !mysql_stmt_errno(st) && !mysql_errno(db);
                         goto done;
                 }
                 if (is_null[0] || is_null[1]) {
@@ -215,9 +217,11 @@ int cs_schema_load_errno(MYSQL *db, const char *table, cs_table_t *out,
         n = 0;
         rc = 0;
 done:
+        /* A result cut off without an error is a lost result. */
         if (db_errno)
                 *db_errno = rc != -1 ? 0 : mysql_stmt_errno(st) ?
-                            mysql_stmt_errno(st) : mysql_errno(db);
+                            mysql_stmt_errno(st) : mysql_errno(db) ?
+                            mysql_errno(db) : cut_off ? CR_SERVER_LOST : 0;
         table_free_cols(cols, n);
         mysql_stmt_close(st);
         return rc;
