@@ -67,7 +67,9 @@ cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs,
 /* Inside the open batch: records that every message of topic/partition
  * below next_offset is applied (civisync_offset), so the offset commits
  * with the rows. At commit, a rewind replay whose partitions have all
- * reached their replay end is completed (sweep). RETRY on DB errors. */
+ * reached their replay end is completed (sweep). RETRY on DB errors;
+ * REJECTED (nothing recorded) when the master refuses the prefix (see
+ * cs_apply_prepare_prefix). */
 cs_apply_rc_t cs_apply_offset(cs_apply_t *ap, const char *prefix,
                               const char *topic, int partition,
                               long long next_offset, char *errstr,

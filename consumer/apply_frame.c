@@ -357,10 +357,8 @@ cs_apply_rc_t cs_apply_offset(cs_apply_t *ap, const char *prefix,
         cs_db_value_t p[4] = { v_str(topic), v_int(partition), v_str(prefix),
                                v_int(next_offset) };
 
-        if (!pc)
-                /* A failure that is not transient only costs the prefetch: the
-         * documents' own lookups then meet it and are judged one by one. */
-        return rc == AP_REJECTED ? CS_APPLY_OK : ap_public_rc(rc);
+        if (!pc) /* REJECTED: a refused prefix (errstr says why) */
+                return ap_public_rc(rc);
         if (ap_run(ap, "INSERT INTO civisync_offset (topic, partition_no, prefix, "
                    "next_offset, seen_at) VALUES (?,?,?,?,UTC_TIMESTAMP()) ON "
                    "DUPLICATE KEY UPDATE next_offset = VALUES(next_offset), "
@@ -569,7 +567,5 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
         return CS_APPLY_OK;
 fail:
         cs_apply_rollback(ap);
-        /* A failure that is not transient only costs the prefetch: the
-         * documents' own lookups then meet it and are judged one by one. */
-        return rc == AP_REJECTED ? CS_APPLY_OK : ap_public_rc(rc);
+        return ap_public_rc(rc); /* REJECTED: a refused prefix, *start unset */
 }

@@ -190,6 +190,11 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                                 rc = cs_apply_offset(lp->ap, prefix, topic,
                                                      m->partition, m->offset + 1,
                                                      why, sizeof(why));
+                        if (rc == CS_APPLY_REJECTED)
+                                /* A refused prefix (a case twin): its messages
+                                 * are dead-lettered above with the reason and
+                                 * the master keeps no applied offset for it. */
+                                rc = CS_APPLY_OK;
                 }
                 if (rc == CS_APPLY_OK)
                         rc = cs_apply_commit(lp->ap, why, sizeof(why));
