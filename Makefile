@@ -223,10 +223,12 @@ bench: deps
 	BENCH_LAG=$(CURDIR)/$(BUILD)/bench/civisync-bench-lag bench/bench.sh $(if $(N),--contacts $(N)) $(BENCH_ARGS)
 
 # install: the programs (not the test broker), the example configuration, the systemd
-# unit with its ExecStart pointing at $(PREFIX)/bin, the topic settings and the manual.
+# unit with its ExecStart pointing at $(PREFIX)/bin, the topic settings and the manual. The
+# manual keeps the repository's layout (README.md, docs/) so its relative links resolve; its
+# conf/ is a relative link to the installed examples.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/civisync/conf \
-	           $(DESTDIR)$(PREFIX)/share/doc/civisync
+	           $(DESTDIR)$(PREFIX)/share/doc/civisync/docs
 	install -m 0755 $(INSTALL_PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 conf/*.example $(DESTDIR)$(PREFIX)/share/civisync/conf/
 	sed 's|/usr/local|$(PREFIX)|g' \
@@ -236,7 +238,9 @@ install: all
 	    >$(DESTDIR)$(PREFIX)/share/civisync/conf/civisync.cron.example
 	chmod 0644 $(DESTDIR)$(PREFIX)/share/civisync/conf/civisync.cron.example
 	install -m 0644 topics/topics.cfg $(DESTDIR)$(PREFIX)/share/civisync/topics.cfg
-	install -m 0644 README.md docs/*.md docs/*.json $(DESTDIR)$(PREFIX)/share/doc/civisync/
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/civisync/
+	install -m 0644 docs/*.md docs/*.json $(DESTDIR)$(PREFIX)/share/doc/civisync/docs/
+	ln -sfn ../../civisync/conf $(DESTDIR)$(PREFIX)/share/doc/civisync/conf
 
 # install-check: `make install` into a scratch DESTDIR with another PREFIX, then checks it
 # (no test broker, the unit and cron example name $(PREFIX)/bin, the manual's links resolve).
