@@ -1,5 +1,6 @@
 /* test_pipe.c — civisync-produce --output - piped into civisync-consume --input -: same master as the file path, state only on a whole output. */
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,73 @@ START_TEST(test_pipe_reader_dies)
 }
 END_TEST
 
+/* --input's shapes: the producer's lines (value text handed on unparsed),
+ * a line with its members in another order (parsed whole), and a line
+ * whose value is not JSON (a rejected record naming its line, the rest
+ * applied, exit 1). */
+START_TEST(test_input_shapes)
+{
+        char master[64], child[64], out[512], mixed[512], want[128];
+        char *line = NULL;
+        size_t cap = 0;
+        long lineno = 0;
+        FILE *in, *fp;
+        it_run_t r;
+        MYSQL *m, *c;
+
+        it_unique(master, sizeof(master), "master");
+        it_unique(child, sizeof(child), "child");
+        it_make_db(master, "--schema 5");
+        it_make_db(child, "--schema 5 --child 5 --contacts 40");
+        snprintf(out, sizeof(out), "%s/pp3.ndjson", it_tmpdir());
+        r = it_run("civisync-produce", "-c", it_producer_conf("pp3", child, NULL),
+                   "--complete", "--output", out, NULL);
+        ck_assert_msg(r.exit_code == 0, "%s", r.err);
+        it_run_free(&r);
+        snprintf(mixed, sizeof(mixed), "%s/pp3.mixed.ndjson", it_tmpdir());
+        in = fopen(out, "r");
+        fp = fopen(mixed, "w");
+        ck_assert(in && fp);
+        while (getline(&line, &cap, in) > 0) {
+                if (++lineno % 2 == 0) {
+                        /* value first, then partition and key */
+                        json_t *rec = json_loads(line, 0, NULL), *swapped;
+                        ck_assert_ptr_nonnull(rec);
+                        swapped = json_pack("{s:O, s:O, s:O}", "value",
+                                            json_object_get(rec, "value"),
+                                            "partition",
+                                            json_object_get(rec, "partition"),
+                                            "key", json_object_get(rec, "key"));
+                        json_dumpf(swapped, fp, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                        fputc('\n', fp);
+                        json_decref(swapped);
+                        json_decref(rec);
+                } else {
+                        fputs(line, fp);
+                }
+        }
+        /* a contact the child does not have, its value cut short */
+        fputs("{\"key\":\"pp3/civicrm_contact/999999\",\"partition\":0,"
+              "\"value\":{\"id\":\"pp3/civicrm_contact/999999\",}}\n", fp);
+        lineno++;
+        free(line);
+        fclose(in);
+        fclose(fp);
+        r = it_run("civisync-consume", "-c", it_consumer_conf(master, NULL),
+                   "--input", mixed, "--prefix", "pp3", NULL);
+        ck_assert_msg(r.exit_code == 1, "exit %d: %s", r.exit_code, r.err);
+        snprintf(want, sizeof(want), ":%ld: rejected: invalid JSON", lineno);
+        ck_assert_msg(strstr(r.err, want) != NULL, "%s", r.err);
+        ck_assert_msg(strstr(r.err, "1 record(s) rejected") != NULL, "%s", r.err);
+        it_run_free(&r);
+        m = it_connect(master);
+        c = it_connect(child);
+        it_assert_synced(c, m, "pp3");
+        mysql_close(m);
+        mysql_close(c);
+}
+END_TEST
+
 Suite *pipe_suite(void)
 {
         Suite *s = suite_create("pipe");
@@ -194,6 +262,7 @@ Suite *pipe_suite(void)
         tcase_set_timeout(tc, 600);
         tcase_add_test(tc, test_pipe_equals_file);
         tcase_add_test(tc, test_pipe_reader_dies);
+        tcase_add_test(tc, test_input_shapes);
         suite_add_tcase(s, tc);
         return s;
 }
