@@ -1,12 +1,15 @@
 #!/bin/bash
 # bench.sh — `make bench`: times civisync complete/incremental sync against dump-and-load and reports one table + JSON.
 #
-# Usage: bench/bench.sh [--contacts N] [--small M] [--partitions P|auto] [--keep]
+# Usage: bench/bench.sh [--contacts N] [--small M] [--partitions P|auto] [--kafka auto|yes|no] [--keep]
 #   --contacts N     size of the large child (default 100000)
 #   --small M        size of the small child used for the growth checks (default N/10;
 #                    below 20 contacts only one size is run and growth checks print n/a)
 #   --partitions P   partitions of the Kafka topics (default auto: enough that the mock
 #                    broker's ~5 MB-per-partition log holds the whole complete sync, 8..64)
+#   --kafka WHEN     run the Kafka steps (4, 5): auto (default) = only up to 300000 contacts,
+#                    above that the mock broker cannot hold a complete sync and only the
+#                    file and pipe paths run (make bench N=1000000)
 #   --keep           keep the temp dir (logs, configs, NDJSON files; CS_KEEP_TMP=1)
 # Environment: BENCH_LAG (path of the lag helper, default build/bench/civisync-bench-lag,
 #              built from bench/lag.c if missing), BENCH_TIMEOUT (seconds to wait for a
@@ -19,6 +22,9 @@
 #      into mariadb for an empty copy of the schema (schema + seed), timed
 #   3. file transport: civisync-produce --complete --output F, then civisync-consume --input F
 #      into an empty master, each under /usr/bin/time (wall, peak RSS, CPU)
+#   3b. pipe: civisync-produce --complete --output - | civisync-consume --input - into another
+#      empty master (the two overlap, as dump and load do), each under /usr/bin/time; the
+#      clock covers the whole pipe
 #   4. Kafka: the consumer runs as a daemon (joined before the clock starts), then
 #      civisync-produce --complete; the clock stops when the master's civisync_prefix.
 #      completed_generation equals the producer's generation AND the group's committed
@@ -37,14 +43,15 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 cd "$repo" || exit 1
 
-N=100000 SMALL="" PARTS=auto KEEP=0
+N=100000 SMALL="" PARTS=auto KEEP=0 KAFKA=auto
 while [ $# -gt 0 ]; do
         case "$1" in
         --contacts) N=${2:-}; shift 2 || break ;;
         --small) SMALL=${2:-}; shift 2 || break ;;
         --partitions) PARTS=${2:-}; shift 2 || break ;;
+        --kafka) KAFKA=${2:-}; shift 2 || break ;;
         --keep) KEEP=1; shift ;;
-        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
         *) echo "bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
         esac
 done
@@ -52,6 +59,11 @@ done
 [ -n "$SMALL" ] || SMALL=$((N / 10))
 [[ "$SMALL" =~ ^[0-9]+$ ]] || { echo "bench: --small must be an integer" >&2; exit 2; }
 [[ "$PARTS" == auto || "$PARTS" =~ ^[0-9]+$ ]] || { echo "bench: --partitions must be a number or auto" >&2; exit 2; }
+[[ "$KAFKA" =~ ^(auto|yes|no)$ ]] || { echo "bench: --kafka must be auto, yes or no" >&2; exit 2; }
+# Above this many contacts the mock broker (~5 MB per partition, 64 partitions at most here)
+# cannot hold a complete sync: --kafka auto runs the file and pipe paths only.
+KAFKA_AUTO_MAX=300000
+kafka_for() { [ "$KAFKA" = yes ] || { [ "$KAFKA" = auto ] && [ "$1" -le $KAFKA_AUTO_MAX ]; }; }
 SIZES=("$N")
 [ "$SMALL" -ge 20 ] && [ "$SMALL" -lt "$N" ] && SIZES=("$SMALL" "$N")
 [ "$KEEP" = 1 ] && export CS_KEEP_TMP=1
@@ -115,6 +127,18 @@ cpu_of() {
         awk -v t="$CLK_TCK" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 db_cpu() { cpu_of "${_CS_MARIADBD_PID:-0}"; }
+# "read_requests reads" of mariadbd's InnoDB buffer pool so far (global counters).
+bp_now() {
+        cs_sql -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_read_requests', 'Innodb_buffer_pool_reads')" 2>/dev/null |
+                awk -F'\t' '$1 == "Innodb_buffer_pool_read_requests" { q = $2 } $1 == "Innodb_buffer_pool_reads" { r = $2 } END { print q + 0, r + 0 }'
+}
+# bp_rate "REQ0 READS0": the hit rate in % since that bp_now (logical reads not served
+# from disk), e.g. 99.87; empty when there were no reads.
+bp_rate() {
+        local q0 r0 q1 r1
+        read -r q0 r0 <<<"$1"; read -r q1 r1 < <(bp_now)
+        awk -v q="$((q1 - q0))" -v r="$((r1 - r0))" 'BEGIN { if (q > 0) printf "%.2f", 100 * (1 - r / q) }'
+}
 broker_cpu() { cpu_of "${_CS_BROKER_PID:-0}"; }
 
 # "table<TAB>count" for the 17 tables of DB, with the registry filters.
@@ -320,7 +344,8 @@ incremental_available() {
 
 bench_size() {
         local S=$1 child="bench_child_$1" base="bench_base_$1" mfile="bench_mfile_$1"
-        local mkafka="bench_mkafka_$1" pf="f$1" pk="k$1" t0 t1 d0 b0 rows parts
+        local mkafka="bench_mkafka_$1" mpipe="bench_mpipe_$1" pf="f$1" pk="k$1" pp="p$1"
+        local t0 t1 d0 b0 bp0 rows parts
         say "==== N = $S contacts ===="
 
         # 1. generate
@@ -344,7 +369,7 @@ bench_size() {
         "$MAKEDB" "$base" --schema 5 --replace >/dev/null 2>"$LOGS/base-$S.err" || {
                 broken "N=$S: creating $base failed"; return 1; }
         say "baseline: mariadb-dump | mariadb"
-        d0=$(db_cpu); t0=$(now)
+        d0=$(db_cpu); bp0=$(bp_now); t0=$(now)
         mariadb-dump --no-defaults --socket="$CS_TEST_MYSQL_SOCKET" -u"$CS_TEST_MYSQL_USER" \
                 -p"$CS_TEST_MYSQL_PASSWORD" --default-character-set=utf8mb4 --single-transaction \
                 --no-create-info --insert-ignore --skip-triggers "$child" "${TABLES[@]}" 2>"$LOGS/dump-$S.err" |
@@ -353,6 +378,7 @@ bench_size() {
         t1=$(now)
         R[$S.base_s]=$(fsub "$t1" "$t0")
         R[$S.base_db_cpu]=$(fsub "$(db_cpu)" "$d0")
+        R[$S.base_bp_hit]=$(bp_rate "$bp0")
         if [ "${st[0]}" != 0 ] || [ "${st[1]}" != 0 ]; then
                 cat "$LOGS/dump-$S.err" "$LOGS/load-$S.err" | tail -n 10 >&2
                 broken "N=$S: dump-and-load failed (exit ${st[*]})"
@@ -368,7 +394,7 @@ bench_size() {
                 broken "N=$S: creating $mfile failed"; return 1; }
         fcconf=$(write_consumer_conf "$pf" "$mfile" "bench-unused-$pf")
         say "file transport: produce --output"
-        d0=$(db_cpu)
+        d0=$(db_cpu); bp0=$(bp_now)
         if timed "produce-file-$S" "$repo/bin/civisync-produce" -c "$fconf" --complete --output "$ndjson" &&
                 parse_producer "$LOGS/produce-file-$S.out"; then
                 R[$S.file_prod_s]=$T_WALL R[$S.file_prod_rss_kib]=$T_RSS_KIB R[$S.file_prod_cpu]=$T_CPU
@@ -382,6 +408,7 @@ bench_size() {
                         R[$S.file_cons_rows]=$C_ROWS
                         R[$S.file_cons_db_cpu]=$(fsub "$(db_cpu)" "$d0")
                         R[$S.file_total_s]=$(awk -v a="${R[$S.file_prod_s]}" -v b="$T_WALL" 'BEGIN { printf "%.2f", a + b }')
+                        R[$S.file_bp_hit]=$(bp_rate "$bp0")
                         R[$S.check_file]=$(check_mapping "$child" "$mfile" "$pf" "N=$S file transport")
                 else
                         broken "N=$S: civisync-consume --input failed"
@@ -390,6 +417,48 @@ bench_size() {
                 broken "N=$S: civisync-produce --output failed"
         fi
         rm -f "$ndjson"
+
+        # 3b. pipe: produce --output - | consume --input -, overlapped
+        local pconf pcconf
+        pconf=$(write_producer_conf "$pp" "$child")
+        "$MAKEDB" "$mpipe" --schema 5 --replace >/dev/null 2>"$LOGS/mpipe-$S.err" || {
+                broken "N=$S: creating $mpipe failed"; return 1; }
+        pcconf=$(write_consumer_conf "$pp" "$mpipe" "bench-unused-$pp")
+        say "pipe: produce --output - | consume --input -"
+        d0=$(db_cpu); bp0=$(bp_now); t0=$(now)
+        /usr/bin/time -f "$TIMEFMT" -o "$LOGS/produce-pipe-$S.time" \
+                "$repo/bin/civisync-produce" -c "$pconf" --complete --output - 2>"$LOGS/produce-pipe-$S.err" |
+                /usr/bin/time -f "$TIMEFMT" -o "$LOGS/consume-pipe-$S.time" \
+                "$repo/bin/civisync-consume" -c "$pcconf" --input - --prefix "$pp" \
+                >"$LOGS/consume-pipe-$S.out" 2>"$LOGS/consume-pipe-$S.err"
+        local pst=("${PIPESTATUS[@]}")
+        t1=$(now)
+        if [ "${pst[0]}" = 0 ] && [ "${pst[1]}" = 0 ] && parse_producer "$LOGS/produce-pipe-$S.err" &&
+                parse_consumer "$LOGS/consume-pipe-$S.out"; then
+                local u sy
+                R[$S.pipe_total_s]=$(fsub "$t1" "$t0")
+                R[$S.pipe_db_cpu]=$(fsub "$(db_cpu)" "$d0")
+                R[$S.pipe_bp_hit]=$(bp_rate "$bp0")
+                read -r R[$S.pipe_prod_s] R[$S.pipe_prod_rss_kib] u sy < <(tail -n 1 "$LOGS/produce-pipe-$S.time")
+                R[$S.pipe_prod_cpu]=$(awk -v u="$u" -v s="$sy" 'BEGIN { printf "%.2f", u + s }')
+                read -r R[$S.pipe_cons_s] R[$S.pipe_cons_rss_kib] u sy < <(tail -n 1 "$LOGS/consume-pipe-$S.time")
+                R[$S.pipe_cons_cpu]=$(awk -v u="$u" -v s="$sy" 'BEGIN { printf "%.2f", u + s }')
+                R[$S.pipe_msgs]=$P_MSGS R[$S.pipe_cons_rows]=$C_ROWS
+                R[$S.check_pipe]=$(check_mapping "$child" "$mpipe" "$pp" "N=$S pipe")
+                say "pipe: ${R[$S.pipe_total_s]} s"
+        else
+                say "pipe failed (exit ${pst[*]}); stderr tails:"
+                tail -n 5 "$LOGS/produce-pipe-$S.err" "$LOGS/consume-pipe-$S.err" >&2
+                broken "N=$S: civisync-produce --output - | civisync-consume --input - failed (exit ${pst[*]})"
+        fi
+        cs_sql -e "DROP DATABASE IF EXISTS \`$mpipe\`" 2>/dev/null
+        if ! kafka_for "$S"; then
+                say "kafka: skipped at N=$S (--kafka $KAFKA; the mock broker holds ~5 MB per partition)"
+                R[$S.kafka_status]="skipped (--kafka $KAFKA$([ "$KAFKA" = auto ] && echo ": N > $KAFKA_AUTO_MAX"))"
+                R[$S.incr_status]="not run (Kafka skipped)"
+                cs_sql -e "DROP DATABASE IF EXISTS \`$base\`; DROP DATABASE IF EXISTS \`$mfile\`" 2>/dev/null
+                return 0
+        fi
 
         # 4. Kafka, complete sync, producer and consumer concurrently
         parts=$PARTS
@@ -423,7 +492,7 @@ bench_size() {
         fi
         say "kafka: civisync-produce --complete"
         local limit=${BENCH_TIMEOUT:-$((120 + S / 40))}
-        d0=$(db_cpu); b0=$(broker_cpu); t0=$(now)
+        d0=$(db_cpu); b0=$(broker_cpu); bp0=$(bp_now); t0=$(now)
         if timed "produce-kafka-$S" "$repo/bin/civisync-produce" -c "$kconf" --complete &&
                 parse_producer "$LOGS/produce-kafka-$S.out"; then
                 R[$S.kafka_prod_s]=$T_WALL R[$S.kafka_prod_rss_kib]=$T_RSS_KIB R[$S.kafka_prod_cpu]=$T_CPU
@@ -436,6 +505,7 @@ bench_size() {
                    R[$S.kafka_e2e_s]=$(fsub "$t1" "$t0")
                    R[$S.kafka_db_cpu]=$(fsub "$(db_cpu)" "$d0")
                    R[$S.kafka_broker_cpu]=$(fsub "$(broker_cpu)" "$b0")
+                   R[$S.kafka_bp_hit]=$(bp_rate "$bp0")
                    say "kafka: complete sync end to end ${R[$S.kafka_e2e_s]} s"
                    R[$S.check_kafka]=$(check_mapping "$child" "$mkafka" "$pk" "N=$S kafka") ;;
                 1) if consumer_lost_data "consume-kafka-$S"; then
@@ -546,6 +616,9 @@ for S in "${SIZES[@]}"; do
                 row "$k.complete_kafka_s" "N=$S complete sync, Kafka, end to end" "$v" s \
                         "$(fmt "$v") s, $(fmt "$(fdiv "${R[$S.rows]}" "$v")" 0) rows/s" \
                         "<= 2.0 x baseline" "$(fmt "$b") s" "$(fmt "$r") x" "$(passfail "$r" 2.0)"
+        elif [ -n "${R[$S.kafka_status]:-}" ]; then
+                row "$k.complete_kafka_s" "N=$S complete sync, Kafka, end to end" "" s \
+                        "${R[$S.kafka_status]}" "<= 2.0 x baseline" "${b:+$(fmt "$b") s}" "-" n/a
         else
                 row "$k.complete_kafka_s" "N=$S complete sync, Kafka, end to end" "" s \
                         "$([ "${R[$S.kafka_data_lost]:-0}" = 1 ] && echo "DATA LOST (offset out of range)" || echo "n/a (run broke)")" \
@@ -573,6 +646,25 @@ for S in "${SIZES[@]}"; do
                 row "$k.complete_file_s" "N=$S complete sync, file (produce + consume)" "" s "n/a (run broke)" \
                         "<= 2.0 x baseline" "${b:+$(fmt "$b") s}" "-" BROKEN
         fi
+        # complete, pipe (producer and consumer overlapped)
+        v=${R[$S.pipe_total_s]:-}
+        if [ -n "$v" ] && [ -n "$b" ]; then
+                r=$(fdiv "$v" "$b")
+                row "$k.complete_pipe_s" "N=$S complete sync, pipe (produce | consume)" "$v" s \
+                        "$(fmt "$v") s, $(fmt "$(fdiv "${R[$S.rows]}" "$v")" 0) rows/s (cpu: produce ${R[$S.pipe_prod_cpu]} s, consume ${R[$S.pipe_cons_cpu]} s, mariadbd ${R[$S.pipe_db_cpu]} s)" \
+                        "<= 2.0 x baseline" "$(fmt "$b") s" "$(fmt "$r") x" "$(passfail "$r" 2.0)"
+        else
+                row "$k.complete_pipe_s" "N=$S complete sync, pipe (produce | consume)" "" s "n/a (run broke)" \
+                        "<= 2.0 x baseline" "${b:+$(fmt "$b") s}" "-" BROKEN
+        fi
+        # mariadbd's buffer pool: logical reads served from memory, per step
+        bp=""
+        for m in base:dump-and-load file:file pipe:pipe kafka:Kafka; do
+                v=${R[$S.${m%%:*}_bp_hit]:-}
+                [ -n "$v" ] && bp="$bp${bp:+, }${m#*:} $v %"
+        done
+        row "$k.buffer_pool_hit" "N=$S mariadbd buffer-pool hit rate" "${R[$S.pipe_bp_hit]:-}" % \
+                "${bp:-n/a}" "-" "-" "-" info
         # incremental
         c=${R[$S.kafka_e2e_s]:-}
         if [ "${R[$S.incr_status]:-}" = ok ]; then
@@ -598,7 +690,7 @@ for S in "${SIZES[@]}"; do
                 row "$k.incremental_none_s" "N=$S incremental, nothing changed" "" s "$ist" "<= 2 s" "-" "-" "n/a"
         fi
         # correctness: every child row has a master row (mapping counts per table)
-        for chk in kafka:"Kafka complete" file:"file complete" incr:"after incremental"; do
+        for chk in kafka:"Kafka complete" file:"file complete" pipe:"pipe complete" incr:"after incremental"; do
                 ck=${chk%%:*} cl=${chk#*:} cv=${R[$S.check_${ck}]:-}
                 if [ -z "$cv" ]; then
                         row "$k.master_matches_child_$ck" "N=$S master = child, $cl" "" "" "n/a (not run)" \
@@ -611,9 +703,11 @@ for S in "${SIZES[@]}"; do
         # memory
         for prog in prod cons; do
                 name=$([ $prog = prod ] && echo producer || echo consumer)
-                for mode in kafka file; do
+                for mode in kafka file pipe; do
                         kib=${R[$S.${mode}_${prog}_rss_kib]:-}
-                        if [ -n "$kib" ]; then
+                        if [ -z "$kib" ] && [ $mode = kafka ] && [ -n "${R[$S.kafka_status]:-}" ]; then
+                                row "$k.${name}_rss_${mode}_mib" "N=$S $name peak RSS ($mode)" "" MiB "${R[$S.kafka_status]}" "<= $RSS_LIMIT_MIB MiB" "-" "-" n/a
+                        elif [ -n "$kib" ]; then
                                 row "$k.${name}_rss_${mode}_mib" "N=$S $name peak RSS ($mode)" "$(mib "$kib")" MiB \
                                         "$(mib "$kib") MiB" "<= $RSS_LIMIT_MIB MiB" "-" "-" "$(passfail "$(mib "$kib")" $RSS_LIMIT_MIB)"
                         else
@@ -627,10 +721,12 @@ done
 if [ ${#SIZES[@]} = 2 ]; then
         s=${SIZES[0]} l=${SIZES[1]}
         f=$(fdiv "$l" "$s")
-        for what in kafka_e2e_s:"complete, Kafka, time" file_total_s:"complete, file, time" base_s:"dump-and-load time"; do
+        for what in kafka_e2e_s:"complete, Kafka, time" file_total_s:"complete, file, time" pipe_total_s:"complete, pipe, time" base_s:"dump-and-load time"; do
                 key=${what%%:*} label=${what#*:}
                 a=${R[$s.$key]:-} z=${R[$l.$key]:-}
-                if [ -n "$a" ] && [ -n "$z" ]; then
+                if [ "$key" = kafka_e2e_s ] && [ -n "${R[$l.kafka_status]:-}${R[$s.kafka_status]:-}" ]; then
+                        row "growth.$key" "growth $l/$s: $label" "" x "n/a (Kafka skipped)" "<= $(fmt "$f" 0) x" "-" "-" n/a
+                elif [ -n "$a" ] && [ -n "$z" ]; then
                         r=$(fdiv "$z" "$a")
                         res=$([ "$key" = base_s ] && echo info || passfail "$r" "$f")
                         row "growth.$key" "growth $l/$s: $label" "$r" x "$(fmt "$r") x ($(fmt "$z") s / $(fmt "$a") s)" \
@@ -642,9 +738,12 @@ if [ ${#SIZES[@]} = 2 ]; then
         # RSS: "the same within noise" = at most +10% or +4 MiB, whichever is larger
         for prog in prod cons; do
                 name=$([ $prog = prod ] && echo producer || echo consumer)
-                for mode in kafka file; do
+                for mode in kafka file pipe; do
                         a=${R[$s.${mode}_${prog}_rss_kib]:-} z=${R[$l.${mode}_${prog}_rss_kib]:-}
-                        if [ -n "$a" ] && [ -n "$z" ]; then
+                        if [ $mode = kafka ] && [ -n "${R[$l.kafka_status]:-}${R[$s.kafka_status]:-}" ]; then
+                                row "growth.${name}_rss_${mode}" "growth $l/$s: $name RSS ($mode)" "" x "n/a (Kafka skipped)" \
+                                        "same within noise" "-" "-" n/a
+                        elif [ -n "$a" ] && [ -n "$z" ]; then
                                 allowed=$(awk -v a="$a" 'BEGIN { x = a * 0.10; if (x < 4096) x = 4096; printf "%d", a + x }')
                                 row "growth.${name}_rss_${mode}" "growth $l/$s: $name RSS ($mode)" "$(fdiv "$z" "$a")" x \
                                         "$(mib "$z") MiB vs $(mib "$a") MiB" "same within noise (<= +10% or +4 MiB)" "$(mib "$a") MiB" \

@@ -22,6 +22,11 @@
 
 static volatile sig_atomic_t loop_stopping;
 
+int cs_loop_stopping(void)
+{
+        return loop_stopping != 0;
+}
+
 void cs_loop_stop(void)
 {
         loop_stopping = 1;
@@ -1017,134 +1022,5 @@ done:
         free_names(lp.topics, lp.topic_cnt);
         free_names(lp.noted, lp.noted_cnt);
         free(lp.batch);
-        return rc;
-}
-
-/* One NDJSON record of cs_loop_input, owned. */
-typedef struct input_rec_s {
-        char *key;
-        char *value;    /* NULL = tombstone */
-        long lineno;
-} input_rec_t;
-
-/* Applies and commits the buffered records (one transaction). */
-static int input_flush(cs_apply_t *ap, const char *path, const char *prefix,
-                       input_rec_t *recs, cs_apply_msg_t *msgs, size_t n,
-                       char *errstr, size_t errstr_size)
-{
-        char why[1024];
-        int rc = 0;
-
-        for (size_t i = 0; i < n; i++)
-                msgs[i] = (cs_apply_msg_t){
-                        .prefix = prefix, .key = recs[i].key,
-                        .key_len = strlen(recs[i].key), .value = recs[i].value,
-                        .value_len = recs[i].value ? strlen(recs[i].value) : 0 };
-        if (cs_apply_begin(ap, errstr, errstr_size) != CS_APPLY_OK)
-                return -1;
-        if (cs_apply_messages(ap, msgs, n, why, sizeof(why)) != CS_APPLY_OK) {
-                snprintf(errstr, errstr_size, "%s:%ld..%ld: %s", path,
-                         recs[0].lineno, recs[n - 1].lineno, why);
-                cs_apply_rollback(ap);
-                rc = -1;
-        } else if (cs_apply_commit(ap, errstr, errstr_size) != CS_APPLY_OK) {
-                rc = -1;
-        }
-        for (size_t i = 0; i < n; i++) {
-                if (msgs[i].rejected && rc == 0)
-                        cs_error("%s:%ld: rejected: %s", path, recs[i].lineno,
-                                 msgs[i].rejected);
-                free(msgs[i].rejected);
-                msgs[i].rejected = NULL;
-        }
-        return rc;
-}
-
-int cs_loop_input(const cs_consumer_conf_t *conf, cs_apply_t *ap,
-                  const char *path, const char *prefix, char *errstr,
-                  size_t errstr_size)
-{
-        FILE *fp = fopen(path, "r");
-        size_t batch = (size_t)conf->batch_documents, n = 0;
-        input_rec_t *recs = calloc(batch, sizeof(*recs));
-        cs_apply_msg_t *msgs = calloc(batch, sizeof(*msgs));
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t len;
-        long lineno = 0;
-        int rc = -1;
-
-        if (!fp) {
-                snprintf(errstr, errstr_size, "%s: %m", path);
-                goto done;
-        }
-        if (!recs || !msgs) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto done;
-        }
-        if (cs_apply_prepare_prefix(ap, prefix, errstr, errstr_size) != CS_APPLY_OK)
-                goto done;
-        while ((len = getline(&line, &cap, fp)) > 0) {
-                json_error_t jerr;
-                json_t *rec, *key, *value;
-
-                lineno++;
-                if (!(rec = json_loadb(line, (size_t)len, JSON_ALLOW_NUL, &jerr)) ||
-                    !json_is_string(key = json_object_get(rec, "key")) ||
-                    !(value = json_object_get(rec, "value"))) {
-                        snprintf(errstr, errstr_size, "%s:%ld: not a civisync "
-                                 "NDJSON record (%s)", path, lineno,
-                                 rec ? "needs key and value" : jerr.text);
-                        json_decref(rec);
-                        goto done;
-                }
-                recs[n].lineno = lineno;
-                recs[n].key = strdup(json_string_value(key));
-                recs[n].value = json_is_null(value) ? NULL :
-                                json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                if (!recs[n].key || (!json_is_null(value) && !recs[n].value)) {
-                        json_decref(rec);
-                        n++;
-                        snprintf(errstr, errstr_size, "out of memory");
-                        goto done;
-                }
-                json_decref(rec);
-                if (++n == batch) {
-                        if (input_flush(ap, path, prefix, recs, msgs, n, errstr,
-                                        errstr_size) == -1)
-                                goto done;
-                        for (size_t i = 0; i < n; i++) {
-                                free(recs[i].key);
-                                free(recs[i].value);
-                        }
-                        n = 0;
-                }
-                if (loop_stopping) {
-                        snprintf(errstr, errstr_size, "interrupted at %s:%ld "
-                                 "(applied up to the last batch; re-running the "
-                                 "file is harmless)", path, lineno);
-                        goto done;
-                }
-        }
-        if (n && input_flush(ap, path, prefix, recs, msgs, n, errstr,
-                             errstr_size) == -1)
-                goto done;
-        if (lineno == 0 && cs_apply_begin(ap, errstr, errstr_size) == CS_APPLY_OK &&
-            cs_apply_commit(ap, errstr, errstr_size) != CS_APPLY_OK)
-                goto done;
-        rc = cs_apply_stats(ap)->rejected ? -1 : 0;
-        if (rc == -1)
-                snprintf(errstr, errstr_size, "%s: %lld record(s) rejected (see log)",
-                         path, cs_apply_stats(ap)->rejected);
-done:
-        for (size_t i = 0; recs && i < n; i++) {
-                free(recs[i].key);
-                free(recs[i].value);
-        }
-        free(recs);
-        free(msgs);
-        free(line);
-        if (fp)
-                fclose(fp);
         return rc;
 }

@@ -19,11 +19,14 @@
 #define CS_LOOP_STOPPED 1
 int cs_loop_run(const cs_consumer_conf_t *conf, cs_apply_t *ap, int once,
                 const char *resync_prefix, char *errstr, size_t errstr_size);
-/* Applies an NDJSON file written by civisync-produce --output. */
+/* Applies an NDJSON file written by civisync-produce --output ("-" =
+ * stdin); in input.c. */
 int cs_loop_input(const cs_consumer_conf_t *conf, cs_apply_t *ap,
                   const char *path, const char *prefix, char *errstr,
                   size_t errstr_size);
 /* Set by the signal handler. */
 void cs_loop_stop(void);
+/* 1 once cs_loop_stop was called. */
+int cs_loop_stopping(void);
 
 #endif

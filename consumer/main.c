@@ -35,6 +35,7 @@ static const char usage_text[] =
 "  -X name=value       librdkafka property (overrides kafka.properties)\n"
 "      --once          drain every assigned partition to its end, then exit\n"
 "      --input FILE    apply an NDJSON file from civisync-produce --output\n"
+"                      (- = stdin: civisync-produce --output - | ...)\n"
 "      --prefix PREFIX the child prefix the --input file belongs to\n"
 "      --resync PREFIX replay topic PREFIX from its beginning as a complete\n"
 "                      sync (rows no longer in the topic are removed), then\n"

@@ -40,7 +40,9 @@ static const char usage_text[] =
 "  -b, --brokers LIST  bootstrap brokers (overrides kafka.brokers)\n"
 "  -X name=value       librdkafka property (overrides kafka.properties)\n"
 "      --output FILE   write NDJSON {key, partition, value} lines to FILE\n"
-"                      instead of Kafka (atomically: FILE appears when done)\n"
+"                      instead of Kafka (atomically: FILE appears when done);\n"
+"                      - = stdout as they come (pipe into civisync-consume\n"
+"                      --input -; the summary line then goes to stderr)\n"
 "      --dry-run       read the child and count what would be sent; send\n"
 "                      nothing and leave the state untouched\n"
 "      --rebuild-state record the child as it is now as the incremental\n"
@@ -108,22 +110,25 @@ static void print_summary(const produce_opts_t *opts,
         const char *key;
         json_t *val;
         int first = 1;
+        /* With --output - the documents own stdout: the summary goes to
+         * stderr. */
+        FILE *out = opts->output && !strcmp(opts->output, "-") ? stderr : stdout;
 
-        printf("%s: prefix %s %s%s generation %lld:", PROGRAM, conf->prefix,
+        fprintf(out, "%s: prefix %s %s%s generation %lld:", PROGRAM, conf->prefix,
                opts->rebuild_state ? "rebuild-state (nothing sent)" :
                opts->complete ? "complete" : "incremental",
                opts->dry_run ? " (dry run, nothing sent)" : "",
                stats->generation);
         json_object_foreach(stats->upserts, key, val) {
                 json_t *del = json_object_get(stats->deletes, key);
-                printf("%s %s %lld/%lld", first ? "" : ",", key,
+                fprintf(out, "%s %s %lld/%lld", first ? "" : ",", key,
                        (long long)json_integer_value(val),
                        del ? (long long)json_integer_value(del) : 0LL);
                 first = 0;
         }
-        printf(" (upserts/deletes); %lld messages, %lld bytes, %.2f s\n",
-               cs_sink_sent(sink), cs_sink_bytes(sink), seconds);
-        fflush(stdout);
+        fprintf(out, " (upserts/deletes); %lld messages, %lld bytes, %.2f s\n",
+                cs_sink_sent(sink), cs_sink_bytes(sink), seconds);
+        fflush(out);
 }
 
 /* Everything one run holds; released by run_free. */

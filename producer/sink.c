@@ -31,6 +31,7 @@ struct cs_sink_s {
         FILE *fp;
         char *path;
         char *tmp_path;
+        int to_stdout;          /* path "-": a stream, no temp file */
 };
 
 static volatile sig_atomic_t sink_interrupted;
@@ -165,6 +166,20 @@ cs_sink_t *cs_sink_file_new(const char *path, char *errstr, size_t errstr_size)
         }
         sink->kind = SINK_FILE;
         sink->partition_cnt = 1;
+        if (!strcmp(path, "-")) {
+                /* A pipe: written as it goes; a write that fails (EPIPE:
+                 * SIGPIPE is ignored) fails the run, so the state only
+                 * advances when the whole output was written. */
+                sink->to_stdout = 1;
+                sink->fp = stdout;
+                signal(SIGPIPE, SIG_IGN);
+                if (!(sink->path = strdup("stdout"))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        goto fail;
+                }
+                sink->tmp_path = NULL;
+                return sink;
+        }
         sink->path = strdup(path);
         if (!sink->path ||
             asprintf(&sink->tmp_path, "%s.tmp.%ld", path, (long)getpid()) < 0) {
@@ -213,6 +228,12 @@ int cs_sink_partition_for(const cs_sink_t *sink, const char *key)
                                                    NULL);
 }
 
+/* The file's name in messages: the temp file, or "stdout". */
+static const char *sink_name(const cs_sink_t *sink)
+{
+        return sink->tmp_path ? sink->tmp_path : sink->path;
+}
+
 static int file_send(cs_sink_t *sink, const char *key, const char *value,
                      size_t value_len, int partition, char *errstr,
                      size_t errstr_size)
@@ -239,7 +260,7 @@ static int file_send(cs_sink_t *sink, const char *key, const char *value,
                 fputs("null", sink->fp);
         fputs("}\n", sink->fp);
         if (ferror(sink->fp)) {
-                snprintf(errstr, errstr_size, "%s: %s", sink->tmp_path,
+                snprintf(errstr, errstr_size, "%s: %s", sink_name(sink),
                          strerror(errno));
                 return -1;
         }
@@ -301,7 +322,7 @@ int cs_sink_flush(cs_sink_t *sink, int timeout_ms, char *errstr,
         if (sink->kind == SINK_FILE) {
                 if (fflush(sink->fp) != 0) {
                         snprintf(errstr, errstr_size, "%s: %s",
-                                 sink->tmp_path, strerror(errno));
+                                 sink_name(sink), strerror(errno));
                         return -1;
                 }
                 return 0;
@@ -332,6 +353,16 @@ int cs_sink_commit(cs_sink_t *sink, char *errstr, size_t errstr_size)
 {
         if (sink->kind != SINK_FILE)
                 return 0;
+        if (sink->to_stdout) {
+                /* A pipe cannot be fsynced: what counts is that every
+                 * byte was written to it. */
+                if (fflush(sink->fp) != 0 || ferror(sink->fp)) {
+                        snprintf(errstr, errstr_size, "stdout: %s",
+                                 strerror(errno));
+                        return -1;
+                }
+                return 0;
+        }
         if (fflush(sink->fp) != 0 || fsync(fileno(sink->fp)) != 0) {
                 snprintf(errstr, errstr_size, "%s: %s", sink->tmp_path,
                          strerror(errno));
@@ -373,7 +404,7 @@ void cs_sink_destroy(cs_sink_t *sink)
                 rd_kafka_poll(sink->rk, 0);
                 rd_kafka_destroy(sink->rk);
         }
-        if (sink->fp)
+        if (sink->fp && !sink->to_stdout)
                 fclose(sink->fp);
         if (sink->tmp_path)
                 unlink(sink->tmp_path);

@@ -12,7 +12,8 @@ typedef struct cs_sink_s cs_sink_t;
 cs_sink_t *cs_sink_kafka_new(const cs_producer_conf_t *conf, const char *topic,
                              char *errstr, size_t errstr_size);
 /* NDJSON sink: lines {"key":K,"partition":P,"value":DOC|null} written to
- * path.tmp and renamed onto path by cs_sink_commit. */
+ * path.tmp and renamed onto path by cs_sink_commit; path "-" writes them
+ * to stdout as they come (SIGPIPE ignored: a closed pipe fails the send). */
 cs_sink_t *cs_sink_file_new(const char *path, char *errstr, size_t errstr_size);
 /* Dry run: counts only. */
 cs_sink_t *cs_sink_dryrun_new(void);

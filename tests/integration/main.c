@@ -12,6 +12,7 @@ Suite *security_suite(void);
 Suite *hostile_suite(void);
 Suite *restore_suite(void);
 Suite *fullschema_suite(void);
+Suite *pipe_suite(void);
 Suite *operator_suite(void);
 Suite *safety_suite(void);
 
@@ -28,6 +29,7 @@ int main(void)
                 hostile_suite,
                 restore_suite,
                 fullschema_suite,
+                pipe_suite,
                 operator_suite,
                 safety_suite,
         };
