@@ -14,6 +14,7 @@ Suite *restore_suite(void);
 Suite *fullschema_suite(void);
 Suite *operator_suite(void);
 Suite *safety_suite(void);
+Suite *follow_suite(void);
 
 int main(void)
 {
@@ -30,6 +31,7 @@ int main(void)
                 fullschema_suite,
                 operator_suite,
                 safety_suite,
+                follow_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
