@@ -151,9 +151,16 @@ done:
         return rc;
 }
 
-static void sleep_ms(int ms)
+/* Sleeps until cs_progress_now() reaches until (if in the future). */
+static void sleep_until(double until)
 {
-        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+        double d = until - cs_progress_now();
+        struct timespec ts;
+
+        if (d <= 0)
+                return;
+        ts.tv_sec = (time_t)d;
+        ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
         /* A signal cuts the sleep short (no SA_RESTART): checked by the
          * caller. */
         nanosleep(&ts, NULL);
@@ -218,6 +225,10 @@ int cs_follow_run(const cs_producer_conf_t *conf, const char *topic)
                 conf->reconcile_interval);
         while (!follow_signals) {
                 cs_outbox_stats_t st;
+                /* Ticks every follow_interval_ms from the start of a drain
+                 * (its own time is not added to the wait). */
+                double tick = cs_progress_now() +
+                              conf->follow_interval_ms / 1000.0;
 
                 if (cs_progress_now() >= next_reconcile) {
                         if (reconcile(conf, db, sink, topic, errstr,
@@ -233,13 +244,16 @@ int cs_follow_run(const cs_producer_conf_t *conf, const char *topic)
                 if (st.rows) {
                         drained += st.rows;
                         batches++;
-                        cs_debug("outbox: %lld row(s) -> %lld document(s), "
-                                 "%lld tombstone(s)", st.rows, st.documents,
-                                 st.tombstones);
+                        cs_debug("outbox: %lld row(s) (oldest %.3f s) -> "
+                                 "%lld document(s), %lld tombstone(s); ms: "
+                                 "read %.1f, build %.1f (snapshot %.1f), "
+                                 "delivery %.1f, delete %.1f", st.rows,
+                                 st.oldest_s, st.documents, st.tombstones,
+                                 st.read_ms, st.build_ms, st.open_ms, st.flush_ms, st.delete_ms);
                 }
                 /* A full batch: more is waiting, no pause. */
                 if (st.rows < CS_OUTBOX_BATCH_MAX && !follow_signals)
-                        sleep_ms(conf->follow_interval_ms);
+                        sleep_until(tick);
         }
         cs_info("stopping on signal: %lld outbox row(s) sent in %lld "
                 "batch(es)", drained, batches);

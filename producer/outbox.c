@@ -8,6 +8,7 @@
 #include "doc.h"
 #include "log.h"
 #include "outbox.h"
+#include "progress.h"
 #include "registry.h"
 #include "snapshot.h"
 #include "triggers.h"
@@ -83,14 +84,15 @@ int cs_outbox_exists(MYSQL *db, char *errstr, size_t errstr_size)
 
 /* Reads the next batch: seqs (ascending) and rows. */
 static int read_batch(MYSQL *db, ids_t *seqs, ob_row_t **rows, size_t *n,
-                      char *errstr, size_t errstr_size)
+                      double *oldest_s, char *errstr, size_t errstr_size)
 {
         char sql[256];
         MYSQL_RES *res;
         MYSQL_ROW r;
 
         snprintf(sql, sizeof(sql), "SELECT `seq`, `tbl`, `row_id`, `root_id`, "
-                 "`old_root_id` FROM `" CS_TRIG_OUTBOX "` ORDER BY `seq` "
+                 "`old_root_id`, TIMESTAMPDIFF(MICROSECOND, `changed_at`, "
+                 "NOW(6)) FROM `" CS_TRIG_OUTBOX "` ORDER BY `seq` "
                  "LIMIT %d", CS_OUTBOX_BATCH_MAX);
         *n = 0;
         *rows = NULL;
@@ -116,6 +118,8 @@ static int read_batch(MYSQL *db, ids_t *seqs, ob_row_t **rows, size_t *n,
                 o->row_id = r[2] ? strtoll(r[2], NULL, 10) : 0;
                 o->root_id = r[3] ? strtoll(r[3], NULL, 10) : 0;
                 o->old_root_id = r[4] ? strtoll(r[4], NULL, 10) : 0;
+                if (r[5] && strtod(r[5], NULL) / 1e6 > *oldest_s)
+                        *oldest_s = strtod(r[5], NULL) / 1e6;
                 (*n)++;
         }
         mysql_free_result(res);
@@ -278,11 +282,16 @@ int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
         cs_src_t *srcs;
         size_t n = 0, src_cnt;
         int rc = -1;
+        double t = cs_progress_now(), t1;
 
         memset(stats, 0, sizeof(*stats));
         d.ents = cs_reg_entities(&d.ent_cnt);
-        if (read_batch(db, &seqs, &rows, &n, errstr, errstr_size) == -1)
+        if (read_batch(db, &seqs, &rows, &n, &stats->oldest_s, errstr,
+                       errstr_size) == -1)
                 goto done;
+        t1 = cs_progress_now();
+        stats->read_ms = (t1 - t) * 1000.0;
+        t = t1;
         if (n == 0) {
                 rc = 0;
                 goto done;
@@ -297,6 +306,7 @@ int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
                                   errstr_size)))
                 goto done;
         srcs = cs_snap_sources(snap, &src_cnt);
+        stats->open_ms = (cs_progress_now() - t) * 1000.0;
         for (size_t i = 0; i < n; i++)
                 if (map_row(&d, srcs, src_cnt, &rows[i]) == -1) {
                         snprintf(errstr, errstr_size, "out of memory");
@@ -306,8 +316,14 @@ int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
                 goto done;
         cs_snap_close(snap);
         snap = NULL;
+        t1 = cs_progress_now();
+        stats->build_ms = (t1 - t) * 1000.0;
+        t = t1;
         if (cs_sink_flush(sink, FLUSH_TIMEOUT_MS, errstr, errstr_size) == -1)
                 goto done;
+        t1 = cs_progress_now();
+        stats->flush_ms = (t1 - t) * 1000.0;
+        t = t1;
         if (crash && !strcmp(crash, "1")) {
                 cs_error("CIVISYNC_TEST_CRASH_AFTER_SEND: exiting after the "
                          "delivery of %lld document(s), before the outbox "
@@ -319,6 +335,7 @@ int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
         if (delete_seqs(db, &seqs, errstr, errstr_size) == -1)
                 goto done;
         stats->rows = (long long)n;
+        stats->delete_ms = (cs_progress_now() - t) * 1000.0;
         rc = 0;
 done:
         cs_snap_close(snap);

@@ -15,6 +15,9 @@ typedef struct cs_outbox_stats_s {
         long long rows;        /* outbox rows read (and deleted) */
         long long documents;   /* root documents sent */
         long long tombstones;  /* tombstones sent */
+        double oldest_s;       /* age of the oldest row read (changed_at) */
+        double read_ms, build_ms, flush_ms, delete_ms; /* time per phase */
+        double open_ms;        /* of build_ms: opening the snapshot */
 } cs_outbox_stats_t;
 
 /* 1 if the child's database has civisync_outbox, 0 if not, -1 on error. */
