@@ -240,6 +240,9 @@ install: all
 	sed 's|/usr/local|$(PREFIX)|g' \
 	    conf/civisync-consume.service >$(DESTDIR)$(PREFIX)/share/civisync/conf/civisync-consume.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/share/civisync/conf/civisync-consume.service
+	sed 's|/usr/local|$(PREFIX)|g' \
+	    conf/civisync-follow@.service >$(DESTDIR)$(PREFIX)/share/civisync/conf/civisync-follow@.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/civisync/conf/civisync-follow@.service
 	sed 's|/usr/local/bin|$(PREFIX)/bin|g' conf/civisync.cron.example \
 	    >$(DESTDIR)$(PREFIX)/share/civisync/conf/civisync.cron.example
 	chmod 0644 $(DESTDIR)$(PREFIX)/share/civisync/conf/civisync.cron.example
