@@ -521,6 +521,85 @@ START_TEST(test_follow_reconcile_catches_missed)
 }
 END_TEST
 
+/* The documented grants (docs/PRODUCER.md "Grants on the child"): an
+ * installing account with SELECT, TRIGGER, CREATE and INSERT (narrowed to
+ * INSERT on the outbox once it exists); the daemon's reader with SELECT
+ * and DELETE on the outbox only. */
+START_TEST(test_follow_documented_grants)
+{
+        env_t e;
+        bg_t prod = { 0 };
+        char inst[48], reader[48], text[2048];
+        char *iconf, *rconf;
+        const char *sock = getenv("CS_TEST_MYSQL_SOCKET");
+        long long cid;
+        it_run_t r;
+
+        env_open(&e, NULL);
+        it_unique(inst, sizeof(inst), "ti");
+        it_unique(reader, sizeof(reader), "tr");
+        it_exec(e.c, "CREATE USER '%s'@'localhost' IDENTIFIED BY 'i-secret'",
+                inst);
+        it_exec(e.c, "GRANT SELECT, TRIGGER, CREATE, INSERT ON `%s`.* TO "
+                "'%s'@'localhost'", e.child, inst);
+        it_exec(e.c, "CREATE USER '%s'@'localhost' IDENTIFIED BY 'r-secret'",
+                reader);
+        it_exec(e.c, "GRANT SELECT ON `%s`.* TO '%s'@'localhost'", e.child,
+                reader);
+        snprintf(text, sizeof(text), "prefix = \"%s\";\nstate_dir = "
+                 "\"%s/state\";\nchild = { socket = \"%s\"; user = \"%s\"; "
+                 "password = \"i-secret\"; database = \"%s\"; };\nkafka = { "
+                 "brokers = \"%s\"; };\n", e.prefix, it_tmpdir(), sock, inst,
+                 e.child, it_brokers());
+        iconf = strdup(it_write_file("follow-install.cfg", text));
+        snprintf(text, sizeof(text), "prefix = \"%s\";\nstate_dir = "
+                 "\"%s/state\";\nfollow_interval_ms = 50;\nchild = { socket "
+                 "= \"%s\"; user = \"%s\"; password = \"r-secret\"; database "
+                 "= \"%s\"; };\nkafka = { brokers = \"%s\"; };\n", e.prefix,
+                 it_tmpdir(), sock, reader, e.child, it_brokers());
+        rconf = strdup(it_write_file("follow-reader.cfg", text));
+
+        r = it_run("civisync-produce", "-c", iconf, "--install-triggers",
+                   NULL);
+        ck_assert_msg(r.exit_code == 0, "install exit %d: %s", r.exit_code,
+                      r.err);
+        it_run_free(&r);
+        /* Narrowed once the outbox exists, as documented. */
+        it_exec(e.c, "GRANT INSERT ON `%s`.civisync_outbox TO "
+                "'%s'@'localhost'", e.child, inst);
+        it_exec(e.c, "REVOKE INSERT ON `%s`.* FROM '%s'@'localhost'",
+                e.child, inst);
+        it_exec(e.c, "GRANT DELETE ON `%s`.civisync_outbox TO "
+                "'%s'@'localhost'", e.child, reader);
+        /* The reader cannot install. */
+        r = it_run("civisync-produce", "-c", rconf, "--install-triggers",
+                   NULL);
+        ck_assert_int_eq(r.exit_code, 1);
+        it_run_free(&r);
+        bg_start(&prod, NULL, "civisync-produce", "-c", rconf, "--follow",
+                 NULL);
+        bg_wait_log(&prod, "reconciliation (complete)");
+        cid = it_int(e.c, "SELECT MIN(id) FROM civicrm_contact");
+        /* CiviCRM's own session (here: root) fires the trigger, which runs
+         * as its definer. */
+        it_exec(e.c, "UPDATE civicrm_contact SET first_name = 'Granted' "
+                "WHERE id = %lld", cid);
+        ck_assert_int_ge(outbox_rows(&e), 1);
+        for (int i = 0; i < ARRIVE_TIMEOUT_S * 10 && outbox_rows(&e); i++)
+                usleep(100000);
+        ck_assert_int_eq(outbox_rows(&e), 0);
+        ck_assert_int_eq(bg_stop(&prod), 0);
+        consume_once(&e);
+        ck_assert_int_eq(master_has(&e, "civicrm_contact", cid,
+                                    "x.first_name = 'Granted'"), 1);
+        it_exec(e.c, "DROP USER '%s'@'localhost'", inst);
+        it_exec(e.c, "DROP USER '%s'@'localhost'", reader);
+        free(iconf);
+        free(rconf);
+        env_close(&e);
+}
+END_TEST
+
 Suite *follow_suite(void)
 {
         Suite *s = suite_create("follow");
@@ -530,6 +609,7 @@ Suite *follow_suite(void)
         tcase_add_test(tc, test_follow_delivers);
         tcase_add_test(tc, test_follow_crash_after_send);
         tcase_add_test(tc, test_follow_reconcile_catches_missed);
+        tcase_add_test(tc, test_follow_documented_grants);
         suite_add_tcase(s, tc);
         return s;
 }
