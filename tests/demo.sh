@@ -472,8 +472,9 @@ FOLLOW_CONS_PID=$!
 "$CS_BIN/civisync-produce" -c "$CS_TEST_TMPDIR/$A.cfg" --follow >"$CS_TEST_TMPDIR/logs/follow.out" 2>"$CS_TEST_TMPDIR/logs/follow.err" &
 FOLLOW_PID=$!
 trap 'kill -TERM $FOLLOW_PID $FOLLOW_CONS_PID 2>/dev/null; cs_services_stop' EXIT
-for _ in $(seq 1 300); do   # the start-up reconciliation (an incremental run) first
-        grep -q 'reconciliation (' "$CS_TEST_TMPDIR/logs/follow.err" && break
+for _ in $(seq 1 300); do   # the start-up reconciliation (an incremental run), the consumer's join
+        grep -q 'reconciliation (' "$CS_TEST_TMPDIR/logs/follow.err" &&
+                grep -q 'assigned ' "$CS_TEST_TMPDIR/logs/follow-consume.err" && break
         kill -0 $FOLLOW_PID 2>/dev/null || fail "--follow" "exited early: $(tail -n 3 "$CS_TEST_TMPDIR/logs/follow.err")"
         sleep 0.2
 done
