@@ -15,11 +15,15 @@
 #include "log.h"
 #include "outbox.h"
 #include "progress.h"
+#include "snapshot.h"
 #include "sink.h"
 #include "state.h"
 #include "triggers.h"
 
 #define PROGRAM "civisync-produce"
+/* Failures in a row (database or Kafka) after which --follow gives up and
+ * exits 1; the wait before retry n is n seconds. */
+#define FOLLOW_RETRY_MAX 10
 
 static volatile sig_atomic_t follow_signals;
 
@@ -166,6 +170,20 @@ static void sleep_until(double until)
         nanosleep(&ts, NULL);
 }
 
+/* The drain's long-lived snapshot object: sources loaded once, no
+ * transaction open between drains. */
+static cs_snap_t *open_snap(const cs_producer_conf_t *conf, MYSQL *db,
+                            char *errstr, size_t errstr_size)
+{
+        cs_snap_t *snap = cs_snap_open(db, conf->prefix, conf->batch_rows,
+                                       errstr, errstr_size);
+        if (snap && cs_snap_end(snap, errstr, errstr_size) == -1) {
+                cs_snap_close(snap);
+                return NULL;
+        }
+        return snap;
+}
+
 /* Warns when the outbox has no triggers feeding it. */
 static void check_triggers(MYSQL *db)
 {
@@ -188,7 +206,8 @@ int cs_follow_run(const cs_producer_conf_t *conf, const char *topic)
         char errstr[1024];
         cs_sink_t *sink = NULL;
         MYSQL *db = NULL;
-        int lock_fd, rc, exit_code = CS_EXIT_FAILURE;
+        cs_snap_t *snap = NULL;
+        int lock_fd, rc, exit_code = CS_EXIT_FAILURE, failures = 0;
         double next_reconcile = 0;
         long long drained = 0, batches = 0;
 
@@ -224,23 +243,69 @@ int cs_follow_run(const cs_producer_conf_t *conf, const char *topic)
                 "every %d s", conf->prefix, conf->follow_interval_ms,
                 conf->reconcile_interval);
         while (!follow_signals) {
-                cs_outbox_stats_t st;
+                cs_outbox_stats_t st = { 0 };
                 /* Ticks every follow_interval_ms from the start of a drain
                  * (its own time is not added to the wait). */
                 double tick = cs_progress_now() +
                               conf->follow_interval_ms / 1000.0;
+                int failed = 0;
 
                 if (cs_progress_now() >= next_reconcile) {
+                        /* The reconciliation reloads the schema; the
+                         * drain's snapshot is reopened after it (so a
+                         * schema change is seen from then on). */
+                        cs_snap_close(snap);
+                        snap = NULL;
                         if (reconcile(conf, db, sink, topic, errstr,
-                                      sizeof(errstr)) == -1)
+                                      sizeof(errstr)) == -1 ||
+                            !(snap = open_snap(conf, db, errstr,
+                                               sizeof(errstr))))
+                                failed = 1;
+                        else
+                                next_reconcile = cs_progress_now() +
+                                                 conf->reconcile_interval;
+                } else if (cs_outbox_drain(conf, db, snap, sink, &st, errstr,
+                                           sizeof(errstr)) == -1) {
+                        failed = 1;
+                }
+                if (failed) {
+                        /* Nothing confirmed was lost: the outbox rows stay,
+                         * the state did not advance. Reconnect and retry,
+                         * a bounded number of times in a row. */
+                        if (++failures >= FOLLOW_RETRY_MAX || follow_signals)
                                 goto fail;
-                        next_reconcile = cs_progress_now() +
-                                         conf->reconcile_interval;
+                        cs_warn("%s; retrying in %d s (%d of %d)", errstr,
+                                failures, failures, FOLLOW_RETRY_MAX);
+                        cs_snap_close(snap);
+                        snap = NULL;
+                        if (db)
+                                mysql_close(db);
+                        sleep_until(cs_progress_now() + failures);
+                        db = cs_db_connect(&conf->child, errstr,
+                                           sizeof(errstr));
+                        if (db && !(snap = open_snap(conf, db, errstr,
+                                                     sizeof(errstr)))) {
+                                mysql_close(db);
+                                db = NULL;
+                        }
+                        if (!db)
+                                cs_warn("%s", errstr);
+                        while (!db && !follow_signals &&
+                               ++failures < FOLLOW_RETRY_MAX) {
+                                sleep_until(cs_progress_now() + failures);
+                                if ((db = cs_db_connect(&conf->child, errstr,
+                                                        sizeof(errstr))) &&
+                                    !(snap = open_snap(conf, db, errstr,
+                                                       sizeof(errstr)))) {
+                                        mysql_close(db);
+                                        db = NULL;
+                                }
+                        }
+                        if (!db)
+                                goto fail;
                         continue;
                 }
-                if (cs_outbox_drain(conf, db, sink, &st, errstr,
-                                    sizeof(errstr)) == -1)
-                        goto fail;
+                failures = 0;
                 if (st.rows) {
                         drained += st.rows;
                         batches++;
@@ -249,7 +314,8 @@ int cs_follow_run(const cs_producer_conf_t *conf, const char *topic)
                                  "read %.1f, build %.1f (snapshot %.1f), "
                                  "delivery %.1f, delete %.1f", st.rows,
                                  st.oldest_s, st.documents, st.tombstones,
-                                 st.read_ms, st.build_ms, st.open_ms, st.flush_ms, st.delete_ms);
+                                 st.read_ms, st.build_ms, st.open_ms,
+                                 st.flush_ms, st.delete_ms);
                 }
                 /* A full batch: more is waiting, no pause. */
                 if (st.rows < CS_OUTBOX_BATCH_MAX && !follow_signals)
@@ -268,6 +334,7 @@ fail:
         cs_error("follow stopped: outbox rows not yet confirmed stay in "
                  CS_TRIG_OUTBOX " and are sent at the next start");
 done:
+        cs_snap_close(snap);
         cs_sink_destroy(sink);
         if (db)
                 mysql_close(db);

@@ -270,14 +270,15 @@ static int delete_seqs(MYSQL *db, const ids_t *seqs, char *errstr,
         return 0;
 }
 
-int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
+int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db,
+                    cs_snap_t *snap, cs_sink_t *sink,
                     cs_outbox_stats_t *stats, char *errstr,
                     size_t errstr_size)
 {
         drain_t d = { .conf = conf, .sink = sink, .stats = stats };
         ids_t seqs = { 0 };
         ob_row_t *rows = NULL;
-        cs_snap_t *snap = NULL;
+        int in_snap = 0;
         const char *crash = getenv("CIVISYNC_TEST_CRASH_AFTER_SEND");
         cs_src_t *srcs;
         size_t n = 0, src_cnt;
@@ -302,9 +303,9 @@ int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
         }
         /* The snapshot starts after the read: every row read is from a
          * committed transaction, so the snapshot sees its change. */
-        if (!(snap = cs_snap_open(db, conf->prefix, conf->batch_rows, errstr,
-                                  errstr_size)))
+        if (cs_snap_renew(snap, errstr, errstr_size) == -1)
                 goto done;
+        in_snap = 1;
         srcs = cs_snap_sources(snap, &src_cnt);
         stats->open_ms = (cs_progress_now() - t) * 1000.0;
         for (size_t i = 0; i < n; i++)
@@ -314,8 +315,9 @@ int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
                 }
         if (send_marked(&d, snap, errstr, errstr_size) == -1)
                 goto done;
-        cs_snap_close(snap);
-        snap = NULL;
+        in_snap = 0;
+        if (cs_snap_end(snap, errstr, errstr_size) == -1)
+                goto done;
         t1 = cs_progress_now();
         stats->build_ms = (t1 - t) * 1000.0;
         t = t1;
@@ -338,7 +340,10 @@ int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
         stats->delete_ms = (cs_progress_now() - t) * 1000.0;
         rc = 0;
 done:
-        cs_snap_close(snap);
+        if (in_snap) {
+                char ignored[256];
+                cs_snap_end(snap, ignored, sizeof(ignored));
+        }
         for (size_t i = 0; d.up && i < d.ent_cnt; i++)
                 free(d.up[i].v);
         free(d.up);

@@ -6,6 +6,7 @@
 #include <mysql.h>
 #include "conf.h"
 #include "sink.h"
+#include "snapshot.h"
 
 /* Outbox rows one drain reads at most (the rest waits for the next). */
 #define CS_OUTBOX_BATCH_MAX 5000
@@ -25,15 +26,17 @@ int cs_outbox_exists(MYSQL *db, char *errstr, size_t errstr_size);
 
 /* Reads up to CS_OUTBOX_BATCH_MAX outbox rows in seq order, maps each row
  * to its aggregate root (nested rows through the parent column the trigger
- * recorded), builds those roots' documents in one consistent snapshot as
- * an incremental run does (a root that is gone or no longer passes its
+ * recorded), builds those roots' documents in one consistent snapshot
+ * (snap, opened by the caller on db with cs_snap_open and kept between
+ * drains: renewed here, ended before returning) as an incremental run does (a root that is gone or no longer passes its
  * row filter: a tombstone), sends them, waits until every one is
  * delivered, and only then deletes exactly the outbox rows it read.
  * Returns 0 (stats filled; rows 0 when the outbox was empty) or -1 with
  * errstr; after -1 the rows are still in the outbox (sent again later).
  * Test-only: CIVISYNC_TEST_CRASH_AFTER_SEND=1 in the environment makes the
  * process _exit(1) after the delivery and before the delete. */
-int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
+int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db,
+                    cs_snap_t *snap, cs_sink_t *sink,
                     cs_outbox_stats_t *stats, char *errstr,
                     size_t errstr_size);
 
