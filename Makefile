@@ -75,7 +75,7 @@ TEST_BINS := $(BUILD)/tests/unit_tests $(BUILD)/tests/integration_tests
 # civisync-broker (the embedded test broker) is built for the tests and demo, never installed.
 INSTALL_PROGRAMS := $(filter-out bin/civisync-broker,$(PROGRAMS))
 
-.PHONY: all test unit integration demo install clean deps check-deps faults bench lint \
+.PHONY: all test unit integration demo install clean deps check-deps faults bench bench-latency lint \
         deps-build install-check fresh-check compose-check compose-trial pkgcheck pkgcheck-test
 all: $(PROGRAMS)
 
@@ -222,6 +222,12 @@ bench: deps
 	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $(BUILD)/bench/civisync-bench-lag bench/lag.c $(LDLIBS)
 	BENCH_LAG=$(CURDIR)/$(BUILD)/bench/civisync-bench-lag bench/bench.sh $(if $(N),--contacts $(N)) $(BENCH_ARGS)
 
+# bench-latency: real-time (--follow) latency under a steady write load (see docs/BENCHMARK.md).
+bench-latency: all
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $(BUILD)/bench/civisync-bench-latency bench/latency.c $(LDLIBS)
+	BENCH_LATENCY=$(CURDIR)/$(BUILD)/bench/civisync-bench-latency bench/latency.sh $(BENCH_ARGS)
+
 # install: the programs (not the test broker), the example configuration, the systemd
 # unit with its ExecStart pointing at $(PREFIX)/bin, the topic settings and the manual. The
 # manual keeps the repository's layout (README.md, docs/) so its relative links resolve; its
@@ -234,6 +240,9 @@ install: all
 	sed 's|/usr/local|$(PREFIX)|g' \
 	    conf/civisync-consume.service >$(DESTDIR)$(PREFIX)/share/civisync/conf/civisync-consume.service
 	chmod 0644 $(DESTDIR)$(PREFIX)/share/civisync/conf/civisync-consume.service
+	sed 's|/usr/local|$(PREFIX)|g' \
+	    conf/civisync-follow@.service >$(DESTDIR)$(PREFIX)/share/civisync/conf/civisync-follow@.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/civisync/conf/civisync-follow@.service
 	sed 's|/usr/local/bin|$(PREFIX)/bin|g' conf/civisync.cron.example \
 	    >$(DESTDIR)$(PREFIX)/share/civisync/conf/civisync.cron.example
 	chmod 0644 $(DESTDIR)$(PREFIX)/share/civisync/conf/civisync.cron.example

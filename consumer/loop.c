@@ -15,6 +15,12 @@
 
 #define ONCE_ASSIGN_WAIT_S 60.0
 #define RETRY_MAX_BACKOFF_S 30
+/* A batch is applied once no message came for BATCH_IDLE_MS, or when its
+ * first message is BATCH_MAX_AGE_S old, or when it is full: a steady
+ * trickle (the producer's --follow mode) is applied within a fraction of a
+ * second instead of waiting for batch_documents messages. */
+#define BATCH_IDLE_MS 20
+#define BATCH_MAX_AGE_S 0.1
 #define SUBSCRIPTION_REFRESH_S 10.0
 #define METADATA_TIMEOUT_MS 5000
 #define SEEN_INTERVAL_S 60.0          /* idle at the end: civisync_offset.seen_at */
@@ -39,6 +45,7 @@ typedef struct loop_s {
         cs_dlq_t *dlq;
         rd_kafka_message_t **batch;
         size_t batch_n;
+        double batch_started;         /* when its first message came */
         rd_kafka_topic_partition_list_t *assigned; /* .opaque: part_state_t */
         int assigned_once;            /* an assignment was received */
         const char *resync_prefix;    /* --resync: rewind this prefix once */
@@ -639,9 +646,14 @@ static rd_kafka_conf_t *consumer_conf(loop_t *lp, char *errstr,
          * read-ahead is bounded by bytes only: a per-partition message
          * floor as low as librdkafka's own makes it stop and start fetching
          * every few hundred documents, and the consumer then spends a third
-         * of a complete sync waiting for fetches. */
+         * of a complete sync waiting for fetches. A fetch that finds
+         * nothing new waits at most 50 ms (librdkafka: 500): a broker that
+         * holds a fetch that long (the embedded test broker does) would
+         * otherwise add up to half a second to the real-time (--follow)
+         * latency; idle, that is 20 small requests a second. */
         static const char *const tunables[][2] = {
                 { "session.timeout.ms", "10000" },
+                { "fetch.wait.max.ms", "50" },
                 { "queued.max.messages.kbytes", "4096" },
                 { "queued.min.messages", "1000000" },
         };
@@ -836,8 +848,11 @@ static int on_message(loop_t *lp, rd_kafka_message_t *m, char *errstr,
                 cs_progress_start(&lp->progress, lp->applied);
                 lp->progress_started = 1;
         }
+        if (lp->batch_n == 0)
+                lp->batch_started = cs_progress_now();
         lp->batch[lp->batch_n++] = m;
-        if (lp->batch_n >= (size_t)lp->conf->batch_documents)
+        if (lp->batch_n >= (size_t)lp->conf->batch_documents ||
+            cs_progress_now() - lp->batch_started >= BATCH_MAX_AGE_S)
                 return flush_batch(lp, errstr, errstr_size);
         return 0;
 }
@@ -956,7 +971,8 @@ static int consume(loop_t *lp, int once, char *errstr, size_t errstr_size)
                 if (cs_progress_now() - lp->refreshed_at >= SUBSCRIPTION_REFRESH_S &&
                     refresh_subscription(lp, errstr, errstr_size) == -1)
                         return -1;
-                m = rd_kafka_consumer_poll(lp->rk, 200);
+                m = rd_kafka_consumer_poll(lp->rk,
+                                           lp->batch_n ? BATCH_IDLE_MS : 200);
                 rc = m ? on_message(lp, m, errstr, errstr_size) :
                          on_idle(lp, once, started, errstr, errstr_size);
                 if (rc == -1)

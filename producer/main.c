@@ -11,6 +11,7 @@
 #include "incremental.h"
 #include "conf.h"
 #include "db.h"
+#include "follow.h"
 #include "kafka.h"
 #include "log.h"
 #include "progress.h"
@@ -48,6 +49,13 @@ static const char usage_text[] =
 "      --rebuild-state record the child as it is now as the incremental\n"
 "                      state, sending nothing (after civisync-restore: the\n"
 "                      master already holds every row)\n"
+"      --follow        real-time daemon: sends what the triggers record in\n"
+"                      civisync_outbox every follow_interval_ms, and runs the\n"
+"                      incremental sync at start and every reconcile_interval\n"
+"                      seconds; holds the prefix's lock (cron runs exit 3)\n"
+"      --install-triggers  create civisync_outbox and the civisync_ triggers\n"
+"                      on every synced child table (idempotent)\n"
+"      --remove-triggers   drop the civisync_ triggers (CiviCRM's stay)\n"
 "  -v, --verbose       more log output (repeatable); -q, --quiet: less\n"
 "  -h, --help          this text;  -V, --version: version\n"
 "\n"
@@ -60,15 +68,21 @@ typedef struct produce_opts_s {
         int dry_run;
         int rebuild_state;
         const char *output;
+        int follow;
+        int triggers;   /* 1 install, -1 remove */
 } produce_opts_t;
 
-enum { OPT_COMPLETE = 1000, OPT_DRY_RUN, OPT_OUTPUT, OPT_REBUILD_STATE };
+enum { OPT_COMPLETE = 1000, OPT_DRY_RUN, OPT_OUTPUT, OPT_REBUILD_STATE,
+       OPT_FOLLOW, OPT_INSTALL_TRIGGERS, OPT_REMOVE_TRIGGERS };
 
 static const struct option long_options[] = {
         { "complete", no_argument, NULL, OPT_COMPLETE },
         { "dry-run", no_argument, NULL, OPT_DRY_RUN },
         { "output", required_argument, NULL, OPT_OUTPUT },
         { "rebuild-state", no_argument, NULL, OPT_REBUILD_STATE },
+        { "follow", no_argument, NULL, OPT_FOLLOW },
+        { "install-triggers", no_argument, NULL, OPT_INSTALL_TRIGGERS },
+        { "remove-triggers", no_argument, NULL, OPT_REMOVE_TRIGGERS },
         { NULL, 0, NULL, 0 }
 };
 
@@ -81,6 +95,9 @@ static int on_option(int opt, const char *arg, void *opaque, char *errstr,
         case OPT_DRY_RUN: opts->dry_run = 1; return 0;
         case OPT_OUTPUT: opts->output = arg; return 0;
         case OPT_REBUILD_STATE: opts->rebuild_state = 1; return 0;
+        case OPT_FOLLOW: opts->follow = 1; return 0;
+        case OPT_INSTALL_TRIGGERS: opts->triggers = 1; return 0;
+        case OPT_REMOVE_TRIGGERS: opts->triggers = -1; return 0;
         default:
                 snprintf(errstr, errstr_size, PROGRAM ": unknown option");
                 return -1;
@@ -186,6 +203,16 @@ static int configure(produce_run_t *run, int argc, char **argv)
                                 run->conf.kafka.topic_prefix, run->conf.prefix,
                                 errstr, sizeof(errstr)) == -1)
                 goto usage;
+        if ((run->opts.follow || run->opts.triggers) &&
+            (run->opts.complete || run->opts.dry_run || run->opts.output ||
+             run->opts.rebuild_state ||
+             (run->opts.follow && run->opts.triggers))) {
+                snprintf(errstr, sizeof(errstr), PROGRAM ": --follow, "
+                         "--install-triggers and --remove-triggers go alone "
+                         "(not with each other, --complete, --dry-run, "
+                         "--output or --rebuild-state)");
+                goto usage;
+        }
         return -1;
 usage:
         fprintf(stderr, "%s\n", errstr);
@@ -340,6 +367,15 @@ int main(int argc, char **argv)
         cs_log_init(PROGRAM);
         if ((exit_code = configure(&run, argc, argv)) >= 0)
                 goto done;
+        /* Real-time modes (producer/follow.c): their own lock and signals. */
+        if (run.opts.triggers) {
+                exit_code = cs_follow_triggers(&run.conf, run.opts.triggers > 0);
+                goto done;
+        }
+        if (run.opts.follow) {
+                exit_code = cs_follow_run(&run.conf, run.topic);
+                goto done;
+        }
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         if ((exit_code = open_run(&run, errstr, sizeof(errstr))) >= 0) {

@@ -126,6 +126,20 @@ fail:
         return NULL;
 }
 
+int cs_snap_end(cs_snap_t *snap, char *errstr, size_t errstr_size)
+{
+        return cs_db_exec(snap->db, "COMMIT", errstr, errstr_size);
+}
+
+int cs_snap_renew(cs_snap_t *snap, char *errstr, size_t errstr_size)
+{
+        if (cs_db_exec(snap->db, "COMMIT", errstr, errstr_size) == -1 ||
+            cs_db_exec(snap->db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, "
+                       "READ ONLY", errstr, errstr_size) == -1)
+                return -1;
+        return 0;
+}
+
 int cs_snap_count(cs_snap_t *snap, long long *total, char *errstr,
                   size_t errstr_size)
 {

@@ -35,6 +35,14 @@ int cs_snap_run(cs_snap_t *snap, cs_snap_emit_cb *cb, void *opaque,
 int cs_snap_emit_ids(cs_snap_t *snap, const cs_entity_t *ent,
                      const long long *ids, size_t n, cs_snap_emit_cb *cb,
                      void *opaque, char *errstr, size_t errstr_size);
+/* Ends the snapshot's transaction, keeping the loaded sources and SQL (the
+ * connection is then in autocommit mode again). */
+int cs_snap_end(cs_snap_t *snap, char *errstr, size_t errstr_size);
+/* Ends the current transaction (if any) and opens a new consistent
+ * snapshot with the sources loaded by cs_snap_open: a schema change since
+ * then is not seen (a new cs_snap_open sees it). For a long-lived reader
+ * (--follow) that must not read information_schema for every batch. */
+int cs_snap_renew(cs_snap_t *snap, char *errstr, size_t errstr_size);
 /* Ends the transaction and frees everything. */
 void cs_snap_close(cs_snap_t *snap);
 

@@ -22,6 +22,8 @@
 #define DEFAULT_LOOKBACK_SECONDS  300
 #define DEFAULT_MAX_DOCUMENT      1000000
 #define DEFAULT_BATCH_ROWS        2000
+#define DEFAULT_FOLLOW_INTERVAL_MS 200
+#define DEFAULT_RECONCILE_INTERVAL 3600
 #define DEFAULT_BATCH_DOCUMENTS   500
 #define DEFAULT_SWEEP_HOLD_PERCENT 50
 #define DEFAULT_SWEEP_HOLD_MIN_ROWS 100
@@ -41,7 +43,8 @@ typedef struct load_ctx_s {
 
 static const char *const producer_keys[] = {
         "prefix", "state_dir", "lookback_seconds", "max_document_bytes",
-        "batch_rows", "child", "kafka", NULL};
+        "batch_rows", "follow_interval_ms", "reconcile_interval", "child",
+        "kafka", NULL};
 static const char *const consumer_keys[] = {
         "master", "kafka", "prefixes", "retired_prefixes", "batch_documents",
         "max_document_bytes", "multi_row_insert", "sweep_hold_percent",
@@ -738,6 +741,8 @@ static int load_producer(load_ctx_t *c, config_t *cfg, cs_producer_conf_t *conf)
         long long lookback = DEFAULT_LOOKBACK_SECONDS;
         long long maxdoc = DEFAULT_MAX_DOCUMENT;
         long long rows = DEFAULT_BATCH_ROWS;
+        long long follow_ms = DEFAULT_FOLLOW_INTERVAL_MS;
+        long long reconcile = DEFAULT_RECONCILE_INTERVAL;
 
         if (check_keys(c, root, NULL, producer_keys) < 0 ||
             get_str(c, root, NULL, "prefix", &prefix, 1, 0) < 0)
@@ -756,12 +761,18 @@ static int load_producer(load_ctx_t *c, config_t *cfg, cs_producer_conf_t *conf)
             get_int(c, root, NULL, "lookback_seconds", 0, INT_MAX, &lookback) < 0 ||
             get_int(c, root, NULL, "max_document_bytes", 1, MAX_DOCUMENT_LIMIT, &maxdoc) < 0 ||
             get_int(c, root, NULL, "batch_rows", 1, 1000000, &rows) < 0 ||
+            get_int(c, root, NULL, "follow_interval_ms", 10, 60000,
+                    &follow_ms) < 0 ||
+            get_int(c, root, NULL, "reconcile_interval", 1, 604800,
+                    &reconcile) < 0 ||
             load_db(c, root, "child", &conf->child) < 0 ||
             load_kafka(c, root, producer_kafka_keys, &conf->kafka) < 0)
                 return -1;
         conf->lookback_seconds = (int)lookback;
         conf->max_document_bytes = (size_t)maxdoc;
         conf->batch_rows = (int)rows;
+        conf->follow_interval_ms = (int)follow_ms;
+        conf->reconcile_interval = (int)reconcile;
         return 0;
 }
 
@@ -855,6 +866,8 @@ int cs_conf_load_producer(const char *path, cs_producer_conf_t *conf,
         conf->lookback_seconds = DEFAULT_LOOKBACK_SECONDS;
         conf->max_document_bytes = DEFAULT_MAX_DOCUMENT;
         conf->batch_rows = DEFAULT_BATCH_ROWS;
+        conf->follow_interval_ms = DEFAULT_FOLLOW_INTERVAL_MS;
+        conf->reconcile_interval = DEFAULT_RECONCILE_INTERVAL;
         if (!path) {
                 snprintf(errstr, errstr_size, "no configuration file given");
                 return -1;

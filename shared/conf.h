@@ -56,6 +56,8 @@ typedef struct cs_producer_conf_s {
         int lookback_seconds;        /* default 300 */
         size_t max_document_bytes;   /* default 1000000 */
         int batch_rows;              /* rows read per keyset page, default 2000 */
+        int follow_interval_ms;      /* --follow: outbox poll period, default 200 */
+        int reconcile_interval;      /* --follow: seconds between incremental runs, default 3600 */
 } cs_producer_conf_t;
 
 typedef struct cs_consumer_conf_s {

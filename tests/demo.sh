@@ -20,6 +20,9 @@
 #  11. disaster recovery: child_beta dropped, recreated empty (schema + seed) and rebuilt from
 #      the master by civisync-restore; verify: 0 differences; --rebuild-state, then an
 #      incremental run sends nothing
+#  12. real time: --install-triggers on child_alpha, civisync-consume as a daemon and
+#      civisync-produce --follow; a rename on the child reaches the master (time shown);
+#      both stop on SIGTERM with exit 0; --remove-triggers
 # Environment: CS_KEEP_TMP=1 keeps the temp dir (configs, logs, data dir);
 #              CS_DEMO_ALPHA_CONTACTS / CS_DEMO_BETA_CONTACTS override the sizes.
 # Exit status: 0 when every step succeeded; 1 naming the failed step otherwise.
@@ -461,12 +464,45 @@ case "$RESTORE_INCR" in
 *) fail "produce $B after the restore" "expected 0 messages: $RESTORE_INCR" ;;
 esac
 
+say "12. real time: civisync-produce --follow beside civisync-consume as a daemon"
+# Triggers record alpha's changes in civisync_outbox; --follow sends them every 200 ms.
+step "install triggers in $ADB" "$CS_BIN/civisync-produce" -c "$CS_TEST_TMPDIR/$A.cfg" --install-triggers
+"$CS_BIN/civisync-consume" -c "$CONS" >"$CS_TEST_TMPDIR/logs/follow-consume.out" 2>"$CS_TEST_TMPDIR/logs/follow-consume.err" &
+FOLLOW_CONS_PID=$!
+"$CS_BIN/civisync-produce" -c "$CS_TEST_TMPDIR/$A.cfg" --follow >"$CS_TEST_TMPDIR/logs/follow.out" 2>"$CS_TEST_TMPDIR/logs/follow.err" &
+FOLLOW_PID=$!
+trap 'kill -TERM $FOLLOW_PID $FOLLOW_CONS_PID 2>/dev/null; cs_services_stop' EXIT
+for _ in $(seq 1 300); do   # the start-up reconciliation (an incremental run), the consumer's join
+        grep -q 'reconciliation (' "$CS_TEST_TMPDIR/logs/follow.err" &&
+                grep -q 'assigned ' "$CS_TEST_TMPDIR/logs/follow-consume.err" && break
+        kill -0 $FOLLOW_PID 2>/dev/null || fail "--follow" "exited early: $(tail -n 3 "$CS_TEST_TMPDIR/logs/follow.err")"
+        sleep 0.2
+done
+RT_CID=$(sql "$ADB" -e "SELECT MAX(id) FROM civicrm_contact")
+step "edit $ADB: contact $RT_CID renamed (SQL)" sql "$ADB" -e "
+        UPDATE civicrm_contact SET first_name = 'Realtime' WHERE id = $RT_CID;
+        SELECT 'contact $RT_CID: first_name = Realtime'"
+RT_T0=$EPOCHREALTIME RT_MID=$(master_id $A civicrm_contact "$RT_CID") RT_OK=0
+for _ in $(seq 1 300); do
+        [ "$(count_where "$MASTER" civicrm_contact "id = $RT_MID AND first_name = 'Realtime'")" = 1 ] && { RT_OK=1; break; }
+        sleep 0.05
+done
+RT_SECS=$(awk -v a="$RT_T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+[ $RT_OK = 1 ] || fail "--follow" "the rename did not reach $MASTER within 15 s"
+echo "  on the master (contact $RT_MID) after $RT_SECS s, no producer or consumer run started"
+kill -TERM $FOLLOW_PID; wait $FOLLOW_PID || fail "--follow" "exit status $? on SIGTERM"
+kill -TERM $FOLLOW_CONS_PID; wait $FOLLOW_CONS_PID || fail "consume (daemon)" "exit status $? on SIGTERM"
+trap cs_services_stop EXIT
+echo "  $(tail -n 1 "$CS_TEST_TMPDIR/logs/follow.out")"
+step "remove triggers from $ADB" "$CS_BIN/civisync-produce" -c "$CS_TEST_TMPDIR/$A.cfg" --remove-triggers
+
 say "figures"
 echo "  incremental run after the edits:  $INCR_SUMMARY  ($INCR_SECS s)"
 echo "  no-change incremental run:        $NOCHANGE_SUMMARY  ($NOCHANGE_SECS s)"
 for p in "${PREFIXES[@]}"; do echo "  ${VERIFY_LINE[$p]}"; done
 echo "  after drift + --resync $A:        $RESYNC_VERIFY"
 echo "  after restoring $B:               $RESTORE_VERIFY"
+echo "  real time (--follow), child -> master: $RT_SECS s"
 echo "  demo total: $SECONDS s"
 
 say "done"

@@ -15,6 +15,7 @@ Suite *fullschema_suite(void);
 Suite *pipe_suite(void);
 Suite *operator_suite(void);
 Suite *safety_suite(void);
+Suite *follow_suite(void);
 
 int main(void)
 {
@@ -32,6 +33,7 @@ int main(void)
                 pipe_suite,
                 operator_suite,
                 safety_suite,
+                follow_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

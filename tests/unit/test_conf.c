@@ -93,6 +93,8 @@ START_TEST(test_producer_defaults)
         ck_assert_int_eq(c.lookback_seconds, 300);
         ck_assert_uint_eq(c.max_document_bytes, 1000000);
         ck_assert_int_eq(c.batch_rows, 2000);
+        ck_assert_int_eq(c.follow_interval_ms, 200);
+        ck_assert_int_eq(c.reconcile_interval, 3600);
         ck_assert_str_eq(c.child.host, "127.0.0.1");
         ck_assert_int_eq(c.child.port, 3306);
         ck_assert_ptr_null(c.child.socket);
@@ -117,6 +119,8 @@ START_TEST(test_producer_all_keys)
                 "lookback_seconds = 0;\n"
                 "max_document_bytes = 2048L;\n"
                 "batch_rows = 10;\n"
+                "follow_interval_ms = 50;\n"
+                "reconcile_interval = 5;\n"
                 "child = { socket = \"/run/mysqld/mysqld.sock\"; port = 3307;\n"
                 "  user = \"u\"; password = \"\"; database = \"d\"; };\n"
                 "kafka = { brokers = \"k:9092\"; topic_prefix = \"cs-\";\n"
@@ -128,6 +132,8 @@ START_TEST(test_producer_all_keys)
         ck_assert_int_eq(c.lookback_seconds, 0);
         ck_assert_uint_eq(c.max_document_bytes, 2048);
         ck_assert_int_eq(c.batch_rows, 10);
+        ck_assert_int_eq(c.follow_interval_ms, 50);
+        ck_assert_int_eq(c.reconcile_interval, 5);
         ck_assert_ptr_null(c.child.host); /* socket set, no host default */
         ck_assert_str_eq(c.child.socket, "/run/mysqld/mysqld.sock");
         ck_assert_int_eq(c.child.port, 3307);
@@ -281,6 +287,10 @@ START_TEST(test_wrong_types_and_ranges)
                               ":3 - 'child.port' must be between 1 and 65535 (got 70000)");
         expect_producer_error(PRODUCER_MIN "batch_rows = 0;\n",
                               ":4 - 'batch_rows' must be between 1 and");
+        expect_producer_error(PRODUCER_MIN "follow_interval_ms = 5;\n",
+                              ":4 - 'follow_interval_ms' must be between 10 and 60000");
+        expect_producer_error(PRODUCER_MIN "reconcile_interval = 0;\n",
+                              ":4 - 'reconcile_interval' must be between 1 and 604800");
         expect_producer_error(PRODUCER_MIN "lookback_seconds = 1.5;\n",
                               ":4 - 'lookback_seconds' must be an integer, not a float");
         expect_producer_error("prefix = 1;\n", ":1 - 'prefix' must be a string");
