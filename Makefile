@@ -69,7 +69,7 @@ CONSUME_LIB := $(BUILD)/libconsume.a
 PRODUCE_LIB := $(BUILD)/libproduce.a
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
-INTEG_SRC := $(wildcard tests/integration/*.c) tests/unit/jsonschema.c
+INTEG_SRC := $(wildcard tests/integration/*.c) tests/unit/jsonschema.c tests/lib/oracle.c
 TEST_BINS := $(BUILD)/tests/unit_tests $(BUILD)/tests/integration_tests
 
 # civisync-broker (the embedded test broker) is built for the tests and demo, never installed.
@@ -95,6 +95,7 @@ pkgcheck:
 pkgcheck-test:
 	$(call pkg_check,$(PKG_MODULES) $(TEST_PKG_MODULES))
 
+$(BUILD)/tests/%.o: CFLAGS += -Itests/lib
 $(BUILD)/%.o: %.c | pkgcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -191,6 +192,9 @@ integration: deps
 	$(MAKE) all $(BUILD)/tests/integration_tests
 	tests/run-integration.sh $(BUILD)/tests/integration_tests
 
+# The sync suite again on a master whose AUTO_INCREMENT steps by 2 (Galera,
+# replication setups), and a short run under innodb_autoinc_lock_mode=2.
+AUTOINC_STEP2 := --auto-increment-increment=2 --auto-increment-offset=2
 # test: lint runs last, so that a lint finding never hides the tests' own results.
 test: deps
 	$(MAKE) all $(TEST_BINS)
@@ -198,6 +202,9 @@ test: deps
 	tests/compose-check.sh
 	$(BUILD)/tests/unit_tests
 	tests/run-integration.sh $(BUILD)/tests/integration_tests
+	CS_MARIADBD_ARGS="$(AUTOINC_STEP2)" CK_RUN_SUITE=sync tests/run-integration.sh $(BUILD)/tests/integration_tests
+	CS_MARIADBD_ARGS="--innodb-autoinc-lock-mode=2" CK_RUN_SUITE=sync CK_RUN_CASE=settings \
+		tests/run-integration.sh $(BUILD)/tests/integration_tests
 	tests/compose-trial.sh
 	$(MAKE) faults FAULTS_ARGS=--short
 	$(MAKE) lint
@@ -208,7 +215,7 @@ faults: deps
 	$(MAKE) all $(LIB)
 	@mkdir -p $(BUILD)/tests
 	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $(BUILD)/tests/faults-tool \
-		$(wildcard tests/faults/*.c) $(LIB) $(LDLIBS)
+		-Itests/lib $(wildcard tests/faults/*.c) tests/lib/oracle.c $(LIB) $(LDLIBS)
 	FAULTS_TOOL=$(CURDIR)/$(BUILD)/tests/faults-tool tests/faults/run.sh $(FAULTS_ARGS)
 
 demo: deps

@@ -63,7 +63,17 @@ check() { # check DESCRIPTION COMMAND...
 }
 want() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
 
-rand_ms() { echo $(( (RANDOM * 32768 + RANDOM) % $1 )); }
+# A random delay below $1 ms in RAND_MS, from the seeded sequence. It must
+# run in the main shell: bash reseeds RANDOM in every subshell, so a draw in
+# $(...) would neither advance the sequence nor replay with FAULTS_SEED.
+# Every draw is logged to $LOGS/delays (two runs with one seed: same file).
+rand_ms() {
+        if [ "$BASHPID" != "$$" ]; then
+                bad "rand_ms called in a subshell: FAULTS_SEED could not replay it"
+        fi
+        RAND_MS=$(( (RANDOM * 32768 + RANDOM) % $1 ))
+        echo "$1 $RAND_MS" >>"$LOGS/delays"
+}
 sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 
 sql() { cs_sql "$@"; }
@@ -237,7 +247,9 @@ start_consumer() { # CONF LOGNAME [--once]
 }
 
 # One SIGKILL of a --once consumer at a random point after its assignment.
-# Returns 0 when it was killed mid-run, 2 when it had finished already.
+# Returns 0 when it was killed mid-run (its wait status says SIGKILL), 2 when
+# it had finished cleanly already, 1 (a failed check) when it had exited
+# with an error before the kill or was not killed by the SIGKILL.
 kill_point() { # CONF LOGNAME MASTER PREFIX MAXDELAY_MS INDEX
         local conf=$1 log=$2 master=$3 prefix=$4 max=$5 idx=$6 delay before after st
         local errf="$LOGS/$log.err" mark
@@ -250,18 +262,28 @@ kill_point() { # CONF LOGNAME MASTER PREFIX MAXDELAY_MS INDEX
                 sleep 0.1
                 n=$((n + 1))
         done
-        delay=$(rand_ms "$max")
+        rand_ms "$max"
+        delay=$RAND_MS
         before=$(mapped "$master" "$prefix")
         sleep_ms "$delay"
         if ! kill -0 "$CPID" 2>/dev/null; then
                 wait "$CPID"
                 st=$?
                 echo "    kill point $idx: consumer finished (exit $st) before the kill at +${delay} ms"
+                if [ "$st" != 0 ]; then
+                        bad "kill point $idx: the consumer exited $st before its kill (a crash is not a finish; see $errf)"
+                        return 1
+                fi
                 return 2
         fi
         kill -KILL "$CPID" 2>/dev/null
         wait "$CPID" 2>/dev/null
+        st=$?
         after=$(mapped "$master" "$prefix")
+        if [ "$st" != 137 ]; then
+                bad "kill point $idx: the consumer was not killed by the SIGKILL (wait status $st)"
+                return 1
+        fi
         echo "    kill point $idx: SIGKILL at +${delay} ms after assignment (mapping rows of the newest generation/all: $before -> $after)"
         echo "$idx $delay $after" >>"$LOGS/$log.points"
         return 0
@@ -290,6 +312,8 @@ scenario_kill_complete() { # N CONTACTS MAX_DELAY_MS
                 if [ $rc = 0 ]; then
                         i=$((i + 1))
                         KILLS=$((KILLS + 1))
+                elif [ $rc = 1 ]; then
+                        i=$((i + 1))
                 else
                         # The sync finished between kills: start another one.
                         produce "$KC_PROD" kc-produce --complete || bad "kc: producer rerun"
@@ -303,9 +327,19 @@ scenario_kill_complete() { # N CONTACTS MAX_DELAY_MS
                 cmp -s "$LOGS/kc.master-u.dump" "$LOGS/kc.ref-u.dump"
         check "kc: no dead letters" test "$(dlq_count faults.dlq-kc)" = 0
         check "kc: nothing parked" test "$(sql kc_master -e 'SELECT (SELECT COUNT(*) FROM civisync_parked) + (SELECT COUNT(*) FROM civisync_parked_doc)')" = 0
-        local distinct
+        # The kills landed at different points of the run: at least two
+        # (a quarter of them in the full form) distinct mapping states, and
+        # at least one inside a sync (some rows mapped, not the final state).
+        local distinct inside final want_distinct=$(( n / 4 > 2 ? n / 4 : 2 ))
+        final=$(mapped kc_master kc)
         distinct=$(awk '{print $3}' "$LOGS/kc-consume.points" 2>/dev/null | sort -u | wc -l)
-        say "  $n kill points, $distinct distinct progress states at the kills (seed $SEED)"
+        inside=$(awk -v f="$final" '$3 != f && $3 != "NULL" && $3 !~ /^0\// {n++} END {print n + 0}' \
+                "$LOGS/kc-consume.points" 2>/dev/null)
+        say "  $n kill points, $distinct distinct progress states at the kills, $inside inside a sync (final $final; seed $SEED)"
+        check "kc: $distinct distinct progress states at the kills (want >= $want_distinct)" \
+                test "$distinct" -ge "$want_distinct"
+        check "kc: $inside kill(s) inside a sync (some rows mapped, not all; want >= 1)" \
+                test "${inside:-0}" -ge 1
 }
 
 scenario_kill_incremental() { # ROUNDS KILLS_PER_ROUND MAX_DELAY_MS
@@ -322,6 +356,8 @@ scenario_kill_incremental() { # ROUNDS KILLS_PER_ROUND MAX_DELAY_MS
                         if [ $rc = 0 ]; then
                                 i=$((i + 1))
                                 KILLS=$((KILLS + 1))
+                        elif [ $rc = 1 ]; then
+                                i=$((i + 1))
                         else
                                 mutate_child kc_child $((r + 20 + i))
                                 produce "$KC_PROD" kc-produce "${INCR_ARGS[@]}" || bad "kc round $r: producer rerun"
@@ -334,11 +370,15 @@ scenario_kill_incremental() { # ROUNDS KILLS_PER_ROUND MAX_DELAY_MS
 }
 
 scenario_producer_kill() { # N MAX_DELAY_MS
-        local n=$1 i delay st before
+        local n=$1 i=0 tries=0 killed=0 delay st before
         say "producer SIGKILL mid-run ($n times)"
         [ -n "${KC_PROD:-}" ] || { bad "producer_kill needs kill_complete first"; return; }
         mutate_child kc_child 40
-        for i in $(seq 1 "$n"); do
+        # Until n kills landed (at most 3n runs): a run that finished before
+        # its delay is not a kill, and the scenario must prove n kills.
+        while [ $killed -lt "$n" ] && [ $tries -lt $((3 * n)) ]; do
+                tries=$((tries + 1))
+                i=$tries
                 cp "$CS_TEST_TMPDIR/state/kc.state.json" "$LOGS/kc.state.before"
                 before=$( { wc -l <"$LOGS/pk-produce.err"; } 2>/dev/null || echo 0)
                 "$CS_BIN/civisync-produce" -c "$KC_PROD" --complete >>"$LOGS/pk-produce.out" 2>>"$LOGS/pk-produce.err" &
@@ -346,19 +386,24 @@ scenario_producer_kill() { # N MAX_DELAY_MS
                 local w=0
                 until tail -n +"$((before + 1))" "$LOGS/pk-produce.err" | grep -q "complete sync of prefix" ||
                       ! kill -0 $pid 2>/dev/null || [ $w -gt 100 ]; do sleep 0.05; w=$((w + 1)); done
-                delay=$(rand_ms "$2")
+                rand_ms "$2"
+                delay=$RAND_MS
                 sleep_ms "$delay"
-                if kill -KILL $pid 2>/dev/null; then
-                        wait $pid 2>/dev/null
-                        echo "    producer kill $i: SIGKILL at +${delay} ms into the replay"
+                kill -KILL $pid 2>/dev/null
+                wait $pid 2>/dev/null
+                st=$?
+                if [ "$st" = 137 ]; then
+                        killed=$((killed + 1))
+                        echo "    producer kill $i: SIGKILL at +${delay} ms into the replay (wait status 137)"
                         check "producer kill $i: state file byte-identical" cmp -s "$LOGS/kc.state.before" "$CS_TEST_TMPDIR/state/kc.state.json"
                         KILLS=$((KILLS + 1))
+                elif [ "$st" = 0 ]; then
+                        echo "    producer kill $i: the run had finished (exit 0) before +${delay} ms"
                 else
-                        wait $pid
-                        st=$?
-                        echo "    producer kill $i: the run had finished (exit $st) before +${delay} ms"
+                        bad "producer kill $i: the run exited $st before its kill (see $LOGS/pk-produce.err)"
                 fi
         done
+        check "producer: $killed of $n kills landed mid-run (in $tries runs)" test "$killed" = "$n"
         check "producer: the run after the kills succeeds (lock released)" produce "$KC_PROD" pk-produce --complete
         check "producer: state advanced by that run" test "$(state_gen kc)" != "$(sed -n 's/^  "generation": \([0-9]*\).*/\1/p' "$LOGS/kc.state.before")"
         check "producer: consumer converges" consume_once "$KC_CONS" kc-consume
@@ -430,7 +475,7 @@ scenario_master_restart() {
                 gen=$(state_gen mr)
                 start_consumer "$cons" mr-consume
                 wait_log "$LOGS/mr-consume.err" "complete sync generation $gen begins" 60
-                delay=$(rand_ms 2000)
+                rand_ms 2000; delay=$RAND_MS
                 sleep_ms "$delay"
                 echo "    outage $i at +${delay} ms into generation $gen (mapping rows $(mapped mr_master mr))"
                 restart_mariadb 3
@@ -531,7 +576,7 @@ scenario_two_consumers() {
                 sleep 0.05
                 n=$((n + 1))
         done
-        delay=$(rand_ms 250)
+        rand_ms 250; delay=$RAND_MS
         sleep_ms "$delay"
         kill -KILL $pa 2>/dev/null
         wait $pa 2>/dev/null

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 
 #include "harness.h"
+#include "oracle.h"
 
 static const char *env(const char *name)
 {
@@ -300,14 +301,82 @@ long long it_mapped_rows(MYSQL *master, const char *prefix, const char *table)
                       prefix, table, table);
 }
 
+/* Name of the database a connection uses. */
+static void db_name(MYSQL *db, char *out, size_t size)
+{
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+
+        ck_assert_msg(mysql_query(db, "SELECT DATABASE()") == 0 &&
+                      (res = mysql_store_result(db)), "SELECT DATABASE(): %s",
+                      mysql_error(db));
+        row = mysql_fetch_row(res);
+        ck_assert_msg(row && row[0], "connection has no database");
+        snprintf(out, size, "%s", row[0]);
+        mysql_free_result(res);
+}
+
+long it_assert_same(const char *child_db, const char *master_db, const char *prefix)
+{
+        char report[4096], errstr[1024];
+        long rows = 0, diffs;
+        MYSQL *db = it_connect(master_db);
+
+        diffs = orc_compare(db, child_db, master_db, prefix, &rows, report,
+                            sizeof(report), errstr, sizeof(errstr));
+        mysql_close(db);
+        ck_assert_msg(diffs != -1, "%s", errstr);
+        ck_assert_msg(diffs == 0, "%s: %ld line(s) differ between child %s and master "
+                      "%s (independent oracle, %ld child rows), first:\n%s", prefix,
+                      diffs, child_db, master_db, rows, report);
+        ck_assert_msg(rows > 0, "%s: the oracle compared no rows", prefix);
+        return rows;
+}
+
 void it_assert_synced(MYSQL *child, MYSQL *master, const char *prefix)
 {
+        char cdb[128], mdb[128];
+
         for (int i = 0; it_synced_tables[i]; i++) {
                 long long want = it_child_rows(child, it_synced_tables[i]);
                 long long have = it_mapped_rows(master, prefix, it_synced_tables[i]);
                 ck_assert_msg(want == have, "%s %s: child has %lld rows, master %lld",
                               prefix, it_synced_tables[i], want, have);
         }
+        db_name(child, cdb, sizeof(cdb));
+        db_name(master, mdb, sizeof(mdb));
+        it_assert_same(cdb, mdb, prefix);
+}
+
+void it_prefix_digest(MYSQL *master, const char *prefix, const char *table,
+                      char *out, size_t size)
+{
+        char cols[8192] = "", sql[12288];
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        size_t len = 0;
+
+        it_exec(master, "SET SESSION group_concat_max_len = 1073741824");
+        snprintf(sql, sizeof(sql), "SELECT COLUMN_NAME FROM information_schema.COLUMNS "
+                 "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '%s' "
+                 "ORDER BY ORDINAL_POSITION", table);
+        ck_assert_msg(mysql_query(master, sql) == 0 && (res = mysql_store_result(master)),
+                      "%s: %s", sql, mysql_error(master));
+        while ((row = mysql_fetch_row(res)))
+                len += (size_t)snprintf(cols + len, sizeof(cols) - len, ", QUOTE(t.`%s`)",
+                                        row[0]);
+        mysql_free_result(res);
+        ck_assert_msg(len > 0 && len < sizeof(cols), "%s: no columns", table);
+        snprintf(sql, sizeof(sql), "SELECT CONCAT(COUNT(*), ':', COALESCE(MD5(GROUP_CONCAT("
+                 "CONCAT_WS(0x1f, m.child_entity_id%s) ORDER BY m.child_entity_id "
+                 "SEPARATOR 0x1e)), '-')) FROM `mapping_master_%s` m LEFT JOIN `%s` t "
+                 "ON t.id = m.master_entity_id WHERE m.entity_table = '%s'", cols,
+                 prefix, table, table);
+        ck_assert_msg(mysql_query(master, sql) == 0 && (res = mysql_store_result(master)),
+                      "%s: %s", sql, mysql_error(master));
+        row = mysql_fetch_row(res);
+        snprintf(out, size, "%s", row && row[0] ? row[0] : "?");
+        mysql_free_result(res);
 }
 
 void it_master_and_child(char *master, char *child, size_t size,

@@ -48,8 +48,20 @@ extern const char *const it_synced_tables[];
 long long it_child_rows(MYSQL *child, const char *table);
 /* Rows of table on the master that prefix's mapping names. */
 long long it_mapped_rows(MYSQL *master, const char *prefix, const char *table);
-/* Every synced table: child rows == mapped master rows (test fails if not). */
+/* Every synced table: child rows == mapped master rows, then the content
+ * check it_assert_same (the test fails if not). */
 void it_assert_synced(MYSQL *child, MYSQL *master, const char *prefix);
+/* The independent oracle (tests/lib/oracle.c): every synced row of child_db,
+ * column by column, against the master row prefix's mapping names, with
+ * references translated by the tests' own rules. Fails the test with the
+ * first differing lines; returns the number of child rows compared (> 0). */
+long it_assert_same(const char *child_db, const char *master_db, const char *prefix);
+
+/* A digest of prefix's rows of table on the master: every column of every
+ * mapped row, ids included, with the mapping itself ("<rows>:<md5>"). Equal
+ * digests: not one byte of that prefix's rows (or mapping) changed. */
+void it_prefix_digest(MYSQL *master, const char *prefix, const char *table,
+                      char *out, size_t size);
 
 /* Writes text to a file of that name in the harness's temp dir; returns its
  * path (a static buffer, one of 16 reused in turn). */

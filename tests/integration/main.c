@@ -4,6 +4,7 @@
 
 Suite *sync_suite(void);
 Suite *consume_suite(void);
+Suite *recovery_suite(void);
 Suite *incremental_suite(void);
 Suite *verify_suite(void);
 Suite *topics_it_suite(void);
@@ -22,6 +23,7 @@ int main(void)
         Suite *(*const suites[])(void) = {
                 sync_suite,
                 consume_suite,
+                recovery_suite,
                 incremental_suite,
                 verify_suite,
                 topics_it_suite,

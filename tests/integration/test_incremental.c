@@ -89,8 +89,10 @@ static void env_open_sql(env_t *e, const char *schema_args, const char *pextra,
         e->c = it_connect(e->child);
 }
 
+/* Ends a test: the whole child against the master (tests/lib/oracle.c). */
 static void env_close(env_t *e)
 {
+        it_assert_same(e->child, e->master, e->prefix);
         mysql_close(e->m);
         mysql_close(e->c);
         free(e->pconf);

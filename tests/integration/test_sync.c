@@ -23,6 +23,48 @@ static void consume_ok(const char *conf)
         it_run_free(&r);
 }
 
+/* The test server runs with the options the harness was asked for: its own
+ * tmpdir inside the harness's temp dir (nothing else on the machine shares
+ * its temporary files), and every --name=value of $CS_MARIADBD_ARGS (make
+ * test runs the sync suite again with auto_increment_increment=2/offset 2,
+ * and with innodb_autoinc_lock_mode=2: the consumer's multi-row id step and
+ * its row-by-row fallback). */
+START_TEST(test_server_settings)
+{
+        const char *args = getenv("CS_MARIADBD_ARGS");
+        char *copy = strdup(args ? args : ""), *save = NULL, *tok, tmp[512];
+        MYSQL *db = it_connect(NULL);
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        int checked = 0;
+
+        ck_assert_msg(mysql_query(db, "SELECT @@tmpdir") == 0 &&
+                      (res = mysql_store_result(db)), "%s", mysql_error(db));
+        row = mysql_fetch_row(res);
+        snprintf(tmp, sizeof(tmp), "%s/tmp", it_tmpdir());
+        ck_assert_msg(row && row[0] && !strncmp(row[0], tmp, strlen(tmp)),
+                      "server tmpdir %s, want %s", row && row[0] ? row[0] : "NULL", tmp);
+        mysql_free_result(res);
+        for (tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+                char name[128], *eq;
+                long long want;
+                if (strncmp(tok, "--", 2) || !(eq = strchr(tok, '=')))
+                        continue;
+                snprintf(name, sizeof(name), "%.*s", (int)(eq - tok - 2), tok + 2);
+                for (char *p = name; *p; p++)
+                        if (*p == '-')
+                                *p = '_';
+                want = strtoll(eq + 1, NULL, 10);
+                ck_assert_int_eq(it_int(db, "SELECT @@GLOBAL.%s", name), want);
+                checked++;
+        }
+        if (args && *args)
+                ck_assert_msg(checked > 0, "CS_MARIADBD_ARGS '%s': nothing checked", args);
+        mysql_close(db);
+        free(copy);
+}
+END_TEST
+
 /* Two different children and a third with the same data as the first
  * (same group and tag names, same external identifiers) all land whole. */
 START_TEST(test_three_children_one_master)
@@ -281,12 +323,19 @@ Suite *sync_suite(void)
 
         tcase_set_timeout(tc, 600);
         tcase_add_checked_fixture(tc, create_dead_letter_topic, NULL);
-        tcase_add_test(tc, test_three_children_one_master);
         tcase_add_test(tc, test_columns_verbatim_and_references_translated);
         tcase_add_test(tc, test_idempotent_and_sweep);
         tcase_add_test(tc, test_multi_partition_topic);
         tcase_add_test(tc, test_file_transport);
         tcase_add_test(tc, test_exit_codes_and_errors);
+        suite_add_tcase(s, tc);
+        /* The short form of make test's runs under other server settings:
+         * CK_RUN_SUITE=sync CK_RUN_CASE=settings. */
+        tc = tcase_create("settings");
+        tcase_set_timeout(tc, 600);
+        tcase_add_checked_fixture(tc, create_dead_letter_topic, NULL);
+        tcase_add_test(tc, test_server_settings);
+        tcase_add_test(tc, test_three_children_one_master);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -24,6 +24,8 @@
 # Optional input:
 #   CS_BROKER_ARGS          extra arguments for civisync-broker (word-split), e.g.
 #                           "--topic civisync.alpha --topic civisync.beta"
+#   CS_MARIADBD_ARGS        extra mariadbd options (word-split), e.g.
+#                           "--innodb-autoinc-lock-mode=2 --auto-increment-increment=2"
 #   CS_KEEP_TMP=1           keep the temp dir (data dir, logs, configs) after stop
 #   CS_TEST_QUIET=1         suppress progress messages
 #
@@ -67,6 +69,8 @@ _cs_admin_sql() {
 # Starts the test mariadbd in the background on $CS_TEST_TMPDIR/data, the
 # socket and $CS_TEST_MYSQL_PORT, and sets _CS_MARIADBD_PID. The one place
 # its options are spelled (cs_services_start, and the fault suite's restart).
+# Its temporary files go to its own $CS_TEST_TMPDIR/tmp (nothing else on the
+# machine shares them); $CS_MARIADBD_ARGS adds options (word-split).
 cs_mariadbd_launch() {
         local mariadbd_bin; mariadbd_bin=$(command -v mariadbd || echo /usr/sbin/mariadbd)
         local tls=()
@@ -76,8 +80,9 @@ cs_mariadbd_launch() {
         # tmpdir, so servers of parallel runs sharing /tmp lose each other's
         # temporary tables ("Error on delete of '/tmp/#sql-temptable-...'").
         mkdir -p "$CS_TEST_TMPDIR/tmp"
+        # shellcheck disable=SC2086
         "$mariadbd_bin" --no-defaults --datadir="$CS_TEST_TMPDIR/data" "${tls[@]}" \
-                --tmpdir="$CS_TEST_TMPDIR/tmp" \
+                --tmpdir="$CS_TEST_TMPDIR/tmp" ${CS_MARIADBD_ARGS:-} \
                 --socket="$CS_TEST_MYSQL_SOCKET" --port="$CS_TEST_MYSQL_PORT" --bind-address=127.0.0.1 \
                 --user="$(id -un)" --pid-file="$CS_TEST_TMPDIR/mariadbd.pid" \
                 --log-error="$CS_TEST_TMPDIR/mariadbd.err" \
