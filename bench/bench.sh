@@ -35,8 +35,9 @@
 #   6. checks: the master's mapping table has as many rows per table as the child has
 #      (a mismatch is a FAIL row "master matches child", e.g. documents sent to the dead letter).
 # Prints one table (figure, target, baseline, ratio, PASS/FAIL) and writes it as JSON to
-# bench/results/<UTC timestamp>.json. Exit status: 0 when every measurement ran (targets may
-# FAIL), 1 when a run itself broke (a program failed or timed out, the broker dropped data).
+# bench/results/<UTC timestamp>.json. Exit status: 0 when every measurement ran (performance
+# targets may FAIL), 1 when a run itself broke (a program failed or timed out, the broker
+# dropped data) or a correctness check failed (master != child).
 set -u
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -810,4 +811,14 @@ json="$here/results/$STAMP.json"
 } >"$json"
 say "results written to ${json#"$repo"/}"
 [ "$KEEP" = 1 ] && say "logs kept in $LOGS"
-exit $BROKEN
+# A correctness check that failed (master != child) fails the run too: a
+# fast benchmark of a wrong result is not a result.
+WRONG=0
+for i in "${!F_KEY[@]}"; do
+        case "${F_KEY[$i]}:${F_RESULT[$i]}" in
+        *master_matches_child*:FAIL) WRONG=1 ;;
+        esac
+done
+[ $WRONG = 1 ] && say "FAILED: the master does not match the child (see the table)"
+[ $BROKEN = 1 ] || [ $WRONG = 1 ] && exit 1
+exit 0

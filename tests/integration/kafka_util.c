@@ -189,6 +189,8 @@ int ku_read_all(const char *topic, ku_msg_t **out)
                         k->h_topic = header(m, "civisync-topic");
                         k->h_partition = header(m, "civisync-partition");
                         k->h_offset = header(m, "civisync-offset");
+                        k->h_value_bytes = header(m, "civisync-value-bytes");
+                        k->h_value_omitted = header(m, "civisync-value-omitted");
                         if (m->offset + 1 == high[m->partition])
                                 remaining--;
                 }
@@ -212,6 +214,8 @@ void ku_msgs_free(ku_msg_t *msgs, int n)
                 free(msgs[i].h_topic);
                 free(msgs[i].h_partition);
                 free(msgs[i].h_offset);
+                free(msgs[i].h_value_bytes);
+                free(msgs[i].h_value_omitted);
         }
         free(msgs);
 }

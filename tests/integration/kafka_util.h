@@ -27,6 +27,8 @@ typedef struct ku_msg_s {
         char *h_topic;      /* civisync-topic */
         char *h_partition;  /* civisync-partition */
         char *h_offset;     /* civisync-offset */
+        char *h_value_bytes;   /* civisync-value-bytes */
+        char *h_value_omitted; /* civisync-value-omitted ("1" or "") */
 } ku_msg_t;
 
 /* Reads every message of every partition of topic, from the beginning to

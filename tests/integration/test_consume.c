@@ -133,6 +133,33 @@ START_TEST(test_dead_letters_each_kind)
                 ck_assert_str_eq(msgs[hit].h_partition, "0");
                 ck_assert_ptr_nonnull(msgs[hit].h_offset);
         }
+        /* Each dead letter carries the original value byte for byte (all are
+         * below the 900,000-byte copy limit), and its size header says so. */
+        {
+                ku_msg_t *orig;
+                int on = ku_read_all(topic, &orig);
+                for (int i = 0; i < n; i++) {
+                        long long off = strtoll(msgs[i].h_offset, NULL, 10);
+                        int hit = -1;
+                        for (int j = 0; j < on; j++)
+                                if (orig[j].offset == off)
+                                        hit = j;
+                        ck_assert_msg(hit >= 0, "%s: offset %lld not on %s", msgs[i].key,
+                                      off, topic);
+                        ck_assert_ptr_nonnull(msgs[i].h_value_bytes);
+                        ck_assert_ptr_nonnull(msgs[i].h_value_omitted);
+                        ck_assert_str_eq(msgs[i].h_value_omitted, "");
+                        ck_assert_int_eq(strtoll(msgs[i].h_value_bytes, NULL, 10),
+                                         (long long)orig[hit].value_len);
+                        ck_assert_int_eq(msgs[i].value_len, orig[hit].value_len);
+                        ck_assert_msg(!memcmp(msgs[i].value, orig[hit].value,
+                                              orig[hit].value_len),
+                                      "%s: dead-lettered value differs from the original",
+                                      msgs[i].key);
+                        ck_assert_str_eq(msgs[i].key, orig[hit].key);
+                }
+                ku_msgs_free(orig, on);
+        }
         ku_msgs_free(msgs, n);
 
         m = it_connect(master);

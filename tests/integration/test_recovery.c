@@ -107,6 +107,21 @@ START_TEST(test_resync_both_paths)
                 ck_assert_int_eq(it_int(m, "SELECT replays_completed FROM civisync_prefix WHERE prefix = 'ct3a'"), round + 1);
                 ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_offset WHERE prefix = 'ct3a' AND replay_end IS NOT NULL"), 0);
         }
+        /* After the operator's reset the consumer committed every partition
+         * to its end again, with civisync's own commit metadata. */
+        {
+                char group[128];
+                long long offs[2], lo, hi;
+                int ours[2];
+                snprintf(group, sizeof(group), "g_%s", master);
+                ku_committed(group, "civisync.ct3a", 2, offs, ours);
+                for (int p = 0; p < 2; p++) {
+                        ku_watermarks("civisync.ct3a", p, &lo, &hi);
+                        ck_assert_int_gt(hi, 0);
+                        ck_assert_int_eq(offs[p], hi);
+                        ck_assert_int_eq(ours[p], 1);
+                }
+        }
         /* The other prefix: not one byte changed by either replay (the
          * extra contacts were the only other change, and they are gone). */
         {
