@@ -318,7 +318,7 @@ static void db_name(MYSQL *db, char *out, size_t size)
 
 long it_assert_same(const char *child_db, const char *master_db, const char *prefix)
 {
-        char report[4096], errstr[1024];
+        char report[1536], errstr[1024];
         long rows = 0, diffs;
         MYSQL *db = it_connect(master_db);
 

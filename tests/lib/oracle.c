@@ -261,9 +261,10 @@ static int table_exists(MYSQL *db, const char *schema, const char *table,
         return 0;
 }
 
-/* Column names of a table or derived-table source: malloc'd array. */
+/* Column names of a table or derived-table source: malloc'd array; types
+ * (if not NULL) gets a malloc'd array of their field types. */
 static int source_columns(MYSQL *db, const char *src, char ***names, size_t *n,
-                          char *errstr, size_t errstr_size)
+                          int **types, char *errstr, size_t errstr_size)
 {
         char sql[2048];
         MYSQL_RES *res;
@@ -275,10 +276,13 @@ static int source_columns(MYSQL *db, const char *src, char ***names, size_t *n,
         *n = mysql_num_fields(res);
         f = mysql_fetch_fields(res);
         *names = calloc(*n ? *n : 1, sizeof(char *));
+        if (types && (*types = calloc(*n ? *n : 1, sizeof(int))))
+                for (size_t i = 0; i < *n; i++)
+                        (*types)[i] = (int)f[i].type;
         for (size_t i = 0; i < *n && *names; i++)
                 (*names)[i] = strdup(f[i].name);
         mysql_free_result(res);
-        return *names ? 0 : -1;
+        return *names && (!types || *types) ? 0 : -1;
 }
 
 static void free_names(char **names, size_t n)
@@ -491,7 +495,7 @@ static int dump_table(ctx_t *x, const otable_t *t)
         char **own = NULL, **other = NULL, **cols = NULL;
         size_t nown = 0, nother = 0, ncols = 0;
         size_t *width = NULL;
-        int *idx = NULL, rc = -1;
+        int *idx = NULL, *own_type = NULL, *other_type = NULL, *midnight = NULL, rc = -1;
         MYSQL_RES *res;
         MYSQL_ROW row;
 
@@ -500,21 +504,23 @@ static int dump_table(ctx_t *x, const otable_t *t)
                 return -1;
         if (!src[0])
                 return 0;
-        if (source_columns(x->db, src, &own, &nown, x->errstr, x->errstr_size) == -1)
+        if (source_columns(x->db, src, &own, &nown, &own_type, x->errstr,
+                           x->errstr_size) == -1)
                 return -1;
         if (x->other_db) {
                 if (source_of(x->db, x->other_db, t->table, !child, osrc, sizeof(osrc),
                               x->errstr, x->errstr_size) == -1)
                         goto out;
-                if (osrc[0] && source_columns(x->db, osrc, &other, &nother, x->errstr,
-                                              x->errstr_size) == -1)
+                if (osrc[0] && source_columns(x->db, osrc, &other, &nother, &other_type,
+                                              x->errstr, x->errstr_size) == -1)
                         goto out;
         }
         /* compared columns: own ∩ other's (if known), without id, in name order */
         cols = calloc(nown ? nown : 1, sizeof(char *));
         idx = calloc(nown ? nown : 1, sizeof(int));
         width = calloc(nown ? nown : 1, sizeof(size_t));
-        if (!cols || !idx || !width)
+        midnight = calloc(nown ? nown : 1, sizeof(int));
+        if (!cols || !idx || !width || !midnight)
                 goto out;
         for (size_t i = 0; i < nown; i++)
                 if (strcmp(own[i], "id") && (!other || has_name(other, nother, own[i])))
@@ -525,6 +531,15 @@ static int dump_table(ctx_t *x, const otable_t *t)
                 for (size_t i = 0; i < nown; i++)
                         if (own[i] == cols[k])
                                 idx[k] = (int)i;
+                /* A child DATE into a master DATETIME/TIMESTAMP: stored as
+                 * that date at midnight (docs/FORMAT.md §10). */
+                if (child && other)
+                        for (size_t i = 0; i < nother; i++)
+                                if (!strcmp(other[i], cols[k]) &&
+                                    own_type[idx[k]] == MYSQL_TYPE_DATE &&
+                                    (other_type[i] == MYSQL_TYPE_DATETIME ||
+                                     other_type[i] == MYSQL_TYPE_TIMESTAMP))
+                                        midnight[k] = 1;
                 if (r && r->rule == R_QUAL)
                         width[k] = char_width(x->db, child && x->other_db ? x->other_db :
                                               x->self_db, t->table, cols[k]);
@@ -571,6 +586,8 @@ static int dump_table(ctx_t *x, const otable_t *t)
                                 }
                                 put_value(x, t, rule_of(t, cols[k]), row, len, idx[k],
                                           idx, cols, ncols, width[k]);
+                                if (midnight[k] && row[idx[k]] && !rule_of(t, cols[k]))
+                                        fputs(" 00:00:00", x->out);
                         }
                         fputc('\n', x->out);
                 }
@@ -593,6 +610,9 @@ out:
         free(cols);
         free(idx);
         free(width);
+        free(midnight);
+        free(own_type);
+        free(other_type);
         free_names(own, nown);
         free_names(other, nother);
         return rc;
@@ -652,7 +672,7 @@ static void report_line(char *report, size_t size, size_t *used, const char *who
         int n;
         if (*used + 1 >= size)
                 return;
-        n = snprintf(report + *used, size - *used, "%s %.400s\n", who, line);
+        n = snprintf(report + *used, size - *used, "%s %.300s\n", who, line);
         if (n > 0)
                 *used += (size_t)n < size - *used ? (size_t)n : size - *used - 1;
 }
