@@ -335,6 +335,7 @@ typedef struct ent_run_s {
         const cs_entity_t *ent;
         cs_table_t ctbl, mtbl;
         int have_c, have_m;
+        int legacy;                /* 4.2 child: activity contacts synthesized */
         vcol_t *cols;
         size_t col_cnt;
         int has_idlist;
@@ -431,7 +432,24 @@ static void child_sql(run_t *r, const ent_run_t *e)
         snprintf(r->sql, SQL_MAX, "SELECT `id`");
         for (size_t i = 0; i < e->col_cnt; i++)
                 append(r->sql, SQL_MAX, ", `%s`", e->cols[i].name);
-        append(r->sql, SQL_MAX, " FROM `%s` WHERE 1 = 1", ent->table);
+        if (e->legacy) {
+                /* The rows an older child's producer synthesizes (the
+                 * registry's legacy descriptor, FORMAT.md §17). */
+                const cs_legacy_t *lg = ent->legacy;
+                append(r->sql, SQL_MAX, " FROM (");
+                for (const cs_legacy_branch_t *b = lg->branches; b->table; b++) {
+                        append(r->sql, SQL_MAX, "%sSELECT ",
+                               b == lg->branches ? "" : " UNION ALL ");
+                        for (size_t c = 0; lg->columns[c]; c++)
+                                append(r->sql, SQL_MAX, "%s%s AS `%s`", c ? ", " : "",
+                                       b->exprs[c], lg->columns[c]);
+                        append(r->sql, SQL_MAX, " FROM `%s`", b->table);
+                        if (b->where)
+                                append(r->sql, SQL_MAX, " WHERE %s", b->where);
+                }
+                append(r->sql, SQL_MAX, ") AS `%s` WHERE 1 = 1", ent->table);
+        } else
+                append(r->sql, SQL_MAX, " FROM `%s` WHERE 1 = 1", ent->table);
         if (ent->parent_column)
                 append(r->sql, SQL_MAX, " AND `%s` IS NOT NULL", ent->parent_column);
         if (ent->row_filter)
@@ -621,12 +639,20 @@ static int verify_entity(run_t *r, const cs_entity_t *ent,
                                                    r->errstr, r->errstr_size) : 0;
                 if (legacy == -1)
                         goto fail;
-                if (legacy)
-                        snprintf(e.note, sizeof(e.note), "not compared (%s)",
-                                 ent->legacy->summary);
-                e.rep.skipped = legacy ? e.note :
-                        "not compared (table absent on the child)";
-                goto skipped;
+                if (!legacy) {
+                        e.rep.skipped = "not compared (table absent on the child)";
+                        goto skipped;
+                }
+                /* The synthesized rows have the master table's shape. */
+                rc = cs_schema_load(r->master, ent->table, &e.ctbl, r->errstr,
+                                    r->errstr_size);
+                if (rc == -1)
+                        goto fail;
+                if (rc == 1) {
+                        e.rep.skipped = "not compared (table absent on the master)";
+                        goto skipped;
+                }
+                e.have_c = e.legacy = 1;
         }
         rc = cs_schema_load(r->master, ent->table, &e.mtbl, r->errstr,
                             r->errstr_size);

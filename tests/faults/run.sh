@@ -32,6 +32,7 @@ while [ $# -gt 0 ]; do
 done
 
 TOOL=${FAULTS_TOOL:-$repo/build/tests/faults-tool}
+export CS_BIN=${CS_BIN:-$repo/bin}   # before services.sh: the mode probe below needs it
 LOGS=${FAULTS_LOG_DIR:-$repo/build/faults}
 SEED=${FAULTS_SEED:-$(( $(date +%s) % 1000000 ))}
 if [ ! -x "$TOOL" ]; then

@@ -17,6 +17,8 @@ Suite *pipe_suite(void);
 Suite *operator_suite(void);
 Suite *safety_suite(void);
 Suite *follow_suite(void);
+Suite *qualify_suite(void);
+Suite *verify_drift_suite(void);
 
 int main(void)
 {
@@ -36,6 +38,8 @@ int main(void)
                 operator_suite,
                 safety_suite,
                 follow_suite,
+                qualify_suite,
+                verify_drift_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -160,27 +160,75 @@ START_TEST(test_verify_clean_then_drift)
 }
 END_TEST
 
-/* Before any sync everything is missing; a 4.2 child's activity contacts
- * are reported as not compared. */
+/* Before any sync everything is missing, the 4.2 child's synthesized
+ * activity contacts included; after a sync, the whole 4.2 child (activity
+ * contacts from civicrm_activity_target/_assignment and
+ * activity.source_contact_id) verifies clean; an activity contact moved on
+ * the master is found. */
 START_TEST(test_verify_unsynced_legacy_child)
 {
-        char master[64], child[64], prefix[40];
+        char master[64], child[64], prefix[40], topic[80], want[160];
+        char *pconf, *cconf;
+        long long n, tgt;
+        MYSQL *m, *c;
         it_run_t r;
 
+        it_unique(prefix, sizeof(prefix), "vl");
+        snprintf(topic, sizeof(topic), "civisync.%s", prefix);
         it_unique(master, sizeof(master), "master");
         it_unique(child, sizeof(child), "child");
-        it_unique(prefix, sizeof(prefix), "vl");
         it_make_db(master, "--schema 5");
         it_make_db(child, "--schema 4.2 --child 1 --contacts 20");
-        r = it_run("civisync-verify", "--child-config",
-                   it_producer_conf(prefix, child, NULL), "--master-config",
-                   it_consumer_conf(master, NULL), NULL);
+        it_topic(topic, 1);
+        it_topic("civisync.dead-letter", 1);
+        pconf = strdup(it_producer_conf(prefix, child, NULL));
+        snprintf(want, sizeof(want), "prefixes = [\"%s\"];", prefix);
+        cconf = strdup(it_consumer_conf(master, want));
+        c = it_connect(child);
+        n = it_int(c, "SELECT (SELECT COUNT(*) FROM civicrm_activity_target) + "
+                   "(SELECT COUNT(*) FROM civicrm_activity_assignment) + (SELECT COUNT(*) "
+                   "FROM civicrm_activity WHERE source_contact_id IS NOT NULL)");
+        ck_assert_int_gt(n, 0);
+        r = it_run("civisync-verify", "--child-config", pconf, "--master-config",
+                   cconf, NULL);
         ck_assert_msg(r.exit_code == 1, "exit %d\n%s\n%s", r.exit_code, r.out, r.err);
-        ck_assert_msg(strstr(r.out, "activity_contact: not compared (4.2 child") != NULL,
-                      "%s", r.out);
-        ck_assert_msg(strstr(r.out, " 0 mapped: ") != NULL, "%s", r.out);
+        snprintf(want, sizeof(want), "activity_contact: %lld child rows, 0 mapped", n);
+        ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);
+        ck_assert_msg(strstr(r.out, "not compared (4.2") == NULL, "%s", r.out);
         ck_assert_msg(strstr(r.err, "nothing of prefix") != NULL, "%s", r.err);
         it_run_free(&r);
+
+        r = it_run("civisync-produce", "-c", pconf, "--complete", NULL);
+        ck_assert_msg(r.exit_code == 0, "%s", r.err);
+        it_run_free(&r);
+        r = it_run("civisync-consume", "-c", cconf, "--once", NULL);
+        ck_assert_msg(r.exit_code == 0, "%s", r.err);
+        it_run_free(&r);
+        r = it_run("civisync-verify", "--child-config", pconf, "--master-config",
+                   cconf, NULL);
+        ck_assert_msg(r.exit_code == 0, "exit %d\n%s\n%s", r.exit_code, r.out, r.err);
+        snprintf(want, sizeof(want), "activity_contact: %lld child rows, %lld mapped", n, n);
+        ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);
+        it_run_free(&r);
+
+        /* A target's contact changed on the master: found, by its 4n+3 id. */
+        m = it_connect(master);
+        tgt = it_int(c, "SELECT MIN(id) FROM civicrm_activity_target");
+        it_exec(m, "UPDATE civicrm_activity_contact SET contact_id = (SELECT MAX(id) "
+                "FROM civicrm_contact) WHERE id = (SELECT master_entity_id FROM "
+                "mapping_master_%s WHERE entity_table = 'civicrm_activity_contact' AND "
+                "child_entity_id = %lld)", prefix, 4 * tgt + 3);
+        r = it_run("civisync-verify", "--child-config", pconf, "--master-config",
+                   cconf, "--entity", "activity_contact", NULL);
+        ck_assert_msg(r.exit_code == 1, "exit %d\n%s\n%s", r.exit_code, r.out, r.err);
+        snprintf(want, sizeof(want), "activity_contact changed %s/civicrm_activity_contact/%lld ",
+                 prefix, 4 * tgt + 3);
+        ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);
+        it_run_free(&r);
+        mysql_close(m);
+        mysql_close(c);
+        free(pconf);
+        free(cconf);
 }
 END_TEST
 
