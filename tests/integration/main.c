@@ -19,6 +19,7 @@ Suite *safety_suite(void);
 Suite *follow_suite(void);
 Suite *qualify_suite(void);
 Suite *verify_drift_suite(void);
+Suite *documented_suite(void);
 
 int main(void)
 {
@@ -40,6 +41,7 @@ int main(void)
                 follow_suite,
                 qualify_suite,
                 verify_drift_suite,
+                documented_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
