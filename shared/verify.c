@@ -320,6 +320,14 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                                  vc->mcol->type == CS_COL_FLOAT) &&
                     strtod(cv, NULL) == strtod(mv, NULL))
                         return 1;
+                /* A child DATE stored in a master DATETIME/TIMESTAMP is that
+                 * date at midnight (docs/FORMAT.md §10; 4.2 notes). */
+                if (cv && mv && vc->ccol->type == CS_COL_DATE &&
+                    (vc->mcol->type == CS_COL_DATETIME ||
+                     vc->mcol->type == CS_COL_TIMESTAMP) &&
+                    ml == cl + 9 && !memcmp(cv, mv, cl) &&
+                    !memcmp(mv + cl, " 00:00:00", 9))
+                        return 1;
                 show_value(a, sizeof(a), cv, cl, binary ||
                            vc->ccol->type == CS_COL_BINARY);
                 show_value(b, sizeof(b), mv, ml, binary);

@@ -42,9 +42,9 @@ START_TEST(test_long_unique_values_truncate)
                 "(SELECT id FROM (SELECT MAX(id) id FROM civicrm_group) x)", name);
         it_exec(c, "UPDATE civicrm_tag SET name = '%s' WHERE id = "
                 "(SELECT id FROM (SELECT MIN(id) id FROM civicrm_tag) x)", other);
-        /* 60 characters, 120 bytes: two-byte characters */
+        /* 62 characters, 124 bytes: two-byte characters */
         ext[0] = '\0';
-        for (int i = 0; i < 60; i++)
+        for (int i = 0; i < 62; i++)
                 strcat(ext, "\xc3\xa9");
         it_exec(c, "UPDATE civicrm_contact SET external_identifier = '%s' WHERE id = "
                 "(SELECT id FROM (SELECT MIN(id) id FROM civicrm_contact WHERE "
