@@ -20,6 +20,7 @@ Suite *follow_suite(void);
 Suite *qualify_suite(void);
 Suite *verify_drift_suite(void);
 Suite *documented_suite(void);
+Suite *parked_suite(void);
 
 int main(void)
 {
@@ -42,6 +43,7 @@ int main(void)
                 qualify_suite,
                 verify_drift_suite,
                 documented_suite,
+                parked_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
