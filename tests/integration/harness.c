@@ -73,7 +73,9 @@ long long it_int(MYSQL *db, const char *fmt, ...)
         res = mysql_store_result(db);
         ck_assert_msg(res != NULL, "%s: no result", sql);
         row = mysql_fetch_row(res);
-        v = (row && row[0]) ? strtoll(row[0], NULL, 10) : 0;
+        /* NULL is not 0: MIN(id) of no rows must not become id 0. */
+        ck_assert_msg(!row || row[0], "%s: NULL (use COALESCE if 0 is meant)", sql);
+        v = row ? strtoll(row[0], NULL, 10) : 0;
         mysql_free_result(res);
         return v;
 }

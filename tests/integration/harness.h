@@ -18,7 +18,8 @@ void it_unique(char *out, size_t size, const char *base);
 void it_make_db(const char *name, const char *args);
 /* Connects to database db on the harness server (aborts on failure). */
 MYSQL *it_connect(const char *db);
-/* Single integer from a query (aborts on SQL error). */
+/* Single integer from a query: the first column of the first row, 0 when
+ * there is no row; a NULL value, like an SQL error, fails the test. */
 long long it_int(MYSQL *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Runs static SQL (aborts on error). */
 void it_exec(MYSQL *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
