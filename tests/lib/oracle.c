@@ -38,6 +38,7 @@ typedef struct {
 static const otable_t tables[] = {
         { C, NULL, { { "primary_contact_id", R_REF, C }, { "employer_id", R_REF, C },
                      { "external_identifier", R_QUAL, NULL }, { "api_key", R_OMIT, NULL },
+                     { "hash", R_OMIT, NULL },
                      { NULL, R_VAL, NULL } } },
         { "civicrm_email", "contact_id IS NOT NULL", { { "contact_id", R_REF, C }, { NULL, R_VAL, NULL } } },
         { "civicrm_phone", "contact_id IS NOT NULL", { { "contact_id", R_REF, C }, { NULL, R_VAL, NULL } } },
