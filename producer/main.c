@@ -188,6 +188,14 @@ static int configure(produce_run_t *run, int argc, char **argv)
             cs_cli_apply_kafka(&run->cli, &run->conf.kafka, errstr,
                                sizeof(errstr)) == -1)
                 goto usage;
+        /* Again after -X, which may set what the file could not. */
+        if (cs_kafka_producer_guarantees(&run->conf.kafka, errstr,
+                                         sizeof(errstr)) == -1) {
+                char why[512];
+                snprintf(why, sizeof(why), "%.500s", errstr);
+                snprintf(errstr, sizeof(errstr), PROGRAM ": -X: %s", why);
+                goto usage;
+        }
         if (run->opts.dry_run && run->opts.output) {
                 snprintf(errstr, sizeof(errstr), PROGRAM ": --dry-run and "
                          "--output exclude each other");

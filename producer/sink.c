@@ -86,8 +86,11 @@ cs_sink_t *cs_sink_kafka_new(const cs_producer_conf_t *conf, const char *topic,
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t err;
         char max_bytes[32];
-        /* civisync's delivery guarantees; user properties applied after
-         * these may tune but should not weaken them (documented). */
+        /* Defaults a user property of the same name replaces (the user's
+         * own properties are set first, by cs_kafka_conf_new). acks and
+         * enable.idempotence are civisync's delivery guarantee: a property
+         * weakening them is refused when the configuration is loaded
+         * (cs_kafka_producer_guarantees), so only tuning reaches here. */
         static const char *const defaults[][2] = {
                 { "enable.idempotence", "true" },
                 { "acks", "all" },

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kafka.h"
 #include "log.h"
 
 #define DEFAULT_HOST              "127.0.0.1"
@@ -768,6 +769,10 @@ static int load_producer(load_ctx_t *c, config_t *cfg, cs_producer_conf_t *conf)
             load_db(c, root, "child", &conf->child) < 0 ||
             load_kafka(c, root, producer_kafka_keys, &conf->kafka) < 0)
                 return -1;
+        char weak[512];
+        if (cs_kafka_producer_guarantees(&conf->kafka, weak, sizeof(weak)) == -1)
+                return fail_at(c, config_setting_get_member(root, "kafka"), "%s",
+                               weak);
         conf->lookback_seconds = (int)lookback;
         conf->max_document_bytes = (size_t)maxdoc;
         conf->batch_rows = (int)rows;

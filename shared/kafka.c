@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 
@@ -66,6 +67,28 @@ long long cs_kafka_lag(long long low, long long high, long long committed)
         if (committed >= 0)
                 return high > committed ? high - committed : 0;
         return low >= 0 ? high - low : -1;
+}
+
+int cs_kafka_producer_guarantees(const cs_kafka_params_t *kafka, char *errstr,
+                                 size_t errstr_size)
+{
+        for (size_t i = 0; i < kafka->prop_cnt; i++) {
+                const char *name = kafka->props[i].name;
+                const char *value = kafka->props[i].value;
+                int weakens = 0;
+                if (!strcmp(name, "acks") || !strcmp(name, "request.required.acks"))
+                        weakens = strcasecmp(value, "all") && strcmp(value, "-1");
+                else if (!strcmp(name, "enable.idempotence"))
+                        weakens = strcasecmp(value, "true");
+                if (weakens) {
+                        snprintf(errstr, errstr_size, "kafka property %s=%s would "
+                                 "weaken civisync's delivery guarantee: the producer "
+                                 "requires acks=all and enable.idempotence=true "
+                                 "(they cannot be overridden)", name, value);
+                        return -1;
+                }
+        }
+        return 0;
 }
 
 int cs_kafka_conf_set_pairs(rd_kafka_conf_t *kc, const cs_kafka_params_t *kafka,

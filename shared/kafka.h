@@ -16,6 +16,15 @@ rd_kafka_conf_t *cs_kafka_conf_new(const cs_kafka_params_t *kafka,
  * kafka->props sets is left alone (the operator's value, applied by
  * cs_kafka_conf_new, stands); 0: set regardless (a contract of the
  * program). Returns 0, or -1 with errstr naming the property. */
+/* civisync's producers promise idempotent, fully acknowledged delivery: no
+ * run state advances until every message is on all in-sync replicas. A user
+ * property may tune the producer (compression, linger, timeouts) but never
+ * weaken that. Returns -1 with errstr naming the property when any of the
+ * params' properties sets acks (request.required.acks) to anything but all/-1
+ * or enable.idempotence to anything but true; 0 otherwise. */
+int cs_kafka_producer_guarantees(const cs_kafka_params_t *kafka, char *errstr,
+                                 size_t errstr_size);
+
 int cs_kafka_conf_set_pairs(rd_kafka_conf_t *kc, const cs_kafka_params_t *kafka,
                             const char *const pairs[][2], size_t n,
                             int overridable, char *errstr, size_t errstr_size);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "kafka.h"
 #include "suites.h"
 
 static char tmpdir[64];
@@ -415,7 +416,7 @@ START_TEST(test_x_overrides_and_brokers)
         char err[512] = "";
         const char *p = write_file("p.cfg", PRODUCER_MIN
                                    "kafka = { brokers = \"a:1\"; properties = (\n"
-                                   " (\"acks\", \"1\"), (\"linger.ms\", \"5\") ); };\n");
+                                   " (\"acks\", \"-1\"), (\"linger.ms\", \"5\") ); };\n");
 
         ck_assert_msg(cs_conf_load_producer(p, &c, err, sizeof(err)) == 0, "%s", err);
         ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "acks=all", err, sizeof(err)), 0);
@@ -567,6 +568,30 @@ START_TEST(test_properties_file)
         snprintf(want, sizeof(want), ":4 - 'kafka.properties_file': cannot read "
                  "'%s/absent': No such file or directory", tmpdir);
         expect_producer_error(text, want);
+}
+END_TEST
+
+/* The producer's delivery guarantee (acks=all, idempotence) cannot be
+ * weakened by a property; other defaults can be tuned. */
+START_TEST(test_producer_guarantees_not_weakened)
+{
+        cs_producer_conf_t c;
+        char err[1024] = "";
+
+        expect_producer_error(PRODUCER_MIN "kafka = {\n  properties = ( (\"acks\", \"1\") );\n};\n",
+                              ":4 - kafka property acks=1 would weaken");
+        expect_producer_error(PRODUCER_MIN "kafka = {\n  properties = ( (\"enable.idempotence\", \"false\") );\n};\n",
+                              ":4 - kafka property enable.idempotence=false would weaken");
+        const char *p = write_file("ok.cfg", PRODUCER_MIN "kafka = {\n  properties = ( "
+                                   "(\"acks\", \"all\"), (\"linger.ms\", \"5\") );\n};\n");
+        ck_assert_msg(cs_conf_load_producer(p, &c, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_int_eq(cs_kafka_producer_guarantees(&c.kafka, err, sizeof(err)), 0);
+        /* -X is applied after the file: the same check catches it. */
+        ck_assert_int_eq(cs_conf_kafka_prop_set(&c.kafka, "request.required.acks=0",
+                                                err, sizeof(err)), 0);
+        ck_assert_int_eq(cs_kafka_producer_guarantees(&c.kafka, err, sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "request.required.acks=0 would weaken") != NULL, "%s", err);
+        cs_conf_producer_free(&c);
 }
 END_TEST
 
@@ -762,6 +787,7 @@ Suite *conf_suite(void)
         tcase_add_test(tc, test_x_overrides_and_brokers);
         tcase_add_test(tc, test_kafka_property_typo);
         tcase_add_test(tc, test_properties_file);
+        tcase_add_test(tc, test_producer_guarantees_not_weakened);
         tcase_add_test(tc, test_secret_file_modes);
         tcase_add_test(tc, test_socket_and_host);
         tcase_add_test(tc, test_ssl_options);
