@@ -154,4 +154,43 @@ int cs_reg_qualify(const char *prefix, const char *value, size_t value_len,
  * bytes per UTF-8 character, and the NUL). */
 size_t cs_reg_qualify_size(long long max_length, size_t *max_chars);
 
+/* ---- every CiviCRM table (registry_tables.c) ---------------------------- */
+
+/* What civisync does with a CiviCRM table. */
+typedef enum {
+        CS_TCLASS_UNKNOWN = 0, /* not a CiviCRM 5.39 core table */
+        CS_TCLASS_SYNCED,      /* a registry entity: synced as data of the prefix */
+        CS_TCLASS_DATA_LATER,  /* data of the prefix, a later phase: not yet synced */
+        CS_TCLASS_METADATA,    /* shared by all sites: fingerprinted by the gate */
+        CS_TCLASS_CACHE,       /* per-site cache, log or queue: never synced */
+        CS_TCLASS_CREDENTIALS, /* secrets: never leave the child */
+        CS_TCLASS_CONFIG       /* this site's configuration: never synced */
+} cs_table_class_t;
+
+typedef struct cs_table_rule_s {
+        const char *table;         /* NULL terminates the list */
+        cs_table_class_t cls;
+        const char *why;
+} cs_table_rule_t;
+
+/* A metadata column left out of the gate's fingerprint. */
+typedef struct cs_meta_col_rule_s {
+        const char *table;         /* NULL terminates the list */
+        const char *column;
+        const char *why;
+} cs_meta_col_rule_t;
+
+/* All classified tables (NULL-terminated; *count excludes the terminator). Borrowed. */
+const cs_table_rule_t *cs_reg_tables(size_t *count);
+/* The rule of one table, or NULL. Borrowed. */
+const cs_table_rule_t *cs_reg_table(const char *name);
+/* Its class, CS_TCLASS_UNKNOWN when unclassified. */
+cs_table_class_t cs_reg_table_class(const char *name);
+/* "synced", "data-later", "metadata", "cache", "credentials", "config", "unknown". */
+const char *cs_reg_table_class_name(cs_table_class_t cls);
+/* Why table.column is left out of the metadata fingerprint, or NULL when it is in. */
+const char *cs_reg_meta_col_excluded(const char *table, const char *column);
+/* All excluded metadata columns (NULL-terminated). Borrowed. */
+const cs_meta_col_rule_t *cs_reg_meta_col_rules(void);
+
 #endif

@@ -16,6 +16,7 @@ int main(void)
                 registry_suite,
                 consumer_internals_suite,
                 producer_internals_suite,
+                tables_suite,
                 doc_suite,
                 schema_json_suite,
                 jsonschema_suite,

@@ -19,5 +19,6 @@ Suite *db_suite(void);
 Suite *topics_suite(void);
 Suite *bulk_suite(void);
 Suite *progress_suite(void);
+Suite *tables_suite(void);
 
 #endif

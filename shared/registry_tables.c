@@ -1,0 +1,232 @@
+/* registry_tables.c — every CiviCRM 5.39 core table classified (synced, later-phase data, metadata, cache/log, credentials, configuration), with the reason. */
+#include "registry.h"
+
+#include <string.h>
+
+#define SYNC(t)      { (t), CS_TCLASS_SYNCED, "phase-1 entity: synced as data of the prefix" }
+#define LATER(t, w)  { (t), CS_TCLASS_DATA_LATER, (w) }
+#define META(t, w)   { (t), CS_TCLASS_METADATA, (w) }
+#define CACHE(t, w)  { (t), CS_TCLASS_CACHE, (w) }
+#define SECRET(t, w) { (t), CS_TCLASS_CREDENTIALS, (w) }
+#define CONFIG(t, w) { (t), CS_TCLASS_CONFIG, (w) }
+
+#define P2 "data, phase 2, not yet synced"
+#define P3 "data, phase 3, not yet synced"
+
+/* Alphabetical, one line per table: the 153 CREATE TABLEs of CiviCRM 5.39
+ * (tests/fixtures/civicrm-5-full.sql; the unit test "registry" checks that
+ * each is here exactly once). */
+static const cs_table_rule_t tables[] = {
+        LATER("civicrm_acl", P2 ": ACL rules of the prefix (issue #14, Profiles and ACLs)"),
+        CACHE("civicrm_acl_cache", "per-site ACL cache, rebuilt by CiviCRM"),
+        CACHE("civicrm_acl_contact_cache", "per-site ACL cache, rebuilt by CiviCRM"),
+        LATER("civicrm_acl_entity_role", P2 ": ACL role assignments of the prefix's groups"),
+        CACHE("civicrm_action_log", "per-site log of scheduled reminders sent"),
+        META("civicrm_action_mapping", "scheduled-reminder entity mappings shipped by the seed"),
+        CONFIG("civicrm_action_schedule", "scheduled reminders of this site"),
+        SYNC("civicrm_activity"),
+        SYNC("civicrm_activity_contact"),
+        SYNC("civicrm_address"),
+        META("civicrm_address_format", "address formats referenced by countries"),
+        LATER("civicrm_batch", P3 ": data-entry batches"),
+        CACHE("civicrm_cache", "per-site cache"),
+        LATER("civicrm_campaign", P3),
+        LATER("civicrm_campaign_group", P3),
+        LATER("civicrm_case", P3),
+        LATER("civicrm_case_activity", P3),
+        LATER("civicrm_case_contact", P3),
+        META("civicrm_case_type", "case type definitions referenced by cases"),
+        META("civicrm_component", "the components CiviCRM knows, referenced by option values"),
+        SYNC("civicrm_contact"),
+        META("civicrm_contact_type", "contact types and subtypes: contact_type/contact_sub_type carry their names"),
+        LATER("civicrm_contribution", P3),
+        LATER("civicrm_contribution_page", P3),
+        LATER("civicrm_contribution_product", P3),
+        LATER("civicrm_contribution_recur", P3),
+        LATER("civicrm_contribution_soft", P3),
+        LATER("civicrm_contribution_widget", P3),
+        META("civicrm_country", "countries: country_id passes through"),
+        META("civicrm_county", "counties: county_id passes through"),
+        META("civicrm_currency", "currencies referenced by financial data"),
+        META("civicrm_custom_field", "custom field definitions (issue #14, custom data)"),
+        META("civicrm_custom_group", "custom group definitions (issue #14, custom data)"),
+        SECRET("civicrm_cxn", "CiviConnect connections: shared secrets of this site"),
+        CONFIG("civicrm_dashboard", "dashlets of this site"),
+        LATER("civicrm_dashboard_contact", P3 ": a contact's dashboard layout"),
+        LATER("civicrm_dedupe_exception", P3 ": pairs of contacts marked not-duplicates"),
+        META("civicrm_dedupe_rule", "duplicate-matching rules of a rule group"),
+        META("civicrm_dedupe_rule_group", "duplicate-matching rule groups (seeded, referenced by the dedupe API)"),
+        LATER("civicrm_discount", P3),
+        CONFIG("civicrm_domain", "this site's domain: name, version, config backend, locales"),
+        SYNC("civicrm_email"),
+        LATER("civicrm_entity_batch", P3),
+        LATER("civicrm_entity_file", P2 ": file attachments (issue #14, custom file tables)"),
+        META("civicrm_entity_financial_account", "which financial account a financial type or processor books to"),
+        LATER("civicrm_entity_financial_trxn", P3),
+        SYNC("civicrm_entity_tag"),
+        LATER("civicrm_event", P3),
+        LATER("civicrm_event_carts", P3),
+        LATER("civicrm_events_in_carts", P3),
+        CONFIG("civicrm_extension", "extensions installed on this site"),
+        LATER("civicrm_file", P2 ": files (issue #14, custom file tables)"),
+        META("civicrm_financial_account", "the chart of accounts referenced by financial types"),
+        LATER("civicrm_financial_item", P3),
+        LATER("civicrm_financial_trxn", P3),
+        META("civicrm_financial_type", "financial types referenced by contributions and memberships"),
+        LATER("civicrm_grant", P3),
+        SYNC("civicrm_group"),
+        SYNC("civicrm_group_contact"),
+        CACHE("civicrm_group_contact_cache", "per-site smart-group cache, rebuilt by CiviCRM"),
+        SYNC("civicrm_group_nesting"),
+        SYNC("civicrm_group_organization"),
+        SYNC("civicrm_im"),
+        CONFIG("civicrm_job", "scheduled jobs of this site"),
+        CACHE("civicrm_job_log", "per-site log of scheduled job runs"),
+        LATER("civicrm_line_item", P3),
+        LATER("civicrm_loc_block", P3 ": event location blocks (their address/email/phone rows stay behind)"),
+        META("civicrm_location_type", "location types: location_type_id passes through"),
+        CACHE("civicrm_log", "per-site change log: read as the change signal of 4.2 children, never synced"),
+        SECRET("civicrm_mail_settings", "inbound mail accounts: their passwords"),
+        LATER("civicrm_mailing", P3),
+        LATER("civicrm_mailing_abtest", P3),
+        META("civicrm_mailing_bounce_pattern", "bounce classification patterns shipped by the seed"),
+        META("civicrm_mailing_bounce_type", "bounce types shipped by the seed"),
+        META("civicrm_mailing_component", "mailing headers, footers and automated messages"),
+        CACHE("civicrm_mailing_event_bounce", "per-site mailing event log"),
+        CACHE("civicrm_mailing_event_confirm", "per-site mailing event log"),
+        CACHE("civicrm_mailing_event_delivered", "per-site mailing event log"),
+        CACHE("civicrm_mailing_event_forward", "per-site mailing event log"),
+        CACHE("civicrm_mailing_event_opened", "per-site mailing event log"),
+        CACHE("civicrm_mailing_event_queue", "per-site mailing event log (the recipients of a job)"),
+        CACHE("civicrm_mailing_event_reply", "per-site mailing event log"),
+        CACHE("civicrm_mailing_event_subscribe", "per-site mailing event log"),
+        CACHE("civicrm_mailing_event_trackable_url_open", "per-site mailing event log"),
+        CACHE("civicrm_mailing_event_unsubscribe", "per-site mailing event log"),
+        LATER("civicrm_mailing_group", P3),
+        CACHE("civicrm_mailing_job", "per-site mailing queue"),
+        CACHE("civicrm_mailing_recipients", "per-site mailing queue"),
+        CACHE("civicrm_mailing_spool", "per-site outgoing mail spool"),
+        LATER("civicrm_mailing_trackable_url", P3),
+        CONFIG("civicrm_managed", "entities managed by this site's extensions"),
+        CONFIG("civicrm_mapping", "import/export field mappings of this site"),
+        CONFIG("civicrm_mapping_field", "import/export field mappings of this site"),
+        LATER("civicrm_membership", P3),
+        LATER("civicrm_membership_block", P3),
+        LATER("civicrm_membership_log", P3),
+        LATER("civicrm_membership_payment", P3),
+        META("civicrm_membership_status", "membership statuses referenced by memberships"),
+        META("civicrm_membership_type", "membership types referenced by memberships"),
+        CACHE("civicrm_menu", "per-site router cache, rebuilt by CiviCRM"),
+        CONFIG("civicrm_msg_template", "message templates of this site (edited locally)"),
+        CONFIG("civicrm_navigation", "this site's menu"),
+        SYNC("civicrm_note"),
+        LATER("civicrm_openid", P3),
+        META("civicrm_option_group", "option groups: every option-value pseudo-FK passes through"),
+        META("civicrm_option_value", "option values (activity types, genders, ...): they pass through"),
+        LATER("civicrm_participant", P3),
+        LATER("civicrm_participant_payment", P3),
+        META("civicrm_participant_status_type", "participant statuses referenced by participants"),
+        META("civicrm_payment_processor", "payment processors referenced by contributions; credential columns excluded"),
+        META("civicrm_payment_processor_type", "payment processor types shipped by the seed"),
+        SECRET("civicrm_payment_token", "stored card tokens of contacts"),
+        LATER("civicrm_pcp", P3),
+        LATER("civicrm_pcp_block", P3),
+        SYNC("civicrm_phone"),
+        LATER("civicrm_pledge", P3),
+        LATER("civicrm_pledge_block", P3),
+        LATER("civicrm_pledge_payment", P3),
+        CONFIG("civicrm_preferences_date", "date input formats of this site"),
+        LATER("civicrm_premiums", P3),
+        LATER("civicrm_premiums_product", P3),
+        CACHE("civicrm_prevnext_cache", "per-site search result cache"),
+        LATER("civicrm_price_field", P3 ": price fields of events and contribution pages"),
+        LATER("civicrm_price_field_value", P3 ": price options of events and contribution pages"),
+        LATER("civicrm_price_set", P3 ": price sets of events and contribution pages"),
+        LATER("civicrm_price_set_entity", P3),
+        CONFIG("civicrm_print_label", "name badge layouts of this site"),
+        LATER("civicrm_product", P3),
+        CACHE("civicrm_queue_item", "per-site work queue"),
+        LATER("civicrm_recurring_entity", P3),
+        SYNC("civicrm_relationship"),
+        CACHE("civicrm_relationship_cache", "per-site relationship cache, rebuilt by CiviCRM"),
+        META("civicrm_relationship_type", "relationship types: relationship_type_id passes through"),
+        CONFIG("civicrm_report_instance", "report instances of this site"),
+        SYNC("civicrm_saved_search"),
+        CONFIG("civicrm_setting", "settings of this site (may hold API keys)"),
+        SECRET("civicrm_sms_provider", "SMS gateway accounts: their passwords"),
+        META("civicrm_state_province", "states and provinces: state_province_id passes through"),
+        CONFIG("civicrm_status_pref", "system status check preferences of this site"),
+        LATER("civicrm_subscription_history", P3 ": the history of group subscriptions"),
+        LATER("civicrm_survey", P3),
+        CACHE("civicrm_system_log", "per-site log"),
+        SYNC("civicrm_tag"),
+        LATER("civicrm_tell_friend", P3),
+        META("civicrm_timezone", "time zones referenced by countries"),
+        LATER("civicrm_translation", P3 ": translations of entity fields"),
+        META("civicrm_uf_field", "profile fields (issue #14, profiles)"),
+        META("civicrm_uf_group", "profile definitions (issue #14, profiles)"),
+        LATER("civicrm_uf_join", P3 ": attaches profiles to per-child pages and events (parked until their targets sync)"),
+        CONFIG("civicrm_uf_match", "this site's CMS user <-> contact links"),
+        SYNC("civicrm_website"),
+        CONFIG("civicrm_word_replacement", "word replacements of this site"),
+        META("civicrm_worldregion", "world regions referenced by countries"),
+        { NULL, CS_TCLASS_UNKNOWN, NULL }
+};
+
+/* Columns of metadata tables left out of the gate's fingerprint. */
+static const cs_meta_col_rule_t meta_excluded[] = {
+        { "civicrm_payment_processor", "user_name", "credential: the processor account's login" },
+        { "civicrm_payment_processor", "password", "credential: the processor account's password" },
+        { "civicrm_payment_processor", "signature", "credential: the processor account's API signature" },
+        { "civicrm_payment_processor", "subject", "credential: the processor account's API subject" },
+        { NULL, NULL, NULL }
+};
+
+const cs_table_rule_t *cs_reg_tables(size_t *count)
+{
+        if (count)
+                *count = sizeof(tables) / sizeof(tables[0]) - 1;
+        return tables;
+}
+
+const cs_table_rule_t *cs_reg_table(const char *name)
+{
+        for (size_t i = 0; name && tables[i].table; i++)
+                if (!strcmp(tables[i].table, name))
+                        return &tables[i];
+        return NULL;
+}
+
+cs_table_class_t cs_reg_table_class(const char *name)
+{
+        const cs_table_rule_t *t = cs_reg_table(name);
+        return t ? t->cls : CS_TCLASS_UNKNOWN;
+}
+
+const char *cs_reg_table_class_name(cs_table_class_t cls)
+{
+        switch (cls) {
+        case CS_TCLASS_SYNCED: return "synced";
+        case CS_TCLASS_DATA_LATER: return "data-later";
+        case CS_TCLASS_METADATA: return "metadata";
+        case CS_TCLASS_CACHE: return "cache";
+        case CS_TCLASS_CREDENTIALS: return "credentials";
+        case CS_TCLASS_CONFIG: return "config";
+        case CS_TCLASS_UNKNOWN: break;
+        }
+        return "unknown";
+}
+
+const char *cs_reg_meta_col_excluded(const char *table, const char *column)
+{
+        for (size_t i = 0; meta_excluded[i].table; i++)
+                if (!strcmp(meta_excluded[i].table, table) &&
+                    !strcmp(meta_excluded[i].column, column))
+                        return meta_excluded[i].why;
+        return NULL;
+}
+
+const cs_meta_col_rule_t *cs_reg_meta_col_rules(void)
+{
+        return meta_excluded;
+}
