@@ -7,6 +7,8 @@
 
 #include "log.h"
 #include "apply_int.h"
+#include "gate.h"
+#include "metadata.h"
 
 #define STARTUP_RETRIES 5              /* 1+2+4+8+16 s at most */
 
@@ -219,6 +221,9 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
                 snprintf(errstr, errstr_size, "message has no key");
                 return AP_REJECTED;
         }
+        if (cs_meta_is_key(key, key_len))
+                return ap_apply_metadata(ap, prefix, key, key_len, value,
+                                         value_len, errstr, errstr_size);
         if (cs_doc_parse_id(key, key_len, key_prefix, table, sizeof(table),
                             &child_id, errstr, errstr_size) == -1)
                 return AP_REJECTED;

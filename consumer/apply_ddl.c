@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "apply_int.h"
+#include "gate.h"
 
 /* The sweep guard's hold and a cleanup skipped for want of a reset. */
 #define SAFETY_PREFIX_COLUMNS                                                   \
@@ -183,6 +184,8 @@ int ap_create_own_tables(MYSQL *db, char *errstr, size_t errstr_size)
         for (int i = 0; own_tables_sql[i]; i++)
                 if (cs_db_exec(db, own_tables_sql[i], errstr, errstr_size) == -1)
                         return -1;
+        if (cs_gate_create_tables(db, errstr, errstr_size) == -1)
+                return -1;
         if (make_prefixes_exact(db, errstr, errstr_size) == -1)
                 return -1;
         if (cs_db_query_int(db, SAFETY_COLUMNS_CHECK, &have, errstr,

@@ -239,6 +239,11 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
  * OR the results and check once). */
 int ap_sql_cat(char *sql, size_t *len, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* A metadata fingerprint document (key <PREFIX>/civisync_metadata/...):
+ * compared and recorded by the gate (apply_gate.c). */
+ap_rc_t ap_apply_metadata(cs_apply_t *ap, const char *prefix, const char *key,
+                          size_t key_len, const char *value, size_t value_len,
+                          char *errstr, size_t errstr_size);
 /* Prefixes errstr with `what` and classifies MariaDB error `err`: AP_RETRY
  * when transient (or 0: no server answer), else AP_REJECTED. */
 ap_rc_t ap_db_fail(cs_apply_t *ap, unsigned int err, char *errstr,

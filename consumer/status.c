@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "db.h"
+#include "gate.h"
 #include "kafka.h"
 #include "log.h"
 #include "prefix.h"
@@ -262,6 +263,7 @@ static void print_prefix(MYSQL *db, rd_kafka_t *rk,
                 }
         }
 
+        cs_gate_status(db, prefix, out);
         if ((res = query_p(db, prefix,
                            "SELECT COUNT(*) FROM civisync_parked WHERE prefix = @cs_p",
                            e, sizeof(e)))) {

@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "db.h"
 #include "follow.h"
+#include "gate.h"
 #include "kafka.h"
 #include "log.h"
 #include "progress.h"
@@ -122,7 +123,7 @@ static void iso_now(char *out, size_t size)
 static void print_summary(const produce_opts_t *opts,
                           const cs_producer_conf_t *conf,
                           const cs_run_stats_t *stats, const cs_sink_t *sink,
-                          double seconds)
+                          long long gate_docs, double seconds)
 {
         const char *key;
         json_t *val;
@@ -143,8 +144,9 @@ static void print_summary(const produce_opts_t *opts,
                        del ? (long long)json_integer_value(del) : 0LL);
                 first = 0;
         }
-        fprintf(out, " (upserts/deletes); %lld messages, %lld bytes, %.2f s\n",
-                cs_sink_sent(sink), cs_sink_bytes(sink), seconds);
+        fprintf(out, " (upserts/deletes); %lld messages, %lld bytes, %.2f s; "
+                "metadata gate: %lld documents\n", cs_sink_sent(sink) - gate_docs,
+                cs_sink_bytes(sink), seconds, gate_docs);
         fflush(out);
 }
 
@@ -161,6 +163,7 @@ typedef struct produce_run_s {
         json_t *new_incr;    /* the incremental state this run leaves (NEW) */
         json_t *created;     /* files written by this run, not yet in the state */
         int lock_fd;
+        long long gate_docs; /* metadata gate documents sent */
 } produce_run_t;
 
 /* Parses the command line and the configuration. Returns -1 to go on, or
@@ -304,6 +307,11 @@ static int sync_child(produce_run_t *run, char *errstr, size_t errstr_size)
                                 &run->new_incr, errstr, errstr_size) == -1)
                         return -1;
         }
+        if (!run->opts.rebuild_state &&
+            cs_gate_send(run->db, run->sink, conf->prefix,
+                         conf->max_document_bytes, &run->gate_docs, errstr,
+                         errstr_size) == -1)
+                return -1;
         return cs_sink_commit(run->sink, errstr, errstr_size);
 }
 
@@ -398,7 +406,7 @@ int main(int argc, char **argv)
                 goto failed;
         }
         print_summary(&run.opts, &run.conf, &run.stats, run.sink,
-                      cs_progress_now() - started);
+                      run.gate_docs, cs_progress_now() - started);
         exit_code = CS_EXIT_OK;
         goto done;
 failed:

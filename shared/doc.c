@@ -367,6 +367,12 @@ static json_t *encode_value(const cs_column_t *col, const char *v,
         return NULL;
 }
 
+json_t *cs_doc_value_new(const cs_column_t *col, const char *v,
+                         unsigned long len, char *why, size_t why_size)
+{
+        return encode_value(col, v, len, why, why_size);
+}
+
 json_t *cs_doc_from_row(const cs_entity_t *ent, const cs_table_t *tbl,
                         const char *prefix, const char *time_zone,
                         char **values, const unsigned long *lengths,

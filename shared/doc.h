@@ -50,6 +50,12 @@ json_t *cs_doc_from_row(const cs_entity_t *ent, const cs_table_t *tbl,
                         char **values, const unsigned long *lengths,
                         char *errstr, size_t errstr_size);
 
+/* One column value as the document carries it (NEW reference; json null
+ * for SQL NULL): the canonical form that fingerprints hash too. NULL with
+ * why on a bad value. */
+json_t *cs_doc_value_new(const cs_column_t *col, const char *v,
+                         unsigned long len, char *why, size_t why_size);
+
 /* Appends child to doc's _childDocuments_ (steals the child reference). */
 int cs_doc_add_child(json_t *doc, json_t *child);
 

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "db.h"
+#include "gate.h"
 #include "log.h"
 #include "progress.h"
 #include "verify.h"
@@ -34,6 +35,7 @@ static const char usage_text[] =
 "      --entity E            compare one entity only (contact, email, group...)\n"
 "      --limit N             print at most N differences per entity and kind\n"
 "                            (default 20; 0 = all); the counts are always exact\n"
+"      --no-metadata         do not compare the metadata tables (the gate)\n"
 "  -v, --verbose       more log output (repeatable); -q, --quiet: less\n"
 "  -h, --help          this text;  -V, --version: version\n"
 "\n"
@@ -42,9 +44,14 @@ static const char usage_text[] =
 "points nowhere; changed: the differing columns with both values), one line\n"
 "per entity (with the number of nested master rows under mapped parents that\n"
 "no mapping names: added on the master, kept, not a difference), then\n"
-"\"verify PREFIX: N differences ...\".\n"
+"\"verify PREFIX: N differences ...\". Then every metadata table (option\n"
+"values, location types...; the metadata gate) is compared by id on both\n"
+"databases: one line per row only on the child, only on the master, or\n"
+"changed (naming the columns), then \"verify PREFIX: metadata: N differences\n"
+"in T tables\" (not with --entity or --no-metadata).\n"
 "\n"
-"Exit codes: 0 child and master match, 1 they differ (or a database error),\n"
+"Exit codes: 0 child and master match, 1 they differ, data or metadata (or a\n"
+"database error),\n"
 "2 usage or configuration error.\n";
 
 typedef struct verify_opts_s {
@@ -52,15 +59,17 @@ typedef struct verify_opts_s {
         const char *master_config;
         const char *entity;
         long limit;
+        int no_metadata;
 } verify_opts_t;
 
-enum { OPT_CHILD = 1000, OPT_MASTER, OPT_ENTITY, OPT_LIMIT };
+enum { OPT_CHILD = 1000, OPT_MASTER, OPT_ENTITY, OPT_LIMIT, OPT_NO_METADATA };
 
 static const struct option long_options[] = {
         { "child-config", required_argument, NULL, OPT_CHILD },
         { "master-config", required_argument, NULL, OPT_MASTER },
         { "entity", required_argument, NULL, OPT_ENTITY },
         { "limit", required_argument, NULL, OPT_LIMIT },
+        { "no-metadata", no_argument, NULL, OPT_NO_METADATA },
         { NULL, 0, NULL, 0 }
 };
 
@@ -74,6 +83,7 @@ static int on_option(int opt, const char *arg, void *opaque, char *errstr,
         case OPT_CHILD: opts->child_config = arg; return 0;
         case OPT_MASTER: opts->master_config = arg; return 0;
         case OPT_ENTITY: opts->entity = arg; return 0;
+        case OPT_NO_METADATA: opts->no_metadata = 1; return 0;
         case OPT_LIMIT:
                 opts->limit = strtol(arg, &end, 10);
                 if (*arg == '\0' || *end != '\0' || opts->limit < 0) {
@@ -153,6 +163,7 @@ int main(int argc, char **argv)
         cs_producer_conf_t pconf = { 0 };
         cs_consumer_conf_t mconf = { 0 };
         cs_verify_totals_t totals;
+        long long meta = 0;
         printer_t printer = { 0 };
         MYSQL *child = NULL, *master = NULL;
         char errstr[1024];
@@ -219,7 +230,15 @@ int main(int argc, char **argv)
                totals.skipped ? " (some entities not compared, see above)" : "",
                cs_progress_now() - started);
         fflush(stdout);
-        exit_code = cs_verify_differences(&totals) ? CS_EXIT_FAILURE : CS_EXIT_OK;
+        if (!opts.entity && !opts.no_metadata &&
+            (meta = cs_vgate_run(child, master, pconf.prefix, opts.limit, stdout,
+                                 errstr, sizeof(errstr))) == -1) {
+                cs_error("metadata: %s", errstr);
+                goto done;
+        }
+        fflush(stdout);
+        exit_code = cs_verify_differences(&totals) || meta > 0 ? CS_EXIT_FAILURE :
+                    CS_EXIT_OK;
 done:
         if (child)
                 mysql_close(child);

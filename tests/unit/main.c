@@ -17,6 +17,7 @@ int main(void)
                 consumer_internals_suite,
                 producer_internals_suite,
                 tables_suite,
+                metadata_suite,
                 doc_suite,
                 schema_json_suite,
                 jsonschema_suite,

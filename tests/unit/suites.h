@@ -20,5 +20,6 @@ Suite *topics_suite(void);
 Suite *bulk_suite(void);
 Suite *progress_suite(void);
 Suite *tables_suite(void);
+Suite *metadata_suite(void);
 
 #endif

@@ -1,0 +1,206 @@
+/* gate.c — the consumer's half of the metadata gate: compares each metadata document with the master, records the differences per prefix, shows them. */
+#include "gate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "metadata.h"
+
+static const char *const gate_tables_sql[] = {
+        "CREATE TABLE IF NOT EXISTS civisync_metadata_check ("
+        " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
+        " table_name varchar(64) NOT NULL,"
+        " part int NOT NULL,"
+        " parts int NOT NULL,"
+        " child_rows bigint NOT NULL,"
+        " differences bigint NOT NULL,"
+        " digest char(16) NOT NULL COMMENT 'the child part''s digest',"
+        " checked_at datetime NOT NULL,"
+        " PRIMARY KEY (prefix, table_name, part)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        "CREATE TABLE IF NOT EXISTS civisync_metadata_diff ("
+        " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
+        " table_name varchar(64) NOT NULL,"
+        " row_id bigint NOT NULL COMMENT '0: the table''s shape',"
+        " kind varchar(16) NOT NULL COMMENT 'child-only, master-only, changed, shape',"
+        " columns_differ text NULL,"
+        " seen_at datetime NOT NULL,"
+        " PRIMARY KEY (prefix, table_name, row_id)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        NULL
+};
+
+int cs_gate_create_tables(MYSQL *db, char *errstr, size_t errstr_size)
+{
+        for (int i = 0; gate_tables_sql[i]; i++)
+                if (cs_db_exec(db, gate_tables_sql[i], errstr, errstr_size) == -1)
+                        return -1;
+        return 0;
+}
+
+typedef struct store_s {
+        MYSQL *db;
+        const char *prefix;
+        int failed;
+        unsigned int dberr;
+        char *errstr;
+        size_t errstr_size;
+} store_t;
+
+static void store_diff(const cs_meta_diff_t *d, void *opaque)
+{
+        store_t *st = opaque;
+        const char *kind = cs_meta_kind_name(d->kind);
+        cs_db_value_t v[5] = {
+                { .kind = CS_VAL_STR, .s = st->prefix, .len = strlen(st->prefix) },
+                { .kind = CS_VAL_STR, .s = d->table, .len = strlen(d->table) },
+                { .kind = CS_VAL_INT, .i = d->row_id },
+                { .kind = CS_VAL_STR, .s = kind, .len = strlen(kind) },
+                { .kind = CS_VAL_STR, .s = d->columns, .len = strlen(d->columns) },
+        };
+
+        if (st->failed)
+                return;
+        cs_warn("metadata gate: prefix %s: %s id %lld %s%s%s", st->prefix, d->table,
+                d->row_id, kind, *d->columns ? ": " : "", d->columns);
+        if (cs_db_exec_params(st->db, "REPLACE INTO civisync_metadata_diff (prefix, "
+                              "table_name, row_id, kind, columns_differ, seen_at) "
+                              "VALUES (?,?,?,?,?, UTC_TIMESTAMP())", v, 5, NULL, NULL,
+                              st->errstr, st->errstr_size) == -1) {
+                st->failed = 1;
+                st->dberr = mysql_errno(st->db);
+        }
+}
+
+int cs_gate_apply(MYSQL *db, const char *prefix, const char *key,
+                  size_t key_len, const char *value, size_t value_len,
+                  size_t max_document_bytes, unsigned int *dberr,
+                  char *errstr, size_t errstr_size)
+{
+        cs_meta_table_t child, master;
+        long long after_id, to_id, n;
+        int part, parts, rc;
+        store_t st = { db, prefix, 0, 0, errstr, errstr_size };
+
+        *dberr = 0;
+        if (!value) {
+                cs_debug("metadata gate: tombstone %.*s ignored", (int)key_len, key);
+                return 0;
+        }
+        if (cs_meta_parse(prefix, key, key_len, value, value_len,
+                          max_document_bytes, &child, &after_id, &to_id, &part,
+                          &parts, errstr, errstr_size) == -1)
+                return 1;
+        rc = cs_meta_read(db, child.table, after_id, to_id, &master, errstr,
+                          errstr_size);
+        if (rc == -1) {
+                *dberr = mysql_errno(db);
+                cs_meta_table_free(&child);
+                return -1;
+        }
+        {
+                /* This part's range of rows and the table's shape are
+                 * compared afresh: their old differences go. */
+                cs_db_value_t v[4] = {
+                        { .kind = CS_VAL_STR, .s = prefix, .len = strlen(prefix) },
+                        { .kind = CS_VAL_STR, .s = child.table, .len = strlen(child.table) },
+                        { .kind = CS_VAL_INT, .i = after_id },
+                        { .kind = CS_VAL_INT, .i = to_id } };
+                if (cs_db_exec_params(db, "DELETE FROM civisync_metadata_diff WHERE "
+                                      "prefix = ? AND table_name = ? AND (row_id = 0 "
+                                      "OR (row_id > ? AND (? < 0 OR row_id <= ?)))",
+                                      (cs_db_value_t[]){ v[0], v[1], v[2], v[3], v[3] },
+                                      5, NULL, NULL, errstr, errstr_size) == -1) {
+                        *dberr = mysql_errno(db);
+                        goto fail;
+                }
+        }
+        n = cs_meta_compare(&child, rc == 1 ? NULL : &master, store_diff, &st);
+        if (n < 0) {
+                snprintf(errstr, errstr_size, "out of memory comparing %s", child.table);
+                goto fail;
+        }
+        if (st.failed) {
+                *dberr = st.dberr;
+                goto fail;
+        }
+        {
+                cs_db_value_t v[6] = {
+                        { .kind = CS_VAL_STR, .s = prefix, .len = strlen(prefix) },
+                        { .kind = CS_VAL_STR, .s = child.table, .len = strlen(child.table) },
+                        { .kind = CS_VAL_INT, .i = part },
+                        { .kind = CS_VAL_INT, .i = parts },
+                        { .kind = CS_VAL_INT, .i = (long long)child.row_cnt },
+                        { .kind = CS_VAL_INT, .i = n } };
+                if (cs_db_exec_params(db, "REPLACE INTO civisync_metadata_check (prefix, "
+                                      "table_name, part, parts, child_rows, differences, "
+                                      "checked_at) VALUES (?,?,?,?,?,?, "
+                                      "UTC_TIMESTAMP())", v, 6, NULL, NULL, errstr,
+                                      errstr_size) == -1 ||
+                    cs_db_exec_params(db, "DELETE FROM civisync_metadata_check WHERE "
+                                      "prefix = ? AND table_name = ? AND part > ?",
+                                      (cs_db_value_t[]){ v[0], v[1], v[3] }, 3, NULL,
+                                      NULL, errstr, errstr_size) == -1) {
+                        *dberr = mysql_errno(db);
+                        goto fail;
+                }
+        }
+        if (n)
+                cs_warn("metadata gate: prefix %s: %s part %d/%d: %lld difference(s) "
+                        "with the master (civisync-consume --status)", prefix,
+                        child.table, part, parts, n);
+        cs_meta_table_free(&child);
+        cs_meta_table_free(&master);
+        return 0;
+fail:
+        cs_meta_table_free(&child);
+        cs_meta_table_free(&master);
+        return -1;
+}
+
+void cs_gate_status(MYSQL *db, const char *prefix, FILE *out)
+{
+        cs_db_value_t p = { .kind = CS_VAL_STR, .s = prefix, .len = strlen(prefix) };
+        char e[256], sql[256];
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        long long diffs = 0;
+
+        if (cs_db_set_vars(db, "SET @cs_p = ?", &p, 1, NULL, NULL, e, sizeof(e)) == -1)
+                return;
+        if (!(res = cs_db_query(db, "SELECT COUNT(DISTINCT table_name), "
+                                "COALESCE(SUM(child_rows), 0), MAX(checked_at) FROM "
+                                "civisync_metadata_check WHERE prefix = @cs_p", e,
+                                sizeof(e))))
+                return;
+        row = mysql_fetch_row(res);
+        if (!row || !strcmp(row[0], "0")) {
+                fprintf(out, "  metadata gate: no fingerprint received yet\n");
+                mysql_free_result(res);
+                return;
+        }
+        fprintf(out, "  metadata gate: %s table(s), %s child row(s) checked, last at "
+                "%s UTC\n", row[0], row[1], row[2] ? row[2] : "-");
+        mysql_free_result(res);
+        if (cs_db_query_int(db, "SELECT COUNT(*) FROM civisync_metadata_diff WHERE "
+                            "prefix = @cs_p", &diffs, e, sizeof(e)) == -1)
+                return;
+        fprintf(out, "  metadata differences: %lld%s\n", diffs,
+                diffs ? " (the master's metadata stands; data keeps flowing: "
+                "see OPERATIONS.md, metadata gate)" : "");
+        snprintf(sql, sizeof(sql), "SELECT table_name, row_id, kind, "
+                 "COALESCE(columns_differ, '') FROM civisync_metadata_diff WHERE "
+                 "prefix = @cs_p ORDER BY table_name, row_id LIMIT %d",
+                 CS_GATE_STATUS_SHOW);
+        if (!diffs || !(res = cs_db_query(db, sql, e, sizeof(e))))
+                return;
+        while ((row = mysql_fetch_row(res)))
+                fprintf(out, "    %s id %s: %s%s%s\n", row[0], row[1], row[2],
+                        *row[3] ? ": " : "", row[3]);
+        if (diffs > CS_GATE_STATUS_SHOW)
+                fprintf(out, "    ... and %lld more (civisync_metadata_diff)\n",
+                        diffs - CS_GATE_STATUS_SHOW);
+        mysql_free_result(res);
+}
