@@ -9,6 +9,7 @@ Suite *incremental_suite(void);
 Suite *verify_suite(void);
 Suite *topics_it_suite(void);
 Suite *format_suite(void);
+Suite *metadata_suite(void);
 Suite *security_suite(void);
 Suite *hostile_suite(void);
 Suite *restore_suite(void);
@@ -32,6 +33,7 @@ int main(void)
                 verify_suite,
                 topics_it_suite,
                 format_suite,
+                metadata_suite,
                 security_suite,
                 hostile_suite,
                 restore_suite,
