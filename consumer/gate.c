@@ -16,7 +16,6 @@ static const char *const gate_tables_sql[] = {
         " parts int NOT NULL,"
         " child_rows bigint NOT NULL,"
         " differences bigint NOT NULL,"
-        " digest char(16) NOT NULL COMMENT 'the child part''s digest',"
         " checked_at datetime NOT NULL,"
         " PRIMARY KEY (prefix, table_name, part)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",

@@ -28,8 +28,11 @@ static void consume(const char *conf)
 static void verify_clean(const char *pconf, const char *cconf, const char *prefix)
 {
         char want[128];
+        /* The data alone: the demo site's metadata differs from the empty
+         * site's by design (metadata/test_gate_demo_site asserts exactly
+         * how). */
         it_run_t r = it_run("civisync-verify", "--child-config", pconf,
-                            "--master-config", cconf, NULL);
+                            "--master-config", cconf, "--no-metadata", NULL);
 
         snprintf(want, sizeof(want), "verify %s: 0 differences", prefix);
         ck_assert_msg(r.exit_code == 0 && strstr(r.out, want) != NULL,
