@@ -72,7 +72,8 @@ typedef struct {
 typedef struct {
         fmt_rows_t seen[TABLE_CNT];
         long long end_count[TABLE_CNT]; /* summed over end documents */
-        long long docs_validated;       /* top-level values + nested documents */
+        long long docs_validated;
+        long long metadata_docs;        /* the metadata gate's documents */
         long long lines, resets, ends, generation;
         long long activity_source_contact_id; /* activity documents with that field */
         int partition_count;
@@ -255,6 +256,15 @@ static void read_output(const char *path, const char *prefix, fmt_out_t *o)
                         json_decref(msg);
                         continue;
                 }
+                if (!strcmp(entity, "civisync_metadata")) {
+                        /* the metadata gate's fingerprint (FORMAT.md §7.1):
+                         * after the data, outside the frame */
+                        ck_assert_msg(o->ends == o->partition_count,
+                                      "%s before the end documents", key);
+                        o->metadata_docs++;
+                        json_decref(msg);
+                        continue;
+                }
                 ck_assert_msg(o->resets > 0 && o->ends == 0,
                               "%s outside the reset/end frame", key);
                 collect_entity(o, prefix, value, key);
@@ -285,6 +295,7 @@ static void read_output(const char *path, const char *prefix, fmt_out_t *o)
         ck_assert_int_gt(o->partition_count, 0);
         ck_assert_int_eq(o->resets, o->partition_count);
         ck_assert_int_eq(o->ends, o->partition_count);
+        ck_assert_int_gt(o->metadata_docs, 0);
 
         /* The validator is live: a wrong format version is rejected. */
         {

@@ -6,6 +6,19 @@
 
 #include "harness.h"
 
+/* What the CiviCRM 5.39 demo site adds to an empty site's metadata ("table
+ * kind count; ..."), all of it by design: its custom data script's 3 custom
+ * groups, 6 custom fields, 4 option groups with their 16 option values, 2
+ * test payment processors and their 2 financial-account links; its sample
+ * data's 5 contact subtypes, 3 membership types and 1 activity type
+ * ("Interview", option value 862). Nothing changed, nothing missing. */
+#define DEMO_SITE_DIFFERENCES \
+        "civicrm_contact_type child-only 5; civicrm_custom_field child-only 6; " \
+        "civicrm_custom_group child-only 3; " \
+        "civicrm_entity_financial_account child-only 2; " \
+        "civicrm_membership_type child-only 3; civicrm_option_group child-only 4; " \
+        "civicrm_option_value child-only 17; civicrm_payment_processor child-only 2"
+
 static void produce_ok(const char *conf, int complete)
 {
         it_run_t r = complete ?
@@ -38,6 +51,20 @@ static void assert_line(const char *out, const char *needle1, const char *needle
         }
         ck_abort_msg("no line with '%s'%s%s in:\n%s", needle1,
                      needle2 ? " and " : "", needle2 ? needle2 : "", out);
+}
+
+/* The first column of the first row of a query, as text ("" for none). */
+static void query_text(MYSQL *db, const char *sql, char *out, size_t size)
+{
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+
+        ck_assert_msg(mysql_query(db, sql) == 0, "%s: %s", sql, mysql_error(db));
+        res = mysql_store_result(db);
+        ck_assert_ptr_nonnull(res);
+        row = mysql_fetch_row(res);
+        snprintf(out, size, "%s", row && row[0] ? row[0] : "");
+        mysql_free_result(res);
 }
 
 typedef struct pair_s {
@@ -204,6 +231,183 @@ START_TEST(test_gate_drift)
 }
 END_TEST
 
+/* The demo site (child) against an empty site (master), full schema: the
+ * gate reports exactly the metadata the demo site adds or changes by
+ * design (DEMO_SITE_DIFFERENCES) and nothing else, never naming a
+ * credential column; verify, computing both sides itself, finds the same
+ * number while the data matches. */
+START_TEST(test_gate_demo_site)
+{
+        pair_t p;
+        char got[4096], sql[512], want[160];
+        long long n;
+        it_run_t r;
+
+        pair_new(&p, "mgf", "--schema full --seed empty-site",
+                 "--schema full --seed demo-site");
+        produce_ok(p.pconf, 1);
+        consume_ok(p.cconf);
+        snprintf(sql, sizeof(sql), "SELECT GROUP_CONCAT(CONCAT(table_name, ' ', "
+                 "kind, ' ', n) ORDER BY table_name, kind SEPARATOR '; ') FROM "
+                 "(SELECT table_name, kind, COUNT(*) n FROM civisync_metadata_diff "
+                 "WHERE prefix = '%s' GROUP BY table_name, kind) g", p.prefix);
+        query_text(p.m, sql, got, sizeof(got));
+        ck_assert_str_eq(got, DEMO_SITE_DIFFERENCES);
+        /* 16 of the option values belong to the 4 new option groups */
+        ck_assert_int_eq(it_int(p.m, "SELECT COUNT(*) FROM civisync_metadata_diff d "
+                                "JOIN `%s`.civicrm_option_value v ON v.id = d.row_id "
+                                "JOIN civisync_metadata_diff g ON g.prefix = d.prefix "
+                                "AND g.table_name = 'civicrm_option_group' AND "
+                                "g.row_id = v.option_group_id WHERE d.prefix = '%s' "
+                                "AND d.table_name = 'civicrm_option_value'", p.child,
+                                p.prefix), 16);
+        ck_assert_int_eq(it_int(p.m, "SELECT COUNT(*) FROM civisync_metadata_diff "
+                                "WHERE prefix = '%s' AND table_name = "
+                                "'civicrm_option_value' AND row_id = 862", p.prefix), 1);
+        ck_assert_int_eq(it_int(p.m, "SELECT COUNT(DISTINCT table_name) FROM "
+                                "civisync_metadata_check WHERE prefix = '%s'",
+                                p.prefix), 32);
+        ck_assert_int_eq(it_int(p.m, "SELECT COUNT(*) FROM civisync_metadata_diff "
+                                "WHERE columns_differ LIKE '%%password%%' OR "
+                                "columns_differ LIKE '%%signature%%'"), 0);
+        n = it_int(p.m, "SELECT COUNT(*) FROM civisync_metadata_diff WHERE prefix = "
+                   "'%s'", p.prefix);
+        r = verify(&p);
+        ck_assert_msg(r.exit_code == 1, "verify exit %d\n%s\n%s", r.exit_code, r.out,
+                      r.err);
+        ck_assert_int_eq(n, 42);
+        snprintf(want, sizeof(want), "verify %s: metadata: %lld differences in 32 "
+                 "tables", p.prefix, n);
+        assert_line(r.out, want, NULL);
+        snprintf(want, sizeof(want), "verify %s: 0 differences", p.prefix);
+        assert_line(r.out, want, NULL); /* the data itself matches */
+        it_run_free(&r);
+        pair_free(&p);
+}
+END_TEST
+
+/* The master's metadata tables (checksums). */
+static const char *const meta_tables[] = {
+        "civicrm_option_group", "civicrm_option_value", "civicrm_location_type",
+        "civicrm_relationship_type", "civicrm_contact_type", "civicrm_country",
+        NULL
+};
+
+/* Checksum of the master's relationships that prefix maps, all columns. */
+static long long mapped_rel_sum(MYSQL *m, const char *prefix)
+{
+        return it_int(m, "SELECT COALESCE(SUM(CRC32(CONCAT_WS('|', r.id, "
+                      "r.contact_id_a, r.contact_id_b, r.relationship_type_id, "
+                      "COALESCE(r.start_date, '-'), COALESCE(r.end_date, '-'), "
+                      "r.is_active, COALESCE(r.description, '-'), r.is_permission_a_b, "
+                      "r.is_permission_b_a, COALESCE(r.case_id, '-')))), 0) FROM "
+                      "civicrm_relationship r JOIN mapping_master_%s mm ON "
+                      "mm.entity_table = 'civicrm_relationship' AND "
+                      "mm.master_entity_id = r.id", prefix);
+}
+
+/* Item 4 of issue #14: a child deletes a relationship type (its own
+ * relationships of that type cascade away on the child) and an option
+ * value; its incremental run, a complete sync and a --resync of its prefix
+ * remove its own relationships of that type from the master, but never a
+ * metadata row:
+ * the master's metadata is byte-identical, the other prefix's
+ * relationships of that type are untouched, and the gate reports the
+ * deleted rows as master-only. */
+START_TEST(test_gate_no_cascade)
+{
+        pair_t a;
+        char child_b[64], prefix_b[40], topic_b[80], extra[160];
+        char *pconf_b, *cconf;
+        long long before[8], rel_type, ov, b_sum, b_rels, a_rels;
+        MYSQL *cb;
+        it_run_t r;
+
+        pair_new(&a, "mga", "--schema 5", "--schema 5 --child 3 --contacts 40");
+        it_unique(prefix_b, sizeof(prefix_b), "mgb");
+        snprintf(topic_b, sizeof(topic_b), "civisync.%s", prefix_b);
+        it_unique(child_b, sizeof(child_b), "mgc");
+        it_make_db(child_b, "--schema 5 --child 4 --contacts 40");
+        it_topic(topic_b, 1);
+        pconf_b = strdup(it_producer_conf(prefix_b, child_b, NULL));
+        snprintf(extra, sizeof(extra), "prefixes = [\"%s\", \"%s\"];", a.prefix,
+                 prefix_b);
+        cconf = strdup(it_consumer_conf(a.master, extra));
+        cb = it_connect(child_b);
+        /* a relationship type both children use */
+        rel_type = it_int(a.c, "SELECT relationship_type_id FROM civicrm_relationship "
+                          "WHERE relationship_type_id IN (SELECT relationship_type_id "
+                          "FROM `%s`.civicrm_relationship) GROUP BY 1 ORDER BY "
+                          "COUNT(*) DESC LIMIT 1", child_b);
+        ck_assert_int_gt(rel_type, 0);
+        ck_assert_int_gt(it_int(cb, "SELECT COUNT(*) FROM civicrm_relationship WHERE "
+                                "relationship_type_id = %lld", rel_type), 0);
+        produce_ok(a.pconf, 1);
+        produce_ok(pconf_b, 1);
+        consume_ok(cconf);
+        it_assert_synced(a.c, a.m, a.prefix);
+        it_assert_synced(cb, a.m, prefix_b);
+        for (int i = 0; meta_tables[i]; i++)
+                before[i] = it_checksum(a.m, meta_tables[i]);
+        b_sum = mapped_rel_sum(a.m, prefix_b);
+        b_rels = it_int(a.m, "SELECT COUNT(*) FROM civicrm_relationship r JOIN "
+                        "mapping_master_%s mm ON mm.entity_table = "
+                        "'civicrm_relationship' AND mm.master_entity_id = r.id "
+                        "WHERE r.relationship_type_id = %lld", prefix_b, rel_type);
+        ck_assert_int_gt(b_rels, 0);
+
+        /* child A deletes metadata (cascading into its own data) */
+        ov = it_int(a.c, "SELECT MIN(v.id) FROM civicrm_option_value v JOIN "
+                    "civicrm_option_group g ON g.id = v.option_group_id WHERE "
+                    "g.name = 'activity_type'");
+        it_exec(a.c, "DELETE FROM civicrm_option_value WHERE id = %lld", ov);
+        it_exec(a.c, "DELETE FROM civicrm_relationship_type WHERE id = %lld", rel_type);
+        ck_assert_int_eq(it_int(a.c, "SELECT COUNT(*) FROM civicrm_relationship WHERE "
+                                "relationship_type_id = %lld", rel_type), 0);
+        /* cron's incremental run (tombstones for the cascaded rows), a
+         * complete sync (its sweep), then a --resync replaying the topic */
+        produce_ok(a.pconf, 0);
+        consume_ok(cconf);
+        it_assert_synced(a.c, a.m, a.prefix);
+        produce_ok(a.pconf, 1);
+        consume_ok(cconf);
+        it_assert_synced(a.c, a.m, a.prefix);
+        r = it_run("civisync-consume", "-c", cconf, "--resync", a.prefix, "--once",
+                   NULL);
+        ck_assert_msg(r.exit_code == 0, "resync exit %d: %s", r.exit_code, r.err);
+        it_run_free(&r);
+
+        /* A's relationships of that type are gone from the master ... */
+        it_assert_synced(a.c, a.m, a.prefix);
+        a_rels = it_int(a.m, "SELECT COUNT(*) FROM civicrm_relationship r JOIN "
+                        "mapping_master_%s mm ON mm.entity_table = "
+                        "'civicrm_relationship' AND mm.master_entity_id = r.id "
+                        "WHERE r.relationship_type_id = %lld", a.prefix, rel_type);
+        ck_assert_int_eq(a_rels, 0);
+        /* ... but no metadata row moved, and B's rows are byte-identical */
+        for (int i = 0; meta_tables[i]; i++)
+                ck_assert_msg(it_checksum(a.m, meta_tables[i]) == before[i],
+                              "%s changed on the master", meta_tables[i]);
+        ck_assert_int_eq(it_int(a.m, "SELECT COUNT(*) FROM civicrm_relationship_type "
+                                "WHERE id = %lld", rel_type), 1);
+        ck_assert_int_eq(mapped_rel_sum(a.m, prefix_b), b_sum);
+        it_assert_synced(cb, a.m, prefix_b);
+        /* the gate names what the child deleted */
+        ck_assert_int_eq(it_int(a.m, "SELECT COUNT(*) FROM civisync_metadata_diff "
+                                "WHERE prefix = '%s' AND kind = 'master-only' AND "
+                                "((table_name = 'civicrm_relationship_type' AND "
+                                "row_id = %lld) OR (table_name = "
+                                "'civicrm_option_value' AND row_id = %lld))",
+                                a.prefix, rel_type, ov), 2);
+        ck_assert_int_eq(it_int(a.m, "SELECT COUNT(*) FROM civisync_metadata_diff "
+                                "WHERE prefix = '%s'", prefix_b), 0);
+        mysql_close(cb);
+        free(pconf_b);
+        free(cconf);
+        pair_free(&a);
+}
+END_TEST
+
 Suite *metadata_suite(void)
 {
         Suite *s = suite_create("metadata");
@@ -211,6 +415,8 @@ Suite *metadata_suite(void)
         tcase_set_timeout(tc, 600);
         tcase_add_test(tc, test_gate_identical);
         tcase_add_test(tc, test_gate_drift);
+        tcase_add_test(tc, test_gate_demo_site);
+        tcase_add_test(tc, test_gate_no_cascade);
         suite_add_tcase(s, tc);
         return s;
 }
