@@ -361,6 +361,15 @@ START_TEST(test_gate_no_cascade)
                     "civicrm_option_group g ON g.id = v.option_group_id WHERE "
                     "g.name = 'activity_type'");
         it_exec(a.c, "DELETE FROM civicrm_option_value WHERE id = %lld", ov);
+        /* as CiviCRM does: the notes on those relationships (and notes on
+         * them) first, then the type, whose foreign key cascades */
+        it_exec(a.c, "DELETE n FROM civicrm_note n JOIN civicrm_note p ON "
+                "n.entity_table = 'civicrm_note' AND n.entity_id = p.id JOIN "
+                "civicrm_relationship r ON p.entity_table = 'civicrm_relationship' "
+                "AND p.entity_id = r.id WHERE r.relationship_type_id = %lld", rel_type);
+        it_exec(a.c, "DELETE n FROM civicrm_note n JOIN civicrm_relationship r ON "
+                "n.entity_table = 'civicrm_relationship' AND n.entity_id = r.id "
+                "WHERE r.relationship_type_id = %lld", rel_type);
         it_exec(a.c, "DELETE FROM civicrm_relationship_type WHERE id = %lld", rel_type);
         ck_assert_int_eq(it_int(a.c, "SELECT COUNT(*) FROM civicrm_relationship WHERE "
                                 "relationship_type_id = %lld", rel_type), 0);
