@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "conf.h"
@@ -44,7 +45,11 @@ static const char usage_text[] =
 "points nowhere; changed: the differing columns with both values), one line\n"
 "per entity (with the number of nested master rows under mapped parents that\n"
 "no mapping names: added on the master, kept, not a difference), then\n"
-"\"verify PREFIX: N differences ...\". Then every metadata table (option\n"
+"\"verify PREFIX: N differences ...\". A cleanup the consumer skipped (an end\n"
+"marker whose reset was compacted away, civisync_prefix.skipped_generation)\n"
+"is named first and after that line: rows deleted on the child before it may\n"
+"still be on the master and show as extra; civisync-consume --resync PREFIX\n"
+"removes them. Then every metadata table (option\n"
 "values, location types...; the metadata gate) is compared by id on both\n"
 "databases: one line per row only on the child, only on the master, or\n"
 "changed (naming the columns), then \"verify PREFIX: metadata: N differences\n"
@@ -156,6 +161,46 @@ static void on_entity(const cs_verify_entity_t *e, void *opaque)
         fflush(stdout);
 }
 
+/* The generation whose cleanup the consumer skipped for prefix (an end
+ * marker without its reset: civisync_prefix.skipped_generation), 0 when
+ * none or when nothing was applied yet; *at gets skipped_at (Unix time).
+ * -1 with errstr on a database error. */
+static long long skipped_cleanup(MYSQL *master, const char *prefix,
+                                 long long *at, char *errstr,
+                                 size_t errstr_size)
+{
+        cs_db_value_t p = { .kind = CS_VAL_STR, .s = prefix,
+                            .len = (unsigned long)strlen(prefix) };
+        long long gen = 0, stamp = 0;
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+
+        *at = 0;
+        if (cs_db_query_int(master, "SELECT COUNT(*) FROM information_schema."
+                            "COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+                            "TABLE_NAME = 'civisync_prefix' AND COLUMN_NAME = "
+                            "'skipped_generation'", &gen, errstr,
+                            errstr_size) == -1)
+                return -1;
+        if (!gen)
+                return 0;
+        if (cs_db_set_vars(master, "SET @cs_skip_prefix = ?", &p, 1, NULL, NULL,
+                           errstr, errstr_size) == -1 ||
+            !(res = cs_db_query(master, "SELECT COALESCE(skipped_generation, 0), "
+                                "COALESCE(UNIX_TIMESTAMP(skipped_at), 0) FROM "
+                                "civisync_prefix WHERE prefix = @cs_skip_prefix",
+                                errstr, errstr_size)))
+                return -1;
+        gen = 0;
+        if ((row = mysql_fetch_row(res)) && row[0] && row[1]) {
+                gen = atoll(row[0]);
+                stamp = atoll(row[1]);
+        }
+        mysql_free_result(res);
+        *at = stamp;
+        return gen;
+}
+
 int main(int argc, char **argv)
 {
         cs_cli_t cli = { 0 };
@@ -169,6 +214,7 @@ int main(int argc, char **argv)
         char errstr[1024];
         int first_arg, rc, exit_code = CS_EXIT_FAILURE;
         double started = cs_progress_now();
+        long long skipped_gen = 0, skipped_at = 0;
 
         cs_log_init(PROGRAM);
         rc = cs_cli_parse(&cli, argc, argv, PROGRAM, usage_text, "",
@@ -216,6 +262,25 @@ int main(int argc, char **argv)
                 cs_error("master database %s", errstr);
                 goto done;
         }
+        if ((skipped_gen = skipped_cleanup(master, pconf.prefix, &skipped_at,
+                                           errstr, sizeof(errstr))) == -1) {
+                cs_error("master database: civisync_prefix: %s", errstr);
+                goto done;
+        }
+        if (skipped_gen > 0) {
+                time_t t = (time_t)skipped_at;
+                struct tm tm;
+                char when[32] = "?";
+
+                if (skipped_at > 0 && gmtime_r(&t, &tm))
+                        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+                printf("cleanup SKIPPED for %s: generation %lld ended without "
+                       "its reset (compacted away) at %s; rows deleted on the "
+                       "child before it may still be on the master and show "
+                       "as extra below. Remedy: civisync-consume --resync %s\n",
+                       pconf.prefix, skipped_gen, when, pconf.prefix);
+                fflush(stdout);
+        }
         if (cs_verify_run(child, master, pconf.prefix, opts.entity, on_diff,
                           on_entity, &printer, &totals, errstr,
                           sizeof(errstr)) == -1) {
@@ -229,6 +294,11 @@ int main(int argc, char **argv)
                totals.child_rows, totals.mapped_rows,
                totals.skipped ? " (some entities not compared, see above)" : "",
                cs_progress_now() - started);
+        if (skipped_gen > 0)
+                printf("verify %s: cleanup of generation %lld was skipped: %s"
+                       "run civisync-consume --resync %s\n", pconf.prefix,
+                       skipped_gen, totals.extra ? "the extra rows may come from "
+                       "it; " : "", pconf.prefix);
         fflush(stdout);
         if (!opts.entity && !opts.no_metadata &&
             (meta = cs_vgate_run(child, master, pconf.prefix, opts.limit, stdout,

@@ -340,6 +340,7 @@ START_TEST(test_end_without_reset)
         char *conf, *st;
         json_t *ctl, *counts;
         long long gen;
+        it_run_t r;
 
         it_master_and_child(master, child, sizeof(master), "--child 5 --contacts 20",
                             topic, 1);
@@ -362,6 +363,17 @@ START_TEST(test_end_without_reset)
         ck_assert_msg(strstr(st, "cleanup SKIPPED") && strstr(st, "--resync sf3"),
                       "%s", st);
         free(st);
+        /* civisync-verify names it too, before the rows and in its summary;
+         * the exit code still follows the differences alone (none here). */
+        r = it_run("civisync-verify", "--child-config",
+                   it_producer_conf("sf3", child, NULL), "--master-config", conf,
+                   NULL);
+        ck_assert_msg(r.exit_code == 0, "verify exit %d\n%s\n%s", r.exit_code,
+                      r.out, r.err);
+        ck_assert_msg(strstr(r.out, "cleanup SKIPPED for sf3") &&
+                      strstr(r.out, "cleanup of generation") &&
+                      strstr(r.out, "--resync sf3"), "%s", r.out);
+        it_run_free(&r);
         /* A later complete sync with its reset clears it. */
         produce_ok(it_producer_conf("sf3", child, NULL));
         consume_ok(conf);
@@ -370,6 +382,12 @@ START_TEST(test_end_without_reset)
         st = status_of(conf);
         ck_assert_msg(!strstr(st, "SKIPPED"), "%s", st);
         free(st);
+        r = it_run("civisync-verify", "--child-config",
+                   it_producer_conf("sf3", child, NULL), "--master-config", conf,
+                   NULL);
+        ck_assert_msg(r.exit_code == 0 && !strstr(r.out, "SKIPPED"), "verify "
+                      "exit %d\n%s", r.exit_code, r.out);
+        it_run_free(&r);
         mysql_close(m);
         free(conf);
 }
