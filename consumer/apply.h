@@ -98,14 +98,18 @@ cs_apply_rc_t cs_apply_dead_letter(cs_apply_t *ap, const char *prefix,
  *                           complete sync of the prefix (mark and sweep).
  * *start receives the offset (or -2 = beginning), *replay_end the end of an
  * active rewind replay on this partition (-1 none). CS_APPLY_REJECTED when
- * the master refuses the prefix (see cs_apply_prepare_prefix). */
+ * the master refuses the prefix (see cs_apply_prepare_prefix).
+ * retention_s is the topic's tombstone retention in force (the loop's
+ * choice, cs_topics_retention_choose; 0 = no check): a partition last
+ * applied (or seen at its end) longer ago is refused with CS_APPLY_STOPPED,
+ * or replayed when on_retention_gap = "resync". */
 cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
                               const char *topic, int partition,
                               int partition_count, long long committed,
                               int committed_ours, long long low,
-                              long long high, long long *start,
-                              long long *replay_end, char *errstr,
-                              size_t errstr_size);
+                              long long high, long long retention_s,
+                              long long *start, long long *replay_end,
+                              char *errstr, size_t errstr_size);
 
 /* Operator action on the sweep the sweep guard held for prefix (own
  * transaction; call outside a batch): release = 1 applies it (*removed

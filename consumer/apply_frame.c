@@ -375,7 +375,8 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
                               const char *topic, int partition,
                               int partition_count, long long committed,
                               int committed_ours, long long low, long long high,
-                              long long *start, long long *replay_end,
+                              long long retention_s, long long *start,
+                              long long *replay_end,
                               char *errstr, size_t errstr_size)
 {
         ap_rc_t rc = AP_OK;
@@ -414,7 +415,7 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
          * removed the tombstones of rows deleted meanwhile, and the offset
          * is still on the broker, so nothing else would notice. Only when
          * there is something to read and no replay is under way. */
-        if (found && ap->conf->tombstone_retention_seconds > 0 && high > stored &&
+        if (found && retention_s > 0 && high > stored &&
             end < 0) {
                 long long gap = -1;
                 if (ap_run(ap, "SELECT COALESCE(TIMESTAMPDIFF(SECOND, seen_at, "
@@ -425,15 +426,16 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
                                         "civisync_offset");
                         goto fail;
                 }
-                if (gap > ap->conf->tombstone_retention_seconds) {
+                if (gap > retention_s) {
                         int rewinding = committed >= 0 && !committed_ours &&
                                         committed <= stored;
                         if (!rewinding && !ap->conf->retention_gap_resync) {
                                 snprintf(errstr, errstr_size, "%s [%d]: this master "
                                          "last applied this partition (or stood at "
                                          "its end) %lld s ago, longer than the topic "
-                                         "keeps tombstones (tombstone_retention_seconds "
-                                         "%lld, the topic's delete.retention.ms): rows "
+                                         "keeps tombstones (%lld s, the smaller of "
+                                         "tombstone_retention_seconds and the topic's "
+                                         "delete.retention.ms): rows "
                                          "deleted on the child meanwhile may have lost "
                                          "their tombstones to compaction and would "
                                          "silently stay on the master. Prefix %s is "
@@ -442,18 +444,16 @@ cs_apply_rc_t cs_apply_assign(cs_apply_t *ap, const char *prefix,
                                          "civisync-consume --resync %s (a replay of the "
                                          "topic as a complete sync), or set "
                                          "on_retention_gap = \"resync\"", topic,
-                                         partition, gap,
-                                         ap->conf->tombstone_retention_seconds,
+                                         partition, gap, retention_s,
                                          prefix, prefix);
                                 *start = stored;
                                 cs_apply_rollback(ap);
                                 return CS_APPLY_STOPPED;
                         }
                         cs_warn("%s [%d]: last applied %lld s ago, longer than the "
-                                "topic keeps tombstones (tombstone_retention_seconds "
-                                "%lld): replaying %s from its beginning as a complete "
-                                "sync%s", topic, partition, gap,
-                                ap->conf->tombstone_retention_seconds, topic,
+                                "topic keeps tombstones (%lld s): replaying %s "
+                                "from its beginning as a complete sync%s", topic,
+                                partition, gap, retention_s, topic,
                                 rewinding ? "" : " (on_retention_gap = \"resync\")");
                         if (!rewinding || committed > low)
                                 committed = low >= 0 ? low : 0;

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "loop.h"
 #include "progress.h"
+#include "topics.h"
 
 #define ONCE_ASSIGN_WAIT_S 60.0
 #define RETRY_MAX_BACKOFF_S 30
@@ -52,6 +53,7 @@ typedef struct loop_s {
         rd_kafka_topic_partition_list_t *resynced; /* partitions rewound by it */
         char stopped_prefixes[1024];  /* prefixes stopped on error */
         char **topics;                /* the subscription, sorted */
+        long long *retention;         /* per topic: tombstone retention in force (s) */
         size_t topic_cnt;
         int topics_known;             /* the brokers answered a metadata request */
         double refreshed_at;          /* last subscription refresh */
@@ -384,6 +386,16 @@ static int partition_count(rd_kafka_t *rk, const char *topic)
         return cnt;
 }
 
+/* The tombstone retention in force for a subscribed topic (see
+ * topic_retention); tombstone_retention_seconds for any other. */
+static long long retention_of(const loop_t *lp, const char *topic)
+{
+        for (size_t i = 0; lp->retention && i < lp->topic_cnt; i++)
+                if (!strcmp(lp->topics[i], topic))
+                        return lp->retention[i];
+        return lp->conf->tombstone_retention_seconds;
+}
+
 /* Decides each newly assigned partition's start offset with the master's
  * civisync_offset (cs_apply_assign), retrying DB errors with backoff. */
 static void decide_starts(loop_t *lp, rd_kafka_topic_partition_list_t *parts,
@@ -433,8 +445,8 @@ static void decide_starts(loop_t *lp, rd_kafka_topic_partition_list_t *parts,
                         cs_apply_rc_t rc = cs_apply_assign(
                                 lp->ap, prefix, p->topic, p->partition,
                                 count > 0 ? count : parts->cnt, committed, ours,
-                                low, high, &start, &replay_end[i], why,
-                                sizeof(why));
+                                low, high, retention_of(lp, p->topic), &start,
+                                &replay_end[i], why, sizeof(why));
                         if (rc == CS_APPLY_OK)
                                 break;
                         if (rc == CS_APPLY_REJECTED) {
@@ -774,6 +786,36 @@ static int wanted_topics(loop_t *lp, char ***out, size_t *cnt)
         return 0;
 }
 
+/* The tombstone retention (s) the retention-gap check uses for topic:
+ * the smaller of tombstone_retention_seconds and the topic's
+ * delete.retention.ms as the cluster tells it (DescribeConfigs); the
+ * configured value alone when the cluster cannot say (the embedded broker
+ * has no controller) or does not answer. One line per topic says which. */
+static long long topic_retention(loop_t *lp, const char *topic)
+{
+        long long conf_s = lp->conf->tombstone_retention_seconds, ms = -1, chosen;
+        const char *source;
+        char why[512];
+        int rc;
+
+        if (conf_s <= 0)
+                return conf_s;
+        rc = cs_topics_delete_retention_ms(lp->rk, topic, METADATA_TIMEOUT_MS, &ms,
+                                           why, sizeof(why));
+        if (rc != 0) {
+                cs_log(rc == 1 ? CS_LOG_INFO : CS_LOG_WARN, "%s: the topic's "
+                       "delete.retention.ms could not be read (%s): the "
+                       "retention-gap check uses tombstone_retention_seconds "
+                       "= %lld s", topic, why, conf_s);
+                return conf_s;
+        }
+        chosen = cs_topics_retention_choose(conf_s, ms, &source);
+        cs_info("%s: the retention-gap check uses %lld s from %s (the topic's "
+                "delete.retention.ms = %lld ms, tombstone_retention_seconds = "
+                "%lld s; the smaller wins)", topic, chosen, source, ms, conf_s);
+        return chosen;
+}
+
 /* Subscribes to wanted_topics when they changed (at start, then every
  * SUBSCRIPTION_REFRESH_S: new children's topics join). Brokers that do not
  * answer leave the subscription as it is. 0, or -1 with errstr. */
@@ -782,6 +824,7 @@ static int refresh_subscription(loop_t *lp, char *errstr, size_t errstr_size)
         rd_kafka_topic_partition_list_t *subs;
         rd_kafka_resp_err_t err;
         char **names, list[1024] = "";
+        long long *retention;
         size_t n, used = 0;
         int same;
 
@@ -813,8 +856,20 @@ static int refresh_subscription(loop_t *lp, char *errstr, size_t errstr_size)
                 return -1;
         }
         cs_info("subscribed to %zu topic(s)%s%s", n, n ? ": " : "", list);
+        /* Topics already subscribed keep their retention (logged once). */
+        retention = calloc(n + 1, sizeof(*retention));
+        for (size_t i = 0; retention && i < n; i++) {
+                retention[i] = -1;
+                for (size_t j = 0; lp->retention && j < lp->topic_cnt; j++)
+                        if (!strcmp(names[i], lp->topics[j]))
+                                retention[i] = lp->retention[j];
+                if (retention[i] < 0)
+                        retention[i] = topic_retention(lp, names[i]);
+        }
         free_names(lp->topics, lp->topic_cnt);
+        free(lp->retention);
         lp->topics = names;
+        lp->retention = retention;
         lp->topic_cnt = n;
         return 0;
 }
@@ -1036,6 +1091,7 @@ done:
         forget_assignment(&lp);
         rd_kafka_topic_partition_list_destroy(lp.resynced);
         free_names(lp.topics, lp.topic_cnt);
+        free(lp.retention);
         free_names(lp.noted, lp.noted_cnt);
         free(lp.batch);
         return rc;

@@ -383,3 +383,168 @@ int cs_topics_check(const cs_topic_spec_t *spec, int partitions,
                 problems[len - 2] = '\0';
         return n;
 }
+
+/* ---- reading an existing topic's configs (DescribeConfigs) ---- */
+
+/* 1 if err says the broker does not implement the request. */
+static int admin_unsupported(rd_kafka_resp_err_t err)
+{
+        return err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
+               err == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION ||
+               err == RD_KAFKA_RESP_ERR_INVALID_REQUEST;
+}
+
+int cs_topics_describe(rd_kafka_t *rk, rd_kafka_queue_t *q, int timeout_ms,
+                       const char *topic, cs_kafka_prop_t **out, size_t *cnt,
+                       char *errstr, size_t errstr_size)
+{
+        rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(
+                RD_KAFKA_RESOURCE_TOPIC, topic);
+        rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(
+                rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+        const rd_kafka_ConfigResource_t **rs;
+        const rd_kafka_ConfigEntry_t **entries;
+        rd_kafka_event_t *ev;
+        size_t rcnt, ecnt;
+        char tmp[256];
+        int rc = -1;
+
+        *out = NULL;
+        *cnt = 0;
+        rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, tmp, sizeof(tmp));
+        rd_kafka_DescribeConfigs(rk, &res, 1, o, q);
+        rd_kafka_AdminOptions_destroy(o);
+        rd_kafka_ConfigResource_destroy(res);
+        ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+        if (!ev) {
+                snprintf(errstr, errstr_size, "DescribeConfigs %s: no answer", topic);
+                return -1;
+        }
+        if (rd_kafka_event_error(ev)) {
+                rc = admin_unsupported(rd_kafka_event_error(ev)) ? 1 : -1;
+                snprintf(errstr, errstr_size, "DescribeConfigs %s: %s", topic,
+                         rd_kafka_event_error_string(ev));
+                goto done;
+        }
+        rs = rd_kafka_DescribeConfigs_result_resources(
+                rd_kafka_event_DescribeConfigs_result(ev), &rcnt);
+        if (rcnt < 1 || rd_kafka_ConfigResource_error(rs[0])) {
+                rd_kafka_resp_err_t err = rcnt ? rd_kafka_ConfigResource_error(rs[0]) :
+                                          RD_KAFKA_RESP_ERR__FAIL;
+                rc = admin_unsupported(err) ? 1 : -1;
+                snprintf(errstr, errstr_size, "DescribeConfigs %s: %s", topic,
+                         rcnt ? rd_kafka_ConfigResource_error_string(rs[0]) :
+                         "empty result");
+                goto done;
+        }
+        entries = rd_kafka_ConfigResource_configs(rs[0], &ecnt);
+        *out = calloc(ecnt + 1, sizeof(**out));
+        if (!*out) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        for (size_t i = 0; i < ecnt; i++) {
+                const char *v = rd_kafka_ConfigEntry_value(entries[i]);
+                (*out)[*cnt].name = strdup(rd_kafka_ConfigEntry_name(entries[i]));
+                (*out)[*cnt].value = strdup(v ? v : "");
+                (*cnt)++;
+        }
+        rc = 0;
+done:
+        rd_kafka_event_destroy(ev);
+        return rc;
+}
+
+void cs_topics_props_free(cs_kafka_prop_t *p, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(p[i].name);
+                free(p[i].value);
+        }
+        free(p);
+}
+
+int cs_topics_no_controller(rd_kafka_t *rk, const struct rd_kafka_metadata *md,
+                            int timeout_ms)
+{
+        int32_t id = rd_kafka_controllerid(rk, timeout_ms < 5000 ? timeout_ms : 5000);
+        for (int i = 0; id >= 0 && i < md->broker_cnt; i++)
+                if (md->brokers[i].id == id)
+                        return 0;
+        return 1;
+}
+
+int cs_topics_delete_retention_ms(rd_kafka_t *rk, const char *topic,
+                                  int timeout_ms, long long *ms, char *errstr,
+                                  size_t errstr_size)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err;
+        rd_kafka_queue_t *q;
+        cs_kafka_prop_t *props = NULL;
+        size_t cnt = 0;
+        int rc;
+
+        *ms = -1;
+        if ((err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms))) {
+                snprintf(errstr, errstr_size, "metadata: %s", rd_kafka_err2str(err));
+                return -1;
+        }
+        rc = cs_topics_no_controller(rk, md, timeout_ms);
+        rd_kafka_metadata_destroy(md);
+        if (rc) {
+                snprintf(errstr, errstr_size, "the cluster has no controller "
+                         "(embedded broker): DescribeConfigs unavailable");
+                return 1;
+        }
+        if (!(q = rd_kafka_queue_new(rk))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        rc = cs_topics_describe(rk, q, timeout_ms, topic, &props, &cnt, errstr,
+                                errstr_size);
+        rd_kafka_queue_destroy(q);
+        if (rc != 0)
+                return rc;
+        rc = 1;
+        snprintf(errstr, errstr_size, "DescribeConfigs %s: no delete.retention.ms "
+                 "in the answer", topic);
+        for (size_t i = 0; i < cnt; i++) {
+                char *end;
+                long long v;
+                if (strcmp(props[i].name, "delete.retention.ms"))
+                        continue;
+                errno = 0;
+                v = strtoll(props[i].value, &end, 10);
+                if (errno || end == props[i].value || *end || v < 0) {
+                        snprintf(errstr, errstr_size, "DescribeConfigs %s: "
+                                 "delete.retention.ms '%.32s' is not a number",
+                                 topic, props[i].value);
+                        rc = -1;
+                } else {
+                        *ms = v;
+                        rc = 0;
+                }
+                break;
+        }
+        cs_topics_props_free(props, cnt);
+        return rc;
+}
+
+long long cs_topics_retention_choose(long long configured_s, long long topic_ms,
+                                     const char **source)
+{
+        long long topic_s;
+
+        *source = "tombstone_retention_seconds";
+        if (configured_s <= 0 || topic_ms < 0)
+                return configured_s;
+        topic_s = topic_ms / 1000;
+        if (topic_s < 1)
+                topic_s = 1;
+        if (topic_s < configured_s) {
+                *source = "delete.retention.ms";
+                return topic_s;
+        }
+        return configured_s;
+}

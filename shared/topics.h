@@ -80,4 +80,36 @@ int cs_topics_check(const cs_topic_spec_t *spec, int partitions,
                     int replication_factor, const cs_kafka_prop_t *actual,
                     size_t actual_cnt, char *problems, size_t problems_size);
 
+/* DescribeConfigs of one existing topic through rk (any client handle),
+ * answered on q: NEW name/value array in *out (free with
+ * cs_topics_props_free). 0, -1 on error, 1 when the broker does not
+ * support the request; errstr says why. */
+int cs_topics_describe(rd_kafka_t *rk, rd_kafka_queue_t *q, int timeout_ms,
+                       const char *topic, cs_kafka_prop_t **out, size_t *cnt,
+                       char *errstr, size_t errstr_size);
+void cs_topics_props_free(cs_kafka_prop_t *p, size_t n);
+
+/* 1 if the cluster of md names no controller among its brokers (the
+ * embedded broker, librdkafka 2.0.2's mock cluster, names id 0 and would
+ * let CreateTopics / DescribeConfigs wait until they time out). */
+int cs_topics_no_controller(rd_kafka_t *rk, const struct rd_kafka_metadata *md,
+                            int timeout_ms);
+
+/* The topic's delete.retention.ms (how long compaction keeps tombstones)
+ * in *ms. 0; 1 when the cluster cannot say (no controller, request not
+ * supported, value absent); -1 on another error (not authorised, no
+ * answer). errstr says why for 1 and -1. */
+int cs_topics_delete_retention_ms(rd_kafka_t *rk, const char *topic,
+                                  int timeout_ms, long long *ms, char *errstr,
+                                  size_t errstr_size);
+
+/* The tombstone retention (seconds) the consumer's retention-gap check
+ * uses for a topic: the smaller of configured_s (tombstone_retention_seconds;
+ * <= 0 = check off, returned as is) and topic_ms (the topic's
+ * delete.retention.ms, rounded down to whole seconds, at least 1; < 0 =
+ * unknown). *source names where the value came from:
+ * "tombstone_retention_seconds" or "delete.retention.ms" (BORROWED). */
+long long cs_topics_retention_choose(long long configured_s, long long topic_ms,
+                                     const char **source);
+
 #endif

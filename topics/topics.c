@@ -266,80 +266,13 @@ static rd_kafka_AdminOptions_t *admin_options(kctx_t *k, rd_kafka_admin_op_t op)
         return o;
 }
 
-/* 1 if err says the broker does not implement the request. */
-static int unsupported(rd_kafka_resp_err_t err)
-{
-        return err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
-               err == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION ||
-               err == RD_KAFKA_RESP_ERR_INVALID_REQUEST;
-}
-
 /* The configs of one topic from DescribeConfigs: NEW array in *out.
  * Returns 0, -1 on error, 1 when the broker does not support it. */
 static int describe_configs(kctx_t *k, const char *topic, cs_kafka_prop_t **out,
                             size_t *cnt, char *errstr, size_t errstr_size)
 {
-        rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(
-                RD_KAFKA_RESOURCE_TOPIC, topic);
-        rd_kafka_AdminOptions_t *o = admin_options(k, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-        const rd_kafka_ConfigResource_t **rs;
-        const rd_kafka_ConfigEntry_t **entries;
-        rd_kafka_event_t *ev;
-        size_t rcnt, ecnt;
-        int rc = -1;
-
-        *out = NULL;
-        *cnt = 0;
-        rd_kafka_DescribeConfigs(k->rk, &res, 1, o, k->q);
-        rd_kafka_AdminOptions_destroy(o);
-        rd_kafka_ConfigResource_destroy(res);
-        ev = rd_kafka_queue_poll(k->q, k->timeout_ms + 5000);
-        if (!ev) {
-                snprintf(errstr, errstr_size, "DescribeConfigs %s: no answer", topic);
-                return -1;
-        }
-        if (rd_kafka_event_error(ev)) {
-                rc = unsupported(rd_kafka_event_error(ev)) ? 1 : -1;
-                snprintf(errstr, errstr_size, "DescribeConfigs %s: %s", topic,
-                         rd_kafka_event_error_string(ev));
-                goto done;
-        }
-        rs = rd_kafka_DescribeConfigs_result_resources(
-                rd_kafka_event_DescribeConfigs_result(ev), &rcnt);
-        if (rcnt < 1 || rd_kafka_ConfigResource_error(rs[0])) {
-                rd_kafka_resp_err_t err = rcnt ? rd_kafka_ConfigResource_error(rs[0]) :
-                                          RD_KAFKA_RESP_ERR__FAIL;
-                rc = unsupported(err) ? 1 : -1;
-                snprintf(errstr, errstr_size, "DescribeConfigs %s: %s", topic,
-                         rcnt ? rd_kafka_ConfigResource_error_string(rs[0]) :
-                         "empty result");
-                goto done;
-        }
-        entries = rd_kafka_ConfigResource_configs(rs[0], &ecnt);
-        *out = calloc(ecnt + 1, sizeof(**out));
-        if (!*out) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto done;
-        }
-        for (size_t i = 0; i < ecnt; i++) {
-                const char *v = rd_kafka_ConfigEntry_value(entries[i]);
-                (*out)[*cnt].name = strdup(rd_kafka_ConfigEntry_name(entries[i]));
-                (*out)[*cnt].value = strdup(v ? v : "");
-                (*cnt)++;
-        }
-        rc = 0;
-done:
-        rd_kafka_event_destroy(ev);
-        return rc;
-}
-
-static void props_free(cs_kafka_prop_t *p, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                free(p[i].name);
-                free(p[i].value);
-        }
-        free(p);
+        return cs_topics_describe(k->rk, k->q, k->timeout_ms, topic, out, cnt,
+                                  errstr, errstr_size);
 }
 
 static const rd_kafka_metadata_topic_t *md_topic(const struct rd_kafka_metadata *md,
@@ -367,12 +300,7 @@ static int md_replication(const rd_kafka_metadata_topic_t *t)
  * ("Failed while waiting for controller: Local: Timed out"). */
 static int no_controller(kctx_t *k, const struct rd_kafka_metadata *md)
 {
-        int32_t id = rd_kafka_controllerid(k->rk, k->timeout_ms < 5000 ?
-                                           k->timeout_ms : 5000);
-        for (int i = 0; id >= 0 && i < md->broker_cnt; i++)
-                if (md->brokers[i].id == id)
-                        return 0;
-        return 1;
+        return cs_topics_no_controller(k->rk, md, k->timeout_ms);
 }
 
 /* The one line printed for topics the embedded broker cannot create. */
@@ -484,7 +412,7 @@ static int cmd_create(kctx_t *k, setup_t *s, const cs_topic_defs_t *defs,
                 }
                 n = cs_topics_check(&specs[i], mt->partition_cnt, md_replication(mt),
                                     actual, actual_cnt, problems, sizeof(problems));
-                props_free(actual, actual_cnt);
+                cs_topics_props_free(actual, actual_cnt);
                 if (n) {
                         printf("%s: exists with %d setting(s) differing from %s: %s\n",
                                specs[i].name, n, defs->path, problems);
@@ -777,7 +705,7 @@ static int cmd_describe(kctx_t *k, setup_t *s, const cs_topic_defs_t *defs,
                 } else {
                         printf(" (%s)\n", errstr);
                 }
-                props_free(actual, actual_cnt);
+                cs_topics_props_free(actual, actual_cnt);
         } else {
                 printf("  settings: not available (%s)\n", errstr);
         }

@@ -260,6 +260,34 @@ START_TEST(test_load_errors)
 }
 END_TEST
 
+/* The retention-gap check's value: the smaller of the configured value
+ * and the topic's delete.retention.ms, the configured one when unknown. */
+START_TEST(test_retention_choose)
+{
+        const char *src = NULL;
+
+        /* The topic keeps tombstones shorter than configured: it wins. */
+        ck_assert_int_eq(cs_topics_retention_choose(604800, 86400000, &src), 86400);
+        ck_assert_str_eq(src, "delete.retention.ms");
+        /* Longer on the topic: the configured value stays. */
+        ck_assert_int_eq(cs_topics_retention_choose(3600, 604800000, &src), 3600);
+        ck_assert_str_eq(src, "tombstone_retention_seconds");
+        /* Equal: the configured value (same figure). */
+        ck_assert_int_eq(cs_topics_retention_choose(60, 60000, &src), 60);
+        ck_assert_str_eq(src, "tombstone_retention_seconds");
+        /* Unknown (the cluster could not say). */
+        ck_assert_int_eq(cs_topics_retention_choose(15, -1, &src), 15);
+        ck_assert_str_eq(src, "tombstone_retention_seconds");
+        /* Below one second rounds up to 1 s, never to 0 (= check off). */
+        ck_assert_int_eq(cs_topics_retention_choose(15, 0, &src), 1);
+        ck_assert_str_eq(src, "delete.retention.ms");
+        ck_assert_int_eq(cs_topics_retention_choose(15, 1999, &src), 1);
+        /* The check switched off stays off whatever the topic says. */
+        ck_assert_int_eq(cs_topics_retention_choose(0, 1000, &src), 0);
+        ck_assert_str_eq(src, "tombstone_retention_seconds");
+}
+END_TEST
+
 Suite *topics_suite(void)
 {
         Suite *s = suite_create("topics");
@@ -273,6 +301,7 @@ Suite *topics_suite(void)
         tcase_add_test(tc, test_new_topic_request);
         tcase_add_test(tc, test_check_existing);
         tcase_add_test(tc, test_load_errors);
+        tcase_add_test(tc, test_retention_choose);
         suite_add_tcase(s, tc);
         return s;
 }
