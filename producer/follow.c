@@ -66,14 +66,6 @@ int cs_follow_triggers(const cs_producer_conf_t *conf, int install)
         return CS_EXIT_OK;
 }
 
-static void iso_now(char *out, size_t size)
-{
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* One run exactly as cron's (incremental, or complete without usable
  * state), with the same state file; the state advances only when
  * everything was delivered. */
@@ -87,7 +79,6 @@ static int reconcile(const cs_producer_conf_t *conf, MYSQL *db,
         long long state_gen, sent0 = cs_sink_sent(sink);
         double started = cs_progress_now();
         int complete, rc = -1;
-        char now[32];
 
         if (!(state = cs_state_load(conf->state_dir, conf->prefix, errstr,
                                     errstr_size)))
@@ -115,31 +106,16 @@ static int reconcile(const cs_producer_conf_t *conf, MYSQL *db,
                                 &new_incr, errstr, errstr_size) == -1)
                         goto done;
         }
-        iso_now(now, sizeof(now));
-        json_object_set_new(state, "format", json_integer(1));
-        json_object_set_new(state, "prefix", json_string(conf->prefix));
-        if (complete) {
-                json_object_set_new(state, "generation",
-                                    json_integer(stats.generation));
-                json_object_set_new(state, "last_complete",
-                        json_pack("{s:I, s:s, s:I, s:s}", "generation",
-                                  (json_int_t)stats.generation, "finished_at",
-                                  now, "documents",
-                                  (json_int_t)stats.documents, "destination",
-                                  topic));
-        }
-        json_object_set_new(new_incr, "last_run",
-                json_pack("{s:s, s:s, s:I, s:I}", "mode",
-                          complete ? "complete" : "incremental",
-                          "finished_at", now, "messages",
-                          (json_int_t)(cs_sink_sent(sink) - sent0),
-                          "documents", (json_int_t)stats.documents));
-        json_object_set(state, "incremental", new_incr);
-        if (cs_state_save(conf->state_dir, conf->prefix, state, errstr,
-                          errstr_size) == -1)
+        if (cs_state_advance(conf->state_dir, conf->prefix, state, new_incr,
+                             created, &(cs_state_run_t) {
+                                     .mode = complete ? "complete" : "incremental",
+                                     .complete = complete,
+                                     .generation = stats.generation,
+                                     .documents = stats.documents,
+                                     .messages = cs_sink_sent(sink) - sent0,
+                                     .destination = topic },
+                             errstr, errstr_size) == -1)
                 goto done;
-        json_array_clear(created);
-        cs_state_fp_cleanup(conf->state_dir, conf->prefix, state);
         cs_info("reconciliation (%s) of prefix %s: %lld document(s), %lld "
                 "message(s) in %.2f s", complete ? "complete" : "incremental",
                 conf->prefix, stats.documents, cs_sink_sent(sink) - sent0,

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -109,14 +108,6 @@ static void on_signal(int sig)
 {
         (void)sig;
         cs_sink_interrupt();
-}
-
-static void iso_now(char *out, size_t size)
-{
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* "contact 200 (email 199, ...)" style: every entity with its count. */
@@ -315,43 +306,23 @@ static int sync_child(produce_run_t *run, char *errstr, size_t errstr_size)
         return cs_sink_commit(run->sink, errstr, errstr_size);
 }
 
-/* Everything is delivered: only now does the state advance. The new
- * fingerprint files are already on disk under new names; renaming the
- * state JSON switches them all at once. 0, or -1 with errstr. */
+/* Everything is delivered: only now does the state advance
+ * (cs_state_advance). 0, or -1 with errstr. */
 static int save_state(produce_run_t *run, char *errstr, size_t errstr_size)
 {
-        const cs_producer_conf_t *conf = &run->conf;
-        json_t *state = run->state;
-        char now[32];
+        cs_state_run_t done = {
+                .mode = run->opts.rebuild_state ? "rebuild-state" :
+                        run->opts.complete ? "complete" : "incremental",
+                .complete = run->opts.complete,
+                .generation = run->stats.generation,
+                .documents = run->stats.documents,
+                .messages = cs_sink_sent(run->sink),
+                .destination = run->opts.output ? run->opts.output : run->topic,
+        };
 
-        iso_now(now, sizeof(now));
-        json_object_set_new(state, "format", json_integer(1));
-        json_object_set_new(state, "prefix", json_string(conf->prefix));
-        if (run->opts.complete) {
-                json_object_set_new(state, "generation",
-                                    json_integer(run->stats.generation));
-                json_object_set_new(state, "last_complete",
-                        json_pack("{s:I, s:s, s:I, s:s}", "generation",
-                                  (json_int_t)run->stats.generation,
-                                  "finished_at", now, "documents",
-                                  (json_int_t)run->stats.documents,
-                                  "destination", run->opts.output ?
-                                  run->opts.output : run->topic));
-        }
-        json_object_set_new(run->new_incr, "last_run",
-                json_pack("{s:s, s:s, s:I, s:I}", "mode",
-                          run->opts.rebuild_state ? "rebuild-state" :
-                          run->opts.complete ? "complete" : "incremental",
-                          "finished_at", now, "messages",
-                          (json_int_t)cs_sink_sent(run->sink), "documents",
-                          (json_int_t)run->stats.documents));
-        json_object_set(state, "incremental", run->new_incr);
-        if (cs_state_save(conf->state_dir, conf->prefix, state, errstr,
-                          errstr_size) == -1)
-                return -1;
-        json_array_clear(run->created); /* they belong to the state now */
-        cs_state_fp_cleanup(conf->state_dir, conf->prefix, state);
-        return 0;
+        return cs_state_advance(run->conf.state_dir, run->conf.prefix,
+                                run->state, run->new_incr, run->created, &done,
+                                errstr, errstr_size);
 }
 
 static void run_free(produce_run_t *run)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -171,4 +172,39 @@ void cs_state_fp_cleanup(const char *state_dir, const char *prefix,
                         unlink(path);
         }
         closedir(dir);
+}
+
+int cs_state_advance(const char *state_dir, const char *prefix, json_t *state,
+                     json_t *new_incr, json_t *created,
+                     const cs_state_run_t *run, char *errstr,
+                     size_t errstr_size)
+{
+        time_t t = time(NULL);
+        struct tm tm;
+        char now[32];
+
+        gmtime_r(&t, &tm);
+        strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_object_set_new(state, "format", json_integer(1));
+        json_object_set_new(state, "prefix", json_string(prefix));
+        if (run->complete) {
+                json_object_set_new(state, "generation",
+                                    json_integer(run->generation));
+                json_object_set_new(state, "last_complete",
+                        json_pack("{s:I, s:s, s:I, s:s}", "generation",
+                                  (json_int_t)run->generation, "finished_at",
+                                  now, "documents", (json_int_t)run->documents,
+                                  "destination", run->destination));
+        }
+        json_object_set_new(new_incr, "last_run",
+                json_pack("{s:s, s:s, s:I, s:I}", "mode", run->mode,
+                          "finished_at", now, "messages",
+                          (json_int_t)run->messages, "documents",
+                          (json_int_t)run->documents));
+        json_object_set(state, "incremental", new_incr);
+        if (cs_state_save(state_dir, prefix, state, errstr, errstr_size) == -1)
+                return -1;
+        json_array_clear(created);
+        cs_state_fp_cleanup(state_dir, prefix, state);
+        return 0;
 }

@@ -33,4 +33,26 @@ int cs_state_fp_name(char *out, size_t size, const char *prefix,
 void cs_state_fp_cleanup(const char *state_dir, const char *prefix,
                          const json_t *state);
 
+/* What a delivered run records in the state (cs_state_advance). */
+typedef struct cs_state_run_s {
+        const char *mode;          /* "complete", "incremental", "rebuild-state" */
+        int complete;              /* also sets generation and last_complete */
+        long long generation;      /* the complete sync's generation */
+        long long documents;
+        long long messages;        /* sent by this run */
+        const char *destination;   /* topic or --output file (complete only) */
+} cs_state_run_t;
+
+/* Everything is delivered: only now does the state advance. Records run in
+ * state (BORROWED, modified) with new_incr (BORROWED, receives last_run) as
+ * its incremental state and saves it atomically: the new fingerprint files,
+ * already on disk under new names, switch all at once. Then the paths in
+ * created (BORROWED array) belong to the state: the array is cleared and
+ * fingerprint files no longer referenced are removed. Call only while
+ * holding the lock. 0, or -1 with errstr (state file untouched). */
+int cs_state_advance(const char *state_dir, const char *prefix, json_t *state,
+                     json_t *new_incr, json_t *created,
+                     const cs_state_run_t *run, char *errstr,
+                     size_t errstr_size);
+
 #endif
