@@ -248,3 +248,48 @@ int cs_cli_apply_kafka(const cs_cli_t *cli, cs_kafka_params_t *kafka,
                         return -1;
         return 0;
 }
+
+int cs_cli_parse_two_confs(int argc, char **argv, const char *program,
+                           const char *usage_text,
+                           const struct option *long_options,
+                           cs_cli_option_cb *cb, void *opaque,
+                           const char *const *producer_path,
+                           const char *const *consumer_path,
+                           const char *first_opt, const char *second_opt,
+                           cs_producer_conf_t *pconf,
+                           cs_consumer_conf_t *mconf)
+{
+        cs_cli_t cli;
+        char errstr[1024];
+        int first_arg, rc;
+
+        rc = cs_cli_parse(&cli, argc, argv, program, usage_text, "",
+                          long_options, cb, opaque, &first_arg, errstr,
+                          sizeof(errstr));
+        if (rc == 0 && first_arg < argc)
+                rc = usage_error(program, errstr, sizeof(errstr),
+                                 "unexpected argument");
+        else if (rc == 0 && (cli.config_path || cli.brokers || cli.x_prop_cnt))
+                rc = usage_error(program, errstr, sizeof(errstr),
+                                 "-c, -b and -X do not apply; use %s and %s",
+                                 first_opt, second_opt);
+        else if (rc == 0 && (!*producer_path || !*consumer_path))
+                rc = usage_error(program, errstr, sizeof(errstr),
+                                 "%s FILE and %s FILE are required", first_opt,
+                                 second_opt);
+        cs_cli_free(&cli);
+        if (rc == -1)
+                fprintf(stderr, "%s\n", errstr);
+        if (rc != 0)
+                return rc;
+        if (cs_conf_load_producer(*producer_path, pconf, errstr,
+                                  sizeof(errstr)) == -1 ||
+            cs_conf_load_consumer(*consumer_path, mconf, errstr,
+                                  sizeof(errstr)) == -1) {
+                fprintf(stderr, "%s: %s\n", program, errstr);
+                cs_conf_producer_free(pconf);
+                cs_conf_consumer_free(mconf);
+                return -1;
+        }
+        return 0;
+}

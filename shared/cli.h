@@ -45,4 +45,24 @@ void cs_cli_free(cs_cli_t *cli);
 int cs_cli_apply_kafka(const cs_cli_t *cli, cs_kafka_params_t *kafka,
                        char *errstr, size_t errstr_size);
 
+/* For the programs that read a child's producer configuration and the
+ * master's consumer configuration, each named by a long option of theirs
+ * instead of -c (civisync-verify, civisync-restore). Parses argv as
+ * cs_cli_parse does with the program's long options, refuses positional
+ * arguments and -c/-b/-X, requires both files (*producer_path and
+ * *consumer_path, which the callback sets) and loads them into pconf and
+ * mconf. first_opt and second_opt name the two options in the order the
+ * messages give them. Returns 0 to go on (free pconf and mconf), 1 when the
+ * program should exit 0 (help/version printed), -1 on a usage or
+ * configuration error (printed on stderr; exit 2; nothing to free). */
+int cs_cli_parse_two_confs(int argc, char **argv, const char *program,
+                           const char *usage_text,
+                           const struct option *long_options,
+                           cs_cli_option_cb *cb, void *opaque,
+                           const char *const *producer_path,
+                           const char *const *consumer_path,
+                           const char *first_opt, const char *second_opt,
+                           cs_producer_conf_t *pconf,
+                           cs_consumer_conf_t *mconf);
+
 #endif

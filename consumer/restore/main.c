@@ -124,7 +124,6 @@ static void on_table(const rs_table_report_t *t, void *opaque)
 
 int main(int argc, char **argv)
 {
-        cs_cli_t cli = { 0 };
         restore_opts_t opts = { 0 };
         cs_producer_conf_t pconf = { 0 };
         cs_consumer_conf_t mconf = { 0 };
@@ -132,37 +131,16 @@ int main(int argc, char **argv)
         printer_t printer = { 0 };
         MYSQL *target = NULL, *master = NULL;
         char errstr[1024];
-        int first_arg, rc, exit_code = CS_EXIT_FAILURE;
+        int rc, exit_code = CS_EXIT_FAILURE;
         double started = cs_progress_now();
 
         cs_log_init(PROGRAM);
-        rc = cs_cli_parse(&cli, argc, argv, PROGRAM, usage_text, "",
-                          long_options, on_option, &opts, &first_arg, errstr,
-                          sizeof(errstr));
-        if (rc == 1) {
-                cs_cli_free(&cli);
-                return CS_EXIT_OK;
-        }
-        if (rc == -1 || first_arg < argc || !opts.into || !opts.master_config ||
-            cli.config_path || cli.brokers || cli.x_prop_cnt) {
-                fprintf(stderr, "%s\n", rc == -1 ? errstr :
-                        first_arg < argc ? PROGRAM ": unexpected argument "
-                        "(see " PROGRAM " --help)" :
-                        (cli.config_path || cli.brokers || cli.x_prop_cnt) ?
-                        PROGRAM ": -c, -b and -X do not apply; use "
-                        "--master-config and --into (see " PROGRAM " --help)" :
-                        PROGRAM ": --master-config FILE and --into FILE are "
-                        "required (see " PROGRAM " --help)");
-                cs_cli_free(&cli);
-                return CS_EXIT_USAGE;
-        }
-        if (cs_conf_load_producer(opts.into, &pconf, errstr, sizeof(errstr)) == -1 ||
-            cs_conf_load_consumer(opts.master_config, &mconf, errstr,
-                                  sizeof(errstr)) == -1) {
-                fprintf(stderr, PROGRAM ": %s\n", errstr);
-                exit_code = CS_EXIT_USAGE;
-                goto done;
-        }
+        rc = cs_cli_parse_two_confs(argc, argv, PROGRAM, usage_text,
+                                    long_options, on_option, &opts,
+                                    &opts.into, &opts.master_config,
+                                    "--master-config", "--into", &pconf, &mconf);
+        if (rc != 0)
+                return rc == 1 ? CS_EXIT_OK : CS_EXIT_USAGE;
         if (opts.prefix && strcmp(opts.prefix, pconf.prefix)) {
                 fprintf(stderr, PROGRAM ": --prefix %s is not the prefix of %s "
                         "(%s): the restored child must be produced under the "
@@ -209,6 +187,5 @@ done:
                 mysql_close(master);
         cs_conf_producer_free(&pconf);
         cs_conf_consumer_free(&mconf);
-        cs_cli_free(&cli);
         return exit_code;
 }

@@ -203,7 +203,6 @@ static long long skipped_cleanup(MYSQL *master, const char *prefix,
 
 int main(int argc, char **argv)
 {
-        cs_cli_t cli = { 0 };
         verify_opts_t opts = { .limit = DEFAULT_LIMIT };
         cs_producer_conf_t pconf = { 0 };
         cs_consumer_conf_t mconf = { 0 };
@@ -212,41 +211,19 @@ int main(int argc, char **argv)
         printer_t printer = { 0 };
         MYSQL *child = NULL, *master = NULL;
         char errstr[1024];
-        int first_arg, rc, exit_code = CS_EXIT_FAILURE;
+        int rc, exit_code = CS_EXIT_FAILURE;
         double started = cs_progress_now();
         long long skipped_gen = 0, skipped_at = 0;
 
         cs_log_init(PROGRAM);
-        rc = cs_cli_parse(&cli, argc, argv, PROGRAM, usage_text, "",
-                          long_options, on_option, &opts, &first_arg, errstr,
-                          sizeof(errstr));
-        if (rc == 1) {
-                cs_cli_free(&cli);
-                return CS_EXIT_OK;
-        }
-        if (rc == -1 || first_arg < argc || !opts.child_config ||
-            !opts.master_config || cli.config_path || cli.brokers ||
-            cli.x_prop_cnt) {
-                fprintf(stderr, "%s\n", rc == -1 ? errstr :
-                        first_arg < argc ? PROGRAM ": unexpected argument "
-                        "(see " PROGRAM " --help)" :
-                        (cli.config_path || cli.brokers || cli.x_prop_cnt) ?
-                        PROGRAM ": -c, -b and -X do not apply; use "
-                        "--child-config and --master-config (see " PROGRAM " --help)" :
-                        PROGRAM ": --child-config FILE and --master-config FILE "
-                        "are required (see " PROGRAM " --help)");
-                cs_cli_free(&cli);
-                return CS_EXIT_USAGE;
-        }
+        rc = cs_cli_parse_two_confs(argc, argv, PROGRAM, usage_text,
+                                    long_options, on_option, &opts,
+                                    &opts.child_config, &opts.master_config,
+                                    "--child-config", "--master-config",
+                                    &pconf, &mconf);
+        if (rc != 0)
+                return rc == 1 ? CS_EXIT_OK : CS_EXIT_USAGE;
         printer.limit = opts.limit;
-        if (cs_conf_load_producer(opts.child_config, &pconf, errstr,
-                                  sizeof(errstr)) == -1 ||
-            cs_conf_load_consumer(opts.master_config, &mconf, errstr,
-                                  sizeof(errstr)) == -1) {
-                fprintf(stderr, PROGRAM ": %s\n", errstr);
-                exit_code = CS_EXIT_USAGE;
-                goto done;
-        }
         if (opts.entity && !cs_reg_by_name(opts.entity) &&
             !cs_reg_by_table(opts.entity)) {
                 fprintf(stderr, PROGRAM ": --entity '%s' is not a phase-1 entity "
@@ -316,6 +293,5 @@ done:
                 mysql_close(master);
         cs_conf_producer_free(&pconf);
         cs_conf_consumer_free(&mconf);
-        cs_cli_free(&cli);
         return exit_code;
 }
