@@ -1,4 +1,5 @@
 /* db.c — MariaDB connections, static SQL, prepared statements and row streaming. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -584,4 +585,16 @@ stmt_error:
         mysql_stmt_free_result(stmt);
         mysql_stmt_reset(stmt);
         return -1;
+}
+
+void cs_db_append(char *buf, size_t size, const char *fmt, ...)
+{
+        size_t len = strlen(buf);
+        va_list ap;
+
+        if (len + 1 >= size)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(buf + len, size - len, fmt, ap);
+        va_end(ap);
 }

@@ -1,6 +1,5 @@
 /* verify.c — compares a child with the master through mapping_master_<PREFIX>, read-only and streaming. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,21 +74,6 @@ static int grow_buf(run_t *r, size_t need)
         r->buf = p;
         r->buf_size = need;
         return 0;
-}
-
-/* Appends printf text to a bounded buffer (silently truncated). */
-static void append(char *buf, size_t size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void append(char *buf, size_t size, const char *fmt, ...)
-{
-        size_t len = strlen(buf);
-        va_list ap;
-
-        if (len + 1 >= size)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf + len, size - len, fmt, ap);
-        va_end(ap);
 }
 
 /* A value for messages: NULL, <N bytes> for binary, else quoted, cut at
@@ -234,7 +218,7 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                 if (!mv)
                         return 1;
                 show_value(b, sizeof(b), mv, ml, binary);
-                append(detail, detail_size, "%s: master %s, expected NULL "
+                cs_db_append(detail, detail_size, "%s: master %s, expected NULL "
                        "(cleared on the master); ", vc->name, b);
                 return 0;
         case VC_QUALIFY: {
@@ -246,7 +230,7 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                         if (!mv)
                                 return 1;
                         show_value(b, sizeof(b), mv, ml, 0);
-                        append(detail, detail_size, "%s: child NULL, master %s; ",
+                        cs_db_append(detail, detail_size, "%s: child NULL, master %s; ",
                                vc->name, b);
                         return 0;
                 }
@@ -258,7 +242,7 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                         return 1;
                 show_value(a, sizeof(a), cv, cl, 0);
                 show_value(b, sizeof(b), mv, ml, 0);
-                append(detail, detail_size, "%s: child %s (qualified \"%s:...\"), "
+                cs_db_append(detail, detail_size, "%s: child %s (qualified \"%s:...\"), "
                        "master %s; ", vc->name, a, r->prefix, b);
                 return 0;
         }
@@ -269,21 +253,21 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                 if (!cv) {
                         if (!mv)
                                 return 1;
-                        append(detail, detail_size, "%s: child NULL, master %s; ",
+                        cs_db_append(detail, detail_size, "%s: child NULL, master %s; ",
                                vc->name, mv);
                         return 0;
                 }
                 if (mv && rv && to_id(rv) == to_id(cv))
                         return 1;
                 if (!mv)
-                        append(detail, detail_size, "%s: child %s, master NULL "
+                        cs_db_append(detail, detail_size, "%s: child %s, master NULL "
                                "(target not mapped or reference parked); ",
                                vc->name, cv);
                 else if (!rv)
-                        append(detail, detail_size, "%s: child %s, master %s "
+                        cs_db_append(detail, detail_size, "%s: child %s, master %s "
                                "(not a row of this child); ", vc->name, cv, mv);
                 else
-                        append(detail, detail_size, "%s: child %s, master %s "
+                        cs_db_append(detail, detail_size, "%s: child %s, master %s "
                                "(= child %s); ", vc->name, cv, mv, rv);
                 return 0;
         }
@@ -294,7 +278,7 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                         if (!mv)
                                 return 1;
                         show_value(b, sizeof(b), mv, ml, 0);
-                        append(detail, detail_size, "%s: child NULL, master %s; ",
+                        cs_db_append(detail, detail_size, "%s: child NULL, master %s; ",
                                vc->name, b);
                         return 0;
                 }
@@ -306,7 +290,7 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                         return 1;
                 show_value(a, sizeof(a), cv, cl, 0);
                 show_value(b, sizeof(b), mv, ml, 0);
-                append(detail, detail_size, "%s: child %s, master %s%s; ",
+                cs_db_append(detail, detail_size, "%s: child %s, master %s%s; ",
                        vc->name, a, b,
                        rc == 1 ? " (child value is not an id list)" :
                        unmapped ? " (child ids not mapped)" : "");
@@ -331,7 +315,7 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                 show_value(a, sizeof(a), cv, cl, binary ||
                            vc->ccol->type == CS_COL_BINARY);
                 show_value(b, sizeof(b), mv, ml, binary);
-                append(detail, detail_size, "%s: child %s, master %s; ",
+                cs_db_append(detail, detail_size, "%s: child %s, master %s; ",
                        vc->name, a, b);
                 return 0;
         }
@@ -386,7 +370,7 @@ static int plan_columns(run_t *r, ent_run_t *e)
                 }
                 mi = cs_schema_col_index(&e->mtbl, cc->name);
                 if (mi < 0) {
-                        append(e->note, sizeof(e->note), "%s%s",
+                        cs_db_append(e->note, sizeof(e->note), "%s%s",
                                e->note[0] ? ", " : "not on the master, not compared: ",
                                cc->name);
                         continue;
@@ -439,30 +423,30 @@ static void child_sql(run_t *r, const ent_run_t *e)
 
         snprintf(r->sql, SQL_MAX, "SELECT `id`");
         for (size_t i = 0; i < e->col_cnt; i++)
-                append(r->sql, SQL_MAX, ", `%s`", e->cols[i].name);
+                cs_db_append(r->sql, SQL_MAX, ", `%s`", e->cols[i].name);
         if (e->legacy) {
                 /* The rows an older child's producer synthesizes (the
                  * registry's legacy descriptor, FORMAT.md §17). */
                 const cs_legacy_t *lg = ent->legacy;
-                append(r->sql, SQL_MAX, " FROM (");
+                cs_db_append(r->sql, SQL_MAX, " FROM (");
                 for (const cs_legacy_branch_t *b = lg->branches; b->table; b++) {
-                        append(r->sql, SQL_MAX, "%sSELECT ",
+                        cs_db_append(r->sql, SQL_MAX, "%sSELECT ",
                                b == lg->branches ? "" : " UNION ALL ");
                         for (size_t c = 0; lg->columns[c]; c++)
-                                append(r->sql, SQL_MAX, "%s%s AS `%s`", c ? ", " : "",
+                                cs_db_append(r->sql, SQL_MAX, "%s%s AS `%s`", c ? ", " : "",
                                        b->exprs[c], lg->columns[c]);
-                        append(r->sql, SQL_MAX, " FROM `%s`", b->table);
+                        cs_db_append(r->sql, SQL_MAX, " FROM `%s`", b->table);
                         if (b->where)
-                                append(r->sql, SQL_MAX, " WHERE %s", b->where);
+                                cs_db_append(r->sql, SQL_MAX, " WHERE %s", b->where);
                 }
-                append(r->sql, SQL_MAX, ") AS `%s` WHERE 1 = 1", ent->table);
+                cs_db_append(r->sql, SQL_MAX, ") AS `%s` WHERE 1 = 1", ent->table);
         } else
-                append(r->sql, SQL_MAX, " FROM `%s` WHERE 1 = 1", ent->table);
+                cs_db_append(r->sql, SQL_MAX, " FROM `%s` WHERE 1 = 1", ent->table);
         if (ent->parent_column)
-                append(r->sql, SQL_MAX, " AND `%s` IS NOT NULL", ent->parent_column);
+                cs_db_append(r->sql, SQL_MAX, " AND `%s` IS NOT NULL", ent->parent_column);
         if (ent->row_filter)
-                append(r->sql, SQL_MAX, " AND (%s)", ent->row_filter);
-        append(r->sql, SQL_MAX, " ORDER BY `id`");
+                cs_db_append(r->sql, SQL_MAX, " AND (%s)", ent->row_filter);
+        cs_db_append(r->sql, SQL_MAX, " ORDER BY `id`");
 }
 
 /* Binds @cs_vt (the entity's table) and @cs_v<i> (reference targets) and
@@ -483,30 +467,30 @@ static int master_sql(run_t *r, const ent_run_t *e)
         for (size_t i = 0; i < e->col_cnt; i++) {
                 const vcol_t *vc = &e->cols[i];
 
-                append(r->sql, SQL_MAX, ", t.`%s`", vc->name);
+                cs_db_append(r->sql, SQL_MAX, ", t.`%s`", vc->name);
                 if (vc->kind == VC_REF) {
                         if (n >= sizeof(vals) / sizeof(vals[0])) {
                                 snprintf(r->errstr, r->errstr_size,
                                          "%s: too many references", e->ent->table);
                                 return -1;
                         }
-                        append(set, sizeof(set), ", @cs_v%zu = ?", i);
+                        cs_db_append(set, sizeof(set), ", @cs_v%zu = ?", i);
                         vals[n].kind = CS_VAL_STR;
                         vals[n].s = vc->target;
                         vals[n++].len = strlen(vc->target);
-                        append(r->sql, SQL_MAX,
+                        cs_db_append(r->sql, SQL_MAX,
                                ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
                                "x.entity_table = @cs_v%zu AND x.master_entity_id = t.`%s`)",
                                r->map, i, vc->name);
                 } else if (vc->kind == VC_POLY) {
                         const cs_ref_t *ref = cs_reg_ref(e->ent, vc->name);
-                        append(r->sql, SQL_MAX,
+                        cs_db_append(r->sql, SQL_MAX,
                                ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
                                "x.entity_table = t.`%s` AND x.master_entity_id = t.`%s`)",
                                r->map, ref->table_column, vc->name);
                 }
         }
-        append(r->sql, SQL_MAX, " FROM `%s` m LEFT JOIN `%s` t ON t.`id` = "
+        cs_db_append(r->sql, SQL_MAX, " FROM `%s` m LEFT JOIN `%s` t ON t.`id` = "
                "m.master_entity_id WHERE m.entity_table = @cs_vt "
                "ORDER BY m.child_entity_id", r->map, e->ent->table);
         return cs_db_set_vars(r->master, set, vals, n, NULL, NULL, r->errstr,
@@ -579,7 +563,7 @@ static int merge(run_t *r, ent_run_t *e, MYSQL_RES *cres, MYSQL_RES *mres)
                                 if (eq == -1)
                                         return -1;
                                 if (!eq)
-                                        append(columns, sizeof(columns), "%s%s",
+                                        cs_db_append(columns, sizeof(columns), "%s%s",
                                                columns[0] ? ", " : "",
                                                e->cols[i].name);
                         }

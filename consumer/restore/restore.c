@@ -1,5 +1,4 @@
 /* restore.c — rebuilds one child into an empty CiviCRM database from the master, through mapping_master_<PREFIX>. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,20 +70,6 @@ typedef struct run_s {
         char *errstr;
         size_t errstr_size;
 } run_t;
-
-static void append(char *buf, size_t size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void append(char *buf, size_t size, const char *fmt, ...)
-{
-        size_t len = strlen(buf);
-        va_list ap;
-
-        if (len + 1 >= size)
-                return;
-        va_start(ap, fmt);
-        vsnprintf(buf + len, size - len, fmt, ap);
-        va_end(ap);
-}
 
 static cs_db_value_t v_int(long long i)
 {
@@ -172,7 +157,7 @@ static int plan_columns(run_t *r, ent_t *e)
                         return -1;
                 }
                 if (policy == CS_COL_OMIT || policy == CS_COL_CLEAR) {
-                        append(e->note, sizeof(e->note), "%s%s (%s)",
+                        cs_db_append(e->note, sizeof(e->note), "%s%s (%s)",
                                e->note[0] ? ", " : "left to the default: ",
                                tc->name, policy == CS_COL_OMIT ?
                                "never synced" : "cleared by the sync");
@@ -180,7 +165,7 @@ static int plan_columns(run_t *r, ent_t *e)
                 }
                 mi = cs_schema_col_index(&e->mtbl, tc->name);
                 if (mi < 0) {
-                        append(e->note, sizeof(e->note), "%s%s (not on the master)",
+                        cs_db_append(e->note, sizeof(e->note), "%s%s (not on the master)",
                                e->note[0] ? ", " : "left to the default: ",
                                tc->name);
                         continue;
@@ -359,7 +344,7 @@ static int master_sql(run_t *r, const ent_t *e)
         for (size_t i = 0; i < e->col_cnt; i++) {
                 const rcol_t *c = &e->cols[i];
 
-                append(r->sql, SQL_MAX, ", t.`%s`", c->name);
+                cs_db_append(r->sql, SQL_MAX, ", t.`%s`", c->name);
                 if (c->kind == RC_REF) {
                         if (n > REFS_MAX) {
                                 snprintf(r->errstr, r->errstr_size, "%s: more "
@@ -367,20 +352,20 @@ static int master_sql(run_t *r, const ent_t *e)
                                          REFS_MAX);
                                 return -1;
                         }
-                        append(set, sizeof(set), ", @cs_r%zu = ?", i);
+                        cs_db_append(set, sizeof(set), ", @cs_r%zu = ?", i);
                         vals[n++] = v_str(c->target);
-                        append(r->sql, SQL_MAX, ", (SELECT MIN(x.child_entity_id) "
+                        cs_db_append(r->sql, SQL_MAX, ", (SELECT MIN(x.child_entity_id) "
                                "FROM `%s` x WHERE x.entity_table = @cs_r%zu AND "
                                "x.master_entity_id = t.`%s`)", r->map, i, c->name);
                 } else if (c->kind == RC_POLY) {
                         const cs_ref_t *ref = cs_reg_ref(e->ent, c->name);
-                        append(r->sql, SQL_MAX, ", (SELECT MIN(x.child_entity_id) "
+                        cs_db_append(r->sql, SQL_MAX, ", (SELECT MIN(x.child_entity_id) "
                                "FROM `%s` x WHERE x.entity_table = t.`%s` AND "
                                "x.master_entity_id = t.`%s`)", r->map,
                                ref->table_column, c->name);
                 }
         }
-        append(r->sql, SQL_MAX, " FROM `%s` m LEFT JOIN `%s` t ON t.`id` = "
+        cs_db_append(r->sql, SQL_MAX, " FROM `%s` m LEFT JOIN `%s` t ON t.`id` = "
                "m.master_entity_id WHERE m.entity_table = @cs_rt AND "
                "m.child_entity_id > @cs_after ORDER BY m.child_entity_id "
                "LIMIT %d", r->map, e->ent->table, PAGE_ROWS);
@@ -579,10 +564,10 @@ static int update_seed(run_t *r, ent_t *e, const cs_db_value_t *vals)
         }
         snprintf(sql, SQL_MAX, "UPDATE `%s` SET ", e->ent->table);
         for (size_t i = 0; i < e->col_cnt; i++) {
-                append(sql, SQL_MAX, "%s`%s` = ?", i ? ", " : "", e->cols[i].name);
+                cs_db_append(sql, SQL_MAX, "%s`%s` = ?", i ? ", " : "", e->cols[i].name);
                 p[i] = vals[i + 1];
         }
-        append(sql, SQL_MAX, " WHERE id = ?");
+        cs_db_append(sql, SQL_MAX, " WHERE id = ?");
         p[e->col_cnt] = vals[0];
         rc = e->col_cnt == 0 ? 0 :
              cs_db_exec_params(r->target, sql, p, e->col_cnt + 1, NULL, NULL,
@@ -698,9 +683,9 @@ static int write_deferred(run_t *r)
                 for (size_t c = 0; c < e->ttbl.col_cnt; c++)
                         if (e->ttbl.cols[c].type == CS_COL_TIMESTAMP ||
                             e->ttbl.cols[c].type == CS_COL_DATETIME)
-                                append(r->sql, SQL_MAX, ", `%s` = `%s`",
+                                cs_db_append(r->sql, SQL_MAX, ", `%s` = `%s`",
                                        e->ttbl.cols[c].name, e->ttbl.cols[c].name);
-                append(r->sql, SQL_MAX, " WHERE id = ?");
+                cs_db_append(r->sql, SQL_MAX, " WHERE id = ?");
                 if (cs_db_run(r->tcache, r->sql, p, 2, &affected, NULL, NULL,
                               NULL, &dberr, r->errstr, r->errstr_size) == -1) {
                         char msg[1024];
