@@ -403,12 +403,30 @@ static int forget_parks(cs_apply_t *ap, prefix_ctx_t *pc, park_done_t *done,
         return 0;
 }
 
+/* Sets @cs_prefix to pc's prefix and runs sql, which reads it: a NEW
+ * result, or NULL with *rc from ap_db_fail (errstr prefixed by what). */
+static MYSQL_RES *prefix_query(cs_apply_t *ap, const prefix_ctx_t *pc,
+                               const char *sql, const char *what, ap_rc_t *rc,
+                               char *errstr, size_t errstr_size)
+{
+        cs_db_value_t p[1] = { v_str(pc->prefix) };
+        MYSQL_RES *res;
+
+        if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?", p, 1, NULL, NULL,
+                           errstr, errstr_size) == -1 ||
+            !(res = cs_db_query(ap->db, sql, errstr, errstr_size))) {
+                *rc = ap_db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
+                                 what);
+                return NULL;
+        }
+        return res;
+}
+
 /* Fills in parked references whose target is mapped now (at commit). */
 ap_rc_t ap_resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                           size_t errstr_size)
 {
         unsigned int dberr = 0;
-        cs_db_value_t p[1] = { v_str(pc->prefix) };
         park_done_t *done = NULL;
         MYSQL_RES *res = NULL;
         MYSQL_ROW row;
@@ -419,10 +437,6 @@ ap_rc_t ap_resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                 size_t done_n = 0;
 
                 more = 0;
-                if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?", p, 1, NULL,
-                                   NULL, errstr, errstr_size) == -1)
-                        return ap_db_fail(ap, mysql_errno(ap->db), errstr,
-                                          errstr_size, "parked");
                 snprintf(ap->sql, SQL_MAX,
                          "SELECT k.entity_table, k.child_entity_id, k.column_name, "
                          "k.raw_value, m.master_entity_id, o.master_entity_id "
@@ -432,9 +446,9 @@ ap_rc_t ap_resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                          "LEFT JOIN `%s` o ON o.entity_table = k.entity_table AND "
                          "o.child_entity_id = k.child_entity_id "
                          "WHERE k.prefix = @cs_prefix LIMIT 1000", pc->map, pc->map);
-                if (!(res = cs_db_query(ap->db, ap->sql, errstr, errstr_size)))
-                        return ap_db_fail(ap, mysql_errno(ap->db), errstr,
-                                          errstr_size, "parked");
+                if (!(res = prefix_query(ap, pc, ap->sql, "parked", &rc, errstr,
+                                         errstr_size)))
+                        return rc;
                 free(done);
                 if (!(done = calloc(mysql_num_rows(res) + 1, sizeof(*done)))) {
                         snprintf(errstr, errstr_size, "out of memory");
@@ -597,18 +611,15 @@ ap_rc_t ap_unpark_document(cs_apply_t *ap, prefix_ctx_t *pc, const char *key,
 static ap_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
                                   char *errstr, size_t errstr_size)
 {
-        cs_db_value_t p[1] = { v_str(pc->prefix) };
         MYSQL_RES *res;
         MYSQL_ROW row;
+        ap_rc_t qrc;
 
-        if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?", p, 1, NULL, NULL,
-                           errstr, errstr_size) == -1 ||
-            !(res = cs_db_query(ap->db, "SELECT doc_key, value FROM "
-                                "civisync_parked_doc WHERE prefix = @cs_prefix "
-                                "AND target_table = '' LIMIT 500", errstr,
-                                errstr_size)))
-                return ap_db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,
-                                  "parked documents");
+        if (!(res = prefix_query(ap, pc, "SELECT doc_key, value FROM "
+                                 "civisync_parked_doc WHERE prefix = @cs_prefix "
+                                 "AND target_table = '' LIMIT 500",
+                                 "parked documents", &qrc, errstr, errstr_size)))
+                return qrc;
         while ((row = mysql_fetch_row(res))) {
                 unsigned long *len = mysql_fetch_lengths(res);
                 long long parked_before = ap->stats.parked;
@@ -638,25 +649,21 @@ static ap_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
 ap_rc_t ap_resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                                size_t errstr_size)
 {
-        cs_db_value_t p[1] = { v_str(pc->prefix) };
 
         for (int round = 0; round < 1000; round++) {
                 MYSQL_RES *res;
                 MYSQL_ROW row;
                 int progressed = 0;
+                ap_rc_t qrc;
 
-                if (cs_db_set_vars(ap->db, "SET @cs_prefix = ?", p, 1, NULL, NULL,
-                                   errstr, errstr_size) == -1)
-                        return ap_db_fail(ap, mysql_errno(ap->db), errstr,
-                                          errstr_size, "parked documents");
                 snprintf(ap->sql, SQL_MAX,
                          "SELECT d.doc_key, d.value FROM civisync_parked_doc d "
                          "JOIN `%s` m ON m.entity_table = d.target_table AND "
                          "m.child_entity_id = d.target_child_id "
                          "WHERE d.prefix = @cs_prefix LIMIT 500", pc->map);
-                if (!(res = cs_db_query(ap->db, ap->sql, errstr, errstr_size)))
-                        return ap_db_fail(ap, mysql_errno(ap->db), errstr,
-                                          errstr_size, "parked documents");
+                if (!(res = prefix_query(ap, pc, ap->sql, "parked documents",
+                                         &qrc, errstr, errstr_size)))
+                        return qrc;
                 while ((row = mysql_fetch_row(res))) {
                         unsigned long *len = mysql_fetch_lengths(res);
                         char why[1024];

@@ -9,16 +9,22 @@
 
 /* ---- upsert and delete ---- */
 
-/* A UNIQUE key of the master is taken by another row. The child enforces
- * the same key, so within a prefix this is transient: the other row's delete
- * or change (a tombstone on another partition, a rename later in the run)
- * has not arrived yet. The document waits and is retried after each batch;
- * one that never fits stays parked, visible in --status, never lost. */
-static ap_rc_t wait_for_unique(const cs_entity_t *ent, long long child_id,
-                               wait_for_t *wait, char *errstr,
-                               size_t errstr_size)
+/* A failed UPDATE or INSERT of the row (MariaDB error dberr).
+ * ER_DUP_ENTRY: a UNIQUE key of the master is taken by another row. The
+ * child enforces the same key, so within a prefix this is transient: the
+ * other row's delete or change (a tombstone on another partition, a rename
+ * later in the run) has not arrived yet. The document waits and is retried
+ * after each batch; one that never fits stays parked, visible in --status,
+ * never lost. Any other error: ap_db_fail. */
+static ap_rc_t write_failed(cs_apply_t *ap, unsigned int dberr,
+                            const cs_entity_t *ent, long long child_id,
+                            wait_for_t *wait, char *errstr,
+                            size_t errstr_size)
 {
         char msg[512];
+
+        if (dberr != ER_DUP_ENTRY)
+                return ap_db_fail(ap, dberr, errstr, errstr_size, ent->table);
         snprintf(msg, sizeof(msg), "%s %lld waits for a UNIQUE key held by "
                  "another row: %s", ent->table, child_id, errstr);
         snprintf(errstr, errstr_size, "%s", msg);
@@ -91,10 +97,8 @@ static ap_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
                 rb->vals[rb->n] = v_int(*master_id);
                 if (ap_run(ap, ap->sql, rb->vals, rb->n + 1, &affected, NULL, NULL,
                            NULL, &dberr, errstr, errstr_size) == -1) {
-                        rc = dberr == ER_DUP_ENTRY ?
-                             wait_for_unique(ent, child_id, wait, errstr,
-                                             errstr_size) :
-                             ap_db_fail(ap, dberr, errstr, errstr_size, ent->table);
+                        rc = write_failed(ap, dberr, ent, child_id, wait,
+                                          errstr, errstr_size);
                         goto done;
                 }
                 if (affected == 0)
@@ -119,10 +123,8 @@ static ap_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
                 }
                 if (ap_run(ap, ap->sql, rb->vals, rb->n, NULL, &insert_id, NULL,
                            NULL, &dberr, errstr, errstr_size) == -1) {
-                        rc = dberr == ER_DUP_ENTRY ?
-                             wait_for_unique(ent, child_id, wait, errstr,
-                                             errstr_size) :
-                             ap_db_fail(ap, dberr, errstr, errstr_size, ent->table);
+                        rc = write_failed(ap, dberr, ent, child_id, wait,
+                                          errstr, errstr_size);
                         goto done;
                 }
                 *master_id = (long long)insert_id;
