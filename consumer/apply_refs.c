@@ -649,7 +649,6 @@ static ap_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
 ap_rc_t ap_resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                                size_t errstr_size)
 {
-
         for (int round = 0; round < 1000; round++) {
                 MYSQL_RES *res;
                 MYSQL_ROW row;
