@@ -1,7 +1,9 @@
 /* gate.c — the producer's half of the metadata gate: fingerprints the child's metadata tables and sends them as control documents. */
 #include "gate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "doc.h"
 #include "log.h"
@@ -11,13 +13,36 @@
 /* How long the fingerprint documents may take to be delivered. */
 #define GATE_FLUSH_TIMEOUT_MS 300000
 
+/* The table's fingerprint: its parts' digests joined by commas (NEW
+ * string, or NULL when out of memory). */
+static char *table_fingerprint(json_t **parts, size_t n)
+{
+        size_t size = 1, used = 0;
+        char *out;
+
+        for (size_t p = 0; p < n; p++)
+                size += strlen(json_string_value(json_object_get(
+                        parts[p], "civisync_metadata_digest"))) + 1;
+        if (!(out = malloc(size)))
+                return NULL;
+        out[0] = '\0';
+        for (size_t p = 0; p < n; p++)
+                used += (size_t)snprintf(out + used, size - used, "%s%s",
+                                         p ? "," : "",
+                                         json_string_value(json_object_get(
+                                                 parts[p],
+                                                 "civisync_metadata_digest")));
+        return out;
+}
+
 int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
-                 size_t max_document_bytes, long long *docs, char *errstr,
+                 size_t max_document_bytes, const json_t *old_gate, int force,
+                 json_t *new_gate, long long *docs, char *errstr,
                  size_t errstr_size)
 {
         size_t count = 0;
         const cs_table_rule_t *all = cs_reg_tables(&count);
-        long long tables = 0, rows = 0;
+        long long tables = 0, rows = 0, unchanged = 0;
 
         *docs = 0;
         for (size_t i = 0; i < count; i++) {
@@ -39,10 +64,29 @@ int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
                                   errstr, errstr_size);
                 rows += (long long)t.row_cnt;
                 cs_meta_table_free(&t);
+                int send = sink != NULL;
+                if (rc == 0) {
+                        char *fp = table_fingerprint(parts, n);
+                        const char *was = json_string_value(
+                                json_object_get(old_gate, all[i].table));
+                        if (!fp || json_object_set_new(new_gate, all[i].table,
+                                                       json_string(fp)) == -1) {
+                                snprintf(errstr, errstr_size, "out of memory");
+                                rc = -1;
+                        } else if (!force && was && !strcmp(was, fp)) {
+                                send = 0;
+                                unchanged++;
+                        }
+                        free(fp);
+                }
                 for (size_t p = 0; p < n; p++) {
                         size_t len = 0;
-                        char *buf = rc == 0 ? cs_doc_dump(parts[p], max_document_bytes,
+                        char *buf = rc == 0 && send ? cs_doc_dump(parts[p], max_document_bytes,
                                                           &len, errstr, errstr_size) : NULL;
+                        if (rc == 0 && !send) {
+                                json_decref(parts[p]);
+                                continue;
+                        }
                         if (!buf || cs_sink_send(sink, json_string_value(
                                                          json_object_get(parts[p], "id")),
                                                  buf, len, -1, errstr,
@@ -58,9 +102,11 @@ int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
                         return -1;
                 tables++;
         }
-        if (cs_sink_flush(sink, GATE_FLUSH_TIMEOUT_MS, errstr, errstr_size) == -1)
+        if (sink && cs_sink_flush(sink, GATE_FLUSH_TIMEOUT_MS, errstr,
+                                  errstr_size) == -1)
                 return -1;
-        cs_info("metadata gate: %lld table(s), %lld row(s) fingerprinted in %lld "
-                "document(s)", tables, rows, *docs);
+        cs_info("metadata gate: %lld table(s), %lld row(s) fingerprinted; %lld "
+                "document(s) sent, %lld unchanged table(s) not sent", tables,
+                rows, *docs, unchanged);
         return 0;
 }

@@ -4,14 +4,21 @@
 
 #include <stddef.h>
 #include <mysql.h>
+#include <jansson.h>
 #include "sink.h"
 
-/* Reads every metadata table of the registry that the child has and sends
- * its fingerprint documents (docs/FORMAT.md §7.1) to sink, keyed
- * <PREFIX>/civisync_metadata/<table>/<part>. *docs receives the number
- * sent. 0, or -1 with errstr (the run then fails: state untouched). */
+/* Reads every metadata table of the registry that the child has and
+ * records each table's fingerprint (its parts' digests, joined by commas)
+ * in new_gate (borrowed object, filled: table -> string). When sink is not
+ * NULL it sends a table's fingerprint documents (docs/FORMAT.md §7.1),
+ * keyed <PREFIX>/civisync_metadata/<table>/<part>, if force is set or
+ * old_gate (borrowed, may be NULL: the last delivered run's record) holds a
+ * different fingerprint for it; so a run with unchanged metadata sends
+ * nothing. *docs receives the number sent. 0, or -1 with errstr (the run
+ * then fails: state untouched). */
 int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
-                 size_t max_document_bytes, long long *docs, char *errstr,
+                 size_t max_document_bytes, const json_t *old_gate, int force,
+                 json_t *new_gate, long long *docs, char *errstr,
                  size_t errstr_size);
 
 #endif

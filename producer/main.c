@@ -298,9 +298,19 @@ static int sync_child(produce_run_t *run, char *errstr, size_t errstr_size)
                                 &run->new_incr, errstr, errstr_size) == -1)
                         return -1;
         }
-        if (!run->opts.rebuild_state &&
-            cs_gate_send(run->db, run->sink, conf->prefix,
-                         conf->max_document_bytes, &run->gate_docs, errstr,
+        /* The metadata gate: sent on a complete run, and for each table
+         * whose fingerprint changed since the last delivered run (recorded
+         * with the incremental state); --rebuild-state only records it. */
+        json_t *new_gate = json_object();
+        if (!new_gate || json_object_set_new(run->new_incr, "metadata_gate",
+                                             new_gate) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        if (cs_gate_send(run->db, run->opts.rebuild_state ? NULL : run->sink,
+                         conf->prefix, conf->max_document_bytes,
+                         json_object_get(old_incr, "metadata_gate"),
+                         run->opts.complete, new_gate, &run->gate_docs, errstr,
                          errstr_size) == -1)
                 return -1;
         return cs_sink_commit(run->sink, errstr, errstr_size);

@@ -49,7 +49,7 @@ typedef enum {
         CS_META_CHILD_ONLY = 0, /* the child has the row, the master does not */
         CS_META_MASTER_ONLY,    /* the master has the row, the child does not */
         CS_META_CHANGED,        /* both have it; `columns` differ */
-        CS_META_SHAPE           /* row_id 0: columns or the table itself only on one side */
+        CS_META_SHAPE           /* row_id 0: columns only the child has, or the table absent on the master */
 } cs_meta_kind_t;
 
 typedef struct cs_meta_diff_s {

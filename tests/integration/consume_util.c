@@ -58,7 +58,8 @@ void ct_produce_ok(const char *conf)
 }
 
 /* The documents of a complete sync of child as {key, value} records (NEW
- * array of objects; control documents left out unless with_control). */
+ * array of objects; control documents and the metadata gate's fingerprints
+ * left out unless with_control). */
 json_t *ct_child_docs(const char *prefix, const char *child, int with_control)
 {
         char out[512];
@@ -79,7 +80,8 @@ json_t *ct_child_docs(const char *prefix, const char *child, int with_control)
                 json_t *rec = json_loads(line, JSON_ALLOW_NUL, NULL);
                 const char *key = json_string_value(json_object_get(rec, "key"));
                 ck_assert_ptr_nonnull(key);
-                if (with_control || !strstr(key, "/civisync_control"))
+                if (with_control || (!strstr(key, "/civisync_control") &&
+                                     !strstr(key, "/civisync_metadata/")))
                         json_array_append(all, rec);
                 json_decref(rec);
         }

@@ -20,7 +20,8 @@ void ct_consume_ok(const char *conf);
 /* civisync-produce -c conf --complete, which must exit 0. */
 void ct_produce_ok(const char *conf);
 /* The documents of a complete sync of child as {key, value} records (NEW
- * array of objects; control documents left out unless with_control). */
+ * array of objects; control documents and the metadata gate's fingerprints
+ * left out unless with_control). */
 json_t *ct_child_docs(const char *prefix, const char *child, int with_control);
 /* The record of key in docs (BORROWED), or NULL. */
 json_t *ct_find_doc(json_t *docs, const char *key);
