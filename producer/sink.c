@@ -32,6 +32,9 @@ struct cs_sink_s {
         char *path;
         char *tmp_path;
         int to_stdout;          /* path "-": a stream, no temp file */
+        int direct;             /* written as it goes, no temp file and no
+                                   rename: "-", or an existing path that is
+                                   not a regular file (/dev/null, a FIFO) */
 };
 
 static volatile sig_atomic_t sink_interrupted;
@@ -174,6 +177,7 @@ cs_sink_t *cs_sink_file_new(const char *path, char *errstr, size_t errstr_size)
                  * SIGPIPE is ignored) fails the run, so the state only
                  * advances when the whole output was written. */
                 sink->to_stdout = 1;
+                sink->direct = 1;
                 sink->fp = stdout;
                 signal(SIGPIPE, SIG_IGN);
                 if (!(sink->path = strdup("stdout"))) {
@@ -184,6 +188,22 @@ cs_sink_t *cs_sink_file_new(const char *path, char *errstr, size_t errstr_size)
                 return sink;
         }
         sink->path = strdup(path);
+        struct stat st;
+        if (sink->path && stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+                /* A device or a FIFO is written in place: renaming a temp
+                 * file over it would replace /dev/null itself (as root). */
+                int dfd = open(path, O_WRONLY | O_CLOEXEC);
+                if (dfd < 0 || !(sink->fp = fdopen(dfd, "w"))) {
+                        snprintf(errstr, errstr_size, "%s: %s", path,
+                                 strerror(errno));
+                        if (dfd >= 0)
+                                close(dfd);
+                        goto fail;
+                }
+                sink->direct = 1;
+                signal(SIGPIPE, SIG_IGN);
+                return sink;
+        }
         if (!sink->path ||
             asprintf(&sink->tmp_path, "%s.tmp.%ld", path, (long)getpid()) < 0) {
                 sink->tmp_path = NULL;
@@ -356,11 +376,11 @@ int cs_sink_commit(cs_sink_t *sink, char *errstr, size_t errstr_size)
 {
         if (sink->kind != SINK_FILE)
                 return 0;
-        if (sink->to_stdout) {
-                /* A pipe cannot be fsynced: what counts is that every
-                 * byte was written to it. */
+        if (sink->direct) {
+                /* A pipe or a device cannot be fsynced: what counts is
+                 * that every byte was written to it. */
                 if (fflush(sink->fp) != 0 || ferror(sink->fp)) {
-                        snprintf(errstr, errstr_size, "stdout: %s",
+                        snprintf(errstr, errstr_size, "%s: %s", sink->path,
                                  strerror(errno));
                         return -1;
                 }

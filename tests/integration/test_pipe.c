@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -129,8 +131,9 @@ START_TEST(test_pipe_reader_dies)
         snprintf(state, sizeof(state), "%s/state/pp2.state.json", it_tmpdir());
 
         /* A first run that succeeds, to have a state to keep. */
+        snprintf(perr, sizeof(perr), "%s/pp2.first.ndjson", it_tmpdir());
         r = it_run("civisync-produce", "-c", pconf, "--complete", "--output",
-                   "/dev/null", NULL);
+                   perr, NULL);
         ck_assert_msg(r.exit_code == 0, "%s", r.err);
         it_run_free(&r);
         before = slurp(state);
@@ -191,6 +194,47 @@ END_TEST
  * a line with its members in another order (parsed whole), and a line
  * whose value is not JSON (a rejected record naming its line, the rest
  * applied, exit 1). */
+/* --output onto an existing path that is not a regular file (a FIFO here;
+ * /dev/null the same) writes into it: a temp file renamed over it would
+ * replace the FIFO, or /dev/null itself when run as root. */
+START_TEST(test_output_to_fifo)
+{
+        char child[64], fifo[512], copy[512], cmd[1400];
+        struct stat st;
+        FILE *reader;
+        char *text;
+        it_run_t r;
+        int fd;
+
+        it_unique(child, sizeof(child), "child");
+        it_make_db(child, "--schema 5 --child 4 --contacts 20");
+        snprintf(fifo, sizeof(fifo), "%s/pp4.fifo", it_tmpdir());
+        snprintf(copy, sizeof(copy), "%s/pp4.copy", it_tmpdir());
+        unlink(fifo);
+        ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+        snprintf(cmd, sizeof(cmd), "cat '%s' > '%s'", fifo, copy);
+        reader = popen(cmd, "w");
+        ck_assert_ptr_nonnull(reader);
+        r = it_run("civisync-produce", "-c", it_producer_conf("pp4", child, NULL),
+                   "--complete", "--output", fifo, NULL);
+        /* Whatever happened, let the reader see an end of file. */
+        fd = open(fifo, O_WRONLY | O_NONBLOCK);
+        if (fd >= 0)
+                close(fd);
+        pclose(reader);
+        ck_assert_msg(r.exit_code == 0, "%s", r.err);
+        it_run_free(&r);
+        ck_assert_int_eq(lstat(fifo, &st), 0);
+        ck_assert_msg(S_ISFIFO(st.st_mode), "%s was replaced by a %s", fifo,
+                      S_ISREG(st.st_mode) ? "regular file" : "non-FIFO");
+        text = slurp(copy);
+        ck_assert_ptr_nonnull(text);
+        ck_assert_msg(strstr(text, "pp4/civicrm_contact/") != NULL,
+                      "the reader got no documents: %.200s", text);
+        free(text);
+}
+END_TEST
+
 START_TEST(test_input_shapes)
 {
         char master[64], child[64], out[512], mixed[512], want[128];
@@ -263,6 +307,7 @@ Suite *pipe_suite(void)
         tcase_add_test(tc, test_pipe_equals_file);
         tcase_add_test(tc, test_pipe_reader_dies);
         tcase_add_test(tc, test_input_shapes);
+        tcase_add_test(tc, test_output_to_fifo);
         suite_add_tcase(s, tc);
         return s;
 }
