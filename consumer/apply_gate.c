@@ -11,6 +11,11 @@ ap_rc_t ap_apply_metadata(cs_apply_t *ap, const char *prefix, const char *key,
 
         if (ap_ensure_connected(ap, errstr, errstr_size) != AP_OK)
                 return AP_RETRY;
+        /* The prefix is judged as for any document: a refused one (a case
+         * twin of a prefix the master has) writes nothing, here neither. */
+        ap_rc_t prc = AP_OK;
+        if (!ap_prefix_get(ap, prefix, &prc, errstr, errstr_size))
+                return prc;
         rc = cs_gate_apply(ap->db, prefix, key, key_len, value, value_len,
                            ap->conf->max_document_bytes, &dberr, errstr,
                            errstr_size);

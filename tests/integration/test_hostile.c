@@ -379,7 +379,9 @@ START_TEST(test_prefix_collation_migrated)
         json_decref(none);
         for (int run = 0; run < 2; run++) {
                 consume_file_ok(conf, file, "MigQ");
-                ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM information_schema.COLUMNS "
+                /* The 8 of the tables above, and those of any newer
+                 * civisync table (the metadata gate's): all binary. */
+                ck_assert_int_ge(it_int(m, "SELECT COUNT(*) FROM information_schema.COLUMNS "
                                         "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME "
                                         "LIKE 'civisync\\_%%' AND COLUMN_NAME IN ('prefix', "
                                         "'topic') AND COLLATION_NAME = 'utf8mb4_bin'"), 8);
