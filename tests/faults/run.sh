@@ -481,9 +481,15 @@ scenario_master_restart() {
                 gen=$(state_gen mr)
                 start_consumer "$cons" mr-consume
                 wait_log "$LOGS/mr-consume.err" "complete sync generation $gen begins" 60
-                rand_ms 2000; delay=$RAND_MS
+                # Mid-apply: a short random delay after the generation began
+                # (the consumer applies a 2000-contact child in seconds), and
+                # the outage must begin before the generation completed.
+                rand_ms 300; delay=$RAND_MS
                 sleep_ms "$delay"
+                local done_gen
+                done_gen=$(sql mr_master -e "SELECT completed_generation FROM civisync_prefix WHERE prefix = 'mr'" 2>/dev/null)
                 echo "    outage $i at +${delay} ms into generation $gen (mapping rows $(mapped mr_master mr))"
+                check "mr $i: the outage began before generation $gen completed" test "${done_gen:-0}" != "$gen"
                 restart_mariadb 3
                 local w=0 alive=1
                 until wait_completed mr_master mr "$gen" 1; do
@@ -769,7 +775,7 @@ if [ "$MODE" = short ]; then
         want kill_incremental && scenario_kill_incremental 1 2 1500
         want producer_kill && scenario_producer_kill 2 150
         want broker_outage && scenario_broker_outage
-        want master_restart && scenario_master_restart 1 600
+        want master_restart && scenario_master_restart 1 2000
         want concurrent && scenario_concurrent 600
         want two_consumers && scenario_two_consumers 2000
         want hostile && scenario_hostile
