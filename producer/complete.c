@@ -88,6 +88,38 @@ static long long new_generation(long long previous)
         return now_ms > previous ? now_ms : previous + 1;
 }
 
+/* Tombstones for the root rows of the previous state that the snapshot no
+ * longer has (gone: BORROWED, entity name -> array of ids), dependents
+ * first as in an incremental run, keyed and partitioned like its
+ * tombstones. Not in the end markers' counts: those count rows sent. */
+static int send_gone(complete_ctx_t *ctx, const json_t *gone, char *errstr,
+                     size_t errstr_size)
+{
+        size_t count, j;
+        const cs_entity_t *ents = cs_reg_entities(&count);
+        char key[CS_DOC_ID_MAX];
+        json_t *id;
+
+        for (size_t i = count; i-- > 0; ) {
+                json_array_foreach(json_object_get(gone, ents[i].name), j, id) {
+                        long long child_id = json_integer_value(id);
+
+                        if (cs_doc_id(key, sizeof(key), ctx->conf->prefix,
+                                      ents[i].table, child_id) == -1) {
+                                snprintf(errstr, errstr_size, "%s %lld: document "
+                                         "id too long", ents[i].name, child_id);
+                                return -1;
+                        }
+                        if (cs_sink_send(ctx->sink, key, NULL, 0, -1, errstr,
+                                         errstr_size) == -1)
+                                return -1;
+                        cs_run_count_add(ctx->stats->deletes, ents[i].name, 1);
+                        ctx->stats->tombstones++;
+                }
+        }
+        return 0;
+}
+
 /* Sends one control document to one partition. doc is stolen. */
 static int send_control(complete_ctx_t *ctx, json_t *doc, int partition,
                         char *errstr, size_t errstr_size)
@@ -115,13 +147,14 @@ static int send_control(complete_ctx_t *ctx, json_t *doc, int partition,
 
 int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
                     long long previous_generation, long long state_gen,
-                    int write_files, json_t *created, cs_run_stats_t *stats,
-                    json_t **new_incr, char *errstr, size_t errstr_size)
+                    int write_files, json_t *created, const json_t *old_incr,
+                    cs_run_stats_t *stats, json_t **new_incr, char *errstr,
+                    size_t errstr_size)
 {
         complete_ctx_t ctx = { .conf = conf, .sink = sink, .stats = stats };
         cs_snap_t *snap = NULL;
         long long total = 0;
-        json_t *incr = NULL;
+        json_t *incr = NULL, *gone = json_object();
         int rc = -1;
 
         *new_incr = NULL;
@@ -158,10 +191,28 @@ int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
         if (cs_snap_run(snap, emit_doc, &ctx, errstr, errstr_size) == -1)
                 goto done;
         cs_progress_end(&ctx.progress);
-        /* The incremental state of the same snapshot: what was just sent. */
+        /* The incremental state of the same snapshot: what was just sent;
+         * compared with the previous state, the root rows deleted since. */
+        if (!cs_incr_state_usable(old_incr)) {
+                stats->tombstones = -1;
+                cs_warn("prefix %s: no usable incremental state to compare "
+                        "with: rows deleted on the child before this run get "
+                        "no tombstone, so their last documents may remain in "
+                        "the compacted topic and a civisync-consume --resync "
+                        "would bring them back until the topic is re-created "
+                        "(docs/OPERATIONS.md, \"Stale documents in the topic\")",
+                        conf->prefix);
+        }
         if (!(incr = cs_incr_snapshot_state(conf, snap, state_gen, write_files,
-                                            created, errstr, errstr_size)))
+                                            created, old_incr, gone, errstr,
+                                            errstr_size)))
                 goto done;
+        if (send_gone(&ctx, gone, errstr, errstr_size) == -1)
+                goto done;
+        if (stats->tombstones >= 0)
+                cs_info("complete sync of prefix %s: %lld tombstone(s) for rows "
+                        "deleted since the last run", conf->prefix,
+                        stats->tombstones);
         /* The end marker goes out only once the whole replay is delivered. */
         if (cs_sink_flush(sink, FLUSH_TIMEOUT_MS, errstr, errstr_size) == -1)
                 goto done;
@@ -179,6 +230,7 @@ int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
         rc = 0;
 done:
         json_decref(incr);
+        json_decref(gone);
         cs_progress_end(&ctx.progress);
         cs_snap_close(snap);
         for (int p = 0; p < ctx.partition_cnt; p++)

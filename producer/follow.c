@@ -96,7 +96,8 @@ static int reconcile(const cs_producer_conf_t *conf, MYSQL *db,
                 if (cs_complete_run(conf, db, sink,
                                     json_integer_value(json_object_get(state,
                                                                        "generation")),
-                                    state_gen, 1, created, &stats, &new_incr,
+                                    state_gen, 1, created, old_incr, &stats,
+                                    &new_incr,
                                     errstr, errstr_size) == -1)
                         goto done;
         } else {

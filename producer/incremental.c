@@ -188,10 +188,78 @@ static json_t *state_new(long long state_gen)
                          "cursors");
 }
 
+/* The root ids of one table's stored fingerprints that the snapshot no
+ * longer has: the stored file merged with the scan (both id-ordered). */
+typedef struct gone_scan_s {
+        cs_fp_out_t *out;
+        cs_fp_in_t *old;      /* NULL: no comparison */
+        cs_fp_row_t o;
+        int have_o;
+        const char *table;
+        json_t *ids;          /* BORROWED array the gone ids go to */
+} gone_scan_t;
+
+/* The next stored row. A stored file that cannot be read only ends the
+ * comparison, with a warning: the complete sync itself does not need it. */
+static void gone_next(gone_scan_t *g)
+{
+        char err[512];
+        int r = g->old ? cs_fp_in_next(g->old, &g->o, err, sizeof(err)) : 0;
+
+        if (r == -1)
+                cs_warn("%s: stored fingerprints unreadable (%s): rows deleted "
+                        "before this run get no tombstone", g->table, err);
+        g->have_o = r == 1;
+        if (r == -1)
+                g->old = NULL;
+}
+
+static void gone_upto(gone_scan_t *g, long long id, int all)
+{
+        while (g->have_o && (all || g->o.id <= id)) {
+                if (all || g->o.id < id)
+                        json_array_append_new(g->ids, json_integer(g->o.id));
+                gone_next(g);
+        }
+}
+
+static int gone_row(const cs_fp_row_t *row, void *opaque, char *errstr,
+                    size_t errstr_size)
+{
+        gone_scan_t *g = opaque;
+
+        gone_upto(g, row->id, 0);
+        return write_row(row, g->out, errstr, errstr_size);
+}
+
+/* Opens the stored fingerprint file of root source s in old_incr, when
+ * there is one. 1 opened, 0 none (or unreadable, with a warning). */
+static int gone_open(const cs_producer_conf_t *conf, const cs_src_t *s,
+                     const json_t *old_incr, cs_fp_in_t *in)
+{
+        const char *file = json_string_value(json_object_get(json_object_get(
+                json_object_get(old_incr, "tables"), s->ent->table), "file"));
+        char path[4096], err[512];
+
+        if (!file)
+                return 0;
+        if (cs_state_file_path(path, sizeof(path), conf->state_dir, file) == -1) {
+                cs_warn("%s: state path too long: rows deleted before this run "
+                        "get no tombstone", s->ent->table);
+                return 0;
+        }
+        if (cs_fp_in_open(in, path, err, sizeof(err)) == -1) {
+                cs_warn("%s: stored fingerprints unreadable (%s): rows deleted "
+                        "before this run get no tombstone", s->ent->table, err);
+                return 0;
+        }
+        return 1;
+}
+
 json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
                                long long state_gen, int write_files,
-                               json_t *created, char *errstr,
-                               size_t errstr_size)
+                               json_t *created, const json_t *old_incr,
+                               json_t *gone, char *errstr, size_t errstr_size)
 {
         incr_ctx_t ctx = { .conf = conf, .snap = snap, .db = cs_snap_db(snap) };
         size_t count;
@@ -200,21 +268,39 @@ json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
         json_t *tables = json_object_get(st, "tables");
         json_t *cursors = json_object_get(st, "cursors");
 
+        if (!cs_incr_state_usable(old_incr))
+                old_incr = NULL;
         for (size_t i = 0; i < count; i++) {
                 cs_src_t *s = &srcs[i];
                 cs_fp_out_t out = { 0 };
+                cs_fp_in_t old = { 0 };
+                gone_scan_t g = { .out = &out, .table = s->ent->table };
                 char name[256];
                 int rc = 0;
 
                 if (!s->present)
                         continue;
+                /* Root rows only: a nested row travels inside its root. */
+                if (old_incr && gone && !s->ent->parent &&
+                    gone_open(conf, s, old_incr, &old)) {
+                        g.old = &old;
+                        g.ids = json_array();
+                        gone_next(&g);
+                }
                 /* A dry run still scans: it checks the ids like a real run. */
                 if (write_files)
                         rc = fp_out_open(conf, s, state_gen, &out, name,
                                          sizeof(name), errstr, errstr_size);
                 if (rc == 0)
-                        rc = cs_fp_scan(ctx.db, s, write_row, &out, errstr,
+                        rc = cs_fp_scan(ctx.db, s, gone_row, &g, errstr,
                                         errstr_size);
+                if (rc == 0 && g.ids) {
+                        gone_upto(&g, 0, 1);
+                        if (json_array_size(g.ids))
+                                json_object_set(gone, s->ent->name, g.ids);
+                }
+                json_decref(g.ids);
+                cs_fp_in_close(&old);
                 if (rc == 0 && write_files)
                         rc = fp_out_keep(&out, s, name, created, tables,
                                          errstr, errstr_size);

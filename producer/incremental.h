@@ -13,11 +13,17 @@
  * the snapshot: the incremental state a complete sync leaves behind.
  * When write_files, one file per table is written under state_dir as
  * PREFIX.fp.STATE_GEN.TABLE and its path appended to created (BORROWED
- * array). Returns the NEW "incremental" state object, or NULL. */
+ * array). When old_incr (BORROWED, may be NULL) is a usable state and gone
+ * (BORROWED object) is not NULL, the same scan compares every root table
+ * with its stored fingerprints: gone[entity name] receives the array of
+ * the root ids stored there and no longer in the snapshot (deleted or out
+ * of the row filter since that state); a stored file that cannot be read
+ * is skipped with a warning. Returns the NEW "incremental" state object,
+ * or NULL. */
 json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
                                long long state_gen, int write_files,
-                               json_t *created, char *errstr,
-                               size_t errstr_size);
+                               json_t *created, const json_t *old_incr,
+                               json_t *gone, char *errstr, size_t errstr_size);
 
 /* 1 if incr (the state's "incremental" object, BORROWED, may be NULL) was
  * written by this version's format and can drive an incremental run. */

@@ -136,8 +136,12 @@ static void print_summary(const produce_opts_t *opts,
                 first = 0;
         }
         fprintf(out, " (upserts/deletes); %lld messages, %lld bytes, %.2f s; "
-                "metadata gate: %lld documents\n", cs_sink_sent(sink) - gate_docs,
+                "metadata gate: %lld documents", cs_sink_sent(sink) - gate_docs,
                 cs_sink_bytes(sink), seconds, gate_docs);
+        if (opts->complete && !opts->rebuild_state && stats->tombstones >= 0)
+                fprintf(out, "; %lld tombstones for rows deleted since the "
+                        "last run", stats->tombstones);
+        fputc('\n', out);
         fflush(out);
 }
 
@@ -288,7 +292,7 @@ static int sync_child(produce_run_t *run, char *errstr, size_t errstr_size)
         } else if (run->opts.complete) {
                 if (cs_complete_run(conf, run->db, run->sink, generation,
                                     state_gen, !run->opts.dry_run, run->created,
-                                    &run->stats, &run->new_incr, errstr,
+                                    old_incr, &run->stats, &run->new_incr, errstr,
                                     errstr_size) == -1)
                         return -1;
         } else {

@@ -16,7 +16,7 @@ int cs_rebuild_state(const cs_producer_conf_t *conf, MYSQL *db,
                                   errstr_size)))
                 return -1;
         *new_incr = cs_incr_snapshot_state(conf, snap, state_gen, 1, created,
-                                           errstr, errstr_size);
+                                           NULL, NULL, errstr, errstr_size);
         cs_snap_close(snap);
         if (!*new_incr)
                 return -1;

@@ -22,6 +22,7 @@ Suite *qualify_suite(void);
 Suite *verify_drift_suite(void);
 Suite *documented_suite(void);
 Suite *parked_suite(void);
+Suite *stale_suite(void);
 
 int main(void)
 {
@@ -46,6 +47,7 @@ int main(void)
                 verify_drift_suite,
                 documented_suite,
                 parked_suite,
+                stale_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
