@@ -448,7 +448,7 @@ ap_rc_t ap_resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                          "WHERE k.prefix = @cs_prefix LIMIT 1000", pc->map, pc->map);
                 if (!(res = prefix_query(ap, pc, ap->sql, "parked", &rc, errstr,
                                          errstr_size)))
-                        return rc;
+                        goto out; /* frees the previous round's list */
                 free(done);
                 if (!(done = calloc(mysql_num_rows(res) + 1, sizeof(*done)))) {
                         snprintf(errstr, errstr_size, "out of memory");

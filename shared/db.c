@@ -587,14 +587,16 @@ stmt_error:
         return -1;
 }
 
-void cs_db_append(char *buf, size_t size, const char *fmt, ...)
+int cs_db_append(char *buf, size_t size, const char *fmt, ...)
 {
         size_t len = strlen(buf);
         va_list ap;
+        int n;
 
         if (len + 1 >= size)
-                return;
+                return -1;
         va_start(ap, fmt);
-        vsnprintf(buf + len, size - len, fmt, ap);
+        n = vsnprintf(buf + len, size - len, fmt, ap);
         va_end(ap);
+        return n < 0 || (size_t)n >= size - len ? -1 : 0;
 }

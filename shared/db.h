@@ -100,9 +100,10 @@ int cs_db_errno_transient(unsigned int err);
 /* 1 if name is a safe SQL identifier ([A-Za-z0-9_]{1,64}). */
 int cs_db_ident_valid(const char *name);
 
-/* Appends printf text to the NUL-terminated buf of size bytes (SQL or a
- * message), silently truncated when it does not fit. */
-void cs_db_append(char *buf, size_t size, const char *fmt, ...)
+/* Appends printf text to the NUL-terminated buf of size bytes. Returns 0,
+ * or -1 when the text did not fit (buf then holds a truncated prefix: a
+ * message may be shown so; SQL must not be run). */
+int cs_db_append(char *buf, size_t size, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -417,36 +417,43 @@ static int plan_columns(run_t *r, ent_run_t *e)
 }
 
 /* SELECT of the synced child rows, in id order, with the producer's filters. */
-static void child_sql(run_t *r, const ent_run_t *e)
+static int child_sql(run_t *r, const ent_run_t *e)
 {
         const cs_entity_t *ent = e->ent;
+        int bad = 0;
 
         snprintf(r->sql, SQL_MAX, "SELECT `id`");
         for (size_t i = 0; i < e->col_cnt; i++)
-                cs_db_append(r->sql, SQL_MAX, ", `%s`", e->cols[i].name);
+                bad |= cs_db_append(r->sql, SQL_MAX, ", `%s`", e->cols[i].name);
         if (e->legacy) {
                 /* The rows an older child's producer synthesizes (the
                  * registry's legacy descriptor, FORMAT.md §17). */
                 const cs_legacy_t *lg = ent->legacy;
-                cs_db_append(r->sql, SQL_MAX, " FROM (");
+                bad |= cs_db_append(r->sql, SQL_MAX, " FROM (");
                 for (const cs_legacy_branch_t *b = lg->branches; b->table; b++) {
-                        cs_db_append(r->sql, SQL_MAX, "%sSELECT ",
+                        bad |= cs_db_append(r->sql, SQL_MAX, "%sSELECT ",
                                b == lg->branches ? "" : " UNION ALL ");
                         for (size_t c = 0; lg->columns[c]; c++)
-                                cs_db_append(r->sql, SQL_MAX, "%s%s AS `%s`", c ? ", " : "",
+                                bad |= cs_db_append(r->sql, SQL_MAX, "%s%s AS `%s`", c ? ", " : "",
                                        b->exprs[c], lg->columns[c]);
-                        cs_db_append(r->sql, SQL_MAX, " FROM `%s`", b->table);
+                        bad |= cs_db_append(r->sql, SQL_MAX, " FROM `%s`", b->table);
                         if (b->where)
-                                cs_db_append(r->sql, SQL_MAX, " WHERE %s", b->where);
+                                bad |= cs_db_append(r->sql, SQL_MAX, " WHERE %s", b->where);
                 }
-                cs_db_append(r->sql, SQL_MAX, ") AS `%s` WHERE 1 = 1", ent->table);
+                bad |= cs_db_append(r->sql, SQL_MAX, ") AS `%s` WHERE 1 = 1", ent->table);
         } else
-                cs_db_append(r->sql, SQL_MAX, " FROM `%s` WHERE 1 = 1", ent->table);
+                bad |= cs_db_append(r->sql, SQL_MAX, " FROM `%s` WHERE 1 = 1", ent->table);
         if (ent->parent_column)
-                cs_db_append(r->sql, SQL_MAX, " AND `%s` IS NOT NULL", ent->parent_column);
+                bad |= cs_db_append(r->sql, SQL_MAX, " AND `%s` IS NOT NULL", ent->parent_column);
         if (ent->row_filter)
-                cs_db_append(r->sql, SQL_MAX, " AND (%s)", ent->row_filter);
-        cs_db_append(r->sql, SQL_MAX, " ORDER BY `id`");
+                bad |= cs_db_append(r->sql, SQL_MAX, " AND (%s)", ent->row_filter);
+        bad |= cs_db_append(r->sql, SQL_MAX, " ORDER BY `id`");
+        if (bad) {
+                snprintf(r->errstr, r->errstr_size, "%s: child SELECT longer than %d bytes",
+                         ent->table, SQL_MAX);
+                return -1;
+        }
+        return 0;
 }
 
 /* Binds @cs_vt (the entity's table) and @cs_v<i> (reference targets) and
@@ -458,6 +465,7 @@ static int master_sql(run_t *r, const ent_run_t *e)
         cs_db_value_t vals[64];
         char set[2048];
         size_t n = 0;
+        int bad = 0;
 
         snprintf(set, sizeof(set), "SET @cs_vt = ?");
         vals[n].kind = CS_VAL_STR;
@@ -467,32 +475,37 @@ static int master_sql(run_t *r, const ent_run_t *e)
         for (size_t i = 0; i < e->col_cnt; i++) {
                 const vcol_t *vc = &e->cols[i];
 
-                cs_db_append(r->sql, SQL_MAX, ", t.`%s`", vc->name);
+                bad |= cs_db_append(r->sql, SQL_MAX, ", t.`%s`", vc->name);
                 if (vc->kind == VC_REF) {
                         if (n >= sizeof(vals) / sizeof(vals[0])) {
                                 snprintf(r->errstr, r->errstr_size,
                                          "%s: too many references", e->ent->table);
                                 return -1;
                         }
-                        cs_db_append(set, sizeof(set), ", @cs_v%zu = ?", i);
+                        bad |= cs_db_append(set, sizeof(set), ", @cs_v%zu = ?", i);
                         vals[n].kind = CS_VAL_STR;
                         vals[n].s = vc->target;
                         vals[n++].len = strlen(vc->target);
-                        cs_db_append(r->sql, SQL_MAX,
+                        bad |= cs_db_append(r->sql, SQL_MAX,
                                ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
                                "x.entity_table = @cs_v%zu AND x.master_entity_id = t.`%s`)",
                                r->map, i, vc->name);
                 } else if (vc->kind == VC_POLY) {
                         const cs_ref_t *ref = cs_reg_ref(e->ent, vc->name);
-                        cs_db_append(r->sql, SQL_MAX,
+                        bad |= cs_db_append(r->sql, SQL_MAX,
                                ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
                                "x.entity_table = t.`%s` AND x.master_entity_id = t.`%s`)",
                                r->map, ref->table_column, vc->name);
                 }
         }
-        cs_db_append(r->sql, SQL_MAX, " FROM `%s` m LEFT JOIN `%s` t ON t.`id` = "
+        bad |= cs_db_append(r->sql, SQL_MAX, " FROM `%s` m LEFT JOIN `%s` t ON t.`id` = "
                "m.master_entity_id WHERE m.entity_table = @cs_vt "
                "ORDER BY m.child_entity_id", r->map, e->ent->table);
+        if (bad) {
+                snprintf(r->errstr, r->errstr_size, "%s: master SELECT longer than %d "
+                         "bytes", e->ent->table, SQL_MAX);
+                return -1;
+        }
         return cs_db_set_vars(r->master, set, vals, n, NULL, NULL, r->errstr,
                               r->errstr_size);
 }
@@ -679,7 +692,8 @@ static int verify_entity(run_t *r, const cs_entity_t *ent,
                 if (!mres)
                         goto fail;
         }
-        child_sql(r, &e);
+        if (child_sql(r, &e) == -1)
+                goto fail;
         if (!(cres = cs_db_query_stream(r->child, r->sql, r->errstr,
                                         r->errstr_size)))
                 goto fail;

@@ -90,12 +90,30 @@ START_TEST(test_transient_errors)
 }
 END_TEST
 
+/* cs_db_append says when text did not fit, so no caller runs truncated SQL. */
+START_TEST(test_append_reports_truncation)
+{
+        char buf[16] = "SELECT ";
+
+        ck_assert_int_eq(cs_db_append(buf, sizeof(buf), "%s", "id"), 0);
+        ck_assert_str_eq(buf, "SELECT id");
+        ck_assert_int_eq(cs_db_append(buf, sizeof(buf), "%s", " FROM"), 0);
+        ck_assert_str_eq(buf, "SELECT id FROM");
+        /* 15 characters fill the buffer: one more does not fit. */
+        ck_assert_int_eq(cs_db_append(buf, sizeof(buf), "%s", " t"), -1);
+        ck_assert_str_eq(buf, "SELECT id FROM ");
+        ck_assert_int_eq(cs_db_append(buf, sizeof(buf), "%s", "x"), -1);
+        ck_assert_str_eq(buf, "SELECT id FROM ");
+}
+END_TEST
+
 Suite *db_suite(void)
 {
         Suite *s = suite_create("db");
         TCase *tc = tcase_create("helpers");
         tcase_add_test(tc, test_ident_valid);
         tcase_add_test(tc, test_transient_errors);
+        tcase_add_test(tc, test_append_reports_truncation);
         suite_add_tcase(s, tc);
         return s;
 }
