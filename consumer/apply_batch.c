@@ -124,9 +124,19 @@ static int visit_row(const cs_entity_t *ent, const json_t *row, id_visit_fn fn,
                     !strcmp(r->column, ent->parent_column))
                         continue;
                 if (r->kind == CS_REF_POLY) {
-                        const char *t = json_string_value(
-                                json_object_get(row, r->table_column));
-                        target = t ? cs_reg_by_table(t) : NULL;
+                        const char *t = NULL;
+                        cs_poly_action_t pa;
+                        if (!json_is_integer(v) || json_integer_value(v) < 0)
+                                return -2;
+                        pa = cs_reg_poly_resolve(ent, r, json_string_value(
+                                json_object_get(row, r->table_column)),
+                                json_integer_value(v), &t);
+                        if (pa == CS_POLY_PASS)
+                                continue; /* not an id of a synced row */
+                        /* a deferred target is no registry table: the
+                         * one-by-one path parks the document */
+                        target = pa == CS_POLY_TRANSLATE && t ?
+                                 cs_reg_by_table(t) : NULL;
                 } else {
                         target = cs_reg_by_table(r->target);
                 }

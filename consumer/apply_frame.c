@@ -168,6 +168,33 @@ static ap_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc, long long gen,
                         json_decref(expected);
                         return ap_db_fail(ap, dberr, errstr, errstr_size, "counts");
                 }
+                for (const cs_ref_t *r = ents[i].refs; r && r->column; r++) {
+                        /* Rows that wait, parked, for a later phase's rows
+                         * (FORMAT.md §12: uf_join on events) did arrive. */
+                        for (const cs_poly_case_t *c = r->cases; c && c->value; c++) {
+                                long long deferred = 0;
+                                char head[300];
+                                if (c->action != CS_POLY_DEFER)
+                                        continue;
+                                snprintf(head, sizeof(head), "%s/%s/", pc->prefix,
+                                         ents[i].table);
+                                cs_db_value_t d[5] = { v_str(pc->prefix),
+                                                       v_int(pc->generation_refresh),
+                                                       v_str(c->target),
+                                                       v_int((long long)strlen(head)),
+                                                       v_str(head) };
+                                if (ap_run(ap, "SELECT COUNT(*) FROM civisync_parked_doc "
+                                           "WHERE prefix = ? AND refresh >= ? AND "
+                                           "target_table = ? AND LEFT(doc_key, ?) = ?",
+                                           d, 5, NULL, NULL, &deferred, NULL, &dberr,
+                                           errstr, errstr_size) == -1) {
+                                        json_decref(expected);
+                                        return ap_db_fail(ap, dberr, errstr,
+                                                          errstr_size, "counts");
+                                }
+                                have += deferred;
+                        }
+                }
                 if (have < want)
                         *short_replay = 1;
                 if (have != want && plen < problem_size - 80)

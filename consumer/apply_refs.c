@@ -153,8 +153,17 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                 }
                 if (json_is_null(tv) && json_is_null(idv))
                         continue;
-                if (!json_is_string(tv) ||
-                    !cs_reg_poly_target_ok(ent, json_string_value(tv))) {
+                if (!json_is_null(idv) && (!json_is_integer(idv) ||
+                                           json_integer_value(idv) < 0)) {
+                        snprintf(errstr, errstr_size,
+                                 "column %s: expected an id", r->column);
+                        return AP_REJECTED;
+                }
+                if ((!json_is_string(tv) && !(json_is_null(tv) && r->cases)) ||
+                    cs_reg_poly_resolve(ent, r, json_string_value(tv),
+                                        json_is_null(idv) ? -1 :
+                                        json_integer_value(idv),
+                                        &(const char *){ NULL }) == CS_POLY_REJECT) {
                         snprintf(errstr, errstr_size,
                                  "column %s: %s '%.64s' is not a synced table",
                                  r->column, r->table_column,
@@ -169,6 +178,8 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                 const cs_unique_t *uniq;
                 cs_db_value_t *out;
                 char *owned = NULL;
+                const char *poly_target;
+                cs_poly_action_t poly;
 
                 if (!strcmp(col->name, "id"))
                         continue;
@@ -197,6 +208,16 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                         continue;
                 }
                 ref = cs_reg_ref(ent, col->name);
+                poly_target = NULL;
+                poly = CS_POLY_TRANSLATE;
+                if (ref && ref->kind == CS_REF_POLY && !json_is_null(val)) {
+                        /* Validated above: a non-negative id, an allowed table. */
+                        poly = cs_reg_poly_resolve(ent, ref, json_string_value(
+                                json_object_get(doc, ref->table_column)),
+                                json_integer_value(val), &poly_target);
+                        if (poly == CS_POLY_PASS)
+                                ref = NULL; /* an option value or metadata id */
+                }
                 if (ref && !json_is_null(val)) {
                         const char *target = ref->target;
                         long long child_ref, master;
@@ -234,12 +255,13 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                         }
                         if (ref->kind == CS_REF_POLY) {
                                 json_t *tv = json_object_get(doc, ref->table_column);
-                                target = json_string_value(tv);
-                                if (!target || !cs_reg_poly_target_ok(ent, target)) {
+                                target = poly_target;
+                                if (!target || poly == CS_POLY_REJECT) {
                                         snprintf(errstr, errstr_size,
                                                  "column %s: %s '%.64s' is not a synced table",
                                                  col->name, ref->table_column,
-                                                 target ? target : "(missing)");
+                                                 json_is_string(tv) ?
+                                                 json_string_value(tv) : "(missing)");
                                         return AP_REJECTED;
                                 }
                         }
@@ -258,13 +280,16 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                                 *out = v_int(master);
                                 continue;
                         }
-                        if (ref->required || rb->park_n >= CS_LIMIT_PARKS) {
+                        if (ref->required || poly == CS_POLY_DEFER ||
+                            rb->park_n >= CS_LIMIT_PARKS) {
                                 rb->missing_required = 1;
                                 rb->missing_target = target;
                                 rb->missing_child_id = child_ref;
                                 snprintf(rb->missing_desc, sizeof(rb->missing_desc),
-                                         "%s = %s %lld", col->name, target,
-                                         child_ref);
+                                         "%s = %s %lld%s", col->name, target,
+                                         child_ref, poly == CS_POLY_DEFER ?
+                                         " (data of a later phase, not synced "
+                                         "yet: parked until it is)" : "");
                                 out->kind = CS_VAL_NULL;
                                 continue;
                         }

@@ -90,7 +90,8 @@ int cs_meta_read(MYSQL *db, const char *table, long long after_id,
         if (!(out->table = strdup(table)) ||
             !(out->cols = calloc(tbl.col_cnt + 1, sizeof(*out->cols))))
                 goto oom;
-        sql_cap = 200 + strlen(table);
+        sql_cap = 220 + strlen(table) + (cs_reg_meta_row_filter(table) ?
+                                         strlen(cs_reg_meta_row_filter(table)) : 0);
         for (size_t i = 0; i < tbl.col_cnt; i++)
                 sql_cap += strlen(tbl.cols[i].name) + 4;
         if (!(sql = malloc(sql_cap)))
@@ -126,9 +127,13 @@ int cs_meta_read(MYSQL *db, const char *table, long long after_id,
                 if (cs_db_set_vars(db, "SET @cs_meta_after = ?, @cs_meta_to = ?",
                                    range, 2, NULL, NULL, errstr, errstr_size) == -1)
                         goto fail;
+                /* A split table's metadata rows only (registry_tables.c). */
+                const char *only = cs_reg_meta_row_filter(table);
                 snprintf(sql + strlen(sql), sql_cap - strlen(sql),
                          " FROM `%s` WHERE id > @cs_meta_after AND "
-                         "(@cs_meta_to < 0 OR id <= @cs_meta_to) ORDER BY id", table);
+                         "(@cs_meta_to < 0 OR id <= @cs_meta_to)%s%s%s ORDER BY id",
+                         table, only ? " AND (" : "", only ? only : "",
+                         only ? ")" : "");
         }
         if (!(res = cs_db_query(db, sql, errstr, errstr_size)))
                 goto fail;

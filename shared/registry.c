@@ -8,10 +8,11 @@
 
 /* ---- references ------------------------------------------------------ */
 
-#define REF(col, tgt, req) { (col), CS_REF_ENTITY, (tgt), NULL, (req) }
-#define POLY(col, tcol, req) { (col), CS_REF_POLY, NULL, (tcol), (req) }
-#define IDLIST(col, tgt) { (col), CS_REF_ID_LIST, (tgt), NULL, 0 }
-#define REF_END { NULL, CS_REF_ENTITY, NULL, NULL, 0 }
+#define REF(col, tgt, req) { (col), CS_REF_ENTITY, (tgt), NULL, (req), NULL }
+#define POLY(col, tcol, req) { (col), CS_REF_POLY, NULL, (tcol), (req), NULL }
+#define POLYC(col, tcol, req, cases) { (col), CS_REF_POLY, NULL, (tcol), (req), (cases) }
+#define IDLIST(col, tgt) { (col), CS_REF_ID_LIST, (tgt), NULL, 0, NULL }
+#define REF_END { NULL, CS_REF_ENTITY, NULL, NULL, 0, NULL }
 
 static const cs_ref_t contact_refs[] = {
         REF("primary_contact_id", "civicrm_contact", 0),
@@ -86,6 +87,77 @@ static const cs_ref_t activity_refs[] = {
 static const cs_ref_t activity_contact_refs[] = {
         REF("activity_id", "civicrm_activity", 1),
         REF("contact_id", "civicrm_contact", 1),
+        REF_END
+};
+
+/* ---- ACLs and profile joins (issue #14, "Profiles and ACLs") ------------ */
+
+/* civicrm_acl.entity_id: who holds the ACL. */
+static const cs_poly_case_t acl_entity_cases[] = {
+        { "civicrm_acl_role", CS_POLY_PASS, NULL, 0,
+          "an ACL role: an option value (acl_role), 0 = everyone; passes through" },
+        { "civicrm_contact", CS_POLY_TRANSLATE, "civicrm_contact", 0,
+          "a contact of the prefix" },
+        { "civicrm_group", CS_POLY_TRANSLATE, "civicrm_group", 0,
+          "a group of the prefix" },
+        { NULL, CS_POLY_REJECT, NULL, 0, NULL }
+};
+/* civicrm_acl.object_id: what the ACL controls. object_table may also hold a
+ * permission name (the "Core ACL" rows), with object_id NULL. */
+static const cs_poly_case_t acl_object_cases[] = {
+        { "civicrm_saved_search", CS_POLY_TRANSLATE, "civicrm_group", 1,
+          "CiviCRM's name for a group ACL: object_id is a civicrm_group id "
+          "(CRM_ACL_Form_ACL object_type 1), 0 = all groups" },
+        { "civicrm_group", CS_POLY_TRANSLATE, "civicrm_group", 1,
+          "a group of the prefix, 0 = all groups" },
+        { "civicrm_uf_group", CS_POLY_PASS, NULL, 0,
+          "a profile: metadata, same id on every site (the gate checks it)" },
+        { "civicrm_custom_group", CS_POLY_PASS, NULL, 0,
+          "a custom group: metadata, same id on every site (the gate checks it)" },
+        { "civicrm_event", CS_POLY_DEFER, "civicrm_event", 1,
+          "an event: data of phase 3, not synced yet (0 = all events passes)" },
+        { NULL, CS_POLY_REJECT, NULL, 0, NULL }
+};
+/* civicrm_acl.acl_id: the ACL or ACL role a grant/revoke entry grants. */
+static const cs_poly_case_t acl_acl_cases[] = {
+        { "civicrm_acl", CS_POLY_TRANSLATE, "civicrm_acl", 0,
+          "an ACL of the prefix" },
+        { "civicrm_acl_role", CS_POLY_PASS, NULL, 0,
+          "an ACL role: an option value, passes through" },
+        { NULL, CS_POLY_REJECT, NULL, 0, NULL }
+};
+static const cs_ref_t acl_refs[] = {
+        POLYC("entity_id", "entity_table", 1, acl_entity_cases),
+        POLYC("object_id", "object_table", 1, acl_object_cases),
+        POLYC("acl_id", "acl_table", 0, acl_acl_cases),
+        REF_END
+};
+/* civicrm_acl_entity_role: an ACL role (option value, passes through)
+ * given to a group or a contact. */
+static const cs_poly_case_t acl_entity_role_cases[] = {
+        { "civicrm_group", CS_POLY_TRANSLATE, "civicrm_group", 0,
+          "a group of the prefix" },
+        { "civicrm_contact", CS_POLY_TRANSLATE, "civicrm_contact", 0,
+          "a contact of the prefix" },
+        { NULL, CS_POLY_REJECT, NULL, 0, NULL }
+};
+static const cs_ref_t acl_entity_role_refs[] = {
+        POLYC("entity_id", "entity_table", 1, acl_entity_role_cases),
+        REF_END
+};
+/* civicrm_uf_join rows that attach a profile to a per-child page or event
+ * (rows with entity_table NULL are metadata: registry_tables.c). */
+static const cs_poly_case_t uf_join_cases[] = {
+        { "civicrm_event", CS_POLY_DEFER, "civicrm_event", 0,
+          "an event's registration profile: events are data of phase 3" },
+        { "civicrm_contribution_page", CS_POLY_DEFER, "civicrm_contribution_page", 0,
+          "a contribution page's profile: pages are data of phase 3" },
+        { "civicrm_survey", CS_POLY_DEFER, "civicrm_survey", 0,
+          "a survey's profile: surveys are data of phase 3" },
+        { NULL, CS_POLY_REJECT, NULL, 0, NULL }
+};
+static const cs_ref_t uf_join_refs[] = {
+        POLYC("entity_id", "entity_table", 1, uf_join_cases),
         REF_END
 };
 
@@ -265,6 +337,21 @@ static const cs_entity_t entities[] = {
           "modified_date",
           note_refs, NULL, NULL, note_targets,
           "Note (top-level: polymorphic, own modified_date, does not bump contact.modified_date; notes on phase-2 tables are not synced)", NULL },
+        /* issue #14, "Profiles and ACLs" */
+        { "acl", "civicrm_acl", NULL, NULL, NULL, NULL,
+          acl_refs, NULL, NULL, NULL,
+          "ACL (top-level: who, via entity_table/entity_id, may do what to which "
+          "object; roles and profile/custom-group objects pass through, groups "
+          "and contacts are translated, event objects wait for phase 3)", NULL },
+        { "acl_entity_role", "civicrm_acl_entity_role", NULL, NULL, NULL, NULL,
+          acl_entity_role_refs, NULL, NULL, NULL,
+          "ACL role assignment (top-level: an ACL role, passed through, given to "
+          "a group or contact of the prefix, translated)", NULL },
+        { "uf_join", "civicrm_uf_join", NULL, NULL, "`entity_table` IS NOT NULL", NULL,
+          uf_join_refs, NULL, NULL, NULL,
+          "Profile join to a per-child page or event (top-level; parked until "
+          "its target, data of phase 3, is mapped; joins with no entity are "
+          "metadata)", NULL },
 };
 
 #define ENTITY_CNT (sizeof(entities) / sizeof(entities[0]))
@@ -404,6 +491,45 @@ int cs_reg_poly_target_ok(const cs_entity_t *ent, const char *table)
                 if (strcmp(*t, table) == 0)
                         return 1;
         return 0;
+}
+
+cs_poly_action_t cs_reg_poly_resolve(const cs_entity_t *ent, const cs_ref_t *ref,
+                                     const char *table, long long id,
+                                     const char **target)
+{
+        *target = NULL;
+        if (!ref || ref->kind != CS_REF_POLY)
+                return CS_POLY_REJECT;
+        if (id < 0 && ref->cases)
+                return CS_POLY_PASS;
+        if (!ref->cases) {
+                if (!cs_reg_poly_target_ok(ent, table))
+                        return CS_POLY_REJECT;
+                *target = table;
+                return CS_POLY_TRANSLATE;
+        }
+        for (const cs_poly_case_t *c = ref->cases; table && c->value; c++) {
+                if (strcmp(c->value, table) != 0)
+                        continue;
+                if (c->action == CS_POLY_PASS || c->action == CS_POLY_REJECT ||
+                    (id == 0 && c->zero_passes))
+                        return c->action == CS_POLY_REJECT ? CS_POLY_REJECT :
+                               CS_POLY_PASS;
+                *target = c->target;
+                return c->action;
+        }
+        return CS_POLY_REJECT;
+}
+
+const char *cs_reg_poly_action_name(cs_poly_action_t action)
+{
+        switch (action) {
+        case CS_POLY_TRANSLATE: return "translated";
+        case CS_POLY_PASS: return "passes through";
+        case CS_POLY_DEFER: return "deferred";
+        case CS_POLY_REJECT: break;
+        }
+        return "rejected";
 }
 
 /* ---- collision policy -------------------------------------------------- */

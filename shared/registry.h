@@ -7,9 +7,29 @@
 /* How a column refers to another synced row. */
 typedef enum {
         CS_REF_ENTITY = 0, /* holds an id of `target` (hard FK, self-reference or pseudo-FK) */
-        CS_REF_POLY,       /* holds an id of the table named in `table_column` (entity_table/entity_id) */
+        CS_REF_POLY,       /* holds an id of the table named in `table_column` (entity_table/entity_id);
+                              `cases` (if set) says per table name what the id is */
         CS_REF_ID_LIST     /* comma-separated ids of `target` (civicrm_group.parents/children) */
 } cs_ref_kind_t;
+
+/* What a POLY reference's id is, for one value of its table column. */
+typedef enum {
+        CS_POLY_TRANSLATE = 0, /* an id of `target`, a synced table: translated */
+        CS_POLY_PASS,          /* metadata or an option value (ACL role): passes through */
+        CS_POLY_DEFER,         /* an id of `target`, data of a later phase: the row
+                                  waits (parked, reason in --status) until it is mapped */
+        CS_POLY_REJECT         /* not an allowed value: the document is dead-lettered */
+} cs_poly_action_t;
+
+typedef struct cs_poly_case_s {
+        const char *value;         /* value of the table column; NULL terminates */
+        cs_poly_action_t action;
+        const char *target;        /* TRANSLATE/DEFER: whose mapping translates the id
+                                      (may differ from value: CiviCRM's ACLs name
+                                      groups 'civicrm_saved_search') */
+        int zero_passes;           /* 1: id 0 means "every row" and passes through */
+        const char *why;
+} cs_poly_case_t;
 
 typedef struct cs_ref_s {
         const char *column;        /* NULL terminates a list */
@@ -17,6 +37,8 @@ typedef struct cs_ref_s {
         const char *target;        /* target table for ENTITY and ID_LIST */
         const char *table_column;  /* POLY: the column that names the target table */
         int required;              /* 1: the row cannot exist on the master without the target */
+        const cs_poly_case_t *cases; /* POLY: per table name (NULL-terminated); NULL:
+                                        the entity's poly_targets, translated */
 } cs_ref_t;
 
 /* What the master does with a UNIQUE column when children merge. */
@@ -126,6 +148,15 @@ int cs_reg_col_policy(const cs_entity_t *ent, const char *column);
 const cs_unique_t *cs_reg_unique(const cs_entity_t *ent, const char *column);
 /* 1 if table is an allowed target of ent's POLY references. */
 int cs_reg_poly_target_ok(const cs_entity_t *ent, const char *table);
+/* What the id of POLY reference ref means when its table column holds
+ * table (NULL: SQL NULL) and the id is id (-1: NULL). *target gets the table
+ * whose mapping translates it (TRANSLATE/DEFER), else NULL. A NULL id always
+ * passes (the row names no row); a table not listed is REJECT. */
+cs_poly_action_t cs_reg_poly_resolve(const cs_entity_t *ent, const cs_ref_t *ref,
+                                     const char *table, long long id,
+                                     const char **target);
+/* "translated", "passes through", "deferred", "rejected". */
+const char *cs_reg_poly_action_name(cs_poly_action_t action);
 
 /* The seed rule of table, or NULL when a fresh install has no rows there.
  * Borrowed. */
@@ -180,6 +211,14 @@ typedef struct cs_meta_col_rule_s {
         const char *why;
 } cs_meta_col_rule_t;
 
+/* A table split between metadata and data: the gate fingerprints only the
+ * rows matching `only` (static SQL); the others are a registry entity's. */
+typedef struct cs_meta_row_rule_s {
+        const char *table;         /* NULL terminates the list */
+        const char *only;
+        const char *why;
+} cs_meta_row_rule_t;
+
 /* All classified tables (NULL-terminated; *count excludes the terminator). Borrowed. */
 const cs_table_rule_t *cs_reg_tables(size_t *count);
 /* The rule of one table, or NULL. Borrowed. */
@@ -192,5 +231,10 @@ const char *cs_reg_table_class_name(cs_table_class_t cls);
 const char *cs_reg_meta_col_excluded(const char *table, const char *column);
 /* All excluded metadata columns (NULL-terminated). Borrowed. */
 const cs_meta_col_rule_t *cs_reg_meta_col_rules(void);
+/* The SQL condition selecting a split metadata table's metadata rows, or
+ * NULL when every row is metadata. Borrowed. */
+const char *cs_reg_meta_row_filter(const char *table);
+/* All split metadata tables (NULL-terminated). Borrowed. */
+const cs_meta_row_rule_t *cs_reg_meta_row_rules(void);
 
 #endif

@@ -17,10 +17,10 @@
  * (tests/fixtures/civicrm-5-full.sql; the unit test "registry" checks that
  * each is here exactly once). */
 static const cs_table_rule_t tables[] = {
-        LATER("civicrm_acl", P2 ": ACL rules of the prefix (issue #14, Profiles and ACLs)"),
-        CACHE("civicrm_acl_cache", "per-site ACL cache, rebuilt by CiviCRM"),
-        CACHE("civicrm_acl_contact_cache", "per-site ACL cache, rebuilt by CiviCRM"),
-        LATER("civicrm_acl_entity_role", P2 ": ACL role assignments of the prefix's groups"),
+        { "civicrm_acl", CS_TCLASS_SYNCED, "phase-2 entity: ACL rules of the prefix, synced as data (issue #14)" },
+        CACHE("civicrm_acl_cache", "per-site ACL cache (the ACLs each contact holds), rebuilt by CiviCRM from the synced ACLs: never synced"),
+        CACHE("civicrm_acl_contact_cache", "per-site ACL cache (contacts a user may see), rebuilt by CiviCRM: never synced"),
+        { "civicrm_acl_entity_role", CS_TCLASS_SYNCED, "phase-2 entity: ACL role assignments of the prefix, synced as data (issue #14)" },
         CACHE("civicrm_action_log", "per-site log of scheduled reminders sent"),
         META("civicrm_action_mapping", "scheduled-reminder entity mappings shipped by the seed"),
         CONFIG("civicrm_action_schedule", "scheduled reminders of this site"),
@@ -76,7 +76,7 @@ static const cs_table_rule_t tables[] = {
         LATER("civicrm_grant", P3),
         SYNC("civicrm_group"),
         SYNC("civicrm_group_contact"),
-        CACHE("civicrm_group_contact_cache", "per-site smart-group cache, rebuilt by CiviCRM"),
+        CACHE("civicrm_group_contact_cache", "per-site smart-group cache, rebuilt by CiviCRM from the synced saved searches: never synced"),
         SYNC("civicrm_group_nesting"),
         SYNC("civicrm_group_organization"),
         SYNC("civicrm_im"),
@@ -148,7 +148,7 @@ static const cs_table_rule_t tables[] = {
         CACHE("civicrm_queue_item", "per-site work queue"),
         LATER("civicrm_recurring_entity", P3),
         SYNC("civicrm_relationship"),
-        CACHE("civicrm_relationship_cache", "per-site relationship cache, rebuilt by CiviCRM"),
+        CACHE("civicrm_relationship_cache", "per-site relationship cache, rebuilt by CiviCRM (triggers) from the synced relationships: never synced"),
         META("civicrm_relationship_type", "relationship types: relationship_type_id passes through"),
         CONFIG("civicrm_report_instance", "report instances of this site"),
         SYNC("civicrm_saved_search"),
@@ -165,7 +165,7 @@ static const cs_table_rule_t tables[] = {
         LATER("civicrm_translation", P3 ": translations of entity fields"),
         META("civicrm_uf_field", "profile fields (issue #14, profiles)"),
         META("civicrm_uf_group", "profile definitions (issue #14, profiles)"),
-        LATER("civicrm_uf_join", P3 ": attaches profiles to per-child pages and events (parked until their targets sync)"),
+        META("civicrm_uf_join", "profile joins with no entity (User Registration, Profile, User Account...): metadata; rows that attach a profile to a per-child page or event are data (registry entity uf_join, parked until phase 3)"),
         CONFIG("civicrm_uf_match", "this site's CMS user <-> contact links"),
         SYNC("civicrm_website"),
         CONFIG("civicrm_word_replacement", "word replacements of this site"),
@@ -181,6 +181,28 @@ static const cs_meta_col_rule_t meta_excluded[] = {
         { "civicrm_payment_processor", "subject", "credential: the processor account's API subject" },
         { NULL, NULL, NULL }
 };
+
+/* Tables whose rows are partly metadata, partly data of the prefix. */
+static const cs_meta_row_rule_t meta_rows[] = {
+        { "civicrm_uf_join", "`entity_table` IS NULL",
+          "a join with no entity (module User Registration, User Account, Profile, "
+          "...) configures the site; one naming an event, contribution page or "
+          "survey is data of the prefix (registry entity uf_join)" },
+        { NULL, NULL, NULL }
+};
+
+const char *cs_reg_meta_row_filter(const char *table)
+{
+        for (size_t i = 0; table && meta_rows[i].table; i++)
+                if (!strcmp(meta_rows[i].table, table))
+                        return meta_rows[i].only;
+        return NULL;
+}
+
+const cs_meta_row_rule_t *cs_reg_meta_row_rules(void)
+{
+        return meta_rows;
+}
 
 const cs_table_rule_t *cs_reg_tables(size_t *count)
 {

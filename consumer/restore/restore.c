@@ -6,6 +6,7 @@
 #include "bulk.h"
 #include "db.h"
 #include "log.h"
+#include "poly_sql.h"
 #include "prefix.h"
 #include "restore.h"
 #include "schema.h"
@@ -358,11 +359,12 @@ static int master_sql(run_t *r, const ent_t *e)
                                "FROM `%s` x WHERE x.entity_table = @cs_r%zu AND "
                                "x.master_entity_id = t.`%s`)", r->map, i, c->name);
                 } else if (c->kind == RC_POLY) {
-                        const cs_ref_t *ref = cs_reg_ref(e->ent, c->name);
-                        cs_db_append(r->sql, SQL_MAX, ", (SELECT MIN(x.child_entity_id) "
-                               "FROM `%s` x WHERE x.entity_table = t.`%s` AND "
-                               "x.master_entity_id = t.`%s`)", r->map,
-                               ref->table_column, c->name);
+                        cs_poly_sql_t b = { r->sql, SQL_MAX, set, sizeof(set),
+                                            vals, &n, REFS_MAX + 1 };
+                        if (cs_poly_backmap_sql(cs_reg_ref(e->ent, c->name),
+                                                r->map, i, &b, r->errstr,
+                                                r->errstr_size) == -1)
+                                return -1;
                 }
         }
         cs_db_append(r->sql, SQL_MAX, " FROM `%s` m LEFT JOIN `%s` t ON t.`id` = "

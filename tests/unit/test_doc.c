@@ -59,6 +59,12 @@ static const struct {
           "id:u!,source_record_id:u,activity_type_id:u!,subject:t,activity_date_time:T,duration:u,location:t,phone_id:u,phone_number:t,details:t,status_id:u,priority_id:u,parent_id:u,is_test:i,medium_id:u,is_auto:i,relationship_id:u,is_current_revision:i,original_id:u,result:t,is_deleted:i,campaign_id:u,engagement_level:u,weight:i,is_star:i,created_date:S,modified_date:S" },
         { "civicrm_activity_contact",
           "id:u!,activity_id:u!,contact_id:u!,record_type_id:u" },
+        { "civicrm_acl",
+          "id:u!,name:t,deny:i!,entity_table:t!,entity_id:u,operation:t!,object_table:t,object_id:u,acl_table:t,acl_id:u,is_active:i" },
+        { "civicrm_acl_entity_role",
+          "id:u!,acl_role_id:u!,entity_table:t!,entity_id:u!,is_active:i" },
+        { "civicrm_uf_join",
+          "id:u!,is_active:i,module:t!,entity_table:t,entity_id:u,weight:i!,uf_group_id:u!,module_data:t" },
 };
 
 static cs_col_type_t code_type(char c, int *is_unsigned)

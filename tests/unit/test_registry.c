@@ -14,6 +14,8 @@ static const char *const phase1_tables[] = {
         "civicrm_group_nesting", "civicrm_group_organization", "civicrm_group_contact",
         "civicrm_tag", "civicrm_entity_tag", "civicrm_relationship", "civicrm_note",
         "civicrm_activity", "civicrm_activity_contact",
+        /* phase 2 (issue #14, "Profiles and ACLs") */
+        "civicrm_acl", "civicrm_acl_entity_role", "civicrm_uf_join",
 };
 #define NTABLES (sizeof(phase1_tables) / sizeof(phase1_tables[0]))
 
@@ -54,7 +56,26 @@ START_TEST(refs_name_registered_tables)
                 const cs_entity_t *e = &all[i];
                 for (const cs_ref_t *r = e->refs; r && r->column; r++) {
                         ck_assert_ptr_eq(cs_reg_ref(e, r->column), r);
-                        if (r->kind == CS_REF_POLY) {
+                        if (r->kind == CS_REF_POLY && r->cases) {
+                                /* every translated or deferred case names its
+                                 * mapping's table, and a translated one is synced */
+                                ck_assert_ptr_nonnull(r->table_column);
+                                ck_assert_msg(r->cases[0].value, "%s.%s: no cases",
+                                              e->name, r->column);
+                                for (const cs_poly_case_t *c = r->cases; c->value; c++) {
+                                        ck_assert_msg(c->why && c->why[0], "%s.%s %s: no why",
+                                                      e->name, r->column, c->value);
+                                        if (c->action == CS_POLY_TRANSLATE)
+                                                ck_assert_msg(c->target && cs_reg_by_table(c->target),
+                                                              "%s.%s %s: target not registered",
+                                                              e->name, r->column, c->value);
+                                        if (c->action == CS_POLY_DEFER)
+                                                ck_assert_msg(c->target && !cs_reg_by_table(c->target),
+                                                              "%s.%s %s: a deferred target must not "
+                                                              "be synced yet", e->name, r->column,
+                                                              c->value);
+                                }
+                        } else if (r->kind == CS_REF_POLY) {
                                 ck_assert_ptr_nonnull(r->table_column);
                                 ck_assert_msg(e->poly_targets && e->poly_targets[0],
                                               "%s.%s POLY without targets", e->name, r->column);
@@ -99,6 +120,55 @@ START_TEST(refs_name_registered_tables)
         ck_assert_ptr_null(cs_reg_ref(cs_reg_by_name("address"), "country_id"));
         ck_assert_int_eq(cs_reg_ref(cs_reg_by_name("relationship"), "contact_id_b")->required, 1);
         ck_assert_int_eq(cs_reg_ref(cs_reg_by_name("contact"), "employer_id")->required, 0);
+}
+END_TEST
+
+/* What an ACL's or a profile join's polymorphic id is, per table name. */
+START_TEST(poly_cases_resolve)
+{
+        const cs_entity_t *acl = cs_reg_by_name("acl");
+        const cs_entity_t *role = cs_reg_by_name("acl_entity_role");
+        const cs_entity_t *uj = cs_reg_by_name("uf_join");
+        const cs_ref_t *who = cs_reg_ref(acl, "entity_id");
+        const cs_ref_t *what = cs_reg_ref(acl, "object_id");
+        const char *t;
+
+        ck_assert_ptr_nonnull(acl);
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, who, "civicrm_acl_role", 1, &t), CS_POLY_PASS);
+        ck_assert_ptr_null(t);
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, who, "civicrm_acl_role", 0, &t), CS_POLY_PASS);
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, who, "civicrm_group", 4, &t), CS_POLY_TRANSLATE);
+        ck_assert_str_eq(t, "civicrm_group");
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, who, "civicrm_contact", 4, &t), CS_POLY_TRANSLATE);
+        ck_assert_str_eq(t, "civicrm_contact");
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, who, "civicrm_case", 4, &t), CS_POLY_REJECT);
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, who, NULL, 4, &t), CS_POLY_REJECT);
+        /* CiviCRM names groups 'civicrm_saved_search' in ACLs; 0 = all groups */
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "civicrm_saved_search", 3, &t), CS_POLY_TRANSLATE);
+        ck_assert_str_eq(t, "civicrm_group");
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "civicrm_saved_search", 0, &t), CS_POLY_PASS);
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "civicrm_uf_group", 3, &t), CS_POLY_PASS);
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "civicrm_custom_group", 3, &t), CS_POLY_PASS);
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "civicrm_event", 3, &t), CS_POLY_DEFER);
+        ck_assert_str_eq(t, "civicrm_event");
+        /* a permission name with no id ("Core ACL" rows) */
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "access CiviCRM", -1, &t), CS_POLY_PASS);
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "access CiviCRM", 2, &t), CS_POLY_REJECT);
+        ck_assert_int_eq(cs_reg_poly_resolve(role, cs_reg_ref(role, "entity_id"),
+                                             "civicrm_group", 1, &t), CS_POLY_TRANSLATE);
+        ck_assert_ptr_null(cs_reg_ref(role, "acl_role_id")); /* an option value */
+        ck_assert_int_eq(cs_reg_poly_resolve(uj, cs_reg_ref(uj, "entity_id"),
+                                             "civicrm_event", 6, &t), CS_POLY_DEFER);
+        ck_assert_int_eq(cs_reg_poly_resolve(uj, cs_reg_ref(uj, "entity_id"),
+                                             "civicrm_contribution_page", 1, &t), CS_POLY_DEFER);
+        ck_assert_ptr_null(cs_reg_ref(uj, "uf_group_id")); /* metadata */
+        /* entities without cases keep their poly_targets */
+        const cs_entity_t *et = cs_reg_by_name("entity_tag");
+        ck_assert_int_eq(cs_reg_poly_resolve(et, cs_reg_ref(et, "entity_id"),
+                                             "civicrm_activity", 2, &t), CS_POLY_TRANSLATE);
+        ck_assert_int_eq(cs_reg_poly_resolve(et, cs_reg_ref(et, "entity_id"),
+                                             "civicrm_case", 2, &t), CS_POLY_REJECT);
+        ck_assert_str_eq(cs_reg_poly_action_name(CS_POLY_DEFER), "deferred");
 }
 END_TEST
 
@@ -389,6 +459,7 @@ Suite *registry_suite(void)
         TCase *tc = tcase_create("entities");
         tcase_add_test(tc, every_phase1_table_present);
         tcase_add_test(tc, refs_name_registered_tables);
+        tcase_add_test(tc, poly_cases_resolve);
         tcase_add_test(tc, children_and_order);
         tcase_add_test(tc, col_policies);
         tcase_add_test(tc, registry_within_capacity);
