@@ -23,6 +23,7 @@ Suite *verify_drift_suite(void);
 Suite *documented_suite(void);
 Suite *parked_suite(void);
 Suite *stale_suite(void);
+Suite *acl_suite(void);
 
 int main(void)
 {
@@ -48,6 +49,7 @@ int main(void)
                 documented_suite,
                 parked_suite,
                 stale_suite,
+                acl_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -19,7 +19,8 @@ typedef enum {
         R_LIST,   /* comma-separated ids of table arg */
         R_CLEAR,  /* master stores NULL */
         R_OMIT,   /* never leaves the child: master NULL */
-        R_QUAL    /* master stores "<PREFIX>:<value>" */
+        R_QUAL,   /* master stores "<PREFIX>:<value>" */
+        R_ACL     /* an ACL's id, by the table named by column arg (acl_poly) */
 } rule_t;
 
 typedef struct {
@@ -88,9 +89,34 @@ static const otable_t tables[] = {
           "entity_table IN ('civicrm_contact','civicrm_relationship','civicrm_note','civicrm_activity')",
           { { "entity_id", R_POLY, "entity_table" }, { "contact_id", R_REF, C },
             { NULL, R_VAL, NULL } } },
+        /* ACLs: CiviCRM's own conventions, written out again (acl_poly). */
+        /* ACLs on events wait for phase 3 (events are not synced yet) */
+        { "civicrm_acl", "NOT (object_table <=> 'civicrm_event' AND object_id <> 0)",
+          { { "entity_id", R_ACL, "entity_table" }, { "object_id", R_ACL, "object_table" },
+            { "acl_id", R_ACL, "acl_table" }, { NULL, R_VAL, NULL } } },
+        { "civicrm_acl_entity_role", NULL,
+          { { "entity_id", R_ACL, "entity_table" }, { NULL, R_VAL, NULL } } },
 };
 #undef C
 #define TABLE_CNT (sizeof(tables) / sizeof(tables[0]))
+
+/* The table an ACL column's id belongs to, or NULL when the id is not a
+ * row of the prefix (an ACL role option value, a profile, a custom group,
+ * 0 = all groups): CRM_ACL_Form_ACL stores a group ACL as object_table
+ * 'civicrm_saved_search' with the group's id. */
+static const char *acl_poly(const char *table_value, long long id)
+{
+        if (!table_value)
+                return NULL;
+        if (!strcmp(table_value, "civicrm_contact"))
+                return "civicrm_contact";
+        if (!strcmp(table_value, "civicrm_acl"))
+                return "civicrm_acl";
+        if ((!strcmp(table_value, "civicrm_group") ||
+             !strcmp(table_value, "civicrm_saved_search")) && id != 0)
+                return "civicrm_group";
+        return NULL;
+}
 
 /* A 4.2/4.3 child's activity contacts (docs/FORMAT.md §17). */
 static const char synth_activity_contact[] =
@@ -463,7 +489,17 @@ static void put_value(ctx_t *x, const otable_t *t, const ocol_t *r, MYSQL_ROW ro
                 put_ids(x->out, row[c], len[c], r->arg, master, x->maps);
                 return;
         }
-        if (r && (r->rule == R_REF || r->rule == R_POLY)) {
+        if (r && r->rule == R_ACL) {
+                for (size_t k = 0; k < ncols; k++)
+                        if (!strcmp(cols[k], r->arg))
+                                target = acl_poly(row[idx[k]],
+                                                  strtoll(row[c], NULL, 10));
+                if (!target) {
+                        put_escaped(x->out, row[c], len[c]);
+                        return;
+                }
+        }
+        if (r && (r->rule == R_REF || r->rule == R_POLY || r->rule == R_ACL)) {
                 long long v = strtoll(row[c], NULL, 10), ch;
                 if (!present(x, target, v))
                         fputs("dangling", x->out);
