@@ -237,4 +237,36 @@ const char *cs_reg_meta_row_filter(const char *table);
 /* All split metadata tables (NULL-terminated). Borrowed. */
 const cs_meta_row_rule_t *cs_reg_meta_row_rules(void);
 
+/* ---- ids inside strings (registry_tables.c) ------------------------------ */
+
+/* What civisync does with a text column that holds ids inside serialized
+ * or separated text (FORMAT.md §15.1). */
+typedef enum {
+        CS_IDTEXT_TRANSLATED = 1, /* translated by a registry reference (ID_LIST) */
+        CS_IDTEXT_CLEARED,        /* carried; the master stores NULL (CLEAR) and
+                                     its CiviCRM rebuilds it */
+        CS_IDTEXT_METADATA,       /* ids of metadata only (option values, types):
+                                     the same on every site, verbatim is right */
+        CS_IDTEXT_VERBATIM,       /* may hold ids of the prefix's data, carried
+                                     verbatim: a documented limitation */
+        CS_IDTEXT_NO_IDS,         /* looks id-bearing, holds names or free text */
+        CS_IDTEXT_NOT_SYNCED      /* its table is not synced (configuration, cache,
+                                     later phase): the rule it will need is noted */
+} cs_idtext_policy_t;
+
+typedef struct cs_idtext_s {
+        const char *table;         /* NULL terminates the list */
+        const char *column;
+        cs_idtext_policy_t policy;
+        const char *rule;          /* what it holds and the rule, for the docs */
+} cs_idtext_t;
+
+/* Every classified id-bearing text column (NULL-terminated). Borrowed. */
+const cs_idtext_t *cs_reg_id_texts(void);
+/* The rule of table.column, or NULL when unclassified. Borrowed. */
+const cs_idtext_t *cs_reg_id_text(const char *table, const char *column);
+/* "translated", "cleared", "metadata ids", "verbatim (limitation)",
+ * "no ids", "not synced". */
+const char *cs_reg_id_text_policy_name(cs_idtext_policy_t policy);
+
 #endif

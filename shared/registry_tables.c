@@ -252,3 +252,111 @@ const cs_meta_col_rule_t *cs_reg_meta_col_rules(void)
 {
         return meta_excluded;
 }
+
+/* ---- ids inside strings ---------------------------------------------------
+ * Every text column that holds (or looks as if it held) ids inside
+ * serialized, JSON or separated text, with what civisync does with it. The
+ * unit test "tables" fails when a text column of a synced or metadata table
+ * of the DDL fixture matches the id-bearing pattern and is not listed here
+ * (docs/FORMAT.md §15.1 lists them). */
+#define IDT(t, c, p, r) { (t), (c), CS_IDTEXT_##p, (r) }
+static const cs_idtext_t id_texts[] = {
+        /* synced tables */
+        IDT("civicrm_group", "parents", TRANSLATED,
+            "comma-separated civicrm_group ids: ID_LIST reference, every id translated"),
+        IDT("civicrm_group", "children", TRANSLATED,
+            "comma-separated civicrm_group ids: ID_LIST reference, every id translated"),
+        IDT("civicrm_group", "where_clause", CLEARED,
+            "smart-group SQL with the child's group and contact ids: CLEAR, the master's CiviCRM rebuilds it"),
+        IDT("civicrm_group", "select_tables", CLEARED,
+            "PHP-serialized table list of the smart-group SQL: CLEAR, rebuilt by the master"),
+        IDT("civicrm_group", "where_tables", CLEARED,
+            "PHP-serialized table list of the smart-group SQL: CLEAR, rebuilt by the master"),
+        IDT("civicrm_group", "group_type", METADATA,
+            "\\x01-separated option values (group_type): the same on every site"),
+        IDT("civicrm_saved_search", "form_values", VERBATIM,
+            "PHP-serialized search form: group, tag, contact and custom-field ids of the "
+            "child stay untranslated (a smart group on the master may select other rows "
+            "until it is saved again there)"),
+        IDT("civicrm_saved_search", "api_params", VERBATIM,
+            "JSON API (SearchKit) parameters: ids in its where clauses stay untranslated"),
+        IDT("civicrm_contact", "contact_sub_type", METADATA,
+            "\\x01-separated contact-type names"),
+        IDT("civicrm_contact", "preferred_communication_method", METADATA,
+            "\\x01-separated option values"),
+        IDT("civicrm_contact", "preferred_language", METADATA, "a language code (option value)"),
+        IDT("civicrm_contact", "legal_identifier", NO_IDS, "a legal number (SSN, EIN...)"),
+        IDT("civicrm_contact", "external_identifier", NO_IDS,
+            "an external system's id: QUALIFY (FORMAT.md §14), never a civicrm id"),
+        IDT("civicrm_contact", "user_unique_id", NO_IDS, "an OpenID URL"),
+        IDT("civicrm_note", "privacy", METADATA, "an option value (note_privacy)"),
+        IDT("civicrm_activity", "result", METADATA, "a survey result option value"),
+        IDT("civicrm_acl", "object_table", NO_IDS,
+            "a table name or a permission name; its id is object_id (POLY cases)"),
+        IDT("civicrm_uf_join", "entity_table", NO_IDS,
+            "a table name; its id is entity_id (POLY cases: deferred to phase 3)"),
+        IDT("civicrm_uf_join", "module_data", VERBATIM,
+            "JSON settings of the joining module (e.g. on-behalf profiles): ids in it "
+            "stay untranslated; the rows wait for phase 3 anyway"),
+        /* metadata tables: verbatim, and the gate compares them */
+        IDT("civicrm_custom_field", "filter", VERBATIM,
+            "contact-reference filter as API params ('action=get&group=3'): the "
+            "child's group ids stay untranslated in shared metadata"),
+        IDT("civicrm_custom_group", "extends_entity_column_value", METADATA,
+            "\\x01-separated subtypes: option values, contact-type names, relationship "
+            "type ids or event types"),
+        IDT("civicrm_option_value", "value", METADATA,
+            "the option's value: what the pseudo-FKs of data rows hold"),
+        IDT("civicrm_membership_type", "relationship_type_id", METADATA,
+            "\\x01-separated civicrm_relationship_type ids"),
+        IDT("civicrm_uf_group", "group_type", METADATA,
+            "comma-separated profile types, then \\x01-separated subtype ids (option values)"),
+        IDT("civicrm_action_mapping", "entity_recipient", NO_IDS, "an option group name"),
+        IDT("civicrm_action_mapping", "entity_value", NO_IDS, "an entity or table name"),
+        IDT("civicrm_custom_field", "default_value", VERBATIM,
+            "the field's default: for a contact-reference field a contact id of the "
+            "child, untranslated in shared metadata"),
+        /* tables civisync does not sync: what a later phase must do */
+        IDT("civicrm_report_instance", "form_values", NOT_SYNCED,
+            "PHP-serialized report criteria with group/contact ids: configuration of the site"),
+        IDT("civicrm_setting", "value", NOT_SYNCED,
+            "PHP-serialized setting values (some hold ids): configuration of the site"),
+        IDT("civicrm_mapping_field", "value", NOT_SYNCED,
+            "search-builder values (may be ids): configuration of the site"),
+        IDT("civicrm_action_schedule", "recipient_manual", NOT_SYNCED,
+            "comma-separated contact ids: configuration of the site"),
+        IDT("civicrm_job", "parameters", NOT_SYNCED, "job parameters (may name ids)"),
+        IDT("civicrm_membership_block", "membership_types", NOT_SYNCED,
+            "serialized membership type ids (metadata: verbatim will be right), phase 3"),
+        IDT("civicrm_participant", "role_id", NOT_SYNCED,
+            "\\x01-separated participant role option values (metadata: verbatim will be right), phase 3"),
+        { NULL, NULL, 0, NULL }
+};
+#undef IDT
+
+const cs_idtext_t *cs_reg_id_texts(void)
+{
+        return id_texts;
+}
+
+const cs_idtext_t *cs_reg_id_text(const char *table, const char *column)
+{
+        for (size_t i = 0; table && column && id_texts[i].table; i++)
+                if (!strcmp(id_texts[i].table, table) &&
+                    !strcmp(id_texts[i].column, column))
+                        return &id_texts[i];
+        return NULL;
+}
+
+const char *cs_reg_id_text_policy_name(cs_idtext_policy_t policy)
+{
+        switch (policy) {
+        case CS_IDTEXT_TRANSLATED: return "translated";
+        case CS_IDTEXT_CLEARED: return "cleared";
+        case CS_IDTEXT_METADATA: return "metadata ids";
+        case CS_IDTEXT_VERBATIM: return "verbatim (limitation)";
+        case CS_IDTEXT_NO_IDS: return "no ids";
+        case CS_IDTEXT_NOT_SYNCED: return "not synced";
+        }
+        return "unknown";
+}
