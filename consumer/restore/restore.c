@@ -235,7 +235,13 @@ static int check_empty(run_t *r, ent_t *e)
         MYSQL_ROW row;
         cs_table_t dt;
 
-        snprintf(r->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s`", table);
+        /* Only the entity's rows: a split table's metadata rows (the
+         * profile joins of a fresh install, entity_table NULL) are not. */
+        char where[512];
+        snprintf(where, sizeof(where), "%s%s%s", e->ent->row_filter ? " WHERE (" : "",
+                 e->ent->row_filter ? e->ent->row_filter : "",
+                 e->ent->row_filter ? ")" : "");
+        snprintf(r->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s`%s", table, where);
         if (cs_db_query_int(r->target, r->sql, &n, r->errstr, r->errstr_size) == -1)
                 return RS_ERROR;
         if (n == 0)
@@ -280,7 +286,7 @@ static int check_empty(run_t *r, ent_t *e)
                 snprintf(r->errstr, r->errstr_size, "out of memory");
                 return RS_ERROR;
         }
-        snprintf(r->sql, SQL_MAX, "SELECT id FROM `%s` ORDER BY id", table);
+        snprintf(r->sql, SQL_MAX, "SELECT id FROM `%s`%s ORDER BY id", table, where);
         if (!(res = cs_db_query(r->target, r->sql, r->errstr, r->errstr_size)))
                 return RS_ERROR;
         while ((row = mysql_fetch_row(res)) && e->seed_cnt < (size_t)n)

@@ -51,6 +51,23 @@ static long long master_id(MYSQL *m, const char *prefix, const char *table,
                       "child_entity_id = %lld", prefix, table, child_id);
 }
 
+/* A checksum of the ACL rows of a database (the event ACL left out: it
+ * waits for phase 3), and of its ACL role assignments. */
+static long long acl_sum(MYSQL *db, const char *table)
+{
+        it_exec(db, "SET SESSION group_concat_max_len = 1000000");
+        if (!strcmp(table, "civicrm_acl"))
+                return it_int(db, "SELECT CRC32(GROUP_CONCAT(CONCAT_WS('|', id, name, "
+                              "deny, entity_table, entity_id, operation, "
+                              "IFNULL(object_table, '-'), IFNULL(object_id, '-'), "
+                              "IFNULL(acl_table, '-'), IFNULL(acl_id, '-'), is_active) "
+                              "ORDER BY id)) FROM civicrm_acl WHERE NOT (object_table "
+                              "<=> 'civicrm_event')");
+        return it_int(db, "SELECT CRC32(GROUP_CONCAT(CONCAT_WS('|', id, acl_role_id, "
+                      "entity_table, entity_id, is_active) ORDER BY id)) FROM "
+                      "civicrm_acl_entity_role");
+}
+
 static const char *const caches[] = {
         "civicrm_acl_cache", "civicrm_acl_contact_cache",
         "civicrm_group_contact_cache", "civicrm_relationship_cache", NULL
@@ -225,6 +242,43 @@ START_TEST(test_acl_demo_site)
                                 "prefix = '%s'", prefix), 7);
         ck_assert_int_eq(it_mapped_rows(m, prefix, "civicrm_acl"), 65 + 3);
         verify_clean(pconf, cconf, prefix);
+
+        /* Last (its config replaces the child's, same prefix): the child is
+         * lost, civisync-restore rebuilds its ACLs with the
+         * original ids (group and contact ids mapped back, roles and
+         * profiles as they are) into a fresh install, whose own profile
+         * joins (entity_table NULL) are no obstacle. */
+        {
+                char restored[64];
+                char *rconf;
+                long long acls = acl_sum(c, "civicrm_acl");
+                long long roles = acl_sum(c, "civicrm_acl_entity_role");
+                MYSQL *rdb;
+                it_run_t r;
+
+                it_unique(restored, sizeof(restored), "aclrestored");
+                it_make_db(restored, "--schema full --seed empty-site");
+                rconf = strdup(it_producer_conf(prefix, restored, NULL));
+                rdb = it_connect(restored);
+                /* The empty site's seed gives the domain contact an email,
+                 * which civisync-restore does not accept yet (cs_seed_t
+                 * knows only the contact itself): out of this test's scope. */
+                it_exec(rdb, "DELETE FROM civicrm_email");
+                mysql_close(rdb);
+                r = it_run("civisync-restore", "--master-config", cconf, "--prefix",
+                           prefix, "--into", rconf, NULL);
+                ck_assert_msg(r.exit_code == 0, "restore exit %d\n%s\n%s",
+                              r.exit_code, r.out, r.err);
+                it_run_free(&r);
+                rdb = it_connect(restored);
+                ck_assert_int_eq(it_int(rdb, "SELECT COUNT(*) FROM civicrm_acl"), 65 + 3);
+                ck_assert_int_eq(acl_sum(rdb, "civicrm_acl"), acls);
+                ck_assert_int_eq(acl_sum(rdb, "civicrm_acl_entity_role"), roles);
+                ck_assert_int_eq(it_int(rdb, "SELECT COUNT(*) FROM civicrm_uf_join "
+                                        "WHERE entity_table IS NULL"), 5);
+                mysql_close(rdb);
+                free(rconf);
+        }
         mysql_close(m);
         mysql_close(c);
         free(pconf);
