@@ -75,6 +75,7 @@ typedef struct part_state_s {
         int at_eof;
         int stopped;                  /* paused: retention gap (cs_apply_assign) */
         long long replay_end;         /* rewind replay up to here, -1 none */
+        long long start;              /* offset assigned from (< 0: logical) */
 } part_state_t;
 
 /* Metadata on civisync's own offset commits: a commit without it was made
@@ -353,6 +354,7 @@ static void track_assignment(loop_t *lp,
                 if (tp->opaque) {
                         part_state_t *ps = tp->opaque;
                         ps->replay_end = replay_end ? replay_end[i] : -1;
+                        ps->start = p->offset;
                         if (ps->replay_end == PART_STOPPED) {
                                 ps->replay_end = -1;
                                 ps->stopped = ps->at_eof = 1;
@@ -974,8 +976,15 @@ static int report_stop(loop_t *lp)
                 rd_kafka_topic_partition_list_destroy(one);
                 if (rd_kafka_query_watermark_offsets(lp->rk, p->topic,
                                                      p->partition, &low, &high,
-                                                     2000) ||
-                    pos < 0) {
+                                                     2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    pos < 0 && p->opaque) {
+                        /* Nothing fetched since the assignment: the
+                         * partition is where it was assigned from. */
+                        const part_state_t *ps = p->opaque;
+                        pos = ps->start >= 0 ? ps->start :
+                              ps->start == RD_KAFKA_OFFSET_BEGINNING ? low : -1;
+                }
+                if (high < 0 || pos < 0) {
                         const part_state_t *ps = p->opaque;
                         if (ps && ps->at_eof)
                                 continue;

@@ -62,6 +62,8 @@ static const char usage[] =
 "  produce-errors COUNT ERRNAME    the next COUNT Produce requests fail with\n"
 "                                  ERRNAME, e.g. NOT_ENOUGH_REPLICAS or a number\n"
 "  clear-errors                    drop queued Produce errors\n"
+"  rtt MS                          every broker answers every request after MS\n"
+"                                  milliseconds (0 = at once again)\n"
 "  topic NAME[:PARTITIONS]         create a topic\n"
 "\n"
 "Limits: memory only; each partition keeps only about its newest 5 MB (older\n"
@@ -326,6 +328,21 @@ static void run_command(rd_kafka_mock_cluster_t *mc, int broker_cnt,
                 free(errs);
                 cs_info("control: next %ld Produce request(s) fail with %s (%d)",
                         v, rd_kafka_err2name(code), (int)code);
+        } else if (strcmp(cmd, "rtt") == 0 && a1 && !a2) {
+                if (parse_int(a1, 0, 60000, &v) < 0) {
+                        cs_error("control: rtt: bad delay '%s' (0-60000 ms)", a1);
+                        return;
+                }
+                for (int32_t id = 1; id <= broker_cnt; id++) {
+                        rd_kafka_resp_err_t err =
+                                rd_kafka_mock_broker_set_rtt(mc, id, (int)v);
+                        if (err) {
+                                cs_error("control: rtt %ld on broker %d failed: %s",
+                                         v, (int)id, rd_kafka_err2str(err));
+                                return;
+                        }
+                }
+                cs_info("control: every broker answers after %ld ms", v);
         } else if (strcmp(cmd, "clear-errors") == 0 && !a1) {
                 rd_kafka_mock_clear_request_errors(mc, API_KEY_PRODUCE);
                 cs_info("control: cleared queued Produce errors");
@@ -341,7 +358,7 @@ static void run_command(rd_kafka_mock_cluster_t *mc, int broker_cnt,
         } else {
                 cs_error("control: unknown or malformed command '%s' "
                          "(broker-down ID, broker-up ID, produce-errors COUNT "
-                         "ERRNAME, clear-errors, topic NAME[:PARTITIONS])", cmd);
+                         "ERRNAME, clear-errors, rtt MS, topic NAME[:PARTITIONS])", cmd);
         }
 }
 

@@ -225,25 +225,24 @@ static long log_lines(const char *path)
         return n;
 }
 
-void it_topic(const char *name, int partitions)
+/* Sends line to the harness broker's control FIFO and waits for its own
+ * word on it in broker.log (lines after the ones there before): ok_text
+ * passes, fail_text fails unless it also contains also_ok. */
+static void broker_command(const char *line, const char *ok_text,
+                           const char *fail_text, const char *also_ok)
 {
         const char *ctl = env("CS_TEST_BROKER_CONTROL");
-        char line[300], log_path[512], created[300], failed[300], buf[1024];
+        char log_path[512], buf[1024];
         long before;
         int fd;
-        ssize_t len;
+        size_t len = strlen(line);
 
         snprintf(log_path, sizeof(log_path), "%s/broker.log", it_tmpdir());
         before = log_lines(log_path);
         fd = open(ctl, O_WRONLY);
         ck_assert_msg(fd >= 0, "open broker control %s", ctl);
-        len = snprintf(line, sizeof(line), "topic %s:%d\n", name, partitions);
-        ck_assert_int_eq(write(fd, line, (size_t)len), len);
+        ck_assert_int_eq(write(fd, line, len), (ssize_t)len);
         close(fd);
-        /* Wait for the broker's own word on this command (its log lines
-         * after `before`), not for a guessed delay. */
-        snprintf(created, sizeof(created), "created topic %s with", name);
-        snprintf(failed, sizeof(failed), "cannot create topic %s:", name);
         for (int tries = 0; tries < 200; tries++) {
                 FILE *fp = fopen(log_path, "r");
                 long n = 0;
@@ -251,11 +250,10 @@ void it_topic(const char *name, int partitions)
                 while (fp && !done && fgets(buf, sizeof(buf), fp)) {
                         if (strchr(buf, '\n') && n++ < before)
                                 continue;
-                        if (strstr(buf, created))
+                        if (strstr(buf, ok_text))
                                 done = 1;
-                        else if (strstr(buf, failed)) {
-                                /* An earlier test of this run made it. */
-                                ck_assert_msg(strstr(buf, "already exists") != NULL,
+                        else if (strstr(buf, fail_text)) {
+                                ck_assert_msg(also_ok && strstr(buf, also_ok) != NULL,
                                               "broker: %s", buf);
                                 done = 1;
                         }
@@ -266,8 +264,27 @@ void it_topic(const char *name, int partitions)
                         return;
                 usleep(50000);
         }
-        ck_abort_msg("the broker did not answer 'topic %s' within 10 s (%s)", name,
-                     log_path);
+        ck_abort_msg("the broker did not answer '%.*s' within 10 s (%s)",
+                     (int)(len ? len - 1 : 0), line, log_path);
+}
+
+void it_topic(const char *name, int partitions)
+{
+        char line[300], created[300], failed[300];
+
+        snprintf(line, sizeof(line), "topic %s:%d\n", name, partitions);
+        snprintf(created, sizeof(created), "created topic %s with", name);
+        snprintf(failed, sizeof(failed), "cannot create topic %s:", name);
+        /* "already exists": an earlier test of this run made it. */
+        broker_command(line, created, failed, "already exists");
+}
+
+void it_broker_rtt(int rtt_ms)
+{
+        char line[64];
+
+        snprintf(line, sizeof(line), "rtt %d\n", rtt_ms);
+        broker_command(line, "control: every broker answers", "control: ", NULL);
 }
 
 void it_run_free(it_run_t *run)

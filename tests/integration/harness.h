@@ -41,6 +41,10 @@ void it_run_free(it_run_t *run);
  * its --control FIFO, $CS_TEST_BROKER_CONTROL; the mock cluster has no
  * CreateTopics). Idempotent enough for tests: call once per topic. */
 void it_topic(const char *name, int partitions);
+/* Delays every answer of every harness broker by rtt_ms (0: none again).
+ * The broker is shared by the whole run: a test that sets it resets it
+ * before its assertions. */
+void it_broker_rtt(int rtt_ms);
 
 /* The phase-1 tables whose rows reach the master (NULL-terminated). */
 extern const char *const it_synced_tables[];

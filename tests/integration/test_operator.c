@@ -185,6 +185,60 @@ START_TEST(test_sigint_undrained_exits_130)
 }
 END_TEST
 
+/* A SIGTERM between an assignment and the first fetch from it, with
+ * nothing left to read: the partition is where it was assigned from, so the
+ * consumer is drained (exit 0), not "lag unknown" (exit 130). The fault
+ * suite's two_consumers hit this when B was stopped 0.2 s after taking over
+ * A's partitions. A 1.5 s broker round trip holds the first fetch back. */
+START_TEST(test_sigterm_right_after_assignment_drained)
+{
+        char master[64], child[64], log[512];
+        const char *conf;
+        int status = 0, assigned = 0;
+        char *text;
+
+        it_master_and_child(master, child, sizeof(master),
+                            "--child 3 --contacts 20", "civisync.op7", 1);
+        produce_ok(it_producer_conf("op7", child, NULL));
+        conf = it_consumer_conf(master, "prefixes = [\"op7\"];");
+        {
+                it_run_t r = it_run("civisync-consume", "-c", conf, "--once", NULL);
+                ck_assert_msg(r.exit_code == 0, "first consume: %s", r.err);
+                it_run_free(&r);
+        }
+        snprintf(log, sizeof(log), "%s/%s-sigterm.log", it_tmpdir(), master);
+        it_broker_rtt(1500);
+        {
+                const char *argv[] = { "bin/civisync-consume", "-c", conf, NULL };
+                pid_t pid = spawn(log, argv);
+                for (int i = 0; i < 1500 && !assigned; i++) {
+                        usleep(20000);
+                        if (waitpid(pid, &status, WNOHANG) != 0)
+                                break;
+                        text = slurp(log);
+                        assigned = text && strstr(text, "assigned civisync.op7 [0]");
+                        free(text);
+                }
+                if (assigned) {
+                        usleep(200000);
+                        kill(pid, SIGTERM);
+                        waitpid(pid, &status, 0);
+                } else {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, NULL, 0);
+                }
+        }
+        it_broker_rtt(0);
+        text = slurp(log);
+        ck_assert_msg(assigned, "no assignment within 30 s: %s", text);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "status %d (expected exit 0): %s", status, text);
+        ck_assert_msg(strstr(text, "every assigned partition is drained") &&
+                      !strstr(text, "lag unknown"), "%s", text);
+        free(text);
+}
+END_TEST
+
 /* A producer/consumer config pair under topic prefix tp (so an empty
  * allow-list sees only this test's topics). */
 static char *tp_producer_conf(const char *tp, const char *prefix,
@@ -481,6 +535,7 @@ Suite *operator_suite(void)
                 { "refuse", test_produce_refuses_empty_database },
                 { "unreachable", test_once_fails_when_kafka_unreachable },
                 { "sigint", test_sigint_undrained_exits_130 },
+                { "sigterm_after_assignment", test_sigterm_right_after_assignment_drained },
                 { "typo", test_prefix_typo_topic_does_not_exist },
                 { "retired", test_retired_prefix_and_lag },
                 { "verify", test_verify_extra_without_master_row },
