@@ -263,11 +263,13 @@ static const cs_legacy_t activity_contact_legacy = {
         "CiviCRM 4.2 schema (civicrm_activity_target, no civicrm_activity_contact)"
 };
 
-/* A fresh install's seed: the domain's contact and the shipped tags. */
+/* A fresh install's seed: the domain's contact with its email (the
+ * installer's 'fixme.domainemail@example.org'), and the shipped tags. */
 static const cs_seed_t seeds[] = {
-        { "civicrm_contact", "civicrm_domain", "contact_id" },
-        { "civicrm_tag", NULL, NULL },
-        { NULL, NULL, NULL }
+        { "civicrm_contact", "civicrm_domain", "contact_id", NULL },
+        { "civicrm_email", "civicrm_domain", "contact_id", "contact_id" },
+        { "civicrm_tag", NULL, NULL, NULL },
+        { NULL, NULL, NULL, NULL }
 };
 
 static const cs_change_log_t change_log = {

@@ -116,6 +116,9 @@ typedef struct cs_seed_s {
         const char *keep_column;   /* are the site's own (the domain contact):
                                       never counted as data, never removed;
                                       NULL: none */
+        const char *owner_column;  /* the column compared with keep_column:
+                                      NULL = the row's id (the contact itself),
+                                      "contact_id" = rows it owns (its email) */
 } cs_seed_t;
 
 typedef struct cs_entity_s {

@@ -257,9 +257,13 @@ static int check_empty(run_t *r, ent_t *e)
                         cs_schema_free(&dt);
                 if (domain == 0)
                         snprintf(r->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s` "
-                                 "WHERE id NOT IN (SELECT `%s` FROM `%s` WHERE "
-                                 "`%s` IS NOT NULL)", table, seed->keep_column,
-                                 seed->keep_table, seed->keep_column);
+                                 "WHERE `%s` IS NULL OR `%s` NOT IN "
+                                 "(SELECT `%s` FROM `%s` WHERE `%s` IS NOT NULL)",
+                                 table,
+                                 seed->owner_column ? seed->owner_column : "id",
+                                 seed->owner_column ? seed->owner_column : "id",
+                                 seed->keep_column, seed->keep_table,
+                                 seed->keep_column);
                 else
                         snprintf(r->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s`",
                                  table);
@@ -270,10 +274,10 @@ static int check_empty(run_t *r, ent_t *e)
         if (!allowed || outside) {
                 snprintf(r->errstr, r->errstr_size, "the target is not empty: %s "
                          "holds %lld row(s)%s; restore writes only into a fresh "
-                         "CiviCRM install (schema and seed: the domain contact "
-                         "and the shipped tags), nothing was written", table,
-                         allowed ? outside : n,
-                         allowed ? " besides the domain contact" : "");
+                         "CiviCRM install (schema and seed: the domain contact, "
+                         "its email and the shipped tags), nothing was written",
+                         table, allowed ? outside : n,
+                         allowed ? " besides the domain contact's" : "");
                 return RS_REFUSED;
         }
         if (n > SEED_ROWS_MAX) {
@@ -317,7 +321,7 @@ static int remove_unmapped_seed(run_t *r, ent_t *e)
                         continue;
                 if (cs_reg_seed(e->ent->table) &&
                     cs_reg_seed(e->ent->table)->keep_table) {
-                        cs_warn("%s %lld (the target's domain contact) is not "
+                        cs_warn("%s %lld (the target's domain contact's) is not "
                                 "mapped for %s: kept as is", e->ent->table,
                                 e->seed[i], r->prefix);
                         continue;
