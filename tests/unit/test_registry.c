@@ -323,10 +323,14 @@ START_TEST(legacy_descriptors_consistent)
         ck_assert_uint_eq(legacy, 1);
         ck_assert_ptr_nonnull(cs_reg_by_name("activity_contact")->legacy);
         ck_assert_int_eq(cs_reg_by_name("activity_contact")->legacy->id_scale, 4);
-        /* A fresh install's seed: the domain contact (kept) and the tags. */
+        /* A fresh install's seed: the domain contact and its email (kept)
+         * and the tags. */
         ck_assert_str_eq(cs_reg_seed("civicrm_contact")->keep_table, "civicrm_domain");
+        ck_assert_ptr_null(cs_reg_seed("civicrm_contact")->owner_column);
+        ck_assert_str_eq(cs_reg_seed("civicrm_email")->keep_table, "civicrm_domain");
+        ck_assert_str_eq(cs_reg_seed("civicrm_email")->owner_column, "contact_id");
         ck_assert_ptr_null(cs_reg_seed("civicrm_tag")->keep_table);
-        ck_assert_ptr_null(cs_reg_seed("civicrm_email"));
+        ck_assert_ptr_null(cs_reg_seed("civicrm_phone"));
         ck_assert_ptr_null(cs_reg_seed(NULL));
 }
 END_TEST
