@@ -18,9 +18,9 @@ cs_apply_t *cs_apply_new(const cs_consumer_conf_t *conf, char *errstr,
                          size_t errstr_size)
 {
         cs_apply_t *ap = calloc(1, sizeof(*ap));
-        size_t count;
+        /* Room for the custom value tables discovery may register. */
+        size_t count = cs_reg_static_count() + CS_LIMIT_CUSTOM_GROUPS;
 
-        cs_reg_entities(&count);
         if (cs_reg_check(errstr, errstr_size) == -1) {
                 free(ap);
                 return NULL;
@@ -36,7 +36,7 @@ cs_apply_t *cs_apply_new(const cs_consumer_conf_t *conf, char *errstr,
                 return NULL;
         }
         ap->conf = conf;
-        ap->entity_cnt = count;
+        cs_reg_entities(&ap->entity_cnt);
         ap->map_epoch = 1;
         /* Connected, but a setup statement met a transient server error
          * (a lost temporary file, a deadlock, a failover): try again a few
@@ -94,7 +94,10 @@ int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
         }
         /* The master's shape (columns, foreign keys) is read once per
          * connection, here, so that no document's apply depends on an
-         * information_schema read. */
+         * information_schema read. Custom value tables first: discovered
+         * from the master's own metadata, created when missing. */
+        if (ap_custom_refresh(ap, 1, errstr, errstr_size) == -1)
+                goto fail;
         for (size_t i = 0; i < ap->entity_cnt; i++) {
                 const cs_entity_t *ent = &cs_reg_entities(NULL)[i];
                 if (ap->table_state[i] == 0 &&
@@ -155,6 +158,11 @@ cs_apply_rc_t cs_apply_begin(cs_apply_t *ap, char *errstr, size_t errstr_size)
 {
         if (ap_ensure_connected(ap, errstr, errstr_size) != AP_OK)
                 return CS_APPLY_RETRY;
+        /* New custom groups or fields on the master (metadata sync):
+         * their tables and columns are created before any document. */
+        if (ap_custom_refresh(ap, 0, errstr, errstr_size) == -1)
+                return ap_public_rc(ap_db_fail(ap, mysql_errno(ap->db), errstr,
+                                               errstr_size, "custom data"));
         ap_map_forget_all(ap);
         for (size_t i = 0; i < ap->prefix_cnt; i++)
                 ap->prefixes[i].offsets_touched = 0;

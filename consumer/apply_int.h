@@ -148,6 +148,8 @@ struct cs_apply_s {
         struct row_build_s *scratch;   /* row buffer of the multi-row path */
         int reparking;                 /* re-applying a parked document: a park
                                           keeps its original refresh stamp */
+        char custom_sig[128];          /* cs_custom_signature at the last
+                                          custom data refresh */
         int setup_failed;              /* connected, but a setup statement failed */
         unsigned int setup_errno;      /* with this error (0: none reported) */
 };
@@ -255,6 +257,13 @@ size_t ap_entity_index(const cs_entity_t *ent);
 const cs_table_t *ap_master_table(cs_apply_t *ap, const cs_entity_t *ent,
                                   char *errstr, size_t errstr_size);
 int ap_load_restrict_refs(cs_apply_t *ap, char *errstr, size_t errstr_size);
+
+/* apply_custom.c: when the master's custom metadata changed since the last
+ * call (or force), registers its custom value tables (registry_custom.c),
+ * creates the missing tables and columns from that metadata and reloads
+ * their shape. Runs outside any transaction (DDL commits). 0 or -1. */
+int ap_custom_refresh(cs_apply_t *ap, int force, char *errstr,
+                      size_t errstr_size);
 ap_rc_t ap_release_references(cs_apply_t *ap, const cs_entity_t *ent,
                               const char *target_sql,
                               const cs_db_value_t *params, size_t n,

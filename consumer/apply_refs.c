@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "apply_int.h"
+#include "registry_custom.h"
 
 /* ---- reference translation ---- */
 
@@ -114,6 +115,7 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
         const char *key;
         json_t *val;
         unsigned int dberr = 0;
+        const cs_custom_group_t *custom = cs_custom_by_entity(ent);
 
         /* Every field must be an envelope field or a master column that
          * the registry lets through: an OMIT column (a credential) never
@@ -131,6 +133,14 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                         snprintf(errstr, errstr_size,
                                  "unknown column '%.64s' for master table %s",
                                  key, ent->table);
+                        return AP_REJECTED;
+                }
+                /* A custom value column must also be a field of the
+                 * master's own custom metadata (registry_custom.c). */
+                if (custom && !cs_custom_col_ok(custom, key)) {
+                        snprintf(errstr, errstr_size, "column '%.64s' of custom "
+                                 "table %s is not a field in the master's "
+                                 "custom field metadata", key, ent->table);
                         return AP_REJECTED;
                 }
         }

@@ -5,6 +5,7 @@
 #include <sys/time.h>
 
 #include "complete.h"
+#include "registry_custom.h"
 #include "doc.h"
 #include "log.h"
 #include "progress.h"
@@ -40,7 +41,10 @@ void cs_run_count_doc(json_t *counts, const char *root, const json_t *doc)
         json_array_foreach(kids, i, kid) {
                 const char *name = json_string_value(
                         json_object_get(kid, CS_F_ENTITY));
-                if (name)
+                /* Custom values are not counted: an end document naming a
+                 * value table the master does not know would be refused
+                 * whole (FORMAT.md §19). */
+                if (name && !cs_reg_custom_is(cs_reg_by_name(name)))
                         cs_run_count_add(counts, name, 1);
         }
 }

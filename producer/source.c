@@ -7,6 +7,7 @@
 #include "db.h"
 #include "log.h"
 #include "source.h"
+#include "registry_custom.h"
 
 /* A growing string; on allocation failure ok becomes 0. */
 typedef struct sbuf_s {
@@ -292,12 +293,17 @@ int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
                     size_t errstr_size)
 {
         size_t n;
-        const cs_entity_t *ents = cs_reg_entities(&n);
+        const cs_entity_t *ents;
         const cs_change_log_t *log = cs_reg_change_log();
-        cs_src_t *srcs = calloc(n, sizeof(*srcs));
+        cs_src_t *srcs;
         int has_log;
 
-        if (!srcs) {
+        /* Custom value tables join the registry first (registry_custom.c):
+         * each is then an ordinary nested source of the entity it extends. */
+        if (cs_custom_load(db, errstr, errstr_size) == -1)
+                return -1;
+        ents = cs_reg_entities(&n);
+        if (!(srcs = calloc(n, sizeof(*srcs)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }

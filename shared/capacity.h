@@ -3,9 +3,18 @@
 #define CS_CAPACITY_H
 
 /* Nested entity kinds of one aggregate root (contact: email, phone,
- * address, IM, website). Checked against the registry by cs_reg_check at
- * every program's start-up. */
-#define CS_LIMIT_NESTED_KINDS 16
+ * address, IM, website, plus one per custom value table extending
+ * contacts). Checked against the registry by cs_reg_check at every
+ * program's start-up and after custom data discovery. */
+#define CS_LIMIT_NESTED_KINDS 32
+
+/* Custom value tables (civicrm_value_*) one site may have, all extends
+ * together. Checked by custom data discovery (registry_custom.c), which
+ * fails naming the table that exceeds it. */
+#define CS_LIMIT_CUSTOM_GROUPS 256
+
+/* Fields of one custom group. Checked by custom data discovery. */
+#define CS_LIMIT_CUSTOM_FIELDS 512
 
 /* Reference columns of one entity; a row parks at most one reference per
  * column, so this is also the number of parks of one row. Checked by

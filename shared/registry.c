@@ -281,7 +281,7 @@ static const cs_change_log_t change_log = {
 /* Dependency order: a row's targets come before it (activities before the
  * entity tags and notes that may point at them). Cycles and the rest are
  * resolved by the consumer's parking. */
-static const cs_entity_t entities[] = {
+static const cs_entity_t static_entities[] = {
         { "contact", "civicrm_contact", NULL, NULL, NULL, "modified_date",
           contact_refs, contact_uniques, contact_rules, NULL,
           "Contact (root): nests its emails, phones, addresses, IMs and websites; "
@@ -356,13 +356,56 @@ static const cs_entity_t entities[] = {
           "metadata)", NULL },
 };
 
-#define ENTITY_CNT (sizeof(entities) / sizeof(entities[0]))
+#define STATIC_CNT (sizeof(static_entities) / sizeof(static_entities[0]))
+
+/* The static entities followed by the custom-value entities registered at
+ * run time (registry_custom.c, cs_reg_add_entity): one array, so that
+ * entity pointers and indexes stay stable while entries are appended. */
+static cs_entity_t entities[STATIC_CNT + CS_LIMIT_CUSTOM_GROUPS];
+static size_t entity_cnt;
+
+#define ENTITY_CNT entity_cnt
+
+static void entities_init(void)
+{
+        if (entity_cnt == 0) {
+                memcpy(entities, static_entities, sizeof(static_entities));
+                entity_cnt = STATIC_CNT;
+        }
+}
 
 const cs_entity_t *cs_reg_entities(size_t *count)
 {
+        entities_init();
         if (count)
-                *count = ENTITY_CNT;
+                *count = entity_cnt;
         return entities;
+}
+
+size_t cs_reg_static_count(void)
+{
+        return STATIC_CNT;
+}
+
+const cs_entity_t *cs_reg_add_entity(const cs_entity_t *ent, char *errstr,
+                                     size_t errstr_size)
+{
+        entities_init();
+        if (entity_cnt >= STATIC_CNT + CS_LIMIT_CUSTOM_GROUPS) {
+                snprintf(errstr, errstr_size, "registry: more than "
+                         "CS_LIMIT_CUSTOM_GROUPS (%d) custom value tables, "
+                         "cannot add %s", CS_LIMIT_CUSTOM_GROUPS, ent->table);
+                return NULL;
+        }
+        entities[entity_cnt] = *ent;
+        return &entities[entity_cnt++];
+}
+
+void cs_reg_set_entity(const cs_entity_t *slot, const cs_entity_t *ent)
+{
+        size_t i = (size_t)(slot - entities);
+        if (i >= STATIC_CNT && i < entity_cnt)
+                entities[i] = *ent;
 }
 
 const cs_seed_t *cs_reg_seed(const char *table)
@@ -380,6 +423,7 @@ const cs_change_log_t *cs_reg_change_log(void)
 
 const cs_entity_t *cs_reg_by_name(const char *name)
 {
+        entities_init();
         if (!name)
                 return NULL;
         for (size_t i = 0; i < ENTITY_CNT; i++)
@@ -390,6 +434,7 @@ const cs_entity_t *cs_reg_by_name(const char *name)
 
 const cs_entity_t *cs_reg_by_table(const char *table)
 {
+        entities_init();
         if (!table)
                 return NULL;
         /* Hot path (the consumer's mapping cache): callers mostly pass the
@@ -407,6 +452,7 @@ const cs_entity_t *cs_reg_by_table(const char *table)
 size_t cs_reg_children(const cs_entity_t *root, const cs_entity_t **out,
                        size_t max)
 {
+        entities_init();
         size_t n = 0;
         if (!root)
                 return 0;
@@ -418,6 +464,7 @@ size_t cs_reg_children(const cs_entity_t *root, const cs_entity_t **out,
 
 int cs_reg_check(char *errstr, size_t errstr_size)
 {
+        entities_init();
         for (size_t i = 0; i < ENTITY_CNT; i++) {
                 const cs_entity_t *ent = &entities[i];
                 size_t kids = 0, refs = 0, branches = 0;

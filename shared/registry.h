@@ -188,6 +188,19 @@ int cs_reg_qualify(const char *prefix, const char *value, size_t value_len,
  * bytes per UTF-8 character, and the NUL). */
 size_t cs_reg_qualify_size(long long max_length, size_t *max_chars);
 
+/* ---- custom data (registry_custom.c) ------------------------------------ */
+
+/* Number of the static (compiled-in) entities: they come first in
+ * cs_reg_entities; custom-value entities follow. */
+size_t cs_reg_static_count(void);
+/* Appends a copy of ent (its strings and lists must outlive the registry).
+ * Returns the registered entry (stable), or NULL with errstr at
+ * CS_LIMIT_CUSTOM_GROUPS. For registry_custom.c. */
+const cs_entity_t *cs_reg_add_entity(const cs_entity_t *ent, char *errstr,
+                                     size_t errstr_size);
+/* Replaces a registered custom entry in place (same slot, same pointer). */
+void cs_reg_set_entity(const cs_entity_t *slot, const cs_entity_t *ent);
+
 /* ---- every CiviCRM table (registry_tables.c) ---------------------------- */
 
 /* What civisync does with a CiviCRM table. */

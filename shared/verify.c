@@ -11,6 +11,7 @@
 #include "prefix.h"
 #include "schema.h"
 #include "verify.h"
+#include "registry_custom.h"
 
 #define SQL_MAX 32768
 #define DETAIL_MAX 2048
@@ -846,13 +847,19 @@ int cs_verify_run(MYSQL *child, MYSQL *master, const char *prefix,
 
         memset(totals, 0, sizeof(*totals));
         memset(&r, 0, sizeof(r));
+        /* Custom value tables, as the producer reads them: discovered
+         * from the child's metadata (registry_custom.c). */
+        if (cs_custom_load(child, errstr, errstr_size) == -1)
+                return -1;
+        ents = cs_reg_entities(&count);
         if (entity_filter) {
                 only = cs_reg_by_name(entity_filter);
                 if (!only)
                         only = cs_reg_by_table(entity_filter);
                 if (!only) {
                         snprintf(errstr, errstr_size, "unknown entity '%.64s' "
-                                 "(a phase-1 entity name such as contact, or its table)",
+                                 "(an entity name such as contact, its table, or a custom "
+                                 "value table of the child's metadata)",
                                  entity_filter);
                         return -1;
                 }

@@ -24,6 +24,7 @@ Suite *documented_suite(void);
 Suite *parked_suite(void);
 Suite *stale_suite(void);
 Suite *acl_suite(void);
+Suite *custom_suite(void);
 
 int main(void)
 {
@@ -50,6 +51,7 @@ int main(void)
                 parked_suite,
                 stale_suite,
                 acl_suite,
+                custom_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -1,0 +1,384 @@
+/* test_custom.c — custom data (civicrm_value_*): discovered at run time, nested in the entity they extend, created on the master from its metadata, dead-lettered when the master's metadata does not name them. */
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kafka_util.h"
+
+#define CONSTITUENT "civicrm_value_constituent_information_1"
+
+static void produce(const char *conf, int complete, const char *want_in_log)
+{
+        it_run_t r = complete ?
+                it_run("civisync-produce", "-c", conf, "--complete", NULL) :
+                it_run("civisync-produce", "-c", conf, NULL);
+        ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
+        ck_assert_msg(!want_in_log || strstr(r.err, want_in_log),
+                      "produce log lacks '%s': %s", want_in_log, r.err);
+        it_run_free(&r);
+}
+
+static void consume(const char *conf)
+{
+        it_run_t r = it_run("civisync-consume", "-c", conf, "--once", NULL);
+        ck_assert_msg(r.exit_code == 0, "consume exit %d: %s", r.exit_code, r.err);
+        ck_assert_msg(strstr(r.err, "rejected to") == NULL, "rejections: %s", r.err);
+        ck_assert_msg(strstr(r.err, "parked") == NULL ||
+                      strstr(r.err, "0 parked") != NULL, "parked rows: %s", r.err);
+        it_run_free(&r);
+}
+
+/* verify finds 0 differences and compared the custom value table `table`
+ * with `rows` child rows. */
+static void verify_clean(const char *pconf, const char *cconf,
+                         const char *prefix, const char *table, long long rows)
+{
+        char want[160];
+        it_run_t r = it_run("civisync-verify", "--child-config", pconf,
+                            "--master-config", cconf, "--no-metadata", NULL);
+
+        snprintf(want, sizeof(want), "verify %s: 0 differences", prefix);
+        ck_assert_msg(r.exit_code == 0 && strstr(r.out, want) != NULL,
+                      "verify exit %d\n%s\n%s", r.exit_code, r.out, r.err);
+        r.exit_code = 0;
+        it_run_free(&r);
+        r = it_run("civisync-verify", "--child-config", pconf, "--master-config",
+                   cconf, "--no-metadata", "--entity", table, NULL);
+        snprintf(want, sizeof(want), "%lld child rows", rows);
+        ck_assert_msg(r.exit_code == 0 && strstr(r.out, table) &&
+                      strstr(r.out, want), "verify --entity %s (want '%s')\n%s\n%s",
+                      table, want, r.out, r.err);
+        it_run_free(&r);
+}
+
+static long long master_id(MYSQL *m, const char *prefix, const char *table,
+                           long long child_id)
+{
+        return it_int(m, "SELECT COALESCE(MAX(master_entity_id), 0) FROM "
+                      "mapping_master_%s WHERE entity_table = '%s' AND "
+                      "child_entity_id = %lld", prefix, table, child_id);
+}
+
+/* The demo site's custom groups, fields and their option groups copied to
+ * the master with the same ids (what the metadata sync does); the value
+ * tables are not: the consumer creates them. */
+static void copy_custom_metadata(MYSQL *m, const char *child)
+{
+        it_exec(m, "INSERT IGNORE INTO civicrm_option_group SELECT * FROM "
+                "`%s`.civicrm_option_group WHERE id IN (SELECT option_group_id "
+                "FROM `%s`.civicrm_custom_field)", child, child);
+        it_exec(m, "INSERT IGNORE INTO civicrm_option_value SELECT * FROM "
+                "`%s`.civicrm_option_value WHERE option_group_id IN (SELECT "
+                "option_group_id FROM `%s`.civicrm_custom_field)", child, child);
+        it_exec(m, "INSERT INTO civicrm_custom_group SELECT * FROM "
+                "`%s`.civicrm_custom_group", child);
+        it_exec(m, "INSERT INTO civicrm_custom_field SELECT * FROM "
+                "`%s`.civicrm_custom_field", child);
+}
+
+typedef struct setup_s {
+        char master[64], child[64], prefix[40], topic[80];
+        char *pconf, *cconf;
+        MYSQL *m, *c;
+} setup_t;
+
+static void setup(setup_t *s, const char *tag)
+{
+        char extra[128];
+
+        it_unique(s->prefix, sizeof(s->prefix), tag);
+        snprintf(s->topic, sizeof(s->topic), "civisync.%s", s->prefix);
+        it_unique(s->master, sizeof(s->master), "cumaster");
+        it_unique(s->child, sizeof(s->child), "cuchild");
+        it_make_db(s->master, "--schema full --seed empty-site");
+        it_make_db(s->child, "--schema full --seed demo-site");
+        it_topic(s->topic, 1);
+        s->pconf = strdup(it_producer_conf(s->prefix, s->child, NULL));
+        snprintf(extra, sizeof(extra), "prefixes = [\"%s\"];", s->prefix);
+        s->cconf = strdup(it_consumer_conf(s->master, extra));
+        s->m = it_connect(s->master);
+        s->c = it_connect(s->child);
+        copy_custom_metadata(s->m, s->child);
+        /* The demo site defines the group but stores no values in it. */
+        ck_assert_int_eq(it_int(s->c, "SELECT COUNT(*) FROM " CONSTITUENT), 0);
+        it_exec(s->c, "INSERT INTO " CONSTITUENT " (entity_id, "
+                "most_important_issue_1, marital_status_2, marriage_date_3) "
+                "SELECT id, ELT(1 + id %% 3, 'Education', 'Environment', NULL), "
+                "IF(id %% 2, 'Married', NULL), IF(id %% 2, '1999-12-31 "
+                "23:59:59', NULL) FROM civicrm_contact WHERE contact_type = "
+                "'Individual' ORDER BY id LIMIT 40");
+}
+
+static void teardown(setup_t *s)
+{
+        mysql_close(s->m);
+        mysql_close(s->c);
+        free(s->pconf);
+        free(s->cconf);
+}
+
+/* Every child row of a custom value table has its master row, entity_id
+ * translated, the other columns equal. */
+static void assert_values(setup_t *s, const char *table, const char *cols)
+{
+        long long child_rows = it_int(s->c, "SELECT COUNT(*) FROM %s", table);
+        long long same = it_int(s->m,
+                "SELECT COUNT(*) FROM `%s`.%s c JOIN mapping_master_%s me ON "
+                "me.entity_table = 'civicrm_contact' AND me.child_entity_id = "
+                "c.entity_id JOIN mapping_master_%s mv ON mv.entity_table = '%s' "
+                "AND mv.child_entity_id = c.id JOIN %s m ON m.id = "
+                "mv.master_entity_id AND m.entity_id = me.master_entity_id AND "
+                "(%s)", s->child, table, s->prefix, s->prefix, table, table, cols);
+
+        ck_assert_int_gt(child_rows, 0);
+        ck_assert_msg(same == child_rows, "%s: %lld of %lld child rows on the "
+                      "master with equal values", table, same, child_rows);
+        ck_assert_int_eq(it_int(s->m, "SELECT COUNT(*) FROM %s", table),
+                         child_rows);
+}
+
+#define CONSTITUENT_EQ "m.most_important_issue_1 <=> c.most_important_issue_1 AND " \
+        "m.marital_status_2 <=> c.marital_status_2 AND " \
+        "m.marriage_date_3 <=> c.marriage_date_3"
+
+/* The demo site into an empty site whose custom metadata was copied:
+ * the master's value table is created from its metadata, every value
+ * arrives nested in its contact, the groups extending participants and
+ * contributions are skipped with the reason; then a created, an edited and
+ * a deleted value (no contact timestamp moves) reach the master. */
+START_TEST(test_custom_demo_site)
+{
+        setup_t s;
+        long long a, b, d, rows;
+
+        setup(&s, "cu");
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM information_schema."
+                                "TABLES WHERE TABLE_SCHEMA = DATABASE() AND "
+                                "TABLE_NAME = '" CONSTITUENT "'"), 0);
+        produce(s.pconf, 1, "civicrm_value_food_preference_2 not synced: "
+                "extends Participant (civicrm_participant), not a synced entity yet");
+        consume(s.cconf);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM information_schema."
+                                "COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+                                "TABLE_NAME = '" CONSTITUENT "' AND COLUMN_NAME "
+                                "IN ('most_important_issue_1', 'marital_status_2', "
+                                "'marriage_date_3')"), 3);
+        assert_values(&s, CONSTITUENT, CONSTITUENT_EQ);
+        it_assert_synced(s.c, s.m, s.prefix);
+        rows = it_int(s.c, "SELECT COUNT(*) FROM " CONSTITUENT);
+        verify_clean(s.pconf, s.cconf, s.prefix, CONSTITUENT, rows);
+
+        /* Created (a contact without a value row), edited, deleted. */
+        a = it_int(s.c, "SELECT MIN(id) FROM civicrm_contact WHERE contact_type "
+                   "= 'Individual' AND id NOT IN (SELECT entity_id FROM "
+                   CONSTITUENT ")");
+        b = it_int(s.c, "SELECT MIN(entity_id) FROM " CONSTITUENT);
+        d = it_int(s.c, "SELECT MAX(entity_id) FROM " CONSTITUENT);
+        ck_assert_int_gt(a, 0);
+        ck_assert_int_ne(b, d);
+        it_exec(s.c, "INSERT INTO " CONSTITUENT " (entity_id, "
+                "most_important_issue_1, marriage_date_3) VALUES (%lld, 'Created "
+                "value', '2001-02-03 04:05:06')", a);
+        it_exec(s.c, "UPDATE " CONSTITUENT " SET marital_status_2 = 'Edited "
+                "value' WHERE entity_id = %lld", b);
+        it_exec(s.c, "DELETE FROM " CONSTITUENT " WHERE entity_id = %lld", d);
+        produce(s.pconf, 0, NULL);
+        consume(s.cconf);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " CONSTITUENT " WHERE "
+                                "entity_id = %lld AND most_important_issue_1 = "
+                                "'Created value' AND marriage_date_3 = "
+                                "'2001-02-03 04:05:06'",
+                                master_id(s.m, s.prefix, "civicrm_contact", a)), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " CONSTITUENT " WHERE "
+                                "entity_id = %lld AND marital_status_2 = 'Edited "
+                                "value'", master_id(s.m, s.prefix,
+                                                    "civicrm_contact", b)), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " CONSTITUENT " WHERE "
+                                "entity_id = %lld", master_id(s.m, s.prefix,
+                                                     "civicrm_contact", d)), 0);
+        assert_values(&s, CONSTITUENT, CONSTITUENT_EQ);
+        verify_clean(s.pconf, s.cconf, s.prefix, CONSTITUENT, rows);
+        teardown(&s);
+}
+END_TEST
+
+/* A contact document (the root's envelope and contact_type only) nesting
+ * one custom value document of table with one extra column; NEW. */
+static char *contact_with_value(const char *prefix, long long contact,
+                                const char *table, const char *column,
+                                const char *value)
+{
+        char key[160], kid_key[160];
+        json_t *doc, *kid;
+        char *out;
+
+        snprintf(key, sizeof(key), "%s/civicrm_contact/%lld", prefix, contact);
+        snprintf(kid_key, sizeof(kid_key), "%s/%s/%lld", prefix, table, 99000 + contact);
+        kid = json_pack("{s:s, s:i, s:s, s:s, s:s, s:I, s:n, s:I, s:s}", "id",
+                        kid_key, "civisync_format", 1, "civisync_prefix", prefix,
+                        "civisync_entity", table, "civisync_table", table,
+                        "civisync_child_id", (json_int_t)(99000 + contact),
+                        "civisync_time_zone", "entity_id", (json_int_t)contact,
+                        column, value);
+        doc = json_pack("{s:s, s:i, s:s, s:s, s:s, s:I, s:n, s:s, s:[o]}", "id",
+                        key, "civisync_format", 1, "civisync_prefix", prefix,
+                        "civisync_entity", "contact", "civisync_table",
+                        "civicrm_contact", "civisync_child_id", (json_int_t)contact,
+                        "civisync_time_zone", "contact_type", "Individual",
+                        "_childDocuments_", kid);
+        ck_assert_ptr_nonnull(doc);
+        out = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(doc);
+        return out;
+}
+
+static void send_doc(const setup_t *s, char *value)
+{
+        json_t *doc = json_loads(value, 0, NULL);
+        ku_send_str(s->topic, 0, json_string_value(json_object_get(doc, "id")),
+                    value);
+        json_decref(doc);
+        free(value);
+}
+
+/* A new multi-record group (with a ContactReference field) and a new field
+ * of an existing group, on the child and in the master's metadata: the
+ * consumer creates the table and adds the column from the master's
+ * metadata; several rows per contact arrive, contact references
+ * translated. Then documents naming a table, or a column, that the
+ * master's metadata does not have are dead-lettered with the reason. */
+START_TEST(test_custom_new_group_field_deadletter)
+{
+        setup_t s;
+        long long x, y, z, rows, dead;
+        char *v;
+
+        setup(&s, "cn");
+        produce(s.pconf, 1, NULL);
+        consume(s.cconf);
+        x = it_int(s.c, "SELECT MIN(entity_id) FROM " CONSTITUENT);
+        y = it_int(s.c, "SELECT MAX(id) FROM civicrm_contact WHERE contact_type "
+                   "= 'Individual'");
+        z = it_int(s.c, "SELECT MIN(id) FROM civicrm_contact WHERE contact_type "
+                   "= 'Individual' AND id > %lld", x);
+
+        /* What CiviCRM does on the child, and metadata sync on the master. */
+        const char *meta[] = {
+                "INSERT INTO civicrm_custom_group (id, name, title, extends, "
+                "table_name, is_multiple, is_active, style) VALUES (10, 'Visits', "
+                "'Visits', 'Individual', 'civicrm_value_visits_10', 1, 1, 'Tab')",
+                "INSERT INTO civicrm_custom_field (id, custom_group_id, name, label, "
+                "data_type, html_type, text_length, column_name, is_active) VALUES "
+                "(20, 10, 'note', 'Note', 'String', 'Text', 128, 'visit_note_20', 1), "
+                "(21, 10, 'by', 'By', 'ContactReference', 'Autocomplete-Select', "
+                "NULL, 'visited_by_21', 1), (22, 10, 'when', 'When', 'Date', "
+                "'Select Date', NULL, 'visit_date_22', 1), (23, 10, 'paid', 'Paid', "
+                "'Money', 'Text', NULL, 'paid_23', 1)",
+                "INSERT INTO civicrm_custom_field (id, custom_group_id, name, label, "
+                "data_type, html_type, column_name, is_active) VALUES (30, 1, "
+                "'score', 'Score', 'Int', 'Text', 'score_30', 1)",
+                NULL
+        };
+        for (int i = 0; meta[i]; i++) {
+                it_exec(s.c, "%s", meta[i]);
+                it_exec(s.m, "%s", meta[i]);
+        }
+        it_exec(s.c, "CREATE TABLE civicrm_value_visits_10 (id int unsigned NOT "
+                "NULL AUTO_INCREMENT PRIMARY KEY, entity_id int unsigned NOT NULL, "
+                "visit_note_20 varchar(128) DEFAULT NULL, visited_by_21 int unsigned "
+                "DEFAULT NULL, visit_date_22 datetime DEFAULT NULL, paid_23 "
+                "decimal(20,2) DEFAULT NULL, KEY (entity_id), FOREIGN KEY "
+                "(entity_id) REFERENCES civicrm_contact (id) ON DELETE CASCADE, "
+                "FOREIGN KEY (visited_by_21) REFERENCES civicrm_contact (id) ON "
+                "DELETE SET NULL)");
+        it_exec(s.c, "ALTER TABLE " CONSTITUENT " ADD COLUMN score_30 int DEFAULT NULL");
+        it_exec(s.c, "INSERT INTO civicrm_value_visits_10 (entity_id, visit_note_20, "
+                "visited_by_21, visit_date_22, paid_23) VALUES (%lld, 'first', %lld, "
+                "'2020-01-02 03:04:05', 12.50), (%lld, 'second', NULL, NULL, NULL), "
+                "(%lld, 'other', %lld, NULL, 7.00)", x, y, x, z, x);
+        it_exec(s.c, "UPDATE " CONSTITUENT " SET score_30 = 42 WHERE entity_id = %lld", x);
+        produce(s.pconf, 0, NULL);
+        consume(s.cconf);
+
+        /* Created and altered from the metadata: types by FORMAT.md §19. */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM information_schema.COLUMNS "
+                                "WHERE TABLE_SCHEMA = DATABASE() AND ((TABLE_NAME = "
+                                "'civicrm_value_visits_10' AND ((COLUMN_NAME = "
+                                "'visit_note_20' AND COLUMN_TYPE = 'varchar(128)') OR "
+                                "(COLUMN_NAME = 'visited_by_21' AND COLUMN_TYPE = "
+                                "'int(10) unsigned') OR (COLUMN_NAME = 'visit_date_22' "
+                                "AND DATA_TYPE = 'datetime') OR (COLUMN_NAME = "
+                                "'paid_23' AND COLUMN_TYPE = 'decimal(20,2)'))) OR "
+                                "(TABLE_NAME = '" CONSTITUENT "' AND COLUMN_NAME = "
+                                "'score_30' AND DATA_TYPE = 'int'))"), 5);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_visits_10 "
+                                "WHERE entity_id = %lld",
+                                master_id(s.m, s.prefix, "civicrm_contact", x)), 2);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_visits_10 "
+                                "WHERE visit_note_20 = 'first' AND visited_by_21 = "
+                                "%lld AND paid_23 = 12.50 AND visit_date_22 = "
+                                "'2020-01-02 03:04:05'",
+                                master_id(s.m, s.prefix, "civicrm_contact", y)), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_visits_10 "
+                                "WHERE entity_id = %lld AND visited_by_21 = %lld",
+                                master_id(s.m, s.prefix, "civicrm_contact", z),
+                                master_id(s.m, s.prefix, "civicrm_contact", x)), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " CONSTITUENT " WHERE "
+                                "entity_id = %lld AND score_30 = 42",
+                                master_id(s.m, s.prefix, "civicrm_contact", x)), 1);
+        /* One of x's two visits deleted on the child: only it goes. */
+        it_exec(s.c, "DELETE FROM civicrm_value_visits_10 WHERE visit_note_20 = 'second'");
+        produce(s.pconf, 0, NULL);
+        consume(s.cconf);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_visits_10"), 2);
+        verify_clean(s.pconf, s.cconf, s.prefix, "civicrm_value_visits_10", 2);
+        rows = it_int(s.c, "SELECT COUNT(*) FROM " CONSTITUENT);
+        verify_clean(s.pconf, s.cconf, s.prefix, CONSTITUENT, rows);
+
+        /* Names the master's metadata does not have: a table, a column
+         * absent from the table, a column of the table that no custom field
+         * names (added behind CiviCRM's back). */
+        it_exec(s.m, "ALTER TABLE " CONSTITUENT " ADD COLUMN sneaky_9 varchar(20)");
+        dead = it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter");
+        v = contact_with_value(s.prefix, x, "civicrm_value_nowhere_99", "nope_9", "a");
+        send_doc(&s, v);
+        v = contact_with_value(s.prefix, x, CONSTITUENT, "bogus_9", "b");
+        send_doc(&s, v);
+        v = contact_with_value(s.prefix, x, CONSTITUENT, "sneaky_9", "c");
+        send_doc(&s, v);
+        ku_flush();
+        {
+                it_run_t r = it_run("civisync-consume", "-c", s.cconf, "--once", NULL);
+                ck_assert_msg(strstr(r.err, "civicrm_value_nowhere_99") &&
+                              strstr(r.err, "bogus_9") && strstr(r.err, "sneaky_9"),
+                              "consume exit %d: %s", r.exit_code, r.err);
+                it_run_free(&r);
+        }
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter") -
+                         dead, 3);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter WHERE "
+                                "error LIKE '%%civicrm_value_nowhere_99%%'"), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter WHERE "
+                                "error LIKE '%%unknown column ''bogus_9''%%'"), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter WHERE "
+                                "error LIKE '%%sneaky_9%%custom field metadata%%'"), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " CONSTITUENT " WHERE "
+                                "sneaky_9 IS NOT NULL"), 0);
+        teardown(&s);
+}
+END_TEST
+
+Suite *custom_suite(void)
+{
+        Suite *s = suite_create("custom");
+        TCase *tc = tcase_create("custom");
+
+        tcase_set_timeout(tc, 600);
+        tcase_add_test(tc, test_custom_demo_site);
+        tcase_add_test(tc, test_custom_new_group_field_deadletter);
+        suite_add_tcase(s, tc);
+        return s;
+}
