@@ -7,6 +7,7 @@
  *   apply.c        connection, batch boundaries, one message (ap_apply_one)
  *   apply_batch.c  cs_apply_messages: windows, groups, multi-row INSERTs
  *   apply_ddl.c    civisync's own tables
+ *   apply_custom.c custom value tables: discovery, CREATE/ADD COLUMN
  *   apply_schema.c the master's tables and foreign keys; statement helpers
  *   apply_map.c    prefix state, mapping cache, prefetch
  *   apply_refs.c   reference translation and parking

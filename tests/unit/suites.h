@@ -21,5 +21,6 @@ Suite *bulk_suite(void);
 Suite *progress_suite(void);
 Suite *tables_suite(void);
 Suite *metadata_suite(void);
+Suite *registry_custom_suite(void);
 
 #endif
