@@ -98,11 +98,18 @@ static int ensure_table(cs_apply_t *ap, const cs_custom_group_t *g,
                         g->field_cnt, g->extends);
         }
         if (cs_db_exec(ap->db, ap->sql, errstr, errstr_size) == -1) {
+                unsigned int err = mysql_errno(ap->db);
                 char msg[512];
                 snprintf(msg, sizeof(msg), "%s", errstr);
                 snprintf(errstr, errstr_size, "custom data: %s: %s", g->table,
                          msg);
-                return -1;
+                if (cs_db_error_transient(err, msg))
+                        return -1;
+                /* A missing grant, say: that table's values are refused
+                 * (dead-lettered), everything else flows. */
+                cs_error("%s; documents carrying its values are refused "
+                         "until it exists", errstr);
+                return 0;
         }
         return 1;
 }

@@ -6,7 +6,7 @@
  * address, IM, website, plus one per custom value table extending
  * contacts). Checked against the registry by cs_reg_check at every
  * program's start-up and after custom data discovery. */
-#define CS_LIMIT_NESTED_KINDS 32
+#define CS_LIMIT_NESTED_KINDS 64
 
 /* Custom value tables (civicrm_value_*) one site may have, all extends
  * together. Checked by custom data discovery (registry_custom.c), which

@@ -244,8 +244,9 @@ static void send_doc(const setup_t *s, char *value)
         free(value);
 }
 
-/* A new multi-record group (with a ContactReference field) and a new field
- * of an existing group, on the child and in the master's metadata: the
+/* A new multi-record group (with a ContactReference field), a new group
+ * extending relationships and a new field of an existing group, on the
+ * child and in the master's metadata: the
  * consumer creates the table and adds the column from the master's
  * metadata; several rows per contact arrive, contact references
  * translated. Then documents naming a table, or a column, that the
@@ -253,7 +254,7 @@ static void send_doc(const setup_t *s, char *value)
 START_TEST(test_custom_new_group_field_deadletter)
 {
         setup_t s;
-        long long x, y, z, rows, dead;
+        long long x, y, z, rel, rows, dead;
         char *v;
 
         setup(&s, "cn");
@@ -280,6 +281,13 @@ START_TEST(test_custom_new_group_field_deadletter)
                 "INSERT INTO civicrm_custom_field (id, custom_group_id, name, label, "
                 "data_type, html_type, column_name, is_active) VALUES (30, 1, "
                 "'score', 'Score', 'Int', 'Text', 'score_30', 1)",
+                /* A root that had no nested rows before. */
+                "INSERT INTO civicrm_custom_group (id, name, title, extends, "
+                "table_name, is_multiple, is_active, style) VALUES (11, 'Bond', "
+                "'Bond', 'Relationship', 'civicrm_value_bond_11', 0, 1, 'Inline')",
+                "INSERT INTO civicrm_custom_field (id, custom_group_id, name, label, "
+                "data_type, html_type, column_name, is_active) VALUES (24, 11, "
+                "'since', 'Since', 'Date', 'Select Date', 'since_24', 1)",
                 NULL
         };
         for (int i = 0; meta[i]; i++) {
@@ -295,6 +303,13 @@ START_TEST(test_custom_new_group_field_deadletter)
                 "FOREIGN KEY (visited_by_21) REFERENCES civicrm_contact (id) ON "
                 "DELETE SET NULL)");
         it_exec(s.c, "ALTER TABLE " CONSTITUENT " ADD COLUMN score_30 int DEFAULT NULL");
+        it_exec(s.c, "CREATE TABLE civicrm_value_bond_11 (id int unsigned NOT NULL "
+                "AUTO_INCREMENT PRIMARY KEY, entity_id int unsigned NOT NULL UNIQUE, "
+                "since_24 datetime DEFAULT NULL, FOREIGN KEY (entity_id) REFERENCES "
+                "civicrm_relationship (id) ON DELETE CASCADE)");
+        rel = it_int(s.c, "SELECT MIN(id) FROM civicrm_relationship");
+        it_exec(s.c, "INSERT INTO civicrm_value_bond_11 (entity_id, since_24) VALUES "
+                "(%lld, '2010-10-10 10:10:10')", rel);
         it_exec(s.c, "INSERT INTO civicrm_value_visits_10 (entity_id, visit_note_20, "
                 "visited_by_21, visit_date_22, paid_23) VALUES (%lld, 'first', %lld, "
                 "'2020-01-02 03:04:05', 12.50), (%lld, 'second', NULL, NULL, NULL), "
@@ -326,6 +341,11 @@ START_TEST(test_custom_new_group_field_deadletter)
                                 "WHERE entity_id = %lld AND visited_by_21 = %lld",
                                 master_id(s.m, s.prefix, "civicrm_contact", z),
                                 master_id(s.m, s.prefix, "civicrm_contact", x)), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_bond_11 "
+                                "WHERE entity_id = %lld AND since_24 = '2010-10-10 "
+                                "10:10:10'", master_id(s.m, s.prefix,
+                                "civicrm_relationship", rel)), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_bond_11"), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " CONSTITUENT " WHERE "
                                 "entity_id = %lld AND score_30 = 42",
                                 master_id(s.m, s.prefix, "civicrm_contact", x)), 1);
@@ -335,6 +355,7 @@ START_TEST(test_custom_new_group_field_deadletter)
         consume(s.cconf);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_visits_10"), 2);
         verify_clean(s.pconf, s.cconf, s.prefix, "civicrm_value_visits_10", 2);
+        verify_clean(s.pconf, s.cconf, s.prefix, "civicrm_value_bond_11", 1);
         rows = it_int(s.c, "SELECT COUNT(*) FROM " CONSTITUENT);
         verify_clean(s.pconf, s.cconf, s.prefix, CONSTITUENT, rows);
 
