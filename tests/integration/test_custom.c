@@ -148,7 +148,8 @@ static void assert_values(setup_t *s, const char *table, const char *cols)
  * the master's value table is created from its metadata, every value
  * arrives nested in its contact, the groups extending participants and
  * contributions are skipped with the reason; then a created, an edited and
- * a deleted value (no contact timestamp moves) reach the master. */
+ * a deleted value (no contact timestamp moves) reach the master, and a
+ * hard-deleted owner takes its value and the value's mapping with it. */
 START_TEST(test_custom_demo_site)
 {
         setup_t s;
@@ -201,6 +202,29 @@ START_TEST(test_custom_demo_site)
                                                      "civicrm_contact", d)), 0);
         assert_values(&s, CONSTITUENT, CONSTITUENT_EQ);
         verify_clean(s.pconf, s.cconf, s.prefix, CONSTITUENT, rows);
+
+        /* The owner hard-deleted: its value goes with it (the master's
+         * foreign key cascades) and so does the value's mapping row. */
+        {
+                long long bm = master_id(s.m, s.prefix, "civicrm_contact", b);
+                long long vid = it_int(s.c, "SELECT id FROM " CONSTITUENT
+                                       " WHERE entity_id = %lld", b);
+                ck_assert_int_gt(master_id(s.m, s.prefix, CONSTITUENT, vid), 0);
+                it_exec(s.c, "DELETE n FROM civicrm_note n JOIN civicrm_relationship r "
+                        "ON n.entity_table = 'civicrm_relationship' AND n.entity_id "
+                        "= r.id WHERE %lld IN (r.contact_id_a, r.contact_id_b)", b);
+                it_exec(s.c, "DELETE FROM civicrm_note WHERE entity_table = "
+                        "'civicrm_contact' AND entity_id = %lld", b);
+                it_exec(s.c, "DELETE FROM civicrm_entity_tag WHERE entity_table = "
+                        "'civicrm_contact' AND entity_id = %lld", b);
+                it_exec(s.c, "DELETE FROM civicrm_contact WHERE id = %lld", b);
+                produce(s.pconf, 0, NULL);
+                consume(s.cconf);
+                ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " CONSTITUENT
+                                        " WHERE entity_id = %lld", bm), 0);
+                ck_assert_int_eq(master_id(s.m, s.prefix, CONSTITUENT, vid), 0);
+                verify_clean(s.pconf, s.cconf, s.prefix, CONSTITUENT, rows - 1);
+        }
         teardown(&s);
 }
 END_TEST
