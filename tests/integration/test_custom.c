@@ -412,6 +412,21 @@ START_TEST(test_custom_new_group_field_deadletter)
                                 "error LIKE '%%sneaky_9%%custom field metadata%%'"), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " CONSTITUENT " WHERE "
                                 "sneaky_9 IS NOT NULL"), 0);
+
+        /* Real-time capture: the value tables get triggers like the other
+         * nested tables, recording their owner as the root. */
+        {
+                it_run_t r = it_run("civisync-produce", "-c", s.pconf,
+                                    "--install-triggers", NULL);
+                ck_assert_msg(r.exit_code == 0, "install-triggers exit %d: %s",
+                              r.exit_code, r.err);
+                it_run_free(&r);
+        }
+        it_exec(s.c, "INSERT INTO civicrm_value_visits_10 (entity_id, visit_note_20) "
+                "VALUES (%lld, 'live')", z);
+        ck_assert_int_eq(it_int(s.c, "SELECT COUNT(*) FROM civisync_outbox WHERE "
+                                "tbl = 'civicrm_value_visits_10' AND root_id = %lld "
+                                "AND op = 'I'", z), 1);
         teardown(&s);
 }
 END_TEST
