@@ -278,7 +278,7 @@ static void send_doc(const setup_t *s, char *value)
 START_TEST(test_custom_new_group_field_deadletter)
 {
         setup_t s;
-        long long x, y, z, rel, rows, dead;
+        long long x, y, z, rel, file, rows, dead;
         char *v;
 
         setup(&s, "cn");
@@ -301,7 +301,8 @@ START_TEST(test_custom_new_group_field_deadletter)
                 "(21, 10, 'by', 'By', 'ContactReference', 'Autocomplete-Select', "
                 "NULL, 'visited_by_21', 1), (22, 10, 'when', 'When', 'Date', "
                 "'Select Date', NULL, 'visit_date_22', 1), (23, 10, 'paid', 'Paid', "
-                "'Money', 'Text', NULL, 'paid_23', 1)",
+                "'Money', 'Text', NULL, 'paid_23', 1), (25, 10, 'att', 'Attachment', "
+                "'File', 'File', NULL, 'attachment_25', 1)",
                 "INSERT INTO civicrm_custom_field (id, custom_group_id, name, label, "
                 "data_type, html_type, column_name, is_active) VALUES (30, 1, "
                 "'score', 'Score', 'Int', 'Text', 'score_30', 1)",
@@ -322,7 +323,8 @@ START_TEST(test_custom_new_group_field_deadletter)
                 "NULL AUTO_INCREMENT PRIMARY KEY, entity_id int unsigned NOT NULL, "
                 "visit_note_20 varchar(128) DEFAULT NULL, visited_by_21 int unsigned "
                 "DEFAULT NULL, visit_date_22 datetime DEFAULT NULL, paid_23 "
-                "decimal(20,2) DEFAULT NULL, KEY (entity_id), FOREIGN KEY "
+                "decimal(20,2) DEFAULT NULL, attachment_25 int unsigned DEFAULT "
+                "NULL, KEY (entity_id), FOREIGN KEY "
                 "(entity_id) REFERENCES civicrm_contact (id) ON DELETE CASCADE, "
                 "FOREIGN KEY (visited_by_21) REFERENCES civicrm_contact (id) ON "
                 "DELETE SET NULL)");
@@ -339,6 +341,14 @@ START_TEST(test_custom_new_group_field_deadletter)
                 "'2020-01-02 03:04:05', 12.50), (%lld, 'second', NULL, NULL, NULL), "
                 "(%lld, 'other', %lld, NULL, 7.00)", x, y, x, z, x);
         it_exec(s.c, "UPDATE " CONSTITUENT " SET score_30 = 42 WHERE entity_id = %lld", x);
+        /* A File field holds a civicrm_file id: translated once civicrm_file
+         * is a synced entity, cleared (NULL) until then; never the child's
+         * id verbatim. */
+        it_exec(s.c, "INSERT INTO civicrm_file (mime_type, uri) VALUES "
+                "('text/plain', 'visit_report.txt')");
+        file = it_int(s.c, "SELECT MAX(id) FROM civicrm_file");
+        it_exec(s.c, "UPDATE civicrm_value_visits_10 SET attachment_25 = %lld "
+                "WHERE visit_note_20 = 'first'", file);
         produce(s.pconf, 0, NULL);
         consume(s.cconf);
 
@@ -350,9 +360,11 @@ START_TEST(test_custom_new_group_field_deadletter)
                                 "(COLUMN_NAME = 'visited_by_21' AND COLUMN_TYPE = "
                                 "'int(10) unsigned') OR (COLUMN_NAME = 'visit_date_22' "
                                 "AND DATA_TYPE = 'datetime') OR (COLUMN_NAME = "
-                                "'paid_23' AND COLUMN_TYPE = 'decimal(20,2)'))) OR "
+                                "'paid_23' AND COLUMN_TYPE = 'decimal(20,2)') OR "
+                                "(COLUMN_NAME = 'attachment_25' AND COLUMN_TYPE = "
+                                "'int(10) unsigned'))) OR "
                                 "(TABLE_NAME = '" CONSTITUENT "' AND COLUMN_NAME = "
-                                "'score_30' AND DATA_TYPE = 'int'))"), 5);
+                                "'score_30' AND DATA_TYPE = 'int'))"), 6);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_visits_10 "
                                 "WHERE entity_id = %lld",
                                 master_id(s.m, s.prefix, "civicrm_contact", x)), 2);
@@ -361,6 +373,11 @@ START_TEST(test_custom_new_group_field_deadletter)
                                 "%lld AND paid_23 = 12.50 AND visit_date_22 = "
                                 "'2020-01-02 03:04:05'",
                                 master_id(s.m, s.prefix, "civicrm_contact", y)), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_visits_10 "
+                                "WHERE visit_note_20 = 'first' AND attachment_25 <=> "
+                                "(SELECT MAX(master_entity_id) FROM mapping_master_%s "
+                                "WHERE entity_table = 'civicrm_file' AND "
+                                "child_entity_id = %lld)", s.prefix, file), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_visits_10 "
                                 "WHERE entity_id = %lld AND visited_by_21 = %lld",
                                 master_id(s.m, s.prefix, "civicrm_contact", z),
