@@ -117,30 +117,34 @@ static int register_group(slot_t *s, char *errstr, size_t errstr_size)
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
-        refs[nr++] = (cs_ref_t){ LINK_COLUMN, CS_REF_ENTITY, g->owner->table,
-                                 NULL, 1 };
+        refs[nr++] = (cs_ref_t){ .column = LINK_COLUMN, .kind = CS_REF_ENTITY,
+                                 .target = g->owner->table, .required = 1 };
         for (size_t i = 0; i < g->field_cnt; i++) {
                 const cs_custom_field_t *f = &g->fields[i];
                 if (!strcmp(f->data_type, "ContactReference"))
-                        refs[nr++] = (cs_ref_t){ f->column, CS_REF_ENTITY,
-                                                 CONTACT_TABLE, NULL, 0 };
+                        refs[nr++] = (cs_ref_t){ .column = f->column,
+                                                 .kind = CS_REF_ENTITY,
+                                                 .target = CONTACT_TABLE };
                 /* The one rule for File fields: a reference to civicrm_file
                  * once it is a registered entity, cleared until then. */
                 else if (!strcmp(f->data_type, "File") && file)
-                        refs[nr++] = (cs_ref_t){ f->column, CS_REF_ENTITY,
-                                                 file->table, NULL, 0 };
+                        refs[nr++] = (cs_ref_t){ .column = f->column,
+                                                 .kind = CS_REF_ENTITY,
+                                                 .target = file->table };
                 else if (!strcmp(f->data_type, "File"))
-                        rules[nc++] = (cs_col_rule_t){ f->column, CS_COL_CLEAR,
-                                "File field: references civicrm_file, not a "
-                                "synced entity yet" };
+                        rules[nc++] = (cs_col_rule_t){ .column = f->column,
+                                .policy = CS_COL_CLEAR,
+                                .why = "File field: references civicrm_file, "
+                                       "not a synced entity yet" };
         }
         snprintf(s->summary, sizeof(s->summary), "Custom values of group %lld "
                  "(%s, extends %s%s): nested in its %s documents", g->id,
                  g->table, g->extends, g->is_multiple ? ", multi-record" : "",
                  g->owner->name);
-        e = (cs_entity_t){ g->table, g->table, g->owner->name, LINK_COLUMN,
-                           NULL, NULL, refs, NULL, rules, NULL, s->summary,
-                           NULL };
+        e = (cs_entity_t){ .name = g->table, .table = g->table,
+                           .parent = g->owner->name, .parent_column = LINK_COLUMN,
+                           .refs = refs, .col_rules = rules,
+                           .summary = s->summary };
         if (g->ent) {
                 cs_reg_set_entity(g->ent, &e);
         } else if (!(g->ent = cs_reg_add_entity(&e, errstr, errstr_size))) {
