@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "capacity.h"
 #include "registry_custom.h"
 #include "suites.h"
 
@@ -54,6 +55,55 @@ START_TEST(test_custom_table_like)
 }
 END_TEST
 
+/* Entities appended at run time are found like static ones, their
+ * pointers stay put, and both limits fail loudly, naming themselves.
+ * (Check forks per test: the registry of other tests is untouched.) */
+START_TEST(test_custom_registration_limits)
+{
+        static char names[CS_LIMIT_CUSTOM_GROUPS + 1][32];
+        const cs_entity_t *first = NULL, *contact = cs_reg_by_name("contact");
+        const cs_entity_t *kids[CS_LIMIT_NESTED_KINDS];
+        size_t before, n = 0;
+        char err[256] = "";
+        int i;
+
+        ck_assert_ptr_nonnull(contact);
+        cs_reg_entities(&before);
+        ck_assert_uint_eq(before, cs_reg_static_count());
+        for (i = 0; i <= CS_LIMIT_CUSTOM_GROUPS; i++) {
+                cs_entity_t e = { 0 };
+                const cs_entity_t *got;
+
+                snprintf(names[i], sizeof(names[i]), "civicrm_value_t_%d", i);
+                e.name = e.table = names[i];
+                e.parent = "contact";
+                e.parent_column = "entity_id";
+                got = cs_reg_add_entity(&e, err, sizeof(err));
+                if (!got)
+                        break;
+                if (!first)
+                        first = got;
+                n++;
+        }
+        ck_assert_int_eq(i, CS_LIMIT_CUSTOM_GROUPS);
+        ck_assert_msg(strstr(err, "CS_LIMIT_CUSTOM_GROUPS") &&
+                      strstr(err, "civicrm_value_t_256"), "%s", err);
+        ck_assert_ptr_eq(cs_reg_by_table("civicrm_value_t_0"), first);
+        ck_assert_ptr_eq(cs_reg_by_name("civicrm_value_t_0"), first);
+        ck_assert_ptr_eq(cs_reg_by_name("contact"), contact);
+        ck_assert_int_eq(cs_reg_custom_is(first), 1);
+        ck_assert_int_eq(cs_reg_custom_is(contact), 0);
+        cs_reg_entities(&n);
+        ck_assert_uint_eq(n, before + CS_LIMIT_CUSTOM_GROUPS);
+        /* 5 static nested kinds + 256: over CS_LIMIT_NESTED_KINDS. */
+        ck_assert_uint_eq(cs_reg_children(contact, kids, CS_LIMIT_NESTED_KINDS),
+                          CS_LIMIT_NESTED_KINDS);
+        ck_assert_int_eq(cs_reg_check(err, sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "contact") &&
+                      strstr(err, "CS_LIMIT_NESTED_KINDS"), "%s", err);
+}
+END_TEST
+
 Suite *registry_custom_suite(void)
 {
         Suite *s = suite_create("registry_custom");
@@ -61,6 +111,7 @@ Suite *registry_custom_suite(void)
 
         tcase_add_test(tc, test_custom_type_mapping);
         tcase_add_test(tc, test_custom_table_like);
+        tcase_add_test(tc, test_custom_registration_limits);
         suite_add_tcase(s, tc);
         return s;
 }
