@@ -728,6 +728,21 @@ static int verify_entity(run_t *r, const cs_entity_t *ent,
         if (rc == -1)
                 goto fail;
         e.have_m = rc == 0;
+        if (!e.have_m && cs_reg_custom_is(ent)) {
+                /* A custom value table the master does not have: its
+                 * values were refused (FORMAT.md §19), every one is missing. */
+                long long n = 0;
+                snprintf(r->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s`", ent->table);
+                if (cs_db_query_int(r->child, r->sql, &n, r->errstr,
+                                    r->errstr_size) == -1)
+                        goto fail;
+                e.rep.child_rows = e.rep.missing = n;
+                totals->child_rows += n;
+                totals->missing += n;
+                e.rep.skipped = "not compared: the master has no such custom "
+                                "value table (its child rows count as missing)";
+                goto skipped;
+        }
         if (!e.have_m) {
                 e.rep.skipped = "not compared (table absent on the master)";
                 goto skipped;

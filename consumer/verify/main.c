@@ -138,7 +138,10 @@ static void on_entity(const cs_verify_entity_t *e, void *opaque)
         printer_t *p = opaque;
         long long counts[3] = { e->missing, e->extra, e->changed };
 
-        if (e->skipped) {
+        if (e->skipped && e->missing) {
+                printf("%s: %s: %lld child rows, %lld missing\n",
+                       e->entity->name, e->skipped, e->child_rows, e->missing);
+        } else if (e->skipped) {
                 printf("%s: %s\n", e->entity->name, e->skipped);
         } else {
                 printf("%s: %lld child rows, %lld mapped: %lld missing, %lld "

@@ -444,6 +444,49 @@ START_TEST(test_custom_new_group_field_deadletter)
         ck_assert_int_eq(it_int(s.c, "SELECT COUNT(*) FROM civisync_outbox WHERE "
                                 "tbl = 'civicrm_value_visits_10' AND root_id = %lld "
                                 "AND op = 'I'", z), 1);
+        produce(s.pconf, 0, NULL);
+        consume(s.cconf);
+        verify_clean(s.pconf, s.cconf, s.prefix, "civicrm_value_visits_10", 3);
+
+        /* A group only the child defines, end to end: the producer nests
+         * its values, the master's metadata does not name the table, the
+         * contact document is dead-lettered, and verify counts the value
+         * as missing. */
+        it_exec(s.c, "INSERT INTO civicrm_custom_group (id, name, title, extends, "
+                "table_name, is_multiple, is_active, style) VALUES (12, 'Secret', "
+                "'Secret', 'Individual', 'civicrm_value_secret_12', 0, 1, 'Inline')");
+        it_exec(s.c, "INSERT INTO civicrm_custom_field (id, custom_group_id, name, "
+                "label, data_type, html_type, column_name, is_active) VALUES (26, "
+                "12, 'code', 'Code', 'String', 'Text', 'code_26', 1)");
+        it_exec(s.c, "CREATE TABLE civicrm_value_secret_12 (id int unsigned NOT NULL "
+                "AUTO_INCREMENT PRIMARY KEY, entity_id int unsigned NOT NULL UNIQUE, "
+                "code_26 varchar(255) DEFAULT NULL)");
+        it_exec(s.c, "INSERT INTO civicrm_value_secret_12 (entity_id, code_26) VALUES "
+                "(%lld, 'only on the child')", y);
+        dead = it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter");
+        produce(s.pconf, 0, NULL);
+        {
+                it_run_t r = it_run("civisync-consume", "-c", s.cconf, "--once", NULL);
+                it_run_free(&r);
+        }
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter WHERE "
+                                "doc_key = '%s/civicrm_contact/%lld' AND error LIKE "
+                                "'%%civicrm_value_secret_12%%'", s.prefix, y), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter") -
+                         dead, 1);
+        {
+                it_run_t r = it_run("civisync-verify", "--child-config", s.pconf,
+                                    "--master-config", s.cconf, "--no-metadata", NULL);
+                char want[96];
+                snprintf(want, sizeof(want), "verify %s: 1 differences", s.prefix);
+                ck_assert_msg(r.exit_code == 1 && strstr(r.out, want) &&
+                              strstr(r.out, "civicrm_value_secret_12: not compared: "
+                                     "the master has no such custom value table "
+                                     "(its child rows count as missing): 1 child "
+                                     "rows, 1 missing"), "verify exit %d\n%s\n%s",
+                              r.exit_code, r.out, r.err);
+                it_run_free(&r);
+        }
         teardown(&s);
 }
 END_TEST
