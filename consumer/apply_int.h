@@ -69,6 +69,7 @@ typedef struct prefix_ctx_s {
         long long completed_generation; /* last generation that ended */
         int has_parked;                 /* civisync_parked may hold rows */
         int has_parked_doc;             /* civisync_parked_doc may hold rows */
+        int meta_conflicts;             /* gate records a conflict: 1, 0, -1 unknown */
         int ensured;                    /* mapping table created on this connection */
         int loaded;                     /* state read in this transaction */
         int offsets_touched;            /* civisync_offset written in this batch */
@@ -352,6 +353,16 @@ ap_rc_t ap_unpark_document(cs_apply_t *ap, prefix_ctx_t *pc, const char *key,
  * dead-lettered. */
 ap_rc_t ap_resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                                size_t errstr_size);
+
+/* ---- apply_meta.c ---- */
+/* Sets rb->missing_required (target "": retried after each batch) when a
+ * column of the built row names, by id, a metadata row that the gate
+ * records as changed for this prefix (a conflict: OPERATIONS.md §8.1). */
+ap_rc_t ap_meta_hold(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
+                     row_build_t *rb, char *errstr, size_t errstr_size);
+/* 1 if MariaDB error message msg is a foreign key failure naming a
+ * metadata table (copied to table), else 0. */
+int ap_meta_fk_error(const char *msg, char *table, size_t table_size);
 
 /* ---- apply_row.c ---- */
 /* Also AP_PARKED: the document waits for a required reference or for a

@@ -343,7 +343,10 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                 }
                 row_own(rb, owned);
         }
-        return AP_OK;
+        /* A row naming metadata that conflicts with the master's waits
+         * (apply_meta.c). */
+        return rb->missing_required ? AP_OK : ap_meta_hold(ap, pc, ent, rb, errstr,
+                                                           errstr_size);
 }
 
 /* 1 if rows of ent can have parked references (an optional reference). */
@@ -644,7 +647,8 @@ ap_rc_t ap_unpark_document(cs_apply_t *ap, prefix_ctx_t *pc, const char *key,
 /* One more try for the documents that wait on a UNIQUE key (their
  * target_table is empty): once per batch, each in its own savepoint. */
 static ap_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
-                                  char *errstr, size_t errstr_size)
+                                  int *applied, char *errstr,
+                                  size_t errstr_size)
 {
         MYSQL_RES *res;
         MYSQL_ROW row;
@@ -674,6 +678,7 @@ static ap_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
                 } else if (rc == AP_OK) {
                         ap->stats.documents++;
                         ap->stats.parked--;
+                        (*applied)++;
                 }
         }
         mysql_free_result(res);
@@ -681,7 +686,7 @@ static ap_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
 }
 
 /* Re-applies parked documents whose awaited target is now mapped. */
-ap_rc_t ap_resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
+static ap_rc_t resolve_mapped(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                                size_t errstr_size)
 {
         for (int round = 0; round < 1000; round++) {
@@ -742,5 +747,24 @@ ap_rc_t ap_resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                 if (!progressed)
                         break;
         }
-        return retry_unique_waits(ap, pc, errstr, errstr_size);
+        return AP_OK;
+}
+
+/* Re-applies parked documents whose awaited target is now mapped, then
+ * those that wait without a target (a UNIQUE key, a metadata row or
+ * conflict); what these bring may free more of the first kind (the
+ * relationships of a contact held by a metadata conflict). */
+ap_rc_t ap_resolve_parked_docs(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
+                               size_t errstr_size)
+{
+        for (int round = 0; round < 100; round++) {
+                int applied = 0;
+                ap_rc_t rc = resolve_mapped(ap, pc, errstr, errstr_size);
+                if (rc == AP_OK)
+                        rc = retry_unique_waits(ap, pc, &applied, errstr,
+                                                errstr_size);
+                if (rc != AP_OK || !applied)
+                        return rc;
+        }
+        return AP_OK;
 }

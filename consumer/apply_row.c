@@ -21,8 +21,22 @@ static ap_rc_t write_failed(cs_apply_t *ap, unsigned int dberr,
                             wait_for_t *wait, char *errstr,
                             size_t errstr_size)
 {
-        char msg[512];
+        char msg[512], meta[72];
 
+        if (dberr == ER_NO_REFERENCED_ROW_2 &&
+            ap_meta_fk_error(errstr, meta, sizeof(meta))) {
+                /* A metadata row the master lacks: its gate document (the
+                 * producer sends it first, but on another partition) has
+                 * not created it yet. The document waits and is retried
+                 * after each batch, as for a UNIQUE key. */
+                snprintf(msg, sizeof(msg), "%s %lld waits for a row of metadata "
+                         "table %s that the master lacks (the metadata gate "
+                         "creates it): %s", ent->table, child_id, meta, errstr);
+                snprintf(errstr, errstr_size, "%s", msg);
+                wait->table[0] = '\0';
+                wait->child_id = 0;
+                return AP_PARKED;
+        }
         if (dberr != ER_DUP_ENTRY)
                 return ap_db_fail(ap, dberr, errstr, errstr_size, ent->table);
         snprintf(msg, sizeof(msg), "%s %lld waits for a UNIQUE key held by "

@@ -46,12 +46,36 @@ typedef struct store_s {
         unsigned int dberr;
         char *errstr;
         size_t errstr_size;
+        const cs_meta_table_t *child;
+        char **reasons;         /* per child row: why it was not created */
 } store_t;
+
+/* Why child row `id` was not created, or "". */
+static const char *reason_of(const store_t *st, long long id)
+{
+        size_t lo = 0, hi = st->child->row_cnt;
+
+        while (st->reasons && lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (st->child->ids[mid] == id)
+                        return st->reasons[mid] ? st->reasons[mid] : "";
+                if (st->child->ids[mid] < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return "";
+}
 
 static void store_diff(const cs_meta_diff_t *d, void *opaque)
 {
         store_t *st = opaque;
         const char *kind = cs_meta_kind_name(d->kind);
+        cs_meta_diff_t dd = *d;
+
+        if (d->kind == CS_META_CHILD_ONLY)
+                dd.columns = reason_of(st, d->row_id);
+        d = &dd;
         cs_db_value_t v[5] = {
                 { .kind = CS_VAL_STR, .s = st->prefix, .len = strlen(st->prefix) },
                 { .kind = CS_VAL_STR, .s = d->table, .len = strlen(d->table) },
@@ -73,17 +97,26 @@ static void store_diff(const cs_meta_diff_t *d, void *opaque)
         }
 }
 
-int cs_gate_apply(MYSQL *db, const char *prefix, const char *key,
-                  size_t key_len, const char *value, size_t value_len,
-                  size_t max_document_bytes, unsigned int *dberr,
-                  char *errstr, size_t errstr_size)
+static void reasons_free(char **reasons, size_t n)
+{
+        for (size_t i = 0; reasons && i < n; i++)
+                free(reasons[i]);
+        free(reasons);
+}
+
+int cs_gate_apply(MYSQL *db, const char *prefix, const char *map,
+                  const char *key, size_t key_len, const char *value,
+                  size_t value_len, size_t max_document_bytes,
+                  cs_gate_wait_t *wait, unsigned int *dberr, char *errstr,
+                  size_t errstr_size)
 {
         cs_meta_table_t child, master;
-        long long after_id, to_id, n;
+        long long after_id, to_id, n, created = 0;
         int part, parts, rc;
-        store_t st = { db, prefix, 0, 0, errstr, errstr_size };
+        store_t st = { db, prefix, 0, 0, errstr, errstr_size, NULL, NULL };
 
         *dberr = 0;
+        memset(wait, 0, sizeof(*wait));
         if (!value) {
                 cs_debug("metadata gate: tombstone %.*s ignored", (int)key_len, key);
                 return 0;
@@ -98,6 +131,24 @@ int cs_gate_apply(MYSQL *db, const char *prefix, const char *key,
                 *dberr = mysql_errno(db);
                 cs_meta_table_free(&child);
                 return -1;
+        }
+        /* Additive sync: the rows the master lacks are created with the
+         * child's ids (never changed, never deleted), then compared. */
+        st.child = &child;
+        if (!(st.reasons = calloc(child.row_cnt + 1, sizeof(*st.reasons)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        if (cs_gate_add(db, map, &child, rc == 1 ? NULL : &master, st.reasons,
+                        wait, &created, dberr, errstr, errstr_size) == -1)
+                goto fail;
+        if (created) {
+                cs_meta_table_free(&master);
+                if (cs_meta_read(db, child.table, after_id, to_id, &master, errstr,
+                                 errstr_size) == -1) {
+                        *dberr = mysql_errno(db);
+                        goto fail;
+                }
         }
         {
                 /* This part's range of rows and the table's shape are
@@ -150,13 +201,44 @@ int cs_gate_apply(MYSQL *db, const char *prefix, const char *key,
                 cs_warn("metadata gate: prefix %s: %s part %d/%d: %lld difference(s) "
                         "with the master (civisync-consume --status)", prefix,
                         child.table, part, parts, n);
+        reasons_free(st.reasons, child.row_cnt);
         cs_meta_table_free(&child);
         cs_meta_table_free(&master);
-        return 0;
+        return wait->waiting ? 2 : 0;
 fail:
+        reasons_free(st.reasons, child.row_cnt);
         cs_meta_table_free(&child);
         cs_meta_table_free(&master);
         return -1;
+}
+
+int cs_gate_conflict(MYSQL *db, const char *prefix, const char *table,
+                     long long id, char *columns, size_t columns_size,
+                     unsigned int *dberr, char *errstr, size_t errstr_size)
+{
+        cs_db_value_t v[3] = {
+                { .kind = CS_VAL_STR, .s = prefix, .len = strlen(prefix) },
+                { .kind = CS_VAL_STR, .s = table, .len = strlen(table) },
+                { .kind = CS_VAL_INT, .i = id } };
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        int found;
+
+        if (cs_db_set_vars(db, "SET @cs_gc_p = ?, @cs_gc_t = ?, @cs_gc_i = ?", v, 3,
+                           NULL, NULL, errstr, errstr_size) == -1 ||
+            !(res = cs_db_query(db, "SELECT COALESCE(columns_differ, '') FROM "
+                                "civisync_metadata_diff WHERE prefix = @cs_gc_p AND "
+                                "table_name = @cs_gc_t AND row_id = @cs_gc_i AND "
+                                "kind = 'changed'", errstr, errstr_size))) {
+                *dberr = mysql_errno(db);
+                return -1;
+        }
+        row = mysql_fetch_row(res);
+        found = row != NULL;
+        if (found && columns)
+                snprintf(columns, columns_size, "%s", row[0]);
+        mysql_free_result(res);
+        return found;
 }
 
 void cs_gate_status(MYSQL *db, const char *prefix, FILE *out)

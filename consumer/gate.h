@@ -6,22 +6,60 @@
 #include <stdio.h>
 #include <mysql.h>
 
+#include "metadata.h"
+
 /* Lines of differences --status shows per prefix (the count is complete). */
 #define CS_GATE_STATUS_SHOW 20
+
+/* Foreign keys of one master metadata table that the additive sync reads. */
+#define CS_GATE_FKS_MAX 64
+
+/* What a metadata document waits for before all its rows can be created:
+ * a row of per-child data (table, child_id: the document is parked until
+ * the prefix's mapping has it), or, with table "", a metadata row another
+ * document brings (retried after each batch). */
+typedef struct cs_gate_wait_s {
+        int waiting;
+        char table[72];
+        long long child_id;
+        char reason[512];
+} cs_gate_wait_t;
 
 /* civisync_metadata_check and civisync_metadata_diff (DDL; call outside a
  * transaction). 0 or -1 with errstr. */
 int cs_gate_create_tables(MYSQL *db, char *errstr, size_t errstr_size);
 
-/* Applies one metadata document of prefix inside the open batch: compares
- * it with the master's rows of the same id range and replaces that range's
- * stored differences. A tombstone (value NULL) is ignored. Returns 0, 1
- * when the document is invalid (errstr: dead-letter it; nothing written),
- * -1 on a database error (*dberr = mysql_errno, errstr). */
-int cs_gate_apply(MYSQL *db, const char *prefix, const char *key,
-                  size_t key_len, const char *value, size_t value_len,
-                  size_t max_document_bytes, unsigned int *dberr,
-                  char *errstr, size_t errstr_size);
+/* Applies one metadata document of prefix inside the open batch: creates
+ * the rows the master lacks (cs_gate_add; map: the prefix's mapping
+ * table), compares the document with the master's rows of the same id
+ * range and replaces that range's stored differences. A tombstone (value
+ * NULL) is ignored. Returns 0, 2 when some rows wait (*wait: park the
+ * document; what could be done is done), 1 when the document is invalid
+ * (errstr: dead-letter it; nothing written), -1 on a database error
+ * (*dberr = mysql_errno, errstr). */
+int cs_gate_apply(MYSQL *db, const char *prefix, const char *map,
+                  const char *key, size_t key_len, const char *value,
+                  size_t value_len, size_t max_document_bytes,
+                  cs_gate_wait_t *wait, unsigned int *dberr, char *errstr,
+                  size_t errstr_size);
+
+/* gate_add.c: creates on the master, with the child's id, every row of
+ * child (with values) that master (the master's rows of the same range;
+ * NULL: the master lacks the table, nothing is created) lacks. Columns
+ * are the master's own (others left out); references to per-child data
+ * are translated through map; a row that cannot be created gets its
+ * reason in reasons[row] (NEW string) and may set *wait. *created counts
+ * the rows created. 0, or -1 on a database error (*dberr, errstr). */
+int cs_gate_add(MYSQL *db, const char *map, const cs_meta_table_t *child,
+                const cs_meta_table_t *master, char **reasons,
+                cs_gate_wait_t *wait, long long *created, unsigned int *dberr,
+                char *errstr, size_t errstr_size);
+
+/* 1 when prefix has a metadata row recorded as changed (a conflict) at
+ * table id `id`, 0 when not, -1 on error (*dberr, errstr). */
+int cs_gate_conflict(MYSQL *db, const char *prefix, const char *table,
+                     long long id, char *columns, size_t columns_size,
+                     unsigned int *dberr, char *errstr, size_t errstr_size);
 
 /* --status: the prefix's gate section (tables checked, differences with
  * table, row and columns). Prints nothing when the tables are missing. */

@@ -35,27 +35,68 @@ static char *table_fingerprint(json_t **parts, size_t n)
         return out;
 }
 
+/* Metadata tables that other metadata tables reference, sent first in this
+ * order (referenced before referencing) so that the master can create a
+ * child's new rows in one pass; the others follow in registry order. The
+ * consumer copes with any order (a row whose referenced row is not there
+ * yet waits), this only spares it the waiting. */
+static const char *const send_first[] = {
+        "civicrm_worldregion", "civicrm_address_format", "civicrm_country",
+        "civicrm_state_province", "civicrm_component", "civicrm_option_group",
+        "civicrm_contact_type", "civicrm_location_type",
+        "civicrm_mailing_bounce_type", "civicrm_dedupe_rule_group",
+        "civicrm_financial_account", "civicrm_financial_type",
+        "civicrm_payment_processor_type", "civicrm_custom_group",
+        "civicrm_uf_group", NULL
+};
+
+/* The i-th metadata table to send, or NULL after the last. */
+static const char *send_order(size_t i)
+{
+        size_t count = 0, first = 0, k = 0;
+        const cs_table_rule_t *all = cs_reg_tables(&count);
+
+        while (send_first[first])
+                first++;
+        if (i < first)
+                return send_first[i];
+        i -= first;
+        for (size_t t = 0; t < count; t++) {
+                int early = 0;
+                if (all[t].cls != CS_TCLASS_METADATA)
+                        continue;
+                for (size_t f = 0; f < first; f++)
+                        early |= !strcmp(send_first[f], all[t].table);
+                if (early)
+                        continue;
+                if (k++ == i)
+                        return all[t].table;
+        }
+        return NULL;
+}
+
 int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
                  size_t max_document_bytes, const json_t *old_gate, int force,
                  json_t *new_gate, long long *docs, char *errstr,
                  size_t errstr_size)
 {
-        size_t count = 0;
-        const cs_table_rule_t *all = cs_reg_tables(&count);
         long long tables = 0, rows = 0, unchanged = 0;
+        const char *table;
 
         *docs = 0;
-        for (size_t i = 0; i < count; i++) {
+        for (size_t i = 0; (table = send_order(i)); i++) {
                 cs_meta_table_t t;
                 json_t **parts = NULL;
                 size_t n = 0;
                 int rc;
 
-                if (all[i].cls != CS_TCLASS_METADATA)
+                if (cs_reg_table_class(table) != CS_TCLASS_METADATA)
                         continue;
-                rc = cs_meta_read(db, all[i].table, 0, -1, &t, errstr, errstr_size);
+                /* with each row's values: the master creates what it lacks */
+                rc = cs_meta_read_values(db, table, 0, -1, &t, errstr,
+                                         errstr_size);
                 if (rc == 1) {
-                        cs_debug("metadata gate: %s is not on this child", all[i].table);
+                        cs_debug("metadata gate: %s is not on this child", table);
                         continue;
                 }
                 if (rc == -1)
@@ -68,8 +109,8 @@ int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
                 if (rc == 0) {
                         char *fp = table_fingerprint(parts, n);
                         const char *was = json_string_value(
-                                json_object_get(old_gate, all[i].table));
-                        if (!fp || json_object_set_new(new_gate, all[i].table,
+                                json_object_get(old_gate, table));
+                        if (!fp || json_object_set_new(new_gate, table,
                                                        json_string(fp)) == -1) {
                                 snprintf(errstr, errstr_size, "out of memory");
                                 rc = -1;

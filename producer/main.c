@@ -284,30 +284,13 @@ static int sync_child(produce_run_t *run, char *errstr, size_t errstr_size)
         }
         state_gen = json_integer_value(json_object_get(old_incr,
                                                        "state_generation")) + 1;
-        if (run->opts.rebuild_state) {
-                run->stats.generation = generation;
-                if (cs_rebuild_state(conf, run->db, state_gen, run->created,
-                                     &run->new_incr, errstr, errstr_size) == -1)
-                        return -1;
-        } else if (run->opts.complete) {
-                if (cs_complete_run(conf, run->db, run->sink, generation,
-                                    state_gen, !run->opts.dry_run, run->created,
-                                    old_incr, &run->stats, &run->new_incr, errstr,
-                                    errstr_size) == -1)
-                        return -1;
-        } else {
-                run->stats.generation = generation;
-                if (cs_incr_run(conf, run->db, run->sink, old_incr,
-                                !run->opts.dry_run, run->created, &run->stats,
-                                &run->new_incr, errstr, errstr_size) == -1)
-                        return -1;
-        }
-        /* The metadata gate: sent on a complete run, and for each table
-         * whose fingerprint changed since the last delivered run (recorded
-         * with the incremental state); --rebuild-state only records it. */
+        /* The metadata gate, before the data that may need its rows (the
+         * master creates the rows it lacks: FORMAT.md §7.1): sent on a
+         * complete run, and for each table whose fingerprint changed since
+         * the last delivered run (recorded with the incremental state);
+         * --rebuild-state only records it. */
         json_t *new_gate = json_object();
-        if (!new_gate || json_object_set_new(run->new_incr, "metadata_gate",
-                                             new_gate) == -1) {
+        if (!new_gate) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
@@ -315,9 +298,36 @@ static int sync_child(produce_run_t *run, char *errstr, size_t errstr_size)
                          conf->prefix, conf->max_document_bytes,
                          json_object_get(old_incr, "metadata_gate"),
                          run->opts.complete, new_gate, &run->gate_docs, errstr,
-                         errstr_size) == -1)
+                         errstr_size) == -1) {
+                json_decref(new_gate);
                 return -1;
+        }
+        if (run->opts.rebuild_state) {
+                run->stats.generation = generation;
+                if (cs_rebuild_state(conf, run->db, state_gen, run->created,
+                                     &run->new_incr, errstr, errstr_size) == -1)
+                        goto fail;
+        } else if (run->opts.complete) {
+                if (cs_complete_run(conf, run->db, run->sink, generation,
+                                    state_gen, !run->opts.dry_run, run->created,
+                                    old_incr, &run->stats, &run->new_incr, errstr,
+                                    errstr_size) == -1)
+                        goto fail;
+        } else {
+                run->stats.generation = generation;
+                if (cs_incr_run(conf, run->db, run->sink, old_incr,
+                                !run->opts.dry_run, run->created, &run->stats,
+                                &run->new_incr, errstr, errstr_size) == -1)
+                        goto fail;
+        }
+        if (json_object_set_new(run->new_incr, "metadata_gate", new_gate) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
         return cs_sink_commit(run->sink, errstr, errstr_size);
+fail:
+        json_decref(new_gate);
+        return -1;
 }
 
 /* Everything is delivered: only now does the state advance

@@ -40,8 +40,12 @@ void cs_meta_table_free(cs_meta_table_t *t)
                 return;
         for (size_t i = 0; i < t->col_cnt; i++)
                 free(t->cols[i]);
-        for (size_t i = 0; i < t->row_cnt; i++)
+        for (size_t i = 0; i < t->row_cnt; i++) {
                 free(t->digests[i]);
+                if (t->values)
+                        json_decref(t->values[i]);
+        }
+        free(t->values);
         free(t->cols);
         free(t->ids);
         free(t->digests);
@@ -49,7 +53,9 @@ void cs_meta_table_free(cs_meta_table_t *t)
         memset(t, 0, sizeof(*t));
 }
 
-static int add_row(cs_meta_table_t *t, size_t *cap, long long id, char *digest)
+/* Appends a row; takes digest and vals (NEW, may be NULL) on success. */
+static int add_row(cs_meta_table_t *t, size_t *cap, long long id, char *digest,
+                   json_t *vals)
 {
         if (t->row_cnt == *cap) {
                 size_t nc = *cap ? *cap * 2 : 256;
@@ -61,16 +67,33 @@ static int add_row(cs_meta_table_t *t, size_t *cap, long long id, char *digest)
                 if (!d)
                         return -1;
                 t->digests = d;
+                json_t **v = realloc(t->values, nc * sizeof(*v));
+                if (!v)
+                        return -1;
+                t->values = v;
                 *cap = nc;
         }
         t->ids[t->row_cnt] = id;
+        t->values[t->row_cnt] = vals;
         t->digests[t->row_cnt++] = digest;
         return 0;
 }
 
-int cs_meta_read(MYSQL *db, const char *table, long long after_id,
-                 long long to_id, cs_meta_table_t *out, char *errstr,
-                 size_t errstr_size)
+/* Appends the CS_META_COL_HEX-digit digest of v (as a document carries
+ * it, serialized compactly) to dig. 0, or -1 when out of memory. */
+static int digest_append(char *dig, const json_t *v)
+{
+        char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!txt)
+                return -1;
+        sprintf(dig + strlen(dig), "%08" PRIx32, fnv32(txt, strlen(txt)));
+        free(txt);
+        return 0;
+}
+
+static int read_rows(MYSQL *db, const char *table, long long after_id,
+                     long long to_id, int with_values, cs_meta_table_t *out,
+                     char *errstr, size_t errstr_size)
 {
         cs_table_t tbl;
         int idcol = -1, rc;
@@ -140,13 +163,17 @@ int cs_meta_read(MYSQL *db, const char *table, long long after_id,
         while ((row = mysql_fetch_row(res))) {
                 unsigned long *len = mysql_fetch_lengths(res);
                 char *dig = malloc(out->col_cnt * CS_META_COL_HEX + 1);
+                json_t *vals = with_values ? json_array() : NULL;
                 size_t k = 0;
-                if (!dig)
+                if (!dig || (with_values && !vals)) {
+                        free(dig);
+                        json_decref(vals);
                         goto oom;
+                }
                 dig[0] = '\0';
                 for (size_t i = 0; i < tbl.col_cnt; i++) {
                         json_t *v;
-                        char *txt;
+                        int r;
                         if ((int)i == idcol || cs_reg_meta_col_excluded(table,
                                                         tbl.cols[i].name))
                                 continue;
@@ -157,20 +184,22 @@ int cs_meta_read(MYSQL *db, const char *table, long long after_id,
                                 snprintf(errstr, errstr_size, "%s id %s column %s: %s",
                                          table, row[0], tbl.cols[i].name, why);
                                 free(dig);
+                                json_decref(vals);
                                 goto fail;
                         }
-                        txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                        r = digest_append(dig, v);
+                        if (vals && r == 0)
+                                r = json_array_append(vals, v);
                         json_decref(v);
-                        if (!txt) {
+                        if (r == -1) {
                                 free(dig);
+                                json_decref(vals);
                                 goto oom;
                         }
-                        sprintf(dig + strlen(dig), "%08" PRIx32,
-                                fnv32(txt, strlen(txt)));
-                        free(txt);
                 }
-                if (add_row(out, &cap, strtoll(row[0], NULL, 10), dig) == -1) {
+                if (add_row(out, &cap, strtoll(row[0], NULL, 10), dig, vals) == -1) {
                         free(dig);
+                        json_decref(vals);
                         goto oom;
                 }
         }
@@ -187,6 +216,41 @@ fail:
         cs_schema_free(&tbl);
         cs_meta_table_free(out);
         return -1;
+}
+
+int cs_meta_read(MYSQL *db, const char *table, long long after_id,
+                 long long to_id, cs_meta_table_t *out, char *errstr,
+                 size_t errstr_size)
+{
+        return read_rows(db, table, after_id, to_id, 0, out, errstr, errstr_size);
+}
+
+int cs_meta_read_values(MYSQL *db, const char *table, long long after_id,
+                        long long to_id, cs_meta_table_t *out, char *errstr,
+                        size_t errstr_size)
+{
+        return read_rows(db, table, after_id, to_id, 1, out, errstr, errstr_size);
+}
+
+static const struct {
+        const char *table, *column, *target;
+} translated_cols[] = {
+        { "civicrm_custom_group", "created_id", "civicrm_contact" },
+        { "civicrm_financial_account", "contact_id", "civicrm_contact" },
+        { "civicrm_membership_type", "member_of_contact_id", "civicrm_contact" },
+        { "civicrm_uf_group", "created_id", "civicrm_contact" },
+        { "civicrm_uf_group", "limit_listings_group_id", "civicrm_group" },
+        { "civicrm_uf_group", "add_to_group_id", "civicrm_group" },
+};
+
+const char *cs_meta_col_translated(const char *table, const char *column)
+{
+        for (size_t i = 0; i < sizeof(translated_cols) / sizeof(translated_cols[0]);
+             i++)
+                if (!strcmp(translated_cols[i].table, table) &&
+                    !strcmp(translated_cols[i].column, column))
+                        return translated_cols[i].target;
+        return NULL;
 }
 
 const char *cs_meta_kind_name(cs_meta_kind_t kind)
@@ -277,6 +341,8 @@ long long cs_meta_compare(const cs_meta_table_t *child,
                         len = 0;
                         for (size_t c = 0; c < child->col_cnt; c++) {
                                 if (map[c] < 0 ||
+                                    cs_meta_col_translated(child->table,
+                                                           child->cols[c]) ||
                                     !memcmp(a + c * CS_META_COL_HEX,
                                             b + (size_t)map[c] * CS_META_COL_HEX,
                                             CS_META_COL_HEX))
@@ -361,7 +427,23 @@ int cs_meta_docs(const char *prefix, const cs_meta_table_t *t,
         bytes = overhead;
         for (size_t r = 0; r < t->row_cnt; r++) {
                 size_t row_bytes = strlen(t->digests[r]) + 28;
+                json_t *vals = t->values ? t->values[r] : NULL;
                 char idtxt[24];
+                if (vals) {
+                        /* serialized as the document will carry it */
+                        char *txt = json_dumps(vals, JSON_COMPACT);
+                        if (!txt)
+                                goto oom;
+                        row_bytes += strlen(txt) + 1;
+                        free(txt);
+                        if (overhead + row_bytes > limit) {
+                                snprintf(errstr, errstr_size, "metadata table %s "
+                                         "id %lld: the row alone does not fit in "
+                                         "a %zu-byte document", t->table,
+                                         t->ids[r], limit);
+                                goto fail;
+                        }
+                }
                 if (bytes + row_bytes > limit && r > 0) {
                         part_close(cur, last, h);
                         if (cnt == CS_META_PARTS_MAX) {
@@ -383,6 +465,9 @@ int cs_meta_docs(const char *prefix, const cs_meta_table_t *t,
                         bytes = overhead;
                 }
                 json_array_append_new(json_object_get(cur, CS_F_META_ROWS),
+                                      vals ? json_pack("[I, s, O]",
+                                                       (json_int_t)t->ids[r],
+                                                       t->digests[r], vals) :
                                       json_pack("[I, s]", (json_int_t)t->ids[r],
                                                 t->digests[r]));
                 snprintf(idtxt, sizeof(idtxt), "%lld:", t->ids[r]);
@@ -505,15 +590,24 @@ int cs_meta_parse(const char *prefix, const char *key, size_t key_len,
                         return bad(errstr, errstr_size, key, key_len,
                                    "a column name is not an identifier");
                 }
+                if (cs_reg_meta_col_excluded(table, json_string_value(v))) {
+                        snprintf(why, sizeof(why), "column %.64s is a credential: "
+                                 "it never leaves the child", json_string_value(v));
+                        json_decref(doc);
+                        cs_meta_table_free(out);
+                        return bad(errstr, errstr_size, key, key_len, why);
+                }
                 if (!(out->cols[out->col_cnt++] = strdup(json_string_value(v))))
                         goto oom;
         }
         prev = *after_id;
         json_array_foreach(rows, i, v) {
                 json_t *id = json_array_get(v, 0), *dig = json_array_get(v, 1);
+                json_t *vals = json_array_get(v, 2);
                 const char *d = json_string_value(dig);
                 char *copy;
-                if (json_array_size(v) != 2 || !json_is_integer(id) || !d ||
+                if ((json_array_size(v) != 2 && json_array_size(v) != 3) ||
+                    !json_is_integer(id) || !d ||
                     strlen(d) != out->col_cnt * CS_META_COL_HEX ||
                     strspn(d, "0123456789abcdef") != strlen(d) ||
                     json_integer_value(id) <= prev ||
@@ -525,11 +619,43 @@ int cs_meta_parse(const char *prefix, const char *key, size_t key_len,
                         cs_meta_table_free(out);
                         return bad(errstr, errstr_size, key, key_len, why);
                 }
+                if (vals) {
+                        /* The values travel with their digest: they must
+                         * agree, column by column. */
+                        char *check = malloc(out->col_cnt * CS_META_COL_HEX + 1);
+                        size_t c;
+                        json_t *x;
+                        int okv = json_is_array(vals) &&
+                                  json_array_size(vals) == out->col_cnt;
+                        if (!check)
+                                goto oom;
+                        check[0] = '\0';
+                        json_array_foreach(okv ? vals : NULL, c, x) {
+                                if (json_is_object(x) || json_is_array(x) ||
+                                    digest_append(check, x) == -1) {
+                                        okv = 0;
+                                        break;
+                                }
+                        }
+                        okv = okv && !strcmp(check, d);
+                        free(check);
+                        if (!okv) {
+                                snprintf(why, sizeof(why), "row %zu (id %lld): its "
+                                         "values must be an array of one scalar "
+                                         "per column whose digests are the row's "
+                                         "digest", i, (long long)json_integer_value(id));
+                                json_decref(doc);
+                                cs_meta_table_free(out);
+                                return bad(errstr, errstr_size, key, key_len, why);
+                        }
+                }
                 prev = json_integer_value(id);
                 if (!(copy = strdup(d)))
                         goto oom;
-                if (add_row(out, &cap, prev, copy) == -1) {
+                if (add_row(out, &cap, prev, copy, vals ? json_incref(vals) :
+                            NULL) == -1) {
                         free(copy);
+                        json_decref(vals);
                         goto oom;
                 }
         }

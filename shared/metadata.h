@@ -32,6 +32,9 @@ typedef struct cs_meta_table_s {
         size_t col_cnt;
         long long *ids;     /* ascending */
         char **digests;     /* per row: col_cnt * CS_META_COL_HEX hex digits */
+        json_t **values;    /* per row: NEW array of col_cnt values as a
+                             * document carries them (FORMAT.md §4), or NULL
+                             * (read without values, or a row sent without) */
         size_t row_cnt;
 } cs_meta_table_t;
 
@@ -43,6 +46,18 @@ void cs_meta_table_free(cs_meta_table_t *t);
 int cs_meta_read(MYSQL *db, const char *table, long long after_id,
                  long long to_id, cs_meta_table_t *out, char *errstr,
                  size_t errstr_size);
+/* The same, with each row's values (out->values): what the producer sends
+ * so that the master can create the rows it lacks (additive sync). */
+int cs_meta_read_values(MYSQL *db, const char *table, long long after_id,
+                        long long to_id, cs_meta_table_t *out, char *errstr,
+                        size_t errstr_size);
+
+/* Columns of metadata tables that name a row of per-child data (a
+ * contact, a group): the additive sync translates them through the
+ * prefix's mapping when it creates the row, and the comparison leaves
+ * them out (child and master ids differ by design). The synced table they
+ * name, or NULL. */
+const char *cs_meta_col_translated(const char *table, const char *column);
 
 /* One difference between a child's fingerprint and the master's. */
 typedef enum {
@@ -71,7 +86,8 @@ long long cs_meta_compare(const cs_meta_table_t *child,
                           const cs_meta_table_t *master, cs_meta_diff_cb *cb,
                           void *opaque);
 
-/* Builds the NEW documents of a table's fingerprint: *docs (malloc'd array
+/* Builds the NEW documents of a table's fingerprint (rows [id, digest] or,
+ * when t->values is set, [id, digest, [values...]]): *docs (malloc'd array
  * of NEW references, caller decrefs each and frees the array), *n parts,
  * each serialized below min(max_bytes, CS_META_PART_MAX_BYTES). 0, or -1
  * with errstr naming the table. */
@@ -85,7 +101,8 @@ int cs_meta_is_key(const char *key, size_t key_len);
 
 /* A received metadata document (value, not NUL-terminated, at most
  * max_bytes) checked against its key and the topic's prefix: table must
- * be classified metadata. Fills out (its rows) and the part's id range
+ * be classified metadata; a row's values, when sent, must hash to its
+ * digest. Fills out (its rows, values when sent) and the part's id range
  * (*to_id -1: no upper bound). 0, or -1 with errstr. */
 int cs_meta_parse(const char *prefix, const char *key, size_t key_len,
                   const char *value, size_t value_len, size_t max_bytes,

@@ -1,0 +1,87 @@
+/* apply_meta.c — data that names metadata: rows naming a metadata row in conflict with the master's are held, rows naming one not yet created wait. */
+#include <stdio.h>
+#include <string.h>
+
+#include "apply_int.h"
+#include "gate.h"
+
+/* Columns that name a metadata row by its id (passed through verbatim,
+ * FORMAT.md §13). Option values are named by their `value` within a
+ * group, not by id: a conflict on one is reported, not held. */
+static const struct {
+        const char *column, *table;
+} meta_refs[] = {
+        { "location_type_id", "civicrm_location_type" },
+        { "relationship_type_id", "civicrm_relationship_type" },
+        { "financial_type_id", "civicrm_financial_type" },
+        { "membership_type_id", "civicrm_membership_type" },
+        { "country_id", "civicrm_country" },
+        { "state_province_id", "civicrm_state_province" },
+        { "county_id", "civicrm_county" },
+        { "case_type_id", "civicrm_case_type" },
+        { "custom_group_id", "civicrm_custom_group" },
+        { "custom_field_id", "civicrm_custom_field" },
+        { "option_group_id", "civicrm_option_group" },
+        { "uf_group_id", "civicrm_uf_group" },
+        { "payment_processor_id", "civicrm_payment_processor" },
+};
+
+ap_rc_t ap_meta_hold(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
+                     row_build_t *rb, char *errstr, size_t errstr_size)
+{
+        unsigned int dberr = 0;
+
+        if (pc->meta_conflicts < 0) {
+                cs_db_value_t p = v_str(pc->prefix);
+                long long any = 0;
+                int found;
+                if (ap_run(ap, "SELECT EXISTS (SELECT 1 FROM civisync_metadata_diff "
+                           "WHERE prefix = ? AND kind = 'changed')", &p, 1, NULL,
+                           NULL, &any, &found, &dberr, errstr, errstr_size) == -1)
+                        return ap_db_fail(ap, dberr, errstr, errstr_size,
+                                          "metadata conflicts");
+                pc->meta_conflicts = any != 0;
+        }
+        if (!pc->meta_conflicts)
+                return AP_OK;
+        for (size_t i = 0; i < rb->n; i++) {
+                char cols[128];
+                int c;
+                if (rb->vals[i].kind != CS_VAL_INT || cs_reg_ref(ent, rb->names[i]))
+                        continue;
+                for (size_t k = 0; k < sizeof(meta_refs) / sizeof(meta_refs[0]); k++) {
+                        if (strcmp(meta_refs[k].column, rb->names[i]))
+                                continue;
+                        c = cs_gate_conflict(ap->db, pc->prefix, meta_refs[k].table,
+                                             rb->vals[i].i, cols, sizeof(cols),
+                                             &dberr, errstr, errstr_size);
+                        if (c == -1)
+                                return ap_db_fail(ap, dberr, errstr, errstr_size,
+                                                  "metadata conflicts");
+                        if (c == 1) {
+                                snprintf(rb->missing_desc, sizeof(rb->missing_desc),
+                                         "the metadata conflict on %s id %lld "
+                                         "(%s differs on the master) to be "
+                                         "resolved (OPERATIONS.md §8.1)",
+                                         meta_refs[k].table, rb->vals[i].i, cols);
+                                rb->missing_required = 1;
+                                rb->missing_target = "";
+                                rb->missing_child_id = 0;
+                                return AP_OK;
+                        }
+                }
+        }
+        return AP_OK;
+}
+
+int ap_meta_fk_error(const char *msg, char *table, size_t table_size)
+{
+        const char *p = strstr(msg, "foreign key constraint fails");
+        const char *r = p ? strstr(p, "REFERENCES `") : NULL;
+        const char *e = r ? strchr(r + 12, '`') : NULL;
+
+        if (!e || (size_t)(e - r - 12) >= table_size)
+                return 0;
+        snprintf(table, table_size, "%.*s", (int)(e - r - 12), r + 12);
+        return cs_reg_table_class(table) == CS_TCLASS_METADATA;
+}
