@@ -33,6 +33,7 @@ static ap_rc_t write_failed(cs_apply_t *ap, unsigned int dberr,
                          "table %s that the master lacks (the metadata gate "
                          "creates it): %s", ent->table, child_id, meta, errstr);
                 snprintf(errstr, errstr_size, "%s", msg);
+                cs_info("%.300s", msg);
                 wait->table[0] = '\0';
                 wait->child_id = 0;
                 return AP_PARKED;

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <mysqld_error.h>
 
 #include "db.h"
 #include "doc.h"
@@ -211,7 +210,9 @@ static int create_row(MYSQL *db, const char *map, const cs_meta_table_t *child,
                         set_reason(reasons, r, msg);
                 }
                 fk_error_target(why, target, sizeof(target));
-                if (err == ER_NO_REFERENCED_ROW_2 &&
+                /* by its text: cs_db_exec_params keeps the statement's
+                 * message, not its number (ER_NO_REFERENCED_ROW_2) */
+                if (strstr(why, "Cannot add or update a child row") &&
                     cs_reg_table_class(target) == CS_TCLASS_METADATA) {
                         /* another metadata document (another partition, or
                          * later in the run) brings it: try again after each

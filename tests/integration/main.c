@@ -10,6 +10,7 @@ Suite *verify_suite(void);
 Suite *topics_it_suite(void);
 Suite *format_suite(void);
 Suite *metadata_suite(void);
+Suite *metadata_add_suite(void);
 Suite *security_suite(void);
 Suite *hostile_suite(void);
 Suite *restore_suite(void);
@@ -37,6 +38,7 @@ int main(void)
                 topics_it_suite,
                 format_suite,
                 metadata_suite,
+                metadata_add_suite,
                 security_suite,
                 hostile_suite,
                 restore_suite,
