@@ -198,16 +198,16 @@ START_TEST(test_meta_add_reaches_master)
                 free(lines);
                 r = it_run("civisync-consume", "-c", cconf, "--input", rev, "--prefix",
                            prefix, NULL);
-                ck_assert_msg(r.exit_code == 0, "consume exit %d: %s", r.exit_code,
+                ck_assert_msg(r.exit_code == 0, "consume exit %d: %.1500s", r.exit_code,
                               r.err);
-                ck_assert_msg(strstr(r.err, "rejected") == NULL, "%s", r.err);
+                ck_assert_msg(strstr(r.err, "rejected") == NULL, "%.1500s", r.err);
                 snprintf(out, sizeof(out), "civicrm_relationship %lld waits for a "
                          "row of metadata table civicrm_relationship_type", rel);
-                ck_assert_msg(strstr(r.err, out) != NULL, "%s", r.err);
+                ck_assert_msg(strstr(r.err, out) != NULL, "%.1500s", r.err);
                 snprintf(out, sizeof(out), "civicrm_custom_field/1 parked: "
                          "civicrm_custom_field id %lld waits for a row of "
                          "civicrm_custom_group", cf);
-                ck_assert_msg(strstr(r.err, out) != NULL, "%s", r.err);
+                ck_assert_msg(strstr(r.err, out) != NULL, "%.1500s", r.err);
                 it_run_free(&r);
                 free(path);
                 free(rev);
