@@ -128,12 +128,110 @@ START_TEST(parse_refuses)
 }
 END_TEST
 
+/* The digest of one value's compact JSON text (FORMAT.md §7.1). */
+static void dig(char *out, const char *json)
+{
+        unsigned int h = 2166136261u;
+        for (const char *c = json; *c; c++) {
+                h ^= (unsigned char)*c;
+                h *= 16777619u;
+        }
+        sprintf(out + strlen(out), "%08x", h);
+}
+
+static int parse_text(const char *table, const char *cols, const char *row,
+                      cs_meta_table_t *t, char *err, size_t err_size)
+{
+        char key[128], doc[2048];
+        long long after, to;
+        int part, parts;
+
+        snprintf(key, sizeof(key), "P1/civisync_metadata/%s/1", table);
+        snprintf(doc, sizeof(doc), "{\"id\":\"%s\",\"civisync_format\":1,"
+                 "\"civisync_prefix\":\"P1\",\"civisync_entity\":"
+                 "\"civisync_metadata\",\"civisync_table\":\"%s\","
+                 "\"civisync_metadata_part\":1,\"civisync_metadata_parts\":1,"
+                 "\"civisync_metadata_after_id\":0,\"civisync_metadata_to_id\":null,"
+                 "\"civisync_metadata_columns\":%s,\"civisync_metadata_rows\":[%s],"
+                 "\"civisync_metadata_digest\":\"0000000000000000\"}", key, table,
+                 cols, row);
+        return cs_meta_parse("P1", key, strlen(key), doc, strlen(doc), 0, t, &after,
+                             &to, &part, &parts, err, err_size);
+}
+
+/* Rows carry their values (the additive sync creates rows from them): the
+ * values must hash to the row's digest; a row without values is only
+ * compared; a credential column is refused; cs_meta_docs writes the values
+ * and they parse back. */
+START_TEST(parse_values)
+{
+        cs_meta_table_t t;
+        char d[64] = "", row[256], err[512];
+        json_t **docs = NULL;
+        size_t n = 0;
+
+        dig(d, "\"Home\"");
+        dig(d, "1");
+        dig(d, "null");
+        snprintf(row, sizeof(row), "[7, \"%s\", [\"Home\", 1, null]]", d);
+        ck_assert_msg(parse_text("civicrm_location_type",
+                                 "[\"name\",\"is_active\",\"description\"]", row,
+                                 &t, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_ptr_nonnull(t.values);
+        ck_assert_str_eq(json_string_value(json_array_get(t.values[0], 0)), "Home");
+        ck_assert_int_eq(json_integer_value(json_array_get(t.values[0], 1)), 1);
+        /* the values travel into a document again, unchanged */
+        ck_assert_int_eq(cs_meta_docs("P1", &t, 0, &docs, &n, err, sizeof(err)), 0);
+        ck_assert_uint_eq(n, 1);
+        ck_assert(json_equal(json_array_get(json_array_get(json_object_get(docs[0],
+                                        CS_F_META_ROWS), 0), 2), t.values[0]));
+        json_decref(docs[0]);
+        free(docs);
+        cs_meta_table_free(&t);
+
+        /* values that do not hash to the digest */
+        snprintf(row, sizeof(row), "[7, \"%s\", [\"Work\", 1, null]]", d);
+        ck_assert_int_eq(parse_text("civicrm_location_type",
+                                    "[\"name\",\"is_active\",\"description\"]",
+                                    row, &t, err, sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "row 0 (id 7): its values must be") != NULL, "%s",
+                      err);
+        /* one value short; an object as a value */
+        snprintf(row, sizeof(row), "[7, \"%s\", [\"Home\", 1]]", d);
+        ck_assert_int_eq(parse_text("civicrm_location_type",
+                                    "[\"name\",\"is_active\",\"description\"]",
+                                    row, &t, err, sizeof(err)), -1);
+        snprintf(row, sizeof(row), "[7, \"%s\", [{}, 1, null]]", d);
+        ck_assert_int_eq(parse_text("civicrm_location_type",
+                                    "[\"name\",\"is_active\",\"description\"]",
+                                    row, &t, err, sizeof(err)), -1);
+        /* without values: compared only */
+        snprintf(row, sizeof(row), "[7, \"%s\"]", d);
+        ck_assert_int_eq(parse_text("civicrm_location_type",
+                                    "[\"name\",\"is_active\",\"description\"]",
+                                    row, &t, err, sizeof(err)), 0);
+        ck_assert_ptr_null(t.values[0]);
+        cs_meta_table_free(&t);
+        /* a credential never travels */
+        d[0] = '\0';
+        dig(d, "\"x\"");
+        dig(d, "\"secret\"");
+        snprintf(row, sizeof(row), "[1, \"%s\", [\"x\", \"secret\"]]", d);
+        ck_assert_int_eq(parse_text("civicrm_payment_processor",
+                                    "[\"name\",\"password\"]", row, &t, err,
+                                    sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "column password is a credential") != NULL, "%s",
+                      err);
+}
+END_TEST
+
 Suite *metadata_suite(void)
 {
         Suite *s = suite_create("metadata");
         TCase *tc = tcase_create("documents");
         tcase_add_test(tc, parts_round_trip);
         tcase_add_test(tc, parse_refuses);
+        tcase_add_test(tc, parse_values);
         suite_add_tcase(s, tc);
         return s;
 }
