@@ -35,7 +35,7 @@ ap_rc_t ap_apply_metadata(cs_apply_t *ap, const char *prefix, const char *key,
                  * (retried after each batch). The rest is done. */
                 wait_for_t wait = { .child_id = gw.child_id };
                 snprintf(wait.table, sizeof(wait.table), "%s", gw.table);
-                cs_info("%s: metadata document %.*s parked: %s", prefix,
+                cs_info("%s: metadata document %.*s waits (retried): %s", prefix,
                         (int)key_len, key, gw.reason);
                 return ap_park_document(ap, pc, key, key_len, value, value_len,
                                         &wait, gw.reason, errstr, errstr_size);

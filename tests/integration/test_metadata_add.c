@@ -204,7 +204,7 @@ START_TEST(test_meta_add_reaches_master)
                 snprintf(out, sizeof(out), "civicrm_relationship %lld waits for a "
                          "row of metadata table civicrm_relationship_type", rel);
                 ck_assert_msg(strstr(r.err, out) != NULL, "%.1500s", r.err);
-                snprintf(out, sizeof(out), "civicrm_custom_field/1 parked: "
+                snprintf(out, sizeof(out), "civicrm_custom_field/1 waits (retried): "
                          "civicrm_custom_field id %lld waits for a row of "
                          "civicrm_custom_group", cf);
                 ck_assert_msg(strstr(r.err, out) != NULL, "%.1500s", r.err);
