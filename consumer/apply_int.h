@@ -363,6 +363,9 @@ ap_rc_t ap_meta_hold(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
 /* 1 if MariaDB error message msg is a foreign key failure naming a
  * metadata table (copied to table), else 0. */
 int ap_meta_fk_error(const char *msg, char *table, size_t table_size);
+/* 1 if the master has received a metadata document from the prefix (its
+ * producer sends the gate), 0 if not, -1 on error. */
+int ap_meta_gate_seen(cs_apply_t *ap, prefix_ctx_t *pc);
 
 /* ---- apply_row.c ---- */
 /* Also AP_PARKED: the document waits for a required reference or for a

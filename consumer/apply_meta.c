@@ -85,3 +85,18 @@ int ap_meta_fk_error(const char *msg, char *table, size_t table_size)
         snprintf(table, table_size, "%.*s", (int)(e - r - 12), r + 12);
         return cs_reg_table_class(table) == CS_TCLASS_METADATA;
 }
+
+int ap_meta_gate_seen(cs_apply_t *ap, prefix_ctx_t *pc)
+{
+        cs_db_value_t p = v_str(pc->prefix);
+        long long any = 0;
+        unsigned int dberr = 0;
+        int found;
+        char err[256];
+
+        if (ap_run(ap, "SELECT EXISTS (SELECT 1 FROM civisync_metadata_check WHERE "
+                   "prefix = ?)", &p, 1, NULL, NULL, &any, &found, &dberr, err,
+                   sizeof(err)) == -1)
+                return -1;
+        return any != 0;
+}

@@ -16,7 +16,7 @@
  * later in the run) has not arrived yet. The document waits and is retried
  * after each batch; one that never fits stays parked, visible in --status,
  * never lost. Any other error: ap_db_fail. */
-static ap_rc_t write_failed(cs_apply_t *ap, unsigned int dberr,
+static ap_rc_t write_failed(cs_apply_t *ap, prefix_ctx_t *pc, unsigned int dberr,
                             const cs_entity_t *ent, long long child_id,
                             wait_for_t *wait, char *errstr,
                             size_t errstr_size)
@@ -24,11 +24,14 @@ static ap_rc_t write_failed(cs_apply_t *ap, unsigned int dberr,
         char msg[512], meta[72];
 
         if (dberr == ER_NO_REFERENCED_ROW_2 &&
-            ap_meta_fk_error(errstr, meta, sizeof(meta))) {
+            ap_meta_fk_error(errstr, meta, sizeof(meta)) &&
+            ap_meta_gate_seen(ap, pc) == 1) {
                 /* A metadata row the master lacks: its gate document (the
                  * producer sends it first, but on another partition) has
                  * not created it yet. The document waits and is retried
-                 * after each batch, as for a UNIQUE key. */
+                 * after each batch, as for a UNIQUE key. Only for a prefix
+                 * whose producer sends the gate: from any other stream the
+                 * row cannot come, and the document is rejected. */
                 snprintf(msg, sizeof(msg), "%s %lld waits for a row of metadata "
                          "table %s that the master lacks (the metadata gate "
                          "creates it): %s", ent->table, child_id, meta, errstr);
@@ -112,7 +115,7 @@ static ap_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
                 rb->vals[rb->n] = v_int(*master_id);
                 if (ap_run(ap, ap->sql, rb->vals, rb->n + 1, &affected, NULL, NULL,
                            NULL, &dberr, errstr, errstr_size) == -1) {
-                        rc = write_failed(ap, dberr, ent, child_id, wait,
+                        rc = write_failed(ap, pc, dberr, ent, child_id, wait,
                                           errstr, errstr_size);
                         goto done;
                 }
@@ -138,7 +141,7 @@ static ap_rc_t upsert_row(cs_apply_t *ap, prefix_ctx_t *pc,
                 }
                 if (ap_run(ap, ap->sql, rb->vals, rb->n, NULL, &insert_id, NULL,
                            NULL, &dberr, errstr, errstr_size) == -1) {
-                        rc = write_failed(ap, dberr, ent, child_id, wait,
+                        rc = write_failed(ap, pc, dberr, ent, child_id, wait,
                                           errstr, errstr_size);
                         goto done;
                 }
