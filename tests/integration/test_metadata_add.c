@@ -237,7 +237,10 @@ START_TEST(test_meta_add_reaches_master)
                                 "WHERE mm.child_entity_id = %lld AND "
                                 "x.relationship_type_id = %lld", prefix, rel, rt), 1);
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_metadata_diff"), 0);
-        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_parked_doc"), 0);
+        /* nothing waits, but what waits for data of a later phase by design
+         * (profile joins and ACLs on events) */
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
+                                "reason NOT LIKE '%%later phase%%'"), 0);
         r = it_run("civisync-verify", "--child-config", pconf, "--master-config",
                    cconf, "--limit", "0", NULL);
         ck_assert_msg(r.exit_code == 0, "verify exit %d\n%s\n%s", r.exit_code, r.out,
