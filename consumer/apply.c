@@ -9,6 +9,7 @@
 #include "apply_int.h"
 #include "gate.h"
 #include "metadata.h"
+#include "registry_custom.h"
 
 #define STARTUP_RETRIES 5              /* 1+2+4+8+16 s at most */
 
@@ -172,6 +173,33 @@ cs_apply_rc_t cs_apply_begin(cs_apply_t *ap, char *errstr, size_t errstr_size)
         return CS_APPLY_OK;
 }
 
+/* After a committed batch in which documents waited for a custom value
+ * table that the batch's metadata gate documents named (custom_table_pending):
+ * creates the table (DDL, outside any transaction) and retries the waiting
+ * documents in a transaction of their own, so that they do not wait for
+ * the next message (a --once run or an idle daemon would leave them
+ * parked). A failure leaves them parked: the next batch retries them. */
+static void apply_custom_pending(cs_apply_t *ap)
+{
+        char err[1024];
+        int ok;
+
+        ap->custom_pending = 0;
+        ok = ap_custom_refresh(ap, 0, err, sizeof(err)) == 0 &&
+             cs_db_exec(ap->db, "START TRANSACTION", err, sizeof(err)) == 0;
+        for (size_t i = 0; ok && i < ap->prefix_cnt; i++)
+                if (ap->prefixes[i].loaded && ap->prefixes[i].has_parked_doc)
+                        ok = ap_resolve_parked_docs(ap, &ap->prefixes[i], err,
+                                                    sizeof(err)) == AP_OK;
+        if (ok && cs_db_exec(ap->db, "COMMIT", err, sizeof(err)) == 0) {
+                ap_map_forget_all(ap);
+                return;
+        }
+        cs_warn("documents waiting for a new custom value table stay parked "
+                "until the next batch: %s", err);
+        cs_apply_rollback(ap);
+}
+
 cs_apply_rc_t cs_apply_commit(cs_apply_t *ap, char *errstr, size_t errstr_size)
 {
         for (size_t i = 0; i < ap->prefix_cnt; i++) {
@@ -196,6 +224,8 @@ cs_apply_rc_t cs_apply_commit(cs_apply_t *ap, char *errstr, size_t errstr_size)
                 return CS_APPLY_RETRY;
         }
         ap_map_forget_all(ap);
+        if (ap->custom_pending)
+                apply_custom_pending(ap);
         return CS_APPLY_OK;
 }
 
@@ -208,6 +238,51 @@ void cs_apply_rollback(cs_apply_t *ap)
         /* Cached generations may belong to the rolled-back work. */
         for (size_t i = 0; i < ap->prefix_cnt; i++)
                 ap->prefixes[i].loaded = 0;
+}
+
+/* A document refused by cs_doc_inspect (errstr) only because it carries
+ * values of a custom value table that the master's metadata names but
+ * whose table is not known yet: the metadata gate created the group in
+ * this batch, and its table is created when the next batch begins
+ * (ap_custom_refresh; DDL cannot run inside the batch's transaction). The
+ * document waits, retried after each batch (AP_OK, parked). Anything else
+ * stays rejected (AP_REJECTED, errstr unchanged). */
+static ap_rc_t custom_table_pending(cs_apply_t *ap, const char *prefix,
+                                    const char *key, size_t key_len,
+                                    const char *value, size_t value_len,
+                                    char *errstr, size_t errstr_size)
+{
+        static const char marker[] = ": unknown entity ";
+        const char *name = strstr(errstr, marker);
+        char table[80], reason[512];
+        cs_db_value_t p;
+        long long named = 0;
+        unsigned int dberr = 0;
+        int found = 0;
+        wait_for_t wait;
+        prefix_ctx_t *pc;
+        ap_rc_t rc = AP_OK;
+
+        if (!name)
+                return AP_REJECTED;
+        name += sizeof(marker) - 1;
+        if (strlen(name) >= sizeof(table) || !cs_custom_table_like(name))
+                return AP_REJECTED;
+        snprintf(table, sizeof(table), "%s", name);
+        p = v_str(table);
+        if (ap_run(ap, cs_custom_group_exists_sql(), &p, 1, NULL, NULL, &named,
+                   &found, &dberr, reason, sizeof(reason)) == -1 || !named)
+                return AP_REJECTED;
+        if (!(pc = ap_prefix_get(ap, prefix, &rc, reason, sizeof(reason))))
+                return rc == AP_RETRY ? AP_RETRY : AP_REJECTED;
+        memset(&wait, 0, sizeof(wait));
+        ap->custom_pending = 1;
+        snprintf(reason, sizeof(reason), "carries values of %s, a custom group "
+                 "the master's metadata gained in this batch: waits for its "
+                 "table (created when the next batch begins)", table);
+        cs_info("%s: %.*s %s", prefix, (int)key_len, key, reason);
+        return ap_park_document(ap, pc, key, key_len, value, value_len, &wait,
+                                reason, errstr, errstr_size);
 }
 
 /* parsed (BORROWED, may be NULL): value already parsed by cs_doc_parse. */
@@ -244,11 +319,14 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
                 if (!(doc = parsed ? json_incref(parsed) :
                             cs_doc_parse(value, value_len,
                                          ap->conf->max_document_bytes, errstr,
-                                         errstr_size)) ||
-                    cs_doc_inspect(doc, key, key_len, &info, errstr,
+                                         errstr_size)))
+                        return AP_REJECTED;
+                if (cs_doc_inspect(doc, key, key_len, &info, errstr,
                                    errstr_size) == -1) {
                         json_decref(doc);
-                        return AP_REJECTED;
+                        return custom_table_pending(ap, prefix, key, key_len,
+                                                    value, value_len, errstr,
+                                                    errstr_size);
                 }
                 if (strcmp(info.prefix, prefix)) {
                         snprintf(errstr, errstr_size, "document prefix '%s' does "

@@ -150,6 +150,9 @@ struct cs_apply_s {
         struct row_build_s *scratch;   /* row buffer of the multi-row path */
         int reparking;                 /* re-applying a parked document: a park
                                           keeps its original refresh stamp */
+        int custom_pending;            /* a document of this batch waits
+                                          for a custom value table its
+                                          metadata gained (apply.c) */
         char custom_sig[128];          /* cs_custom_signature at the last
                                           custom data refresh */
         int setup_failed;              /* connected, but a setup statement failed */

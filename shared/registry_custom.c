@@ -365,6 +365,11 @@ int cs_custom_table_like(const char *name)
                cs_db_ident_valid(name);
 }
 
+const char *cs_custom_group_exists_sql(void)
+{
+        return "SELECT EXISTS (SELECT 1 FROM " GROUP_TABLE " WHERE table_name = ?)";
+}
+
 int cs_custom_signature(MYSQL *db, char *out, size_t size, char *errstr,
                         size_t errstr_size)
 {

@@ -59,6 +59,11 @@ int cs_custom_sql_type(const cs_custom_field_t *f, char *out, size_t size,
  * civicrm_value_<group>_<id>): for a command line checked before the
  * metadata is read. */
 int cs_custom_table_like(const char *name);
+/* SQL (one bound parameter, a table name) answering 1 when db's custom
+ * metadata names that value table: a document can carry values of a group
+ * the metadata gate created in the current batch, before its table is
+ * created (at the next batch). Static. */
+const char *cs_custom_group_exists_sql(void);
 /* A cheap signature of db's custom metadata (counts and greatest ids of
  * groups and fields): when it changes, cs_custom_load again. 0 or -1. */
 int cs_custom_signature(MYSQL *db, char *out, size_t size, char *errstr,

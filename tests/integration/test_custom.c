@@ -448,10 +448,41 @@ START_TEST(test_custom_new_group_field_deadletter)
         consume(s.cconf);
         verify_clean(s.pconf, s.cconf, s.prefix, "civicrm_value_visits_10", 3);
 
-        /* A group only the child defines, end to end: the producer nests
-         * its values, the master's metadata does not name the table, the
-         * contact document is dead-lettered, and verify counts the value
-         * as missing. */
+        /* A group only the child defines reaches the master with its
+         * values in one incremental run and one --once consumer: the
+         * metadata gate creates the group and its field, the contact
+         * document waits for the table, which is created right after the
+         * batch commits, and applies then. */
+        it_exec(s.c, "INSERT INTO civicrm_custom_group (id, name, title, extends, "
+                "table_name, is_multiple, is_active, style) VALUES (13, 'Fresh', "
+                "'Fresh', 'Individual', 'civicrm_value_fresh_13', 0, 1, 'Inline')");
+        it_exec(s.c, "INSERT INTO civicrm_custom_field (id, custom_group_id, name, "
+                "label, data_type, html_type, column_name, is_active) VALUES (27, "
+                "13, 'hue', 'Hue', 'String', 'Text', 'hue_27', 1)");
+        it_exec(s.c, "CREATE TABLE civicrm_value_fresh_13 (id int unsigned NOT NULL "
+                "AUTO_INCREMENT PRIMARY KEY, entity_id int unsigned NOT NULL UNIQUE, "
+                "hue_27 varchar(255) DEFAULT NULL)");
+        it_exec(s.c, "INSERT INTO civicrm_value_fresh_13 (entity_id, hue_27) VALUES "
+                "(%lld, 'teal')", y);
+        dead = it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter");
+        produce(s.pconf, 0, NULL);
+        consume(s.cconf);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_fresh_13 "
+                                "WHERE hue_27 = 'teal'"), 1);
+        ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_value_fresh_13"), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
+                                "prefix = '%s' AND reason LIKE '%%fresh_13%%'",
+                                s.prefix), 0);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter"), dead);
+
+        /* A group whose id the master gives another group (a metadata
+         * conflict: the master's row stands): the master's metadata does
+         * not name the child's table, the contact document is
+         * dead-lettered, and verify counts the value as missing. */
+        it_exec(s.m, "INSERT INTO civicrm_custom_group (id, name, title, extends, "
+                "table_name, is_multiple, is_active, style) VALUES (12, 'MasterOwn', "
+                "'Master own', 'Individual', 'civicrm_value_master_own_12', 0, 1, "
+                "'Inline')");
         it_exec(s.c, "INSERT INTO civicrm_custom_group (id, name, title, extends, "
                 "table_name, is_multiple, is_active, style) VALUES (12, 'Secret', "
                 "'Secret', 'Individual', 'civicrm_value_secret_12', 0, 1, 'Inline')");
