@@ -25,7 +25,8 @@ typedef enum {
         VC_QUALIFY,    /* master == cs_reg_qualify(prefix, child value) */
         VC_REF,        /* reference to `target`: compared through the mapping */
         VC_POLY,       /* reference to the table named by another column */
-        VC_IDLIST      /* comma-separated ids of `target`, translated in order */
+        VC_IDLIST,     /* comma-separated ids of `target`, translated in order */
+        VC_PATH        /* a file name: master == "<prefix>/<child value>" */
 } vc_kind_t;
 
 typedef struct vcol_s {
@@ -223,6 +224,21 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                 cs_db_append(detail, detail_size, "%s: master %s, expected NULL "
                        "(cleared on the master); ", vc->name, b);
                 return 0;
+        case VC_PATH: {
+                size_t plen = strlen(r->prefix);
+
+                if (!cv && !mv)
+                        return 1;
+                if (cv && mv && ml == plen + 1 + cl &&
+                    memcmp(mv, r->prefix, plen) == 0 && mv[plen] == '/' &&
+                    memcmp(mv + plen + 1, cv, cl) == 0)
+                        return 1;
+                show_value(a, sizeof(a), cv, cl, 0);
+                show_value(b, sizeof(b), mv, ml, 0);
+                cs_db_append(detail, detail_size, "%s: child %s (stored as "
+                       "\"%s/...\"), master %s; ", vc->name, a, r->prefix, b);
+                return 0;
+        }
         case VC_QUALIFY: {
                 size_t max;
                 size_t size = cs_reg_qualify_size(vc->mcol->max_length, &max);
@@ -391,6 +407,8 @@ static int plan_columns(run_t *r, ent_run_t *e)
                         vc->target = cs_reg_by_name(ent->parent)->table;
                 } else if (cs_reg_col_policy(ent, cc->name) == CS_COL_CLEAR) {
                         vc->kind = VC_CLEAR;
+                } else if (cs_reg_col_policy(ent, cc->name) == CS_COL_PREFIX_PATH) {
+                        vc->kind = VC_PATH;
                 } else if (ref && ref->kind == CS_REF_ENTITY) {
                         vc->kind = VC_REF;
                         vc->target = ref->target;
@@ -553,6 +571,23 @@ static int master_sql(run_t *r, const ent_run_t *e)
                                ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
                                "x.entity_table = @cs_v%zu AND x.master_entity_id = t.`%s`)",
                                r->map, i, vc->name);
+                } else if (vc->kind == VC_POLY && cs_reg_poly_custom_ok(e->ent)) {
+                        /* A custom value table stands for the entity its
+                         * custom group extends (the consumer's rule). */
+                        const cs_ref_t *ref = cs_reg_ref(e->ent, vc->name);
+                        const char *const *pairs = cs_reg_custom_extends_pairs();
+                        cs_db_append(r->sql, SQL_MAX,
+                               ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
+                               "x.entity_table = COALESCE((SELECT CASE g.`%s`",
+                               r->map, cs_reg_custom_group_extends_column());
+                        for (size_t k = 0; pairs[k]; k += 2)
+                                cs_db_append(r->sql, SQL_MAX, " WHEN '%s' THEN '%s'",
+                                             pairs[k], pairs[k + 1]);
+                        cs_db_append(r->sql, SQL_MAX, " END FROM `%s` g WHERE g.`%s` = "
+                               "t.`%s`), t.`%s`) AND x.master_entity_id = t.`%s`)",
+                               cs_reg_custom_group_table(),
+                               cs_reg_custom_group_name_column(), ref->table_column,
+                               ref->table_column, vc->name);
                 } else if (vc->kind == VC_POLY) {
                         cs_poly_sql_t b = { r->sql, SQL_MAX, set, sizeof(set),
                                             vals, &n, sizeof(vals) / sizeof(vals[0]) };
