@@ -45,6 +45,7 @@ typedef struct run_s {
         const char *prefix;
         char map[CS_PREFIX_MAX + 32];
         int map_exists;
+        int has_custom_groups;     /* the master has civicrm_custom_group */
         cs_db_cache_t *cache;      /* master lookups (id lists) */
         cs_verify_diff_cb *diff_cb;
         cs_verify_entity_cb *entity_cb;
@@ -571,7 +572,8 @@ static int master_sql(run_t *r, const ent_run_t *e)
                                ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
                                "x.entity_table = @cs_v%zu AND x.master_entity_id = t.`%s`)",
                                r->map, i, vc->name);
-                } else if (vc->kind == VC_POLY && cs_reg_poly_custom_ok(e->ent)) {
+                } else if (vc->kind == VC_POLY && cs_reg_poly_custom_ok(e->ent) &&
+                           r->has_custom_groups) {
                         /* A custom value table stands for the entity its
                          * custom group extends (the consumer's rule). */
                         const cs_ref_t *ref = cs_reg_ref(e->ent, vc->name);
@@ -941,6 +943,15 @@ int cs_verify_run(MYSQL *child, MYSQL *master, const char *prefix,
         else
                 cs_warn("master has no %s: nothing of prefix %s has been applied "
                         "yet", r.map, prefix);
+        /* entity_file's links to custom value tables need the master's
+         * custom groups (a test master may have none). */
+        mrc = cs_schema_load(master, cs_reg_custom_group_table(), &map, errstr,
+                             errstr_size);
+        if (mrc == -1)
+                goto done;
+        r.has_custom_groups = mrc == 0;
+        if (mrc == 0)
+                cs_schema_free(&map);
         for (size_t i = 0; i < count; i++) {
                 if (only && only != &ents[i])
                         continue;

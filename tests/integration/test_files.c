@@ -270,6 +270,8 @@ START_TEST(test_files_end_to_end)
         ck_assert_msg(strstr(r.out, "file bytes: 2 compared, 2 equal, 0 differ; 2 not "
                              "readable on the child"), "%s", r.out);
         it_run_free(&r);
+        /* The tests' own oracle agrees (row counts, uri, translated links). */
+        it_assert_synced(f.c, f.m, f.prefix);
         /* A master file changed behind civisync's back: verify names it. */
         {
                 char mdir[300];
@@ -304,6 +306,22 @@ START_TEST(test_files_end_to_end)
         assert_same_file(&f, "later_9c0d.txt");
         ck_assert_int_eq(it_int(f.m, "SELECT COUNT(*) FROM civicrm_entity_file WHERE "
                                 "file_id = %lld", master_id(&f, "civicrm_file", 5)), 1);
+        it_assert_synced(f.c, f.m, f.prefix);
+        /* Deleted on the child (link first, as CiviCRM does): gone on the
+         * master, the link before the file it restricts. */
+        it_exec(f.c, "DELETE FROM civicrm_entity_file WHERE file_id = 5");
+        it_exec(f.c, "DELETE FROM civicrm_file WHERE id = 5");
+        r = produce(&f, 0);
+        ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
+        it_run_free(&r);
+        r = it_run("civisync-consume", "-c", f.cconf, "--once", NULL);
+        ck_assert_msg(r.exit_code == 0, "consume exit %d: %s", r.exit_code, r.err);
+        ck_assert_msg(strstr(r.err, "rejected to") == NULL, "rejections: %s", r.err);
+        it_run_free(&r);
+        ck_assert_int_eq(master_id(&f, "civicrm_file", 5), 0);
+        ck_assert_int_eq(it_int(f.m, "SELECT COUNT(*) FROM civicrm_file WHERE uri = "
+                                "'%s/later_9c0d.txt'", f.prefix), 0);
+        it_assert_synced(f.c, f.m, f.prefix);
         fx_free(&f);
 }
 END_TEST
