@@ -162,3 +162,27 @@ const char *ap_poly_target(cs_apply_t *ap, const cs_entity_t *ent,
         *rc = AP_OK;
         return pairs[2 * (which - 1) + 1];
 }
+
+ap_rc_t ap_file_forget_links(cs_apply_t *ap, prefix_ctx_t *pc,
+                             long long master_id, char *errstr,
+                             size_t errstr_size)
+{
+        const cs_entity_t *link = cs_reg_file_link_entity();
+        cs_db_value_t p[2];
+        unsigned long long affected = 0;
+        unsigned int dberr = 0;
+
+        p[0] = v_str(link->table);
+        p[1] = v_int(master_id);
+        snprintf(ap->sql, SQL_MAX, "DELETE l, m FROM `%s` l JOIN `%s` m ON "
+                 "m.entity_table = ? AND m.master_entity_id = l.`id` WHERE "
+                 "l.`%s` = ?", link->table, pc->map, cs_reg_file_link_column());
+        if (ap_run(ap, ap->sql, p, 2, &affected, NULL, NULL, NULL, &dberr,
+                   errstr, errstr_size) == -1)
+                return ap_db_fail(ap, dberr, errstr, errstr_size, link->table);
+        if (affected) {
+                ap->stats.rows_deleted += (long long)affected / 2;
+                ap_map_forget_all(ap);
+        }
+        return AP_OK;
+}

@@ -412,6 +412,14 @@ ap_rc_t ap_explain_short(cs_apply_t *ap, prefix_ctx_t *pc, char *problem,
  * AP_RETRY when the disk or database fails. */
 ap_rc_t ap_file_apply(cs_apply_t *ap, prefix_ctx_t *pc, const json_t *doc,
                       long long master_id, char *errstr, size_t errstr_size);
+/* Before a file row of prefix pc (master_id) is deleted: deletes the
+ * prefix's links to it (civicrm_entity_file.file_id is NOT NULL with ON
+ * DELETE RESTRICT) with their mapping rows, as CiviCRM deletes a file's
+ * links first; their own tombstones, on another partition, are then
+ * no-ops. AP_OK or AP_RETRY. */
+ap_rc_t ap_file_forget_links(cs_apply_t *ap, prefix_ctx_t *pc,
+                             long long master_id, char *errstr,
+                             size_t errstr_size);
 /* The table whose ids a POLY reference of ent to `table` holds: table
  * itself for a registered target, the extended entity's table for a
  * custom value table (read from the master's custom groups). NULL with

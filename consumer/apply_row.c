@@ -440,6 +440,12 @@ ap_rc_t ap_apply_tombstone(cs_apply_t *ap, prefix_ctx_t *pc,
                 if (krc != AP_OK)
                         return krc;
         }
+        if (ent == cs_reg_file_entity()) {
+                ap_rc_t frc = ap_file_forget_links(ap, pc, master_id, errstr,
+                                                   errstr_size);
+                if (frc != AP_OK)
+                        return frc;
+        }
         p[0] = v_int(master_id);
         {
                 char target[128];

@@ -1,6 +1,7 @@
 /* registry_files.c — what civisync knows about CiviCRM's files: the file entity, its file name column, and custom value tables as file-link targets. */
 #include "registry.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* extends value of civicrm_custom_group -> the synced table whose ids a
@@ -23,6 +24,16 @@ static const char *const poly_custom_entities[] = { "entity_file", NULL };
 const cs_entity_t *cs_reg_file_entity(void)
 {
         return cs_reg_by_table("civicrm_file");
+}
+
+const cs_entity_t *cs_reg_file_link_entity(void)
+{
+        return cs_reg_by_table("civicrm_entity_file");
+}
+
+const char *cs_reg_file_link_column(void)
+{
+        return "file_id";
 }
 
 const char *cs_reg_file_name_column(void)
@@ -71,4 +82,24 @@ const char *cs_reg_custom_extends_table(const char *extends)
 const char *const *cs_reg_custom_extends_pairs(void)
 {
         return extends_pairs;
+}
+
+int cs_reg_custom_target_sql(char *out, size_t size, const char *table_expr)
+{
+        size_t len;
+        int n = snprintf(out, size, "COALESCE((SELECT CASE g.`extends`");
+
+        if (n < 0 || (size_t)n >= size)
+                return -1;
+        len = (size_t)n;
+        for (size_t i = 0; extends_pairs[i]; i += 2) {
+                n = snprintf(out + len, size - len, " WHEN '%s' THEN '%s'",
+                             extends_pairs[i], extends_pairs[i + 1]);
+                if (n < 0 || (size_t)n >= size - len)
+                        return -1;
+                len += (size_t)n;
+        }
+        n = snprintf(out + len, size - len, " END FROM `civicrm_custom_group` g "
+                     "WHERE g.`table_name` = %s), %s)", table_expr, table_expr);
+        return n < 0 || (size_t)n >= size - len ? -1 : 0;
 }

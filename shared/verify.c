@@ -577,19 +577,17 @@ static int master_sql(run_t *r, const ent_run_t *e)
                         /* A custom value table stands for the entity its
                          * custom group extends (the consumer's rule). */
                         const cs_ref_t *ref = cs_reg_ref(e->ent, vc->name);
-                        const char *const *pairs = cs_reg_custom_extends_pairs();
+                        char col[80], expr[1024];
+                        snprintf(col, sizeof(col), "t.`%s`", ref->table_column);
+                        if (cs_reg_custom_target_sql(expr, sizeof(expr), col) == -1) {
+                                snprintf(r->errstr, r->errstr_size, "%s: custom "
+                                         "target expression too long", e->ent->table);
+                                return -1;
+                        }
                         cs_db_append(r->sql, SQL_MAX,
                                ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
-                               "x.entity_table = COALESCE((SELECT CASE g.`%s`",
-                               r->map, cs_reg_custom_group_extends_column());
-                        for (size_t k = 0; pairs[k]; k += 2)
-                                cs_db_append(r->sql, SQL_MAX, " WHEN '%s' THEN '%s'",
-                                             pairs[k], pairs[k + 1]);
-                        cs_db_append(r->sql, SQL_MAX, " END FROM `%s` g WHERE g.`%s` = "
-                               "t.`%s`), t.`%s`) AND x.master_entity_id = t.`%s`)",
-                               cs_reg_custom_group_table(),
-                               cs_reg_custom_group_name_column(), ref->table_column,
-                               ref->table_column, vc->name);
+                               "x.entity_table = %s AND x.master_entity_id = t.`%s`)",
+                               r->map, expr, vc->name);
                 } else if (vc->kind == VC_POLY) {
                         cs_poly_sql_t b = { r->sql, SQL_MAX, set, sizeof(set),
                                             vals, &n, sizeof(vals) / sizeof(vals[0]) };

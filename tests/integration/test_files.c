@@ -308,12 +308,27 @@ START_TEST(test_files_end_to_end)
                                 "file_id = %lld", master_id(&f, "civicrm_file", 5)), 1);
         it_assert_synced(f.c, f.m, f.prefix);
         /* Deleted on the child (link first, as CiviCRM does): gone on the
-         * master, the link before the file it restricts. */
+         * master. The file's tombstone may be applied before its link's (they
+         * are on different partitions): applied alone first here, it must
+         * take the prefix's links with it (entity_file.file_id is NOT NULL,
+         * ON DELETE RESTRICT), and the link's tombstone is then a no-op. */
         it_exec(f.c, "DELETE FROM civicrm_entity_file WHERE file_id = 5");
         it_exec(f.c, "DELETE FROM civicrm_file WHERE id = 5");
         r = produce(&f, 0);
         ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
         it_run_free(&r);
+        {
+                char rec[256];
+                snprintf(rec, sizeof(rec), "{\"key\":\"%s/civicrm_file/5\","
+                         "\"partition\":0,\"value\":null}\n", f.prefix);
+                r = it_run("civisync-consume", "-c", f.cconf, "--input",
+                           it_write_file("file-tombstone.ndjson", rec), "--prefix",
+                           f.prefix, NULL);
+                ck_assert_msg(r.exit_code == 0, "tombstone exit %d: %s", r.exit_code,
+                              r.err);
+                it_run_free(&r);
+        }
+        ck_assert_int_eq(master_id(&f, "civicrm_entity_file", 1005), 0);
         r = it_run("civisync-consume", "-c", f.cconf, "--once", NULL);
         ck_assert_msg(r.exit_code == 0, "consume exit %d: %s", r.exit_code, r.err);
         ck_assert_msg(strstr(r.err, "rejected to") == NULL, "rejections: %s", r.err);
@@ -322,6 +337,24 @@ START_TEST(test_files_end_to_end)
         ck_assert_int_eq(it_int(f.m, "SELECT COUNT(*) FROM civicrm_file WHERE uri = "
                                 "'%s/later_9c0d.txt'", f.prefix), 0);
         it_assert_synced(f.c, f.m, f.prefix);
+
+        /* civisync-restore gives a lost child back its own file names and
+         * links (its bytes are copied from <files_dir>/<PREFIX>/ by hand). */
+        mysql_close(f.c);
+        it_exec(f.m, "DROP DATABASE `%s`", f.child);
+        it_make_db(f.child, "--schema 5"); /* restore's fresh install (its seed) */
+        f.c = it_connect(f.child);
+        r = it_run("civisync-restore", "--master-config", f.cconf, "--prefix", f.prefix,
+                   "--into", f.pconf, NULL);
+        ck_assert_msg(r.exit_code == 0, "restore exit %d:\n%s\n%s", r.exit_code, r.out,
+                      r.err + (strlen(r.err) > 3000 ? strlen(r.err) - 3000 : 0));
+        it_run_free(&r);
+        ck_assert_int_eq(it_int(f.c, "SELECT COUNT(*) FROM civicrm_file WHERE id = 1 AND "
+                                "uri = 'photo_1a2b.png' AND created_id = 500"), 1);
+        ck_assert_int_eq(it_int(f.c, "SELECT COUNT(*) FROM civicrm_entity_file WHERE id = "
+                                "1002 AND entity_table = 'civicrm_value_docs_90' AND "
+                                "entity_id = 500 AND file_id = 2"), 1);
+        ck_assert_int_eq(it_int(f.c, "SELECT COUNT(*) FROM civicrm_entity_file"), 4);
         fx_free(&f);
 }
 END_TEST
