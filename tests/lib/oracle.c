@@ -486,7 +486,7 @@ static const char *extended_table(ctx_t *x, const char *value_table)
                 { "Activity", "civicrm_activity" }, { "Relationship", "civicrm_relationship" },
                 { "Group", "civicrm_group" }, { "Address", "civicrm_address" },
         };
-        char sql[512], err[512];
+        char sql[512], err[1024];
         MYSQL_RES *res;
         MYSQL_ROW row;
         const char *out = "?";
