@@ -68,8 +68,11 @@ ap_rc_t ap_file_apply(cs_apply_t *ap, prefix_ctx_t *pc, const json_t *doc,
         if (st != CS_FILE_OK) {
                 snprintf(detail, sizeof(detail), "the producer sent no bytes: %s",
                          cs_file_status_name(st));
-                cs_warn("%s: file %lld (%s): %s", pc->prefix, child_id,
-                        name ? name : "no uri", detail);
+                /* not_sent is the producer's configuration, not an
+                 * accident: --status counts it, the log stays quiet. */
+                cs_log(st == CS_FILE_NOT_SENT ? CS_LOG_DEBUG : CS_LOG_WARN,
+                       "%s: file %lld (%s): %s", pc->prefix, child_id,
+                       name ? name : "no uri", detail);
                 return record(ap, pc, child_id, master_id, st, size,
                               name ? uri : NULL, detail, errstr, errstr_size);
         }
