@@ -90,7 +90,7 @@ static const char *own_tables_sql[] = {
         " acknowledged_at datetime NULL COMMENT 'UTC: --ack-dead-letters',"
         " KEY prefix (prefix, id)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
-        /* What happened to each synced file's bytes (FORMAT.md §19). */
+        /* What happened to each synced file's bytes (FORMAT.md §20). */
         "CREATE TABLE IF NOT EXISTS civisync_file ("
         " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
         " child_file_id bigint NOT NULL,"

@@ -1,4 +1,4 @@
-/* apply_file.c — a file document's bytes on the master: written under files_dir/<PREFIX>/, what happened recorded in civisync_file (FORMAT.md §19). */
+/* apply_file.c — a file document's bytes on the master: written under files_dir/<PREFIX>/, what happened recorded in civisync_file (FORMAT.md §20). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -168,7 +168,7 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                         continue;
                 if (json_is_string(tv) && cs_reg_poly_custom_ok(ent) &&
                     cs_reg_is_custom_value_table(json_string_value(tv))) {
-                        /* A custom value table (FORMAT.md §19): its custom
+                        /* A custom value table (FORMAT.md §20): its custom
                          * group, on the master, says whose id this is. */
                         if (!ap_poly_target(ap, ent, json_string_value(tv), &prc,
                                             why, sizeof(why))) {
@@ -276,7 +276,7 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                                 json_object_get(doc, ref->table_column));
                         if (tname && cs_reg_poly_custom_ok(ent) &&
                             cs_reg_is_custom_value_table(tname)) {
-                                /* The extended entity's mapping (§19). */
+                                /* The extended entity's mapping (§20). */
                                 poly_target = ap_poly_target(ap, ent, tname, &prc,
                                                              why, sizeof(why));
                                 if (!poly_target) {

@@ -46,7 +46,7 @@ static int table_exists(MYSQL *db, const char *name)
         return n > 0;
 }
 
-/* Files (FORMAT.md §19): per status, the files of the prefix's mapped
+/* Files (FORMAT.md §20): per status, the files of the prefix's mapped
  * civicrm_file rows, and the first that are not stored. */
 static void print_files(MYSQL *db, const cs_consumer_conf_t *conf,
                         const char *prefix, const char *map, FILE *out)

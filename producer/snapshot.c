@@ -72,7 +72,7 @@ void cs_snap_log_file_stats(const cs_snap_t *snap)
                n[CS_FILE_REFUSED], n[CS_FILE_UNREADABLE]);
 }
 
-/* Adds a file document's bytes and status (FORMAT.md §19); -1 only when
+/* Adds a file document's bytes and status (FORMAT.md §20); -1 only when
  * out of memory. A file that cannot be carried is logged and counted,
  * and its document still goes out, saying why. */
 static int attach_file(cs_snap_t *snap, json_t *doc, long long id,

@@ -43,7 +43,7 @@ int cs_snap_end(cs_snap_t *snap, char *errstr, size_t errstr_size);
  * then is not seen (a new cs_snap_open sees it). For a long-lived reader
  * (--follow) that must not read information_schema for every batch. */
 int cs_snap_renew(cs_snap_t *snap, char *errstr, size_t errstr_size);
-/* Files (FORMAT.md §19): what the snapshot did with the bytes of the file
+/* Files (FORMAT.md §20): what the snapshot did with the bytes of the file
  * documents it emitted, per cs_file_status_t (OK .. UNREADABLE). */
 typedef struct cs_snap_file_stats_s {
         long long by_status[6];

@@ -898,7 +898,7 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
                 if (!root && ent == cs_reg_file_entity() &&
                     (!strcmp(key, CS_F_FILE_STATUS) || !strcmp(key, CS_F_FILE_SIZE) ||
                      !strcmp(key, CS_F_FILE_CONTENT))) {
-                        /* A file document's bytes and their status (§19). */
+                        /* A file document's bytes and their status (§20). */
                         int ok = !strcmp(key, CS_F_FILE_SIZE) ?
                                  json_is_integer(v) && json_integer_value(v) >= 0 :
                                  json_is_string(v);

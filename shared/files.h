@@ -1,4 +1,4 @@
-/* files.h — the bytes of synced files: safe file names, bounded reads from the child's files directory, atomic writes under the master's (FORMAT.md §19). */
+/* files.h — the bytes of synced files: safe file names, bounded reads from the child's files directory, atomic writes under the master's (FORMAT.md §20). */
 #ifndef CS_FILES_H
 #define CS_FILES_H
 

@@ -226,7 +226,7 @@ static const cs_col_rule_t activity_rules[] = {
 };
 
 /* Files: uri is a file name under the site's custom files directory; the
- * master stores "<PREFIX>/<uri>" under its own (FORMAT.md §19). */
+ * master stores "<PREFIX>/<uri>" under its own (FORMAT.md §20). */
 static const cs_col_rule_t file_rules[] = {
         { "uri", CS_COL_PREFIX_PATH,
           "file name in the custom files directory: the master stores "
@@ -391,7 +391,7 @@ static const cs_entity_t static_entities[] = {
           FILE_LINK_FILTER ")", NULL,
           file_refs, NULL, file_rules, NULL,
           "File (top-level: a file attached to a synced entity or held by a custom "
-          "File field; carries its bytes when the producer has files_dir, FORMAT.md §19)", NULL },
+          "File field; carries its bytes when the producer has files_dir, FORMAT.md §20)", NULL },
         { "entity_file", "civicrm_entity_file", NULL, NULL,
           FILE_LINK_FILTER, NULL,
           entity_file_refs, NULL, NULL, entity_file_targets,

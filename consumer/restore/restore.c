@@ -377,7 +377,7 @@ static int master_sql(run_t *r, const ent_t *e)
                         char col[80], expr[1024];
                         if (cs_reg_poly_custom_ok(e->ent) && r->has_custom_groups) {
                                 /* entity_file: a custom value table stands for
-                                 * the entity its group extends (FORMAT.md §19). */
+                                 * the entity its group extends (FORMAT.md §20). */
                                 snprintf(col, sizeof(col), "t.`%s`", ref->table_column);
                                 if (cs_reg_custom_target_sql(expr, sizeof(expr), col) == -1) {
                                         snprintf(r->errstr, r->errstr_size, "%s: custom "

@@ -296,7 +296,7 @@ int main(int argc, char **argv)
         if (pconf.files_dir && mconf.files_dir &&
             (!opts.entity || cs_reg_by_name(opts.entity) == cs_reg_file_entity() ||
              cs_reg_by_table(opts.entity) == cs_reg_file_entity())) {
-                /* The bytes (FORMAT.md §19): both sides' files_dir. */
+                /* The bytes (FORMAT.md §20): both sides' files_dir. */
                 if (cs_verify_files(child, master, pconf.prefix, pconf.files_dir,
                                     mconf.files_dir, pconf.max_file_bytes,
                                     opts.limit, stdout, &vfiles,

@@ -97,7 +97,7 @@ static const otable_t tables[] = {
             { "acl_id", R_ACL, "acl_table" }, { NULL, R_VAL, NULL } } },
         { "civicrm_acl_entity_role", NULL,
           { { "entity_id", R_ACL, "entity_table" }, { NULL, R_VAL, NULL } } },
-        /* Files (FORMAT.md §19): those linked to a contact, activity, note or
+        /* Files (FORMAT.md §20): those linked to a contact, activity, note or
          * custom value table; a custom value table's entity_id is the id of
          * what its custom group extends. */
         { "civicrm_file",

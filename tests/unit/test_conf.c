@@ -150,7 +150,7 @@ START_TEST(test_producer_all_keys)
 }
 END_TEST
 
-/* files_dir / max_file_bytes (FORMAT.md §19): an absolute, existing
+/* files_dir / max_file_bytes (FORMAT.md §20): an absolute, existing
  * directory; a limit whose base64 fits max_document_bytes. */
 START_TEST(test_files_settings)
 {
