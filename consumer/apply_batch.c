@@ -350,7 +350,8 @@ static add_rc_t group_try_add(cs_apply_t *ap, group_t *g, size_t pc_no,
         int conflict;
         size_t i;
 
-        if (!ap->bulk_ok)
+        /* A file document writes its bytes too (apply_file.c). */
+        if (!ap->bulk_ok || ent == cs_reg_file_entity())
                 return ADD_SLOW;
         if (g->n && (g->pc_no != pc_no || g->root != ent))
                 return ADD_FLUSH;

@@ -90,6 +90,18 @@ static const char *own_tables_sql[] = {
         " acknowledged_at datetime NULL COMMENT 'UTC: --ack-dead-letters',"
         " KEY prefix (prefix, id)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        /* What happened to each synced file's bytes (FORMAT.md §20). */
+        "CREATE TABLE IF NOT EXISTS civisync_file ("
+        " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
+        " child_file_id bigint NOT NULL,"
+        " master_file_id bigint NOT NULL,"
+        " status varchar(16) NOT NULL COMMENT 'stored, not_stored, or the producer''s not_sent, missing, too_large, refused, unreadable',"
+        " size bigint NULL,"
+        " uri varchar(300) NULL COMMENT 'relative to the master''s files_dir',"
+        " detail varchar(512) NOT NULL,"
+        " updated_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+        " PRIMARY KEY (prefix, child_file_id)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
         NULL
 };
 

@@ -408,6 +408,30 @@ ap_rc_t ap_sweep_guarded(cs_apply_t *ap, prefix_ctx_t *pc, long long below,
 ap_rc_t ap_explain_short(cs_apply_t *ap, prefix_ctx_t *pc, char *problem,
                          size_t problem_size, char *errstr, size_t errstr_size);
 
+/* ---- apply_file.c ---- */
+/* The bytes of a file document (cs_reg_file_entity) whose row was just
+ * written as master_id: stored under files_dir/<PREFIX>/<uri>, or its
+ * problem recorded (civisync_file). AP_REJECTED for inconsistent fields,
+ * AP_RETRY when the disk or database fails. */
+ap_rc_t ap_file_apply(cs_apply_t *ap, prefix_ctx_t *pc, const json_t *doc,
+                      long long master_id, char *errstr, size_t errstr_size);
+/* Before a file row of prefix pc (master_id) is deleted: deletes the
+ * prefix's links to it (civicrm_entity_file.file_id is NOT NULL with ON
+ * DELETE RESTRICT) with their mapping rows, as CiviCRM deletes a file's
+ * links first; their own tombstones, on another partition, are then
+ * no-ops. AP_OK or AP_RETRY. */
+ap_rc_t ap_file_forget_links(cs_apply_t *ap, prefix_ctx_t *pc,
+                             long long master_id, char *errstr,
+                             size_t errstr_size);
+/* The table whose ids a POLY reference of ent to `table` holds: table
+ * itself for a registered target, the extended entity's table for a
+ * custom value table (read from the master's custom groups). NULL with
+ * *rc: AP_REJECTED (not a synced table, unknown custom group or one
+ * extending an unsynced entity: errstr) or AP_RETRY. */
+const char *ap_poly_target(cs_apply_t *ap, const cs_entity_t *ent,
+                           const char *table, ap_rc_t *rc, char *errstr,
+                           size_t errstr_size);
+
 /* ---- apply_batch.c ---- */
 /* Visits the ids a root document and its nested rows name: 0, the first
  * nonzero result of fn, or -2 when an id is malformed. */

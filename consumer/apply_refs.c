@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "files.h"
 #include "log.h"
 #include "apply_int.h"
 #include "registry_custom.h"
@@ -116,6 +117,8 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
         json_t *val;
         unsigned int dberr = 0;
         const cs_custom_group_t *custom = cs_custom_by_entity(ent);
+        ap_rc_t prc;
+        char why[320];
 
         /* Every field must be an envelope field or a master column that
          * the registry lets through: an OMIT column (a credential) never
@@ -163,6 +166,21 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                 }
                 if (json_is_null(tv) && json_is_null(idv))
                         continue;
+                if (json_is_string(tv) && cs_reg_poly_custom_ok(ent) &&
+                    cs_reg_is_custom_value_table(json_string_value(tv))) {
+                        /* A custom value table (FORMAT.md §20): its custom
+                         * group, on the master, says whose id this is. */
+                        if (!ap_poly_target(ap, ent, json_string_value(tv), &prc,
+                                            why, sizeof(why))) {
+                                if (prc == AP_REJECTED)
+                                        snprintf(errstr, errstr_size, "column %s: %s %s",
+                                                 r->column, r->table_column, why);
+                                else
+                                        snprintf(errstr, errstr_size, "%s", why);
+                                return prc;
+                        }
+                        continue;
+                }
                 if (!json_is_null(idv) && (!json_is_integer(idv) ||
                                            json_integer_value(idv) < 0)) {
                         snprintf(errstr, errstr_size,
@@ -217,14 +235,61 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                         out->kind = CS_VAL_NULL;
                         continue;
                 }
+                if (cs_reg_col_policy(ent, col->name) == CS_COL_PREFIX_PATH &&
+                    !json_is_null(val)) {
+                        /* A file name: "<PREFIX>/<name>" on the master, where
+                         * the consumer writes the bytes; never a path. */
+                        char *path;
+                        if (!json_is_string(val) ||
+                            !cs_file_name_ok(json_string_value(val),
+                                             json_string_length(val), why,
+                                             sizeof(why))) {
+                                snprintf(errstr, errstr_size, "column %s: %s "
+                                         "(refused: only a plain file name in the "
+                                         "files directory)", col->name,
+                                         json_is_string(val) ? why : "not a string");
+                                return AP_REJECTED;
+                        }
+                        if (asprintf(&path, "%s/%s", pc->prefix,
+                                     json_string_value(val)) < 0) {
+                                snprintf(errstr, errstr_size, "out of memory");
+                                return AP_RETRY;
+                        }
+                        if (col->max_length > 0 &&
+                            (long long)strlen(path) > col->max_length) {
+                                snprintf(errstr, errstr_size, "column %s: '%.80s' "
+                                         "is longer than the master column (%lld)",
+                                         col->name, path, col->max_length);
+                                free(path);
+                                return AP_REJECTED;
+                        }
+                        row_own(rb, path);
+                        *out = v_str(path);
+                        continue;
+                }
                 ref = cs_reg_ref(ent, col->name);
                 poly_target = NULL;
                 poly = CS_POLY_TRANSLATE;
                 if (ref && ref->kind == CS_REF_POLY && !json_is_null(val)) {
                         /* Validated above: a non-negative id, an allowed table. */
-                        poly = cs_reg_poly_resolve(ent, ref, json_string_value(
-                                json_object_get(doc, ref->table_column)),
-                                json_integer_value(val), &poly_target);
+                        const char *tname = json_string_value(
+                                json_object_get(doc, ref->table_column));
+                        if (tname && cs_reg_poly_custom_ok(ent) &&
+                            cs_reg_is_custom_value_table(tname)) {
+                                /* The extended entity's mapping (§20). */
+                                poly_target = ap_poly_target(ap, ent, tname, &prc,
+                                                             why, sizeof(why));
+                                if (!poly_target) {
+                                        snprintf(errstr, errstr_size, "column %s: "
+                                                 "%s %s", col->name,
+                                                 ref->table_column, why);
+                                        return prc;
+                                }
+                        } else {
+                                poly = cs_reg_poly_resolve(ent, ref, tname,
+                                                           json_integer_value(val),
+                                                           &poly_target);
+                        }
                         if (poly == CS_POLY_PASS)
                                 ref = NULL; /* an option value or metadata id */
                 }

@@ -375,6 +375,8 @@ ap_rc_t ap_apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
 
         rc = upsert_row(ap, pc, ent, doc, 0, &master_id, &inserted, wait,
                         errstr, errstr_size);
+        if (rc == AP_OK && ent == cs_reg_file_entity())
+                rc = ap_file_apply(ap, pc, doc, master_id, errstr, errstr_size);
         if (rc != AP_OK)
                 return rc;
         for (size_t k = 0; k < kid_cnt && rc == AP_OK; k++) {
@@ -437,6 +439,12 @@ ap_rc_t ap_apply_tombstone(cs_apply_t *ap, prefix_ctx_t *pc,
                                                   errstr, errstr_size);
                 if (krc != AP_OK)
                         return krc;
+        }
+        if (ent == cs_reg_file_entity()) {
+                ap_rc_t frc = ap_file_forget_links(ap, pc, master_id, errstr,
+                                                   errstr_size);
+                if (frc != AP_OK)
+                        return frc;
         }
         p[0] = v_int(master_id);
         {

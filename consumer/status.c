@@ -9,6 +9,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "prefix.h"
+#include "registry.h"
 #include "status.h"
 
 #define KAFKA_TIMEOUT_MS 5000
@@ -43,6 +44,60 @@ static int table_exists(MYSQL *db, const char *name)
                             &n, e, sizeof(e)) == -1)
                 return 0;
         return n > 0;
+}
+
+/* Files (FORMAT.md §20): per status, the files of the prefix's mapped
+ * civicrm_file rows, and the first that are not stored. */
+static void print_files(MYSQL *db, const cs_consumer_conf_t *conf,
+                        const char *prefix, const char *map, FILE *out)
+{
+        const char *ft = cs_reg_file_entity()->table;
+        cs_db_value_t p = { .kind = CS_VAL_STR, .s = ft, .len = strlen(ft) };
+        char sql[1024], e[256];
+        long long stored = 0, other = 0;
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+
+        if (!table_exists(db, "civisync_file") || !table_exists(db, map) ||
+            cs_db_set_vars(db, "SET @cs_ft = ?", &p, 1, NULL, NULL, e,
+                           sizeof(e)) == -1)
+                return;
+        snprintf(sql, sizeof(sql), "SELECT f.status, COUNT(*) FROM civisync_file f "
+                 "JOIN `%s` m ON m.entity_table = @cs_ft AND m.child_entity_id = "
+                 "f.child_file_id WHERE f.prefix = @cs_p GROUP BY f.status "
+                 "ORDER BY f.status", map);
+        if (!(res = query_p(db, prefix, sql, e, sizeof(e))))
+                return;
+        char parts[512] = "";
+        while ((row = mysql_fetch_row(res))) {
+                long long n = strtoll(row[1], NULL, 10);
+                if (!strcmp(row[0], "stored"))
+                        stored += n;
+                else {
+                        other += n;
+                        cs_db_append(parts, sizeof(parts), "%s%s %lld",
+                                     parts[0] ? ", " : "", row[0], n);
+                }
+        }
+        mysql_free_result(res);
+        if (!stored && !other)
+                return;
+        fprintf(out, "  files: %lld stored under %s, %lld without their bytes%s%s%s\n",
+                stored, conf->files_dir ? conf->files_dir : "(no files_dir)",
+                other, other ? " (" : "", parts, other ? ")" : "");
+        if (!other)
+                return;
+        snprintf(sql, sizeof(sql), "SELECT f.child_file_id, f.status, "
+                 "COALESCE(f.uri, '-'), f.detail, f.updated_at FROM civisync_file f "
+                 "JOIN `%s` m ON m.entity_table = @cs_ft AND m.child_entity_id = "
+                 "f.child_file_id WHERE f.prefix = @cs_p AND f.status <> 'stored' "
+                 "ORDER BY f.child_file_id LIMIT %d", map, SHOW_MAX);
+        if (!(res = query_p(db, prefix, sql, e, sizeof(e))))
+                return;
+        while ((row = mysql_fetch_row(res)))
+                fprintf(out, "    file %s (%s): %s: %s (since %s UTC)\n", row[0],
+                        row[2], row[1], row[3], row[4]);
+        mysql_free_result(res);
 }
 
 /* The Kafka view: a group member-less handle for committed offsets and
@@ -203,7 +258,7 @@ static void print_prefix(MYSQL *db, rd_kafka_t *rk,
                          const cs_consumer_conf_t *conf, const char *prefix,
                          FILE *out)
 {
-        char topic[300], map[64], sql[1024], e[512];
+        char topic[300], map[64] = "", sql[1024], e[512];
         MYSQL_RES *res;
         MYSQL_ROW row;
         long long n;
@@ -264,6 +319,7 @@ static void print_prefix(MYSQL *db, rd_kafka_t *rk,
         }
 
         cs_gate_status(db, prefix, out);
+        print_files(db, conf, prefix, map, out);
         if ((res = query_p(db, prefix,
                            "SELECT COUNT(*) FROM civisync_parked WHERE prefix = @cs_p",
                            e, sizeof(e)))) {

@@ -179,6 +179,7 @@ int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
         if (!(snap = cs_snap_open(db, conf->prefix, conf->batch_rows, errstr,
                                   errstr_size)))
                 goto done;
+        cs_snap_set_files(snap, conf->files_dir, conf->max_file_bytes);
         if (cs_snap_count(snap, &total, errstr, errstr_size) == -1)
                 goto done;
         cs_info("complete sync of prefix %s: generation %lld, %lld documents, "
@@ -195,6 +196,7 @@ int cs_complete_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
         if (cs_snap_run(snap, emit_doc, &ctx, errstr, errstr_size) == -1)
                 goto done;
         cs_progress_end(&ctx.progress);
+        cs_snap_log_file_stats(snap);
         /* The incremental state of the same snapshot: what was just sent;
          * compared with the previous state, the root rows deleted since. */
         if (!cs_incr_state_usable(old_incr)) {

@@ -154,6 +154,8 @@ static cs_snap_t *open_snap(const cs_producer_conf_t *conf, MYSQL *db,
 {
         cs_snap_t *snap = cs_snap_open(db, conf->prefix, conf->batch_rows,
                                        errstr, errstr_size);
+        if (snap)
+                cs_snap_set_files(snap, conf->files_dir, conf->max_file_bytes);
         if (snap && cs_snap_end(snap, errstr, errstr_size) == -1) {
                 cs_snap_close(snap);
                 return NULL;

@@ -553,6 +553,7 @@ int cs_incr_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
         if (!(ctx.snap = cs_snap_open(db, conf->prefix, conf->batch_rows,
                                       errstr, errstr_size)))
                 goto done;
+        cs_snap_set_files(ctx.snap, conf->files_dir, conf->max_file_bytes);
         srcs = cs_snap_sources(ctx.snap, &count);
         st = state_new(state_gen);
         for (size_t i = 0; i < count; i++) {
@@ -594,6 +595,7 @@ int cs_incr_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
                                            errstr, errstr_size) == -1)
                                 goto done;
         cs_progress_end(&ctx.progress);
+        cs_snap_log_file_stats(ctx.snap);
         if (cs_sink_flush(sink, FLUSH_TIMEOUT_MS, errstr, errstr_size) == -1)
                 goto done;
         *new_incr = st;

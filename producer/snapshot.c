@@ -5,6 +5,7 @@
 
 #include "db.h"
 #include "doc.h"
+#include "files.h"
 #include "capacity.h"
 #include "log.h"
 #include "schema.h"
@@ -36,7 +37,65 @@ struct cs_snap_s {
         cs_src_t *srcs;
         snap_sql_t *sql;
         size_t src_cnt;
+        const char *files_dir;       /* BORROWED, NULL: no bytes */
+        size_t max_file_bytes;
+        cs_snap_file_stats_t fstats;
 };
+
+void cs_snap_set_files(cs_snap_t *snap, const char *dir, size_t max_bytes)
+{
+        snap->files_dir = dir;
+        snap->max_file_bytes = max_bytes;
+        memset(&snap->fstats, 0, sizeof(snap->fstats));
+}
+
+const cs_snap_file_stats_t *cs_snap_file_stats(const cs_snap_t *snap)
+{
+        return &snap->fstats;
+}
+
+void cs_snap_log_file_stats(const cs_snap_t *snap)
+{
+        const long long *n = snap->fstats.by_status;
+        long long bad = 0, all;
+
+        for (int i = CS_FILE_NOT_SENT; i <= CS_FILE_UNREADABLE; i++)
+                bad += n[i];
+        all = bad + n[CS_FILE_OK];
+        if (!all)
+                return;
+        cs_log(bad ? CS_LOG_WARN : CS_LOG_INFO, "prefix %s: files: %lld with "
+               "their bytes (%lld bytes), %lld without: %lld not_sent, %lld "
+               "missing, %lld too_large, %lld refused, %lld unreadable",
+               snap->prefix, n[CS_FILE_OK], snap->fstats.bytes, bad,
+               n[CS_FILE_NOT_SENT], n[CS_FILE_MISSING], n[CS_FILE_TOO_LARGE],
+               n[CS_FILE_REFUSED], n[CS_FILE_UNREADABLE]);
+}
+
+/* Adds a file document's bytes and status (FORMAT.md §20); -1 only when
+ * out of memory. A file that cannot be carried is logged and counted,
+ * and its document still goes out, saying why. */
+static int attach_file(cs_snap_t *snap, json_t *doc, long long id,
+                       char *errstr, size_t errstr_size)
+{
+        char why[512];
+        int st = cs_file_attach(doc, cs_reg_file_name_column(), snap->files_dir,
+                                snap->max_file_bytes, why, sizeof(why));
+
+        if (st < 0) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        snap->fstats.by_status[st]++;
+        if (st == CS_FILE_OK)
+                snap->fstats.bytes += json_integer_value(
+                        json_object_get(doc, CS_F_FILE_SIZE));
+        else if (st != CS_FILE_NOT_SENT)
+                cs_warn("prefix %s: file %lld: %s: %s (its document says so; "
+                        "the master reports it)", snap->prefix, id,
+                        cs_file_status_name((cs_file_status_t)st), why);
+        return 0;
+}
 
 MYSQL *cs_snap_db(cs_snap_t *snap)
 {
@@ -253,6 +312,11 @@ static int emit_batch(cs_snap_t *snap, cs_src_t *s, const char *root_sql,
                                               errstr, errstr_size);
                 if (!doc)
                         goto done;
+                if (s->ent == cs_reg_file_entity() &&
+                    attach_file(snap, doc, id, errstr, errstr_size) == -1) {
+                        json_decref(doc);
+                        goto done;
+                }
                 for (size_t k = 0; k < page_cnt; k++) {
                         child_page_t *cp = &pages[k];
                         while (cp->row) {

@@ -43,6 +43,21 @@ int cs_snap_end(cs_snap_t *snap, char *errstr, size_t errstr_size);
  * then is not seen (a new cs_snap_open sees it). For a long-lived reader
  * (--follow) that must not read information_schema for every batch. */
 int cs_snap_renew(cs_snap_t *snap, char *errstr, size_t errstr_size);
+/* Files (FORMAT.md §20): what the snapshot did with the bytes of the file
+ * documents it emitted, per cs_file_status_t (OK .. UNREADABLE). */
+typedef struct cs_snap_file_stats_s {
+        long long by_status[6];
+        long long bytes;             /* bytes carried */
+} cs_snap_file_stats_t;
+/* The child's files directory (NULL: file documents say "not_sent") and
+ * the largest file carried. dir is BORROWED for the snapshot's life. */
+void cs_snap_set_files(cs_snap_t *snap, const char *dir, size_t max_bytes);
+/* Counts since cs_snap_set_files. Borrowed. */
+const cs_snap_file_stats_t *cs_snap_file_stats(const cs_snap_t *snap);
+/* Logs the counts (a warning when a file was not carried); nothing when no
+ * file document was emitted. */
+void cs_snap_log_file_stats(const cs_snap_t *snap);
+
 /* Ends the transaction and frees everything. */
 void cs_snap_close(cs_snap_t *snap);
 

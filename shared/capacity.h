@@ -38,4 +38,9 @@
  * keys at start-up. */
 #define CS_LIMIT_CASCADE_DEPTH 4
 
+/* The largest max_file_bytes the producer accepts (a file's bytes travel
+ * base64 in one Kafka message). Checked when the configuration is loaded;
+ * each file is checked against max_file_bytes when it is read. */
+#define CS_LIMIT_FILE_BYTES (64LL * 1024 * 1024)
+
 #endif

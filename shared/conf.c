@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "capacity.h"
+#include "files.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -45,12 +48,12 @@ typedef struct load_ctx_s {
 static const char *const producer_keys[] = {
         "prefix", "state_dir", "lookback_seconds", "max_document_bytes",
         "batch_rows", "follow_interval_ms", "reconcile_interval", "child",
-        "kafka", NULL};
+        "kafka", "files_dir", "max_file_bytes", NULL};
 static const char *const consumer_keys[] = {
         "master", "kafka", "prefixes", "retired_prefixes", "batch_documents",
         "max_document_bytes", "multi_row_insert", "sweep_hold_percent",
         "sweep_hold_min_rows", "tombstone_retention_seconds", "on_retention_gap",
-        NULL};
+        "files_dir", NULL};
 static const char *const db_keys[] = {
         "host", "port", "socket", "user", "password", "password_file",
         "database", "ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", NULL};
@@ -735,6 +738,32 @@ static int parse_file(load_ctx_t *c, config_t *cfg)
         return -1;
 }
 
+/* files_dir: an optional absolute path of an existing directory that this
+ * program can read (the producer) or write (the consumer). */
+static int get_files_dir(load_ctx_t *c, const config_setting_t *root,
+                         char **out, int mode)
+{
+        const config_setting_t *s = config_setting_get_member(root, "files_dir");
+        struct stat st;
+
+        if (get_str(c, root, NULL, "files_dir", out, 0, 0) < 0)
+                return -1;
+        if (!*out)
+                return 0;
+        if ((*out)[0] != '/')
+                return fail_at(c, s, "'files_dir' \"%s\" must be an absolute path",
+                               *out);
+        if (stat(*out, &st) == -1)
+                return fail_at(c, s, "'files_dir' \"%s\": %s", *out,
+                               strerror(errno));
+        if (!S_ISDIR(st.st_mode))
+                return fail_at(c, s, "'files_dir' \"%s\" is not a directory", *out);
+        if (access(*out, mode) == -1)
+                return fail_at(c, s, "'files_dir' \"%s\": %s", *out,
+                               strerror(errno));
+        return 0;
+}
+
 static int load_producer(load_ctx_t *c, config_t *cfg, cs_producer_conf_t *conf)
 {
         const config_setting_t *root = config_root_setting(cfg);
@@ -744,6 +773,7 @@ static int load_producer(load_ctx_t *c, config_t *cfg, cs_producer_conf_t *conf)
         long long rows = DEFAULT_BATCH_ROWS;
         long long follow_ms = DEFAULT_FOLLOW_INTERVAL_MS;
         long long reconcile = DEFAULT_RECONCILE_INTERVAL;
+        long long max_file = CS_FILE_DEFAULT_MAX_BYTES;
 
         if (check_keys(c, root, NULL, producer_keys) < 0 ||
             get_str(c, root, NULL, "prefix", &prefix, 1, 0) < 0)
@@ -766,9 +796,24 @@ static int load_producer(load_ctx_t *c, config_t *cfg, cs_producer_conf_t *conf)
                     &follow_ms) < 0 ||
             get_int(c, root, NULL, "reconcile_interval", 1, 604800,
                     &reconcile) < 0 ||
+            get_int(c, root, NULL, "max_file_bytes", 0, CS_LIMIT_FILE_BYTES,
+                    &max_file) < 0 ||
+            get_files_dir(c, root, &conf->files_dir, R_OK | X_OK) < 0 ||
             load_db(c, root, "child", &conf->child) < 0 ||
             load_kafka(c, root, producer_kafka_keys, &conf->kafka) < 0)
                 return -1;
+        /* Only when files are read: without files_dir no bytes travel. */
+        if (conf->files_dir && max_file / 3 * 4 + 4 + CS_FILE_DOC_OVERHEAD > maxdoc)
+                return fail_at(c, config_setting_get_member(root, "max_file_bytes") ?
+                               config_setting_get_member(root, "max_file_bytes") :
+                               config_setting_get_member(root, "max_document_bytes"),
+                               "'max_file_bytes' %lld does not fit 'max_document_bytes' "
+                               "%lld: a file travels as base64 (4/3 of its size) plus "
+                               "%d bytes for its row; raise max_document_bytes to at "
+                               "least %lld or lower max_file_bytes", max_file, maxdoc,
+                               CS_FILE_DOC_OVERHEAD,
+                               max_file / 3 * 4 + 4 + CS_FILE_DOC_OVERHEAD);
+        conf->max_file_bytes = (size_t)max_file;
         char weak[512];
         if (cs_kafka_producer_guarantees(&conf->kafka, weak, sizeof(weak)) == -1)
                 return fail_at(c, config_setting_get_member(root, "kafka"), "%s",
@@ -835,6 +880,7 @@ static int load_consumer(load_ctx_t *c, config_t *cfg, cs_consumer_conf_t *conf)
             get_int(c, root, NULL, "batch_documents", 1, 1000000, &docs) < 0 ||
             get_int(c, root, NULL, "max_document_bytes", 1, MAX_DOCUMENT_LIMIT, &maxdoc) < 0 ||
             get_bool(c, root, NULL, "multi_row_insert", &conf->multi_row_insert) < 0 ||
+            get_files_dir(c, root, &conf->files_dir, W_OK | X_OK) < 0 ||
             load_db(c, root, "master", &conf->master) < 0 ||
             load_kafka(c, root, consumer_kafka_keys, &conf->kafka) < 0 ||
             check_dead_letter_topic(c, root, &conf->kafka) < 0 ||
@@ -873,6 +919,7 @@ int cs_conf_load_producer(const char *path, cs_producer_conf_t *conf,
         conf->batch_rows = DEFAULT_BATCH_ROWS;
         conf->follow_interval_ms = DEFAULT_FOLLOW_INTERVAL_MS;
         conf->reconcile_interval = DEFAULT_RECONCILE_INTERVAL;
+        conf->max_file_bytes = CS_FILE_DEFAULT_MAX_BYTES;
         if (!path) {
                 snprintf(errstr, errstr_size, "no configuration file given");
                 return -1;
@@ -956,6 +1003,7 @@ void cs_conf_producer_free(cs_producer_conf_t *conf)
         db_free(&conf->child);
         kafka_free(&conf->kafka);
         free(conf->state_dir);
+        free(conf->files_dir);
         memset(conf, 0, sizeof(*conf));
 }
 
@@ -972,6 +1020,7 @@ void cs_conf_consumer_free(cs_consumer_conf_t *conf)
         for (size_t i = 0; i < conf->retired_cnt; i++)
                 free(conf->retired[i]);
         free(conf->retired);
+        free(conf->files_dir);
         memset(conf, 0, sizeof(*conf));
 }
 

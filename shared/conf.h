@@ -58,6 +58,10 @@ typedef struct cs_producer_conf_s {
         int batch_rows;              /* rows read per keyset page, default 2000 */
         int follow_interval_ms;      /* --follow: outbox poll period, default 200 */
         int reconcile_interval;      /* --follow: seconds between incremental runs, default 3600 */
+        char *files_dir;             /* the child's custom files directory, or
+                                      * NULL: file documents carry no bytes */
+        size_t max_file_bytes;       /* larger files are reported, not sent;
+                                      * default CS_FILE_DEFAULT_MAX_BYTES */
 } cs_producer_conf_t;
 
 typedef struct cs_consumer_conf_s {
@@ -81,6 +85,9 @@ typedef struct cs_consumer_conf_s {
          * have missed deletes. 0 = no check. */
         long long tombstone_retention_seconds; /* default 604800 (7 days) */
         int retention_gap_resync;    /* on_retention_gap: 0 "stop", 1 "resync" */
+        char *files_dir;             /* the master's custom files directory:
+                                      * bytes go to <files_dir>/<PREFIX>/; NULL:
+                                      * not stored (reported) */
 } cs_consumer_conf_t;
 
 /* Load and validate. On error returns -1 and errstr reads "FILE:LINE - text"

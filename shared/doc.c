@@ -1,5 +1,6 @@
 /* doc.c — encodes rows as Solr-style JSON documents, frames complete syncs, validates and decodes received documents. */
 #include "doc.h"
+#include "files.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -891,6 +892,20 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
                                 if (inspect_entity(c, prefix, ent, cid, &ce, &ccid, &ctz, errstr,
                                                    errstr_size))
                                         return -1;
+                        }
+                        continue;
+                }
+                if (!root && ent == cs_reg_file_entity() &&
+                    (!strcmp(key, CS_F_FILE_STATUS) || !strcmp(key, CS_F_FILE_SIZE) ||
+                     !strcmp(key, CS_F_FILE_CONTENT))) {
+                        /* A file document's bytes and their status (§20). */
+                        int ok = !strcmp(key, CS_F_FILE_SIZE) ?
+                                 json_is_integer(v) && json_integer_value(v) >= 0 :
+                                 json_is_string(v);
+                        if (!ok) {
+                                snprintf(errstr, errstr_size, "document %s: %s holds a %s",
+                                         id, key, json_type_name(v));
+                                return -1;
                         }
                         continue;
                 }

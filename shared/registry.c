@@ -1,4 +1,4 @@
-/* registry.c — the declarative table of phase-1 CiviCRM entities, their references and column policies. */
+/* registry.c — the declarative table of synced CiviCRM entities, their references and column policies. */
 #include "registry.h"
 #include "capacity.h"
 
@@ -161,6 +161,18 @@ static const cs_ref_t uf_join_refs[] = {
         REF_END
 };
 
+/* Files (issue #14, custom file tables): civicrm_file rows with their
+ * bytes, and their civicrm_entity_file links (registry_files.c). */
+static const cs_ref_t file_refs[] = {
+        REF("created_id", "civicrm_contact", 0),
+        REF_END
+};
+static const cs_ref_t entity_file_refs[] = {
+        REF("file_id", "civicrm_file", 1),
+        POLY("entity_id", "entity_table", 1),
+        REF_END
+};
+
 /* ---- unique columns -------------------------------------------------- */
 
 #define UNIQ_END { NULL, CS_UNIQUE_QUALIFY }
@@ -213,6 +225,15 @@ static const cs_col_rule_t activity_rules[] = {
         RULE_END
 };
 
+/* Files: uri is a file name under the site's custom files directory; the
+ * master stores "<PREFIX>/<uri>" under its own (FORMAT.md §20). */
+static const cs_col_rule_t file_rules[] = {
+        { "uri", CS_COL_PREFIX_PATH,
+          "file name in the custom files directory: the master stores "
+          "<PREFIX>/<uri>, where the consumer wrote the bytes" },
+        RULE_END
+};
+
 /* ---- polymorphic targets --------------------------------------------- */
 
 static const char *const entity_tag_targets[] = {
@@ -222,6 +243,16 @@ static const char *const note_targets[] = {
         "civicrm_contact", "civicrm_relationship", "civicrm_note",
         "civicrm_activity", NULL
 };
+
+/* Files: attachments of synced entities; entity_file rows may also name a
+ * custom value table (civicrm_value_*), whose entity_id is the id of the
+ * entity the custom group extends (cs_reg_poly_custom_ok). */
+static const char *const entity_file_targets[] = {
+        "civicrm_contact", "civicrm_activity", "civicrm_note", NULL
+};
+#define FILE_LINK_FILTER                                                       \
+        "entity_table IN ('civicrm_contact','civicrm_activity','civicrm_note') " \
+        "OR entity_table LIKE 'civicrm\\_value\\_%'"
 
 /* ---- older children ---------------------------------------------------- */
 
@@ -354,6 +385,18 @@ static const cs_entity_t static_entities[] = {
           "Profile join to a per-child page or event (top-level; parked until "
           "its target, data of phase 3, is mapped; joins with no entity are "
           "metadata)", NULL },
+        /* Files (issue #14): after every entity a file can be attached to. */
+        { "file", "civicrm_file", NULL, NULL,
+          "`id` IN (SELECT `file_id` FROM `civicrm_entity_file` WHERE "
+          FILE_LINK_FILTER ")", NULL,
+          file_refs, NULL, file_rules, NULL,
+          "File (top-level: a file attached to a synced entity or held by a custom "
+          "File field; carries its bytes when the producer has files_dir, FORMAT.md §20)", NULL },
+        { "entity_file", "civicrm_entity_file", NULL, NULL,
+          FILE_LINK_FILTER, NULL,
+          entity_file_refs, NULL, NULL, entity_file_targets,
+          "File link (top-level: polymorphic like entity_tag; contact, activity, note "
+          "and custom value tables, whose entity_id is the extended entity's id)", NULL },
 };
 
 #define STATIC_CNT (sizeof(static_entities) / sizeof(static_entities[0]))

@@ -54,8 +54,10 @@ typedef struct cs_unique_s {
 /* Columns that are not carried verbatim. */
 typedef enum {
         CS_COL_OMIT = 1,  /* never leaves the child (credentials) */
-        CS_COL_CLEAR      /* carried in the document; the master stores NULL
+        CS_COL_CLEAR,     /* carried in the document; the master stores NULL
                              (per-site caches, references to unsynced tables) */
+        CS_COL_PREFIX_PATH /* a file name (cs_file_name_ok): the master stores
+                              "<PREFIX>/<value>" (civicrm_file.uri) */
 } cs_col_policy_t;
 
 typedef struct cs_col_rule_s {
@@ -200,6 +202,41 @@ const cs_entity_t *cs_reg_add_entity(const cs_entity_t *ent, char *errstr,
                                      size_t errstr_size);
 /* Replaces a registered custom entry in place (same slot, same pointer). */
 void cs_reg_set_entity(const cs_entity_t *slot, const cs_entity_t *ent);
+
+/* ---- files (registry_files.c) ------------------------------------------- */
+
+/* The entity whose rows name a file on disk (civicrm_file), its file name
+ * column (the CS_COL_PREFIX_PATH column). Borrowed. */
+const cs_entity_t *cs_reg_file_entity(void);
+/* The entity linking files to what they are attached to (civicrm_entity_file)
+ * and its column holding the file id. Borrowed. */
+const cs_entity_t *cs_reg_file_link_entity(void);
+const char *cs_reg_file_link_column(void);
+const char *cs_reg_file_name_column(void);
+/* 1 if ent's POLY references may also name a custom value table
+ * (civicrm_entity_file: entity_id is then the id of the entity the custom
+ * group extends). */
+int cs_reg_poly_custom_ok(const cs_entity_t *ent);
+/* 1 if table is a custom value table name (civicrm_value_*). */
+int cs_reg_is_custom_value_table(const char *table);
+/* The metadata table and columns that say which entity a custom value
+ * table extends: table civicrm_custom_group, its table_name and extends. */
+const char *cs_reg_custom_group_table(void);
+const char *cs_reg_custom_group_name_column(void);
+const char *cs_reg_custom_group_extends_column(void);
+/* The synced table an `extends` value names (Contact, Individual,
+ * Household, Organization -> civicrm_contact; Activity; Relationship;
+ * Group; Address), or NULL when that entity is not synced. */
+const char *cs_reg_custom_extends_table(const char *extends);
+/* The extends -> table pairs (NULL-terminated, name first). Borrowed. */
+const char *const *cs_reg_custom_extends_pairs(void);
+/* Writes into out an SQL expression giving the table whose ids a POLY
+ * column holds on the master, given `table_expr` (SQL naming the row's
+ * entity_table, e.g. "t.`entity_table`"): the extended entity's table for a
+ * custom value table (from the master's custom groups), else table_expr
+ * itself. For civisync-verify and civisync-restore (the consumer applies
+ * the same rule in C). 0, or -1 when out is too small. */
+int cs_reg_custom_target_sql(char *out, size_t size, const char *table_expr);
 
 /* ---- every CiviCRM table (registry_tables.c) ---------------------------- */
 

@@ -25,7 +25,8 @@ typedef enum {
         VC_QUALIFY,    /* master == cs_reg_qualify(prefix, child value) */
         VC_REF,        /* reference to `target`: compared through the mapping */
         VC_POLY,       /* reference to the table named by another column */
-        VC_IDLIST      /* comma-separated ids of `target`, translated in order */
+        VC_IDLIST,     /* comma-separated ids of `target`, translated in order */
+        VC_PATH        /* a file name: master == "<prefix>/<child value>" */
 } vc_kind_t;
 
 typedef struct vcol_s {
@@ -44,6 +45,7 @@ typedef struct run_s {
         const char *prefix;
         char map[CS_PREFIX_MAX + 32];
         int map_exists;
+        int has_custom_groups;     /* the master has civicrm_custom_group */
         cs_db_cache_t *cache;      /* master lookups (id lists) */
         cs_verify_diff_cb *diff_cb;
         cs_verify_entity_cb *entity_cb;
@@ -223,6 +225,21 @@ static int compare_col(run_t *r, const vcol_t *vc, const row_t *c,
                 cs_db_append(detail, detail_size, "%s: master %s, expected NULL "
                        "(cleared on the master); ", vc->name, b);
                 return 0;
+        case VC_PATH: {
+                size_t plen = strlen(r->prefix);
+
+                if (!cv && !mv)
+                        return 1;
+                if (cv && mv && ml == plen + 1 + cl &&
+                    memcmp(mv, r->prefix, plen) == 0 && mv[plen] == '/' &&
+                    memcmp(mv + plen + 1, cv, cl) == 0)
+                        return 1;
+                show_value(a, sizeof(a), cv, cl, 0);
+                show_value(b, sizeof(b), mv, ml, 0);
+                cs_db_append(detail, detail_size, "%s: child %s (stored as "
+                       "\"%s/...\"), master %s; ", vc->name, a, r->prefix, b);
+                return 0;
+        }
         case VC_QUALIFY: {
                 size_t max;
                 size_t size = cs_reg_qualify_size(vc->mcol->max_length, &max);
@@ -391,6 +408,8 @@ static int plan_columns(run_t *r, ent_run_t *e)
                         vc->target = cs_reg_by_name(ent->parent)->table;
                 } else if (cs_reg_col_policy(ent, cc->name) == CS_COL_CLEAR) {
                         vc->kind = VC_CLEAR;
+                } else if (cs_reg_col_policy(ent, cc->name) == CS_COL_PREFIX_PATH) {
+                        vc->kind = VC_PATH;
                 } else if (ref && ref->kind == CS_REF_ENTITY) {
                         vc->kind = VC_REF;
                         vc->target = ref->target;
@@ -553,6 +572,22 @@ static int master_sql(run_t *r, const ent_run_t *e)
                                ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
                                "x.entity_table = @cs_v%zu AND x.master_entity_id = t.`%s`)",
                                r->map, i, vc->name);
+                } else if (vc->kind == VC_POLY && cs_reg_poly_custom_ok(e->ent) &&
+                           r->has_custom_groups) {
+                        /* A custom value table stands for the entity its
+                         * custom group extends (the consumer's rule). */
+                        const cs_ref_t *ref = cs_reg_ref(e->ent, vc->name);
+                        char col[80], expr[1024];
+                        snprintf(col, sizeof(col), "t.`%s`", ref->table_column);
+                        if (cs_reg_custom_target_sql(expr, sizeof(expr), col) == -1) {
+                                snprintf(r->errstr, r->errstr_size, "%s: custom "
+                                         "target expression too long", e->ent->table);
+                                return -1;
+                        }
+                        cs_db_append(r->sql, SQL_MAX,
+                               ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
+                               "x.entity_table = %s AND x.master_entity_id = t.`%s`)",
+                               r->map, expr, vc->name);
                 } else if (vc->kind == VC_POLY) {
                         cs_poly_sql_t b = { r->sql, SQL_MAX, set, sizeof(set),
                                             vals, &n, sizeof(vals) / sizeof(vals[0]) };
@@ -906,6 +941,15 @@ int cs_verify_run(MYSQL *child, MYSQL *master, const char *prefix,
         else
                 cs_warn("master has no %s: nothing of prefix %s has been applied "
                         "yet", r.map, prefix);
+        /* entity_file's links to custom value tables need the master's
+         * custom groups (a test master may have none). */
+        mrc = cs_schema_load(master, cs_reg_custom_group_table(), &map, errstr,
+                             errstr_size);
+        if (mrc == -1)
+                goto done;
+        r.has_custom_groups = mrc == 0;
+        if (mrc == 0)
+                cs_schema_free(&map);
         for (size_t i = 0; i < count; i++) {
                 if (only && only != &ents[i])
                         continue;

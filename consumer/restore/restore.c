@@ -22,7 +22,8 @@ typedef enum {
         RC_QUALIFY,    /* "<PREFIX>:" stripped */
         RC_REF,        /* master id mapped back to a child id of `target` */
         RC_POLY,       /* same, target table named by another column */
-        RC_IDLIST      /* comma-separated master ids mapped back one by one */
+        RC_IDLIST,     /* comma-separated master ids mapped back one by one */
+        RC_PATH        /* "<PREFIX>/" stripped (civicrm_file.uri) */
 } rc_kind_t;
 
 typedef struct rcol_s {
@@ -61,6 +62,7 @@ typedef struct run_s {
         const char *prefix;
         size_t prefix_len;
         int dry_run;
+        int has_custom_groups;     /* the master has civicrm_custom_group */
         char map[CS_PREFIX_MAX + 32];
         cs_db_cache_t *mcache, *tcache;
         ent_t *ents;
@@ -198,6 +200,8 @@ static int plan_columns(run_t *r, ent_t *e)
                         c->target = ref->target;
                 } else if (cs_reg_unique(ent, tc->name)) {
                         c->kind = RC_QUALIFY;
+                } else if (policy == CS_COL_PREFIX_PATH) {
+                        c->kind = RC_PATH;
                 } else {
                         c->kind = RC_PLAIN;
                 }
@@ -369,12 +373,29 @@ static int master_sql(run_t *r, const ent_t *e)
                                "FROM `%s` x WHERE x.entity_table = @cs_r%zu AND "
                                "x.master_entity_id = t.`%s`)", r->map, i, c->name);
                 } else if (c->kind == RC_POLY) {
-                        cs_poly_sql_t b = { r->sql, SQL_MAX, set, sizeof(set),
-                                            vals, &n, REFS_MAX + 1 };
-                        if (cs_poly_backmap_sql(cs_reg_ref(e->ent, c->name),
-                                                r->map, i, &b, r->errstr,
-                                                r->errstr_size) == -1)
-                                return -1;
+                        const cs_ref_t *ref = cs_reg_ref(e->ent, c->name);
+                        char col[80], expr[1024];
+                        if (cs_reg_poly_custom_ok(e->ent) && r->has_custom_groups) {
+                                /* entity_file: a custom value table stands for
+                                 * the entity its group extends (FORMAT.md §20). */
+                                snprintf(col, sizeof(col), "t.`%s`", ref->table_column);
+                                if (cs_reg_custom_target_sql(expr, sizeof(expr), col) == -1) {
+                                        snprintf(r->errstr, r->errstr_size, "%s: custom "
+                                                 "target expression too long",
+                                                 e->ent->table);
+                                        return -1;
+                                }
+                                cs_db_append(r->sql, SQL_MAX, ", (SELECT MIN(x.child_entity_id) "
+                                       "FROM `%s` x WHERE x.entity_table = %s AND "
+                                       "x.master_entity_id = t.`%s`)", r->map, expr, c->name);
+                        } else {
+                                cs_poly_sql_t b = { r->sql, SQL_MAX, set, sizeof(set),
+                                                    vals, &n, REFS_MAX + 1 };
+                                if (cs_poly_backmap_sql(cs_reg_ref(e->ent, c->name),
+                                                        r->map, i, &b, r->errstr,
+                                                        r->errstr_size) == -1)
+                                        return -1;
+                        }
                 }
         }
         cs_db_append(r->sql, SQL_MAX, " FROM `%s` m LEFT JOIN `%s` t ON t.`id` = "
@@ -522,6 +543,20 @@ static int build_row(run_t *r, ent_t *e, MYSQL_ROW v, unsigned long *len,
                         *out = v_str(list);
                         break;
                 }
+                case RC_PATH:
+                        /* The child's own file name; its bytes are in the
+                         * master's <files_dir>/<PREFIX>/ (OPERATIONS.md). */
+                        out->kind = CS_VAL_STR;
+                        if (ml > r->prefix_len + 1 &&
+                            !memcmp(mv, r->prefix, r->prefix_len) &&
+                            mv[r->prefix_len] == '/') {
+                                out->s = mv + r->prefix_len + 1;
+                                out->len = ml - r->prefix_len - 1;
+                        } else {
+                                out->s = mv;
+                                out->len = ml;
+                        }
+                        break;
                 case RC_QUALIFY: {
                         size_t max;
 
@@ -913,6 +948,13 @@ int rs_run(MYSQL *master, MYSQL *target, const char *prefix, int dry_run,
                 goto done;
         }
         cs_schema_free(&map);
+        mrc = cs_schema_load(master, cs_reg_custom_group_table(), &map, errstr,
+                             errstr_size);
+        if (mrc == -1)
+                goto done;
+        r.has_custom_groups = mrc == 0;
+        if (mrc == 0)
+                cs_schema_free(&map);
         snprintf(r.sql, SQL_MAX, "SELECT COUNT(*) FROM `%s`", r.map);
         if (cs_db_query_int(master, r.sql, &mapped, errstr, errstr_size) == -1)
                 goto done;

@@ -10,8 +10,10 @@
 #include "gate.h"
 #include "log.h"
 #include "progress.h"
+#include "registry.h"
 #include "verify.h"
 #include "registry_custom.h"
+#include "verify_files.h"
 
 #define PROGRAM "civisync-verify"
 #define DEFAULT_LIMIT 20
@@ -218,6 +220,7 @@ int main(int argc, char **argv)
         int rc, exit_code = CS_EXIT_FAILURE;
         double started = cs_progress_now();
         long long skipped_gen = 0, skipped_at = 0;
+        cs_vfiles_t vfiles = { 0 };
 
         cs_log_init(PROGRAM);
         rc = cs_cli_parse_two_confs(argc, argv, PROGRAM, usage_text,
@@ -290,8 +293,32 @@ int main(int argc, char **argv)
                 goto done;
         }
         fflush(stdout);
-        exit_code = cs_verify_differences(&totals) || meta > 0 ? CS_EXIT_FAILURE :
-                    CS_EXIT_OK;
+        if (pconf.files_dir && mconf.files_dir &&
+            (!opts.entity || cs_reg_by_name(opts.entity) == cs_reg_file_entity() ||
+             cs_reg_by_table(opts.entity) == cs_reg_file_entity())) {
+                /* The bytes (FORMAT.md §20): both sides' files_dir. */
+                if (cs_verify_files(child, master, pconf.prefix, pconf.files_dir,
+                                    mconf.files_dir, pconf.max_file_bytes,
+                                    opts.limit, stdout, &vfiles,
+                                    errstr, sizeof(errstr)) == -1) {
+                        cs_error("files: %s", errstr);
+                        goto done;
+                }
+                printf("verify %s: file bytes: %lld compared, %lld equal, %lld "
+                       "differ; %lld not readable on the child (the producer "
+                       "reports them), %lld not mapped\n", pconf.prefix,
+                       vfiles.compared, vfiles.same, vfiles.differ,
+                       vfiles.child_unreadable, vfiles.unmapped);
+        } else if (pconf.files_dir || mconf.files_dir) {
+                printf("verify %s: file bytes not compared (files_dir is set in "
+                       "%s)\n", pconf.prefix, pconf.files_dir && !mconf.files_dir ?
+                       "the producer's configuration only" : !pconf.files_dir ?
+                       "the consumer's configuration only" :
+                       "both, but --entity names another entity");
+        }
+        fflush(stdout);
+        exit_code = cs_verify_differences(&totals) || meta > 0 || vfiles.differ ?
+                    CS_EXIT_FAILURE : CS_EXIT_OK;
 done:
         if (child)
                 mysql_close(child);

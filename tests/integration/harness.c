@@ -300,7 +300,7 @@ const char *const it_synced_tables[] = {
         "civicrm_group_nesting", "civicrm_group_organization",
         "civicrm_group_contact", "civicrm_tag", "civicrm_entity_tag",
         "civicrm_relationship", "civicrm_note", "civicrm_activity",
-        "civicrm_activity_contact", NULL
+        "civicrm_activity_contact", "civicrm_file", "civicrm_entity_file", NULL
 };
 
 long long it_child_rows(MYSQL *child, const char *table)
@@ -318,6 +318,15 @@ long long it_child_rows(MYSQL *child, const char *table)
                 return it_int(child, "SELECT COUNT(*) FROM %s WHERE entity_table IN "
                               "('civicrm_contact','civicrm_relationship','civicrm_note',"
                               "'civicrm_activity')", table);
+        if (!strcmp(table, "civicrm_entity_file"))
+                return it_int(child, "SELECT COUNT(*) FROM %s WHERE entity_table IN "
+                              "('civicrm_contact','civicrm_activity','civicrm_note') OR "
+                              "entity_table LIKE 'civicrm\\_value\\_%%'", table);
+        if (!strcmp(table, "civicrm_file"))
+                return it_int(child, "SELECT COUNT(*) FROM %s WHERE id IN (SELECT file_id "
+                              "FROM civicrm_entity_file WHERE entity_table IN "
+                              "('civicrm_contact','civicrm_activity','civicrm_note') OR "
+                              "entity_table LIKE 'civicrm\\_value\\_%%')", table);
         return it_int(child, "SELECT COUNT(*) FROM %s", table);
 }
 

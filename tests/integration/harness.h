@@ -46,7 +46,7 @@ void it_topic(const char *name, int partitions);
  * before its assertions. */
 void it_broker_rtt(int rtt_ms);
 
-/* The phase-1 tables whose rows reach the master (NULL-terminated). */
+/* The tables whose rows reach the master (NULL-terminated). */
 extern const char *const it_synced_tables[];
 /* Rows of table in a child that civisync syncs (nested rows need their
  * contact; location-block emails etc. have none). */

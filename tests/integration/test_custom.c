@@ -349,6 +349,10 @@ START_TEST(test_custom_new_group_field_deadletter)
         file = it_int(s.c, "SELECT MAX(id) FROM civicrm_file");
         it_exec(s.c, "UPDATE civicrm_value_visits_10 SET attachment_25 = %lld "
                 "WHERE visit_note_20 = 'first'", file);
+        /* As CiviCRM links a File field's file (FORMAT.md §20): entity_table
+         * the value table, entity_id the contact it extends. */
+        it_exec(s.c, "INSERT INTO civicrm_entity_file (entity_table, entity_id, file_id) "
+                "VALUES ('civicrm_value_visits_10', %lld, %lld)", x, file);
         produce(s.pconf, 0, NULL);
         consume(s.cconf);
 

@@ -22,6 +22,7 @@ typedef struct {
 
 #define NOTE_TARGETS "('civicrm_contact','civicrm_relationship','civicrm_note','civicrm_activity')"
 #define TAG_TARGETS "('civicrm_contact','civicrm_activity')"
+#define FILE_TARGETS "('civicrm_contact','civicrm_activity','civicrm_note')"
 
 static const fmt_table_t tables[] = {
         { "contact", "civicrm_contact", "SELECT id FROM civicrm_contact ORDER BY id", 0 },
@@ -51,6 +52,14 @@ static const fmt_table_t tables[] = {
           "SELECT id FROM civicrm_acl_entity_role ORDER BY id", 1 },
         { "uf_join", "civicrm_uf_join",
           "SELECT id FROM civicrm_uf_join WHERE entity_table IS NOT NULL ORDER BY id", 1 },
+        /* Files (FORMAT.md §20): in the phase-1 schema and its generator. */
+        { "file", "civicrm_file",
+          "SELECT id FROM civicrm_file WHERE id IN (SELECT file_id FROM civicrm_entity_file "
+          "WHERE entity_table IN " FILE_TARGETS " OR entity_table LIKE 'civicrm\\_value\\_%') "
+          "ORDER BY id", 0 },
+        { "entity_file", "civicrm_entity_file",
+          "SELECT id FROM civicrm_entity_file WHERE entity_table IN " FILE_TARGETS " OR "
+          "entity_table LIKE 'civicrm\\_value\\_%' ORDER BY id", 0 },
 };
 #define TABLE_CNT (sizeof(tables) / sizeof(tables[0]))
 

@@ -20,7 +20,8 @@ typedef enum {
         R_CLEAR,  /* master stores NULL */
         R_OMIT,   /* never leaves the child: master NULL */
         R_QUAL,   /* master stores "<PREFIX>:<value>" */
-        R_ACL     /* an ACL's id, by the table named by column arg (acl_poly) */
+        R_ACL,    /* an ACL's id, by the table named by column arg (acl_poly) */
+        R_PATH    /* a file name: master stores "<PREFIX>/<value>" */
 } rule_t;
 
 typedef struct {
@@ -96,6 +97,19 @@ static const otable_t tables[] = {
             { "acl_id", R_ACL, "acl_table" }, { NULL, R_VAL, NULL } } },
         { "civicrm_acl_entity_role", NULL,
           { { "entity_id", R_ACL, "entity_table" }, { NULL, R_VAL, NULL } } },
+        /* Files (FORMAT.md §20): those linked to a contact, activity, note or
+         * custom value table; a custom value table's entity_id is the id of
+         * what its custom group extends. */
+        { "civicrm_file",
+          "id IN (SELECT file_id FROM `@DB@`.civicrm_entity_file WHERE entity_table IN "
+          "('civicrm_contact','civicrm_activity','civicrm_note') OR entity_table "
+          "LIKE 'civicrm\\_value\\_%')",
+          { { "created_id", R_REF, C }, { "uri", R_PATH, NULL }, { NULL, R_VAL, NULL } } },
+        { "civicrm_entity_file",
+          "entity_table IN ('civicrm_contact','civicrm_activity','civicrm_note') OR "
+          "entity_table LIKE 'civicrm\\_value\\_%'",
+          { { "entity_id", R_POLY, "entity_table" }, { "file_id", R_REF, "civicrm_file" },
+            { NULL, R_VAL, NULL } } },
 };
 #undef C
 #define TABLE_CNT (sizeof(tables) / sizeof(tables[0]))
@@ -462,6 +476,33 @@ static void put_ids(FILE *out, const char *s, size_t len, const char *target,
 }
 
 
+/* The table whose ids a custom value table's entity_id holds: its custom
+ * group's extends on this side (CiviCRM's own list), or "?" when unknown. */
+static const char *extended_table(ctx_t *x, const char *value_table)
+{
+        static const char *const ext[][2] = {
+                { "Contact", "civicrm_contact" }, { "Individual", "civicrm_contact" },
+                { "Organization", "civicrm_contact" }, { "Household", "civicrm_contact" },
+                { "Activity", "civicrm_activity" }, { "Relationship", "civicrm_relationship" },
+                { "Group", "civicrm_group" }, { "Address", "civicrm_address" },
+        };
+        char sql[512], err[1024];
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        const char *out = "?";
+
+        snprintf(sql, sizeof(sql), "SELECT extends FROM `%s`.civicrm_custom_group "
+                 "WHERE table_name = '%.100s'", x->self_db, value_table);
+        if (query(x->db, sql, &res, err, sizeof(err)) == -1)
+                return out;
+        if ((row = mysql_fetch_row(res)) && row[0])
+                for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+                        if (!strcmp(ext[i][0], row[0]))
+                                out = ext[i][1];
+        mysql_free_result(res);
+        return out;
+}
+
 /* One value of a mapped (or child) row. */
 static void put_value(ctx_t *x, const otable_t *t, const ocol_t *r, MYSQL_ROW row,
                       unsigned long *len, int c, int *idx, char **cols,
@@ -484,6 +525,13 @@ static void put_value(ctx_t *x, const otable_t *t, const ocol_t *r, MYSQL_ROW ro
                 for (size_t k = 0; k < ncols; k++)
                         if (!strcmp(cols[k], r->arg))
                                 target = row[idx[k]];
+                if (target && !strncmp(target, "civicrm_value_", 14))
+                        target = extended_table(x, target);
+        }
+        if (r && r->rule == R_PATH && !master) {
+                fprintf(x->out, "%s/", x->prefix);
+                put_escaped(x->out, row[c], len[c]);
+                return;
         }
         if (r && r->rule == R_LIST) {
                 put_ids(x->out, row[c], len[c], r->arg, master, x->maps);
@@ -584,7 +632,12 @@ static int dump_table(ctx_t *x, const otable_t *t)
         for (int pass = 0; pass < (x->side == ORC_MASTER_UNMAPPED ? 2 : 1); pass++) {
                 if (child) {
                         int n = snprintf(sql, sizeof(sql), "SELECT * FROM %s", src);
-                        if (t->filter)
+                        const char *db_at = t->filter ? strstr(t->filter, "@DB@") : NULL;
+                        if (db_at) /* the filter's own subquery, on this side */
+                                n += snprintf(sql + n, sizeof(sql) - (size_t)n,
+                                              " WHERE %.*s%s%s", (int)(db_at - t->filter),
+                                              t->filter, x->self_db, db_at + 4);
+                        else if (t->filter)
                                 n += snprintf(sql + n, sizeof(sql) - (size_t)n,
                                               " WHERE %s", t->filter);
                         snprintf(sql + n, sizeof(sql) - (size_t)n, " ORDER BY id");

@@ -1,5 +1,5 @@
 #!/bin/bash
-# civicrm-names.sh — lint: CiviCRM table names (civicrm_*) appear in string literals only in shared/registry.c and shared/registry_*.c (registry_tables.c, registry_custom.c...).
+# civicrm-names.sh — lint: CiviCRM table names (civicrm_*) appear in string literals only in shared/registry.c and shared/registry_*.c (registry_tables.c, registry_custom.c, registry_files.c...).
 #
 # Usage: tests/lint/civicrm-names.sh [REPO_DIR]
 # The registry (shared/registry.c, with every table's class in shared/registry_tables.c) is the only place that knows CiviCRM's shape: every other .c/.h

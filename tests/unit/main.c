@@ -26,6 +26,7 @@ int main(void)
                 bulk_suite,
                 progress_suite,
                 registry_custom_suite,
+                files_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

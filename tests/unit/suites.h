@@ -22,5 +22,6 @@ Suite *progress_suite(void);
 Suite *tables_suite(void);
 Suite *metadata_suite(void);
 Suite *registry_custom_suite(void);
+Suite *files_suite(void);
 
 #endif

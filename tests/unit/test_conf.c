@@ -150,6 +150,62 @@ START_TEST(test_producer_all_keys)
 }
 END_TEST
 
+/* files_dir / max_file_bytes (FORMAT.md §20): an absolute, existing
+ * directory; a limit whose base64 fits max_document_bytes. */
+START_TEST(test_files_settings)
+{
+        cs_producer_conf_t c;
+        cs_consumer_conf_t cc;
+        char err[512] = "", text[1024];
+        const char *base = "prefix = \"P1\"; state_dir = \"/s\";\n"
+                "child = { user = \"u\"; database = \"d\"; };\n"
+                "kafka = { brokers = \"k:9092\"; };\n";
+
+        snprintf(text, sizeof(text), "%sfiles_dir = \"%s\";\nmax_file_bytes = 1000;\n",
+                 base, tmpdir);
+        ck_assert_msg(cs_conf_load_producer(write_file("f1.cfg", text), &c, err,
+                                            sizeof(err)) == 0, "%s", err);
+        ck_assert_str_eq(c.files_dir, tmpdir);
+        ck_assert_uint_eq(c.max_file_bytes, 1000);
+        cs_conf_producer_free(&c);
+        ck_assert_int_eq(cs_conf_load_producer(write_file("f2.cfg", base), &c, err,
+                                               sizeof(err)), 0);
+        ck_assert_ptr_null(c.files_dir);
+        ck_assert_uint_eq(c.max_file_bytes, 700000);
+        cs_conf_producer_free(&c);
+        snprintf(text, sizeof(text), "%sfiles_dir = \"%s\";\nmax_document_bytes = "
+                 "2048L;\n", base, tmpdir);
+        ck_assert_int_eq(cs_conf_load_producer(write_file("f3.cfg", text), &c, err,
+                                               sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "f3.cfg:5 - 'max_file_bytes' 700000 does not fit "
+                             "'max_document_bytes' 2048"), "%s", err);
+        cs_conf_producer_free(&c);
+        snprintf(text, sizeof(text), "%sfiles_dir = \"files\";\n", base);
+        ck_assert_int_eq(cs_conf_load_producer(write_file("f4.cfg", text), &c, err,
+                                               sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "f4.cfg:4 - 'files_dir' \"files\" must be an "
+                             "absolute path"), "%s", err);
+        cs_conf_producer_free(&c);
+        snprintf(text, sizeof(text), "%sfiles_dir = \"%s/none\";\n", base, tmpdir);
+        ck_assert_int_eq(cs_conf_load_producer(write_file("f5.cfg", text), &c, err,
+                                               sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "No such file or directory"), "%s", err);
+        cs_conf_producer_free(&c);
+        snprintf(text, sizeof(text), "%smax_file_bytes = 67108865;\n", base);
+        ck_assert_int_eq(cs_conf_load_producer(write_file("f6.cfg", text), &c, err,
+                                               sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "'max_file_bytes' must be between 0 and 67108864"),
+                      "%s", err);
+        cs_conf_producer_free(&c);
+        snprintf(text, sizeof(text), "master = { user = \"u\"; database = \"d\"; };\n"
+                 "kafka = { brokers = \"k:9092\"; };\nfiles_dir = \"%s\";\n", tmpdir);
+        ck_assert_msg(cs_conf_load_consumer(write_file("f7.cfg", text), &cc, err,
+                                            sizeof(err)) == 0, "%s", err);
+        ck_assert_str_eq(cc.files_dir, tmpdir);
+        cs_conf_consumer_free(&cc);
+}
+END_TEST
+
 START_TEST(test_consumer_defaults_and_prefixes)
 {
         cs_consumer_conf_t c;
@@ -774,6 +830,7 @@ Suite *conf_suite(void)
         tcase_add_test(tc, test_producer_defaults);
         tcase_add_test(tc, test_producer_all_keys);
         tcase_add_test(tc, test_consumer_defaults_and_prefixes);
+        tcase_add_test(tc, test_files_settings);
         tcase_add_test(tc, test_example_files_load);
         tcase_add_test(tc, test_data_files);
         tcase_add_test(tc, test_unknown_keys);

@@ -65,6 +65,10 @@ static const struct {
           "id:u!,acl_role_id:u!,entity_table:t!,entity_id:u!,is_active:i" },
         { "civicrm_uf_join",
           "id:u!,is_active:i,module:t!,entity_table:t,entity_id:u,weight:i!,uf_group_id:u!,module_data:t" },
+        { "civicrm_file",
+          "id:u!,file_type_id:u,mime_type:t,uri:t,document:b,description:t,upload_date:T,created_id:u" },
+        { "civicrm_entity_file",
+          "id:u!,entity_table:t,entity_id:u!,file_id:u!" },
 };
 
 static cs_col_type_t code_type(char c, int *is_unsigned)

@@ -16,6 +16,8 @@ static const char *const phase1_tables[] = {
         "civicrm_activity", "civicrm_activity_contact",
         /* phase 2 (issue #14, "Profiles and ACLs") */
         "civicrm_acl", "civicrm_acl_entity_role", "civicrm_uf_join",
+        /* issue #14, "Custom file tables" */
+        "civicrm_file", "civicrm_entity_file",
 };
 #define NTABLES (sizeof(phase1_tables) / sizeof(phase1_tables[0]))
 
