@@ -4,27 +4,7 @@
 
 #include "apply_int.h"
 #include "gate.h"
-
-/* Columns that name a metadata row by its id (passed through verbatim,
- * FORMAT.md §13). Option values are named by their `value` within a
- * group, not by id: a conflict on one is reported, not held. */
-static const struct {
-        const char *column, *table;
-} meta_refs[] = {
-        { "location_type_id", "civicrm_location_type" },
-        { "relationship_type_id", "civicrm_relationship_type" },
-        { "financial_type_id", "civicrm_financial_type" },
-        { "membership_type_id", "civicrm_membership_type" },
-        { "country_id", "civicrm_country" },
-        { "state_province_id", "civicrm_state_province" },
-        { "county_id", "civicrm_county" },
-        { "case_type_id", "civicrm_case_type" },
-        { "custom_group_id", "civicrm_custom_group" },
-        { "custom_field_id", "civicrm_custom_field" },
-        { "option_group_id", "civicrm_option_group" },
-        { "uf_group_id", "civicrm_uf_group" },
-        { "payment_processor_id", "civicrm_payment_processor" },
-};
+#include "registry_meta.h"
 
 ap_rc_t ap_meta_hold(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                      row_build_t *rb, char *errstr, size_t errstr_size)
@@ -49,10 +29,11 @@ ap_rc_t ap_meta_hold(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                 int c;
                 if (rb->vals[i].kind != CS_VAL_INT || cs_reg_ref(ent, rb->names[i]))
                         continue;
-                for (size_t k = 0; k < sizeof(meta_refs) / sizeof(meta_refs[0]); k++) {
-                        if (strcmp(meta_refs[k].column, rb->names[i]))
+                {
+                        const char *meta = cs_reg_meta_ref(rb->names[i]);
+                        if (!meta)
                                 continue;
-                        c = cs_gate_conflict(ap->db, pc->prefix, meta_refs[k].table,
+                        c = cs_gate_conflict(ap->db, pc->prefix, meta,
                                              rb->vals[i].i, cols, sizeof(cols),
                                              &dberr, errstr, errstr_size);
                         if (c == -1)
@@ -63,7 +44,7 @@ ap_rc_t ap_meta_hold(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                                          "the metadata conflict on %s id %lld "
                                          "(%s differs on the master) to be "
                                          "resolved (OPERATIONS.md §8.1)",
-                                         meta_refs[k].table, rb->vals[i].i, cols);
+                                         meta, rb->vals[i].i, cols);
                                 rb->missing_required = 1;
                                 rb->missing_target = "";
                                 rb->missing_child_id = 0;

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "metadata.h"
 #include "registry.h"
+#include "registry_meta.h"
 
 /* How long the fingerprint documents may take to be delivered. */
 #define GATE_FLUSH_TIMEOUT_MS 300000
@@ -35,38 +36,28 @@ static char *table_fingerprint(json_t **parts, size_t n)
         return out;
 }
 
-/* Metadata tables that other metadata tables reference, sent first in this
- * order (referenced before referencing) so that the master can create a
+/* The i-th metadata table to send, or NULL after the last: first the
+ * tables other metadata tables reference, in cs_reg_meta_send_first's
+ * order (referenced before referencing), so that the master can create a
  * child's new rows in one pass; the others follow in registry order. The
  * consumer copes with any order (a row whose referenced row is not there
  * yet waits), this only spares it the waiting. */
-static const char *const send_first[] = {
-        "civicrm_worldregion", "civicrm_address_format", "civicrm_country",
-        "civicrm_state_province", "civicrm_component", "civicrm_option_group",
-        "civicrm_contact_type", "civicrm_location_type",
-        "civicrm_mailing_bounce_type", "civicrm_dedupe_rule_group",
-        "civicrm_financial_account", "civicrm_financial_type",
-        "civicrm_payment_processor_type", "civicrm_custom_group",
-        "civicrm_uf_group", NULL
-};
-
-/* The i-th metadata table to send, or NULL after the last. */
 static const char *send_order(size_t i)
 {
         size_t count = 0, first = 0, k = 0;
         const cs_table_rule_t *all = cs_reg_tables(&count);
 
-        while (send_first[first])
+        while (cs_reg_meta_send_first(first))
                 first++;
         if (i < first)
-                return send_first[i];
+                return cs_reg_meta_send_first(i);
         i -= first;
         for (size_t t = 0; t < count; t++) {
                 int early = 0;
                 if (all[t].cls != CS_TCLASS_METADATA)
                         continue;
                 for (size_t f = 0; f < first; f++)
-                        early |= !strcmp(send_first[f], all[t].table);
+                        early |= !strcmp(cs_reg_meta_send_first(f), all[t].table);
                 if (early)
                         continue;
                 if (k++ == i)

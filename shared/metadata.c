@@ -1,5 +1,6 @@
 /* metadata.c — the metadata gate's fingerprints: read, encode as documents, parse and compare (producer, consumer and verify share it). */
 #include "metadata.h"
+#include "registry_meta.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -232,25 +233,9 @@ int cs_meta_read_values(MYSQL *db, const char *table, long long after_id,
         return read_rows(db, table, after_id, to_id, 1, out, errstr, errstr_size);
 }
 
-static const struct {
-        const char *table, *column, *target;
-} translated_cols[] = {
-        { "civicrm_custom_group", "created_id", "civicrm_contact" },
-        { "civicrm_financial_account", "contact_id", "civicrm_contact" },
-        { "civicrm_membership_type", "member_of_contact_id", "civicrm_contact" },
-        { "civicrm_uf_group", "created_id", "civicrm_contact" },
-        { "civicrm_uf_group", "limit_listings_group_id", "civicrm_group" },
-        { "civicrm_uf_group", "add_to_group_id", "civicrm_group" },
-};
-
 const char *cs_meta_col_translated(const char *table, const char *column)
 {
-        for (size_t i = 0; i < sizeof(translated_cols) / sizeof(translated_cols[0]);
-             i++)
-                if (!strcmp(translated_cols[i].table, table) &&
-                    !strcmp(translated_cols[i].column, column))
-                        return translated_cols[i].target;
-        return NULL;
+        return cs_reg_meta_translated(table, column);
 }
 
 const char *cs_meta_kind_name(cs_meta_kind_t kind)
