@@ -127,6 +127,8 @@ static ap_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc, long long gen,
         MYSQL_RES *res;
         MYSQL_ROW row;
         size_t plen = 0;
+        long long *awaiting;
+        ap_rc_t arc;
 
         problem[0] = '\0';
         *short_replay = 0;
@@ -151,6 +153,18 @@ static ap_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc, long long gen,
                 json_decref(c);
         }
         mysql_free_result(res);
+        if (!(awaiting = calloc(count, sizeof(*awaiting)))) {
+                json_decref(expected);
+                snprintf(errstr, errstr_size, "out of memory");
+                return AP_RETRY;
+        }
+        /* Parked behind a deferred document: sent, accounted for. */
+        if ((arc = ap_parked_awaiting(ap, pc, pc->generation_refresh, awaiting,
+                                      errstr, errstr_size)) != AP_OK) {
+                free(awaiting);
+                json_decref(expected);
+                return arc;
+        }
         for (size_t i = 0; i < count; i++) {
                 json_t *jwant = json_object_get(expected, ents[i].name);
                 long long want = json_integer_value(jwant);
@@ -165,9 +179,11 @@ static ap_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc, long long gen,
                          "entity_table = ? AND generation >= ?", pc->map);
                 if (ap_run(ap, ap->sql, q, 2, NULL, NULL, &have, NULL,
                            &dberr, errstr, errstr_size) == -1) {
+                        free(awaiting);
                         json_decref(expected);
                         return ap_db_fail(ap, dberr, errstr, errstr_size, "counts");
                 }
+                have += awaiting[i];
                 for (const cs_ref_t *r = ents[i].refs; r && r->column; r++) {
                         /* Rows that wait, parked, for a later phase's rows
                          * (FORMAT.md §12: uf_join on events) did arrive. */
@@ -188,6 +204,7 @@ static ap_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc, long long gen,
                                            "target_table = ? AND LEFT(doc_key, ?) = ?",
                                            d, 5, NULL, NULL, &deferred, NULL, &dberr,
                                            errstr, errstr_size) == -1) {
+                                        free(awaiting);
                                         json_decref(expected);
                                         return ap_db_fail(ap, dberr, errstr,
                                                           errstr_size, "counts");
@@ -203,6 +220,7 @@ static ap_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc, long long gen,
                                                  plen ? "; " : "", ents[i].name,
                                                  want, have);
         }
+        free(awaiting);
         json_decref(expected);
         return AP_OK;
 }

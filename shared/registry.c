@@ -1,5 +1,6 @@
 /* registry.c — the declarative table of phase-1 CiviCRM entities, their references and column policies. */
 #include "registry.h"
+#include "registry_contribute.h"
 #include "capacity.h"
 
 #include <stdint.h>
@@ -150,8 +151,8 @@ static const cs_ref_t acl_entity_role_refs[] = {
 static const cs_poly_case_t uf_join_cases[] = {
         { "civicrm_event", CS_POLY_DEFER, "civicrm_event", 0,
           "an event's registration profile: events are data of phase 3" },
-        { "civicrm_contribution_page", CS_POLY_DEFER, "civicrm_contribution_page", 0,
-          "a contribution page's profile: pages are data of phase 3" },
+        { "civicrm_contribution_page", CS_POLY_TRANSLATE, "civicrm_contribution_page", 0,
+          "a contribution page's profile: pages are synced since phase 3a" },
         { "civicrm_survey", CS_POLY_DEFER, "civicrm_survey", 0,
           "a survey's profile: surveys are data of phase 3" },
         { NULL, CS_POLY_REJECT, NULL, 0, NULL }
@@ -269,6 +270,10 @@ static const cs_seed_t seeds[] = {
         { "civicrm_contact", "civicrm_domain", "contact_id", NULL },
         { "civicrm_email", "civicrm_domain", "contact_id", "contact_id" },
         { "civicrm_tag", NULL, NULL, NULL },
+        /* phase 3a: the reserved price sets, their field and option */
+        { "civicrm_price_set", NULL, NULL, NULL },
+        { "civicrm_price_field", NULL, NULL, NULL },
+        { "civicrm_price_field_value", NULL, NULL, NULL },
         { NULL, NULL, NULL, NULL }
 };
 
@@ -354,6 +359,81 @@ static const cs_entity_t static_entities[] = {
           "Profile join to a per-child page or event (top-level; parked until "
           "its target, data of phase 3, is mapped; joins with no entity are "
           "metadata)", NULL },
+        /* ---- phase 3a: CiviContribute (descriptors in registry_contribute.c) ---- */
+        { "contribution_page", "civicrm_contribution_page", NULL, NULL, NULL, NULL,
+          cs_contribution_page_refs, NULL, cs_contribution_page_rules, NULL,
+          "Contribution page (root): nests its widget; financial type and payment processors pass through as metadata", NULL },
+        { "contribution_widget", "civicrm_contribution_widget", "contribution_page",
+          "contribution_page_id", NULL, NULL,
+          cs_contribution_widget_refs, NULL, NULL, NULL,
+          "Contribution widget (nested in its contribution page)", NULL },
+        { "product", "civicrm_product", NULL, NULL, NULL, NULL,
+          NULL, NULL, NULL, NULL,
+          "Premium product (root: shared by premiums blocks and contributions)", NULL },
+        { "premiums", "civicrm_premiums", NULL, NULL, NULL, NULL,
+          cs_premiums_refs, NULL, NULL, cs_page_targets,
+          "Premiums block of a contribution page (root, polymorphic owner): nests its products", NULL },
+        { "premiums_product", "civicrm_premiums_product", "premiums", "premiums_id",
+          NULL, NULL,
+          cs_premiums_product_refs, NULL, NULL, NULL,
+          "Product offered by a premiums block (nested in it)", NULL },
+        { "price_set", "civicrm_price_set", NULL, NULL, cs_price_set_own, NULL,
+          cs_price_set_refs, cs_price_set_uniques, NULL, NULL,
+          "Price set (root): the child's own only; reserved sets (is_reserved = 1) are site metadata", NULL },
+        { "price_field", "civicrm_price_field", NULL, NULL, cs_price_field_own, NULL,
+          cs_price_field_refs, NULL, NULL, NULL,
+          "Price field of a child's own price set (root)", NULL },
+        { "price_field_value", "civicrm_price_field_value", NULL, NULL,
+          cs_price_field_value_own, NULL,
+          cs_price_field_value_refs, NULL, NULL, NULL,
+          "Price option of a child's own price field (root; membership_type_id passes through)", NULL },
+        { "price_set_entity", "civicrm_price_set_entity", NULL, NULL, NULL, NULL,
+          cs_price_set_entity_refs, NULL, NULL, cs_price_set_entity_targets,
+          "Price set use by a page or event (root, polymorphic; events park until phase 3b)", NULL },
+        { "pcp_block", "civicrm_pcp_block", NULL, NULL, NULL, NULL,
+          cs_pcp_block_refs, NULL, NULL, cs_pcp_block_targets,
+          "Personal campaign page settings of a page (root, polymorphic and type-name owner)", NULL },
+        { "pcp", "civicrm_pcp", NULL, NULL, NULL, NULL,
+          cs_pcp_refs, NULL, NULL, cs_pcp_targets,
+          "Personal campaign page (root; page_type + page_id is a type-name reference)", NULL },
+        { "contribution_recur", "civicrm_contribution_recur", NULL, NULL, NULL,
+          "modified_date",
+          cs_contribution_recur_refs, cs_contribution_uniques,
+          cs_contribution_recur_rules, NULL,
+          "Recurring contribution (root; payment_token_id cleared: credentials never leave the child)", NULL },
+        { "contribution", "civicrm_contribution", NULL, NULL, NULL, NULL,
+          cs_contribution_refs, cs_contribution_uniques, cs_contribution_rules, NULL,
+          "Contribution (root): nests its soft credits and premiums; financial type, instrument and status pass through", NULL },
+        { "contribution_soft", "civicrm_contribution_soft", "contribution",
+          "contribution_id", NULL, NULL,
+          cs_contribution_soft_refs, NULL, NULL, NULL,
+          "Soft credit (nested in its contribution)", NULL },
+        { "contribution_product", "civicrm_contribution_product", "contribution",
+          "contribution_id", NULL, NULL,
+          cs_contribution_product_refs, NULL, NULL, NULL,
+          "Premium given for a contribution (nested in it)", NULL },
+        { "financial_trxn", "civicrm_financial_trxn", NULL, NULL, NULL, NULL,
+          cs_financial_trxn_refs, NULL, NULL, NULL,
+          "Financial transaction (root: linked to contributions and items by entity_financial_trxn; accounts pass through)", NULL },
+        { "line_item", "civicrm_line_item", NULL, NULL, NULL, NULL,
+          cs_line_item_refs, NULL, NULL, cs_line_item_targets,
+          "Line item (root, polymorphic owner: contributions now, participants and memberships park until phase 3b)", NULL },
+        { "financial_item", "civicrm_financial_item", NULL, NULL, NULL, NULL,
+          cs_financial_item_refs, NULL, NULL, cs_financial_item_targets,
+          "Financial item (root, polymorphic owner: a line item or a financial transaction)", NULL },
+        { "entity_financial_trxn", "civicrm_entity_financial_trxn", NULL, NULL, NULL,
+          NULL,
+          cs_entity_financial_trxn_refs, NULL, NULL, cs_entity_financial_trxn_targets,
+          "Entity-transaction link (root, polymorphic owner: a contribution or a financial item)", NULL },
+        { "pledge", "civicrm_pledge", NULL, NULL, NULL, NULL,
+          cs_pledge_refs, NULL, cs_pledge_rules, NULL,
+          "Pledge (root): nests its payments", NULL },
+        { "pledge_payment", "civicrm_pledge_payment", "pledge", "pledge_id", NULL, NULL,
+          cs_pledge_payment_refs, NULL, NULL, NULL,
+          "Pledge payment (nested in its pledge)", NULL },
+        { "pledge_block", "civicrm_pledge_block", NULL, NULL, NULL, NULL,
+          cs_pledge_block_refs, NULL, NULL, cs_page_targets,
+          "Pledge settings of a contribution page (root, polymorphic owner)", NULL },
 };
 
 #define STATIC_CNT (sizeof(static_entities) / sizeof(static_entities[0]))

@@ -26,6 +26,7 @@ Suite *parked_suite(void);
 Suite *stale_suite(void);
 Suite *acl_suite(void);
 Suite *custom_suite(void);
+Suite *contribute_suite(void);
 
 int main(void)
 {
@@ -54,6 +55,7 @@ int main(void)
                 stale_suite,
                 acl_suite,
                 custom_suite,
+                contribute_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
