@@ -190,7 +190,19 @@ static ap_rc_t check_counts(cs_apply_t *ap, prefix_ctx_t *pc, long long gen,
                         for (const cs_poly_case_t *c = r->cases; c && c->value; c++) {
                                 long long deferred = 0;
                                 char head[300];
+                                int seen = 0;
                                 if (c->action != CS_POLY_DEFER)
+                                        continue;
+                                /* A document waits for one row: count each
+                                 * deferred table once per entity (pcp_block
+                                 * defers two columns to events). */
+                                for (const cs_ref_t *r2 = ents[i].refs; r2 <= r; r2++)
+                                        for (const cs_poly_case_t *c2 = r2->cases;
+                                             c2 && c2->value && (r2 < r || c2 < c); c2++)
+                                                if (c2->action == CS_POLY_DEFER &&
+                                                    !strcmp(c2->target, c->target))
+                                                        seen = 1;
+                                if (seen)
                                         continue;
                                 snprintf(head, sizeof(head), "%s/%s/", pc->prefix,
                                          ents[i].table);

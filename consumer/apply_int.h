@@ -344,8 +344,9 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
 int ap_entity_can_park(const cs_entity_t *ent);
 int ap_site_row(cs_apply_t *ap, const char *target, long long id,
                 unsigned int *dberr, char *errstr, size_t errstr_size);
-/* Deletes, as tombstones, the rows this prefix maps whose polymorphic
- * reference names owner's master row (no cascade does it): children first,
+/* Deletes, as tombstones, the rows this prefix maps of the tables that go
+ * with their owner (cs_reg_poly_owned) whose polymorphic reference names
+ * owner's master row (no cascade does it): children first,
  * CS_LIMIT_CASCADE_DEPTH levels down (apply_poly.c). */
 ap_rc_t ap_delete_poly_dependents(cs_apply_t *ap, prefix_ctx_t *pc,
                                   const cs_entity_t *owner, long long master_id,

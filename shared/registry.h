@@ -167,6 +167,10 @@ const char *cs_reg_poly_action_name(cs_poly_action_t action);
  * never sent, and references to them are carried verbatim
  * (registry_contribute.c). NULL: none. */
 const char *cs_reg_site_rows(const char *table);
+/* 1 if the rows of table go with the owner their polymorphic reference
+ * names (the consumer removes them with its tombstone), else 0
+ * (registry_contribute.c). */
+int cs_reg_poly_owned(const char *table);
 
 /* The seed rule of table, or NULL when a fresh install has no rows there.
  * Borrowed. */

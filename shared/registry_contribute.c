@@ -258,3 +258,25 @@ const char *cs_reg_site_rows(const char *table)
                         return site_rows[i].condition;
         return NULL;
 }
+
+/* ---- rows removed with their polymorphic owner --------------------------- */
+
+/* CiviCRM removes these with their owner (a contribution's line items,
+ * their financial items, the transaction links; a page's blocks), and no
+ * foreign key does it on the master: the consumer removes them when it
+ * applies the owner's tombstone. Phase-1 notes and entity tags are left to
+ * their own tombstones, as before. */
+static const char *const owned_by_owner[] = {
+        "civicrm_line_item", "civicrm_financial_item",
+        "civicrm_entity_financial_trxn", "civicrm_price_set_entity",
+        "civicrm_premiums", "civicrm_pledge_block", "civicrm_pcp_block",
+        "civicrm_pcp", NULL
+};
+
+int cs_reg_poly_owned(const char *table)
+{
+        for (size_t i = 0; table && owned_by_owner[i]; i++)
+                if (!strcmp(owned_by_owner[i], table))
+                        return 1;
+        return 0;
+}
