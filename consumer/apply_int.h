@@ -148,6 +148,7 @@ struct cs_apply_s {
         long long autoinc_step;        /* @@auto_increment_increment */
         int warned_autoinc;
         struct row_build_s *scratch;   /* row buffer of the multi-row path */
+        int poly_depth;                /* ap_delete_poly_dependents nesting (apply_poly.c) */
         int reparking;                 /* re-applying a parked document: a park
                                           keeps its original refresh stamp */
         int custom_pending;            /* a document of this batch waits
@@ -341,6 +342,21 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                      size_t errstr_size);
 /* 1 if rows of ent can have parked references, else 0. */
 int ap_entity_can_park(const cs_entity_t *ent);
+int ap_site_row(cs_apply_t *ap, const char *target, long long id,
+                unsigned int *dberr, char *errstr, size_t errstr_size);
+/* Deletes, as tombstones, the rows this prefix maps of the tables that go
+ * with their owner (cs_reg_poly_owned) whose polymorphic reference names
+ * owner's master row (no cascade does it): children first,
+ * CS_LIMIT_CASCADE_DEPTH levels down (apply_poly.c). */
+ap_rc_t ap_delete_poly_dependents(cs_apply_t *ap, prefix_ctx_t *pc,
+                                  const cs_entity_t *owner, long long master_id,
+                                  char *errstr, size_t errstr_size);
+/* Per registry entity, the documents parked since refresh `since` that wait
+ * for another parked document (a deferred line item's financial item):
+ * accounted for in the end marker's counts, like the deferred ones.
+ * awaiting has one slot per registry entity. */
+ap_rc_t ap_parked_awaiting(cs_apply_t *ap, prefix_ctx_t *pc, long long since,
+                           long long *awaiting, char *errstr, size_t errstr_size);
 ap_rc_t ap_write_parks(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                        long long child_id, const row_build_t *rb, char *errstr,
                        size_t errstr_size);

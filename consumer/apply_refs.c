@@ -355,6 +355,17 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                                 *out = v_int(master);
                                 continue;
                         }
+                        switch (ap_site_row(ap, target, child_ref, &dberr, errstr,
+                                            errstr_size)) {
+                        case 1: /* site metadata, the same id everywhere */
+                                *out = v_int(child_ref);
+                                continue;
+                        case -1:
+                                return ap_db_fail(ap, dberr, errstr, errstr_size,
+                                                  "site metadata row");
+                        default:
+                                break;
+                        }
                         if (ref->required || poly == CS_POLY_DEFER ||
                             rb->park_n >= CS_LIMIT_PARKS) {
                                 rb->missing_required = 1;
@@ -412,6 +423,26 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
          * (apply_meta.c). */
         return rb->missing_required ? AP_OK : ap_meta_hold(ap, pc, ent, rb, errstr,
                                                            errstr_size);
+}
+
+/* 1 when id names a row of target's site metadata on the master (a
+ * reserved price set: the same id on every site, never sent), 0 when not,
+ * -1 on a database error. */
+int ap_site_row(cs_apply_t *ap, const char *target, long long id,
+                unsigned int *dberr, char *errstr, size_t errstr_size)
+{
+        const char *cond = cs_reg_site_rows(target);
+        cs_db_value_t p[1] = { v_int(id) };
+        long long n = 0;
+
+        if (!cond)
+                return 0;
+        snprintf(ap->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s` WHERE `id` = ? "
+                 "AND (%s)", target, cond);
+        if (ap_run(ap, ap->sql, p, 1, NULL, NULL, &n, NULL, dberr, errstr,
+                   errstr_size) == -1)
+                return -1;
+        return n > 0;
 }
 
 /* 1 if rows of ent can have parked references (an optional reference). */

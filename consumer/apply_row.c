@@ -434,6 +434,14 @@ ap_rc_t ap_apply_tombstone(cs_apply_t *ap, prefix_ctx_t *pc,
                          pc->prefix, ent->table, child_id);
                 return AP_OK;
         }
+        {
+                /* Rows that name it by entity_table/entity_id or by type
+                 * name: no foreign key removes them. */
+                ap_rc_t prc = ap_delete_poly_dependents(ap, pc, ent, master_id,
+                                                        errstr, errstr_size);
+                if (prc != AP_OK)
+                        return prc;
+        }
         for (size_t k = 0; k < kid_cnt; k++) {
                 ap_rc_t krc = delete_all_children(ap, pc, kids[k], master_id,
                                                   errstr, errstr_size);

@@ -133,7 +133,8 @@ typedef struct cs_entity_s {
         const cs_ref_t *refs;
         const cs_unique_t *uniques;
         const cs_col_rule_t *col_rules;
-        const char *const *poly_targets; /* POLY refs: tables that are synced targets (NULL-terminated) */
+        const char *const *poly_targets; /* POLY refs: allowed target tables (NULL-terminated); refs
+                                            with cases say per value what the id is */
         const char *summary;       /* one line for docs and --help */
         const cs_legacy_t *legacy; /* how older children store it, or NULL */
 } cs_entity_t;
@@ -162,6 +163,16 @@ cs_poly_action_t cs_reg_poly_resolve(const cs_entity_t *ent, const cs_ref_t *ref
                                      const char **target);
 /* "translated", "passes through", "deferred", "rejected". */
 const char *cs_reg_poly_action_name(cs_poly_action_t action);
+
+/* SQL condition (on table's own columns) of the rows of a synced table that
+ * are site metadata with the same id on every site (reserved price sets):
+ * never sent, and references to them are carried verbatim
+ * (registry_contribute.c). NULL: none. */
+const char *cs_reg_site_rows(const char *table);
+/* 1 if the rows of table go with the owner their polymorphic reference
+ * names (the consumer removes them with its tombstone), else 0
+ * (registry_contribute.c). */
+int cs_reg_poly_owned(const char *table);
 
 /* The seed rule of table, or NULL when a fresh install has no rows there.
  * Borrowed. */

@@ -350,6 +350,8 @@ typedef struct ent_run_s {
         vcol_t *cols;
         size_t col_cnt;
         int has_idlist;
+        long long *parked_ids;     /* child ids of parked documents, sorted */
+        size_t parked_n;
         char note[512];
         cs_verify_entity_t rep;
 } ent_run_t;
@@ -361,6 +363,7 @@ static void ent_free(ent_run_t *e)
         if (e->have_m)
                 cs_schema_free(&e->mtbl);
         free(e->cols);
+        free(e->parked_ids);
 }
 
 /* Decides how every child column is compared; fills e->cols. */
@@ -568,10 +571,18 @@ static int master_sql(run_t *r, const ent_run_t *e)
                         vals[n].kind = CS_VAL_STR;
                         vals[n].s = vc->target;
                         vals[n++].len = strlen(vc->target);
+                        /* A reference to a site-metadata row (a reserved
+                         * price set) is carried verbatim: same id. */
+                        const char *site = cs_reg_site_rows(vc->target);
                         bad |= cs_db_append(r->sql, SQL_MAX,
-                               ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
-                               "x.entity_table = @cs_v%zu AND x.master_entity_id = t.`%s`)",
-                               r->map, i, vc->name);
+                               ", COALESCE((SELECT MIN(x.child_entity_id) FROM `%s` x "
+                               "WHERE x.entity_table = @cs_v%zu AND x.master_entity_id "
+                               "= t.`%s`)", r->map, i, vc->name);
+                        if (site)
+                                bad |= cs_db_append(r->sql, SQL_MAX, ", (SELECT s.`id` "
+                                       "FROM `%s` s WHERE s.`id` = t.`%s` AND (%s))",
+                                       vc->target, vc->name, site);
+                        bad |= cs_db_append(r->sql, SQL_MAX, ")");
                 } else if (vc->kind == VC_POLY && cs_reg_poly_custom_ok(e->ent) &&
                            r->has_custom_groups) {
                         /* A custom value table stands for the entity its
@@ -584,7 +595,7 @@ static int master_sql(run_t *r, const ent_run_t *e)
                                          "target expression too long", e->ent->table);
                                 return -1;
                         }
-                        cs_db_append(r->sql, SQL_MAX,
+                        bad |= cs_db_append(r->sql, SQL_MAX,
                                ", (SELECT MIN(x.child_entity_id) FROM `%s` x WHERE "
                                "x.entity_table = %s AND x.master_entity_id = t.`%s`)",
                                r->map, expr, vc->name);
@@ -628,6 +639,57 @@ static int fetch(MYSQL *db, MYSQL_RES *res, row_t *row, char *errstr,
         return 0;
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+        long long x = *(const long long *)a, y = *(const long long *)b;
+        return (x > y) - (x < y);
+}
+
+/* Loads the child ids of ent's documents parked on the master
+ * (civisync_parked_doc) into e->parked_ids, sorted: read before the
+ * streamed master query, which holds the connection. */
+static int load_parked(run_t *r, ent_run_t *e)
+{
+        char like[CS_DOC_ID_MAX + 8];
+        size_t plen;
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+        cs_db_value_t p[2];
+
+        if (!r->map_exists)
+                return 0;
+        snprintf(like, sizeof(like), "%s/%s/", r->prefix, e->ent->table);
+        plen = strlen(like);
+        p[0] = (cs_db_value_t){ .kind = CS_VAL_STR, .s = r->prefix,
+                                .len = strlen(r->prefix) };
+        p[1] = (cs_db_value_t){ .kind = CS_VAL_STR, .s = like, .len = plen };
+        if (cs_db_set_vars(r->master, "SET @cs_pp = ?, @cs_pk = ?", p, 2, NULL,
+                           NULL, r->errstr, r->errstr_size) == -1 ||
+            !(res = cs_db_query(r->master, "SELECT doc_key FROM civisync_parked_doc "
+                                "WHERE prefix = @cs_pp AND LEFT(doc_key, "
+                                "CHAR_LENGTH(@cs_pk)) = @cs_pk", r->errstr,
+                                r->errstr_size)))
+                return -1;
+        e->parked_ids = calloc(mysql_num_rows(res) + 1, sizeof(*e->parked_ids));
+        if (!e->parked_ids) {
+                mysql_free_result(res);
+                snprintf(r->errstr, r->errstr_size, "out of memory");
+                return -1;
+        }
+        while ((row = mysql_fetch_row(res)))
+                if (strlen(row[0]) > plen)
+                        e->parked_ids[e->parked_n++] = strtoll(row[0] + plen, NULL, 10);
+        mysql_free_result(res);
+        qsort(e->parked_ids, e->parked_n, sizeof(*e->parked_ids), id_cmp);
+        return 0;
+}
+
+static int is_parked(const ent_run_t *e, long long id)
+{
+        return e->parked_n && bsearch(&id, e->parked_ids, e->parked_n,
+                                      sizeof(*e->parked_ids), id_cmp) != NULL;
+}
+
 /* Merge-joins the two ordered streams. */
 static int merge(run_t *r, ent_run_t *e, MYSQL_RES *cres, MYSQL_RES *mres)
 {
@@ -648,9 +710,16 @@ static int merge(run_t *r, ent_run_t *e, MYSQL_RES *cres, MYSQL_RES *mres)
                 if (take_m)
                         e->rep.mapped_rows++;
                 if (take_c && !take_m) {
-                        e->rep.missing++;
-                        report(r, CS_VERIFY_MISSING, e->ent, cid, 0, NULL,
-                               "not on the master (no mapping entry)");
+                        if (is_parked(e, cid)) {
+                                e->rep.parked++;
+                                report(r, CS_VERIFY_PARKED, e->ent, cid, 0, NULL,
+                                       "parked on the master behind a deferred "
+                                       "row (civisync-consume --status says why)");
+                        } else {
+                                e->rep.missing++;
+                                report(r, CS_VERIFY_MISSING, e->ent, cid, 0, NULL,
+                                       "not on the master (no mapping entry)");
+                        }
                 } else if (take_m && !take_c) {
                         e->rep.extra++;
                         /* A master id is named only for a row that exists. */
@@ -794,6 +863,8 @@ static int verify_entity(run_t *r, const cs_entity_t *ent,
                 goto fail;
         e.rep.note = e.note[0] ? e.note : NULL;
 
+        if (load_parked(r, &e) == -1)
+                goto fail;
         if (r->map_exists) {
                 if (master_sql(r, &e) == -1)
                         goto fail;
@@ -836,6 +907,7 @@ static int verify_entity(run_t *r, const cs_entity_t *ent,
         totals->extra += e.rep.extra;
         totals->changed += e.rep.changed;
         totals->unmapped += e.rep.unmapped;
+        totals->parked += e.rep.parked;
         if (r->entity_cb)
                 r->entity_cb(&e.rep, r->opaque);
         ent_free(&e);

@@ -10,7 +10,10 @@
 typedef enum {
         CS_VERIFY_MISSING = 0, /* a synced child row has no master row */
         CS_VERIFY_EXTRA,       /* a mapping entry whose child row is gone (or whose master row is gone) */
-        CS_VERIFY_CHANGED      /* both rows exist, some columns differ */
+        CS_VERIFY_CHANGED,     /* both rows exist, some columns differ */
+        CS_VERIFY_PARKED       /* not a difference: the child row's document is
+                                  parked on the master, waiting for its owner
+                                  (a later phase's table, or a parked row) */
 } cs_verify_kind_t;
 
 /* One difference. Every pointer is BORROWED and valid during the callback only. */
@@ -34,6 +37,8 @@ typedef struct cs_verify_entity_s {
         long long missing, extra, changed;
         long long unmapped;        /* nested master rows under mapped parents that
                                       no mapping row names (not civisync's; kept) */
+        long long parked;          /* child rows whose document is parked on the
+                                      master (not a difference; --status says why) */
 } cs_verify_entity_t;
 
 typedef struct cs_verify_totals_s {
@@ -42,6 +47,7 @@ typedef struct cs_verify_totals_s {
         long long child_rows, mapped_rows;
         long long missing, extra, changed;
         long long unmapped;        /* not a difference: see cs_verify_entity_t */
+        long long parked;          /* not a difference: see cs_verify_entity_t */
 } cs_verify_totals_t;
 
 typedef void (cs_verify_diff_cb)(const cs_verify_diff_t *diff, void *opaque);

@@ -330,6 +330,20 @@ static int remove_unmapped_seed(run_t *r, ent_t *e)
                                 e->seed[i], r->prefix);
                         continue;
                 }
+                if (cs_reg_site_rows(e->ent->table)) {
+                        /* Site metadata (a reserved price set): never sent,
+                         * the same id everywhere: the target keeps it. */
+                        long long site = 0;
+                        snprintf(r->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s` "
+                                 "WHERE id = ? AND (%s)", e->ent->table,
+                                 cs_reg_site_rows(e->ent->table));
+                        if (cs_db_run(r->tcache, r->sql, &p[1], 1, NULL, NULL,
+                                      &site, &found, &dberr, r->errstr,
+                                      r->errstr_size) == -1)
+                                return -1;
+                        if (site)
+                                continue;
+                }
                 e->rep.seed_removed++;
                 if (r->dry_run)
                         continue;
@@ -367,11 +381,20 @@ static int master_sql(run_t *r, const ent_t *e)
                                          REFS_MAX);
                                 return -1;
                         }
+                        /* A site-metadata row (a reserved price set) has
+                         * the same id on the child: carried verbatim. */
+                        const char *site = cs_reg_site_rows(c->target);
                         cs_db_append(set, sizeof(set), ", @cs_r%zu = ?", i);
                         vals[n++] = v_str(c->target);
-                        cs_db_append(r->sql, SQL_MAX, ", (SELECT MIN(x.child_entity_id) "
-                               "FROM `%s` x WHERE x.entity_table = @cs_r%zu AND "
-                               "x.master_entity_id = t.`%s`)", r->map, i, c->name);
+                        cs_db_append(r->sql, SQL_MAX, ", COALESCE((SELECT "
+                               "MIN(x.child_entity_id) FROM `%s` x WHERE "
+                               "x.entity_table = @cs_r%zu AND x.master_entity_id = "
+                               "t.`%s`)", r->map, i, c->name);
+                        if (site)
+                                cs_db_append(r->sql, SQL_MAX, ", (SELECT s.`id` FROM "
+                                       "`%s` s WHERE s.`id` = t.`%s` AND (%s))",
+                                       c->target, c->name, site);
+                        cs_db_append(r->sql, SQL_MAX, ")");
                 } else if (c->kind == RC_POLY) {
                         const cs_ref_t *ref = cs_reg_ref(e->ent, c->name);
                         char col[80], expr[1024];

@@ -108,10 +108,10 @@ static int on_option(int opt, const char *arg, void *opaque, char *errstr,
 /* Differences printed so far for the current entity, per kind. */
 typedef struct printer_s {
         long limit;
-        long shown[3];
+        long shown[4];
 } printer_t;
 
-static const char *const kind_names[] = { "missing", "extra", "changed" };
+static const char *const kind_names[] = { "missing", "extra", "changed", "parked" };
 
 static void on_diff(const cs_verify_diff_t *d, void *opaque)
 {
@@ -120,9 +120,9 @@ static void on_diff(const cs_verify_diff_t *d, void *opaque)
         if (p->limit && p->shown[d->kind] >= p->limit)
                 return;
         p->shown[d->kind]++;
-        if (d->kind == CS_VERIFY_MISSING)
-                printf("  %s missing %s: %s\n", d->entity->name, d->doc_id,
-                       d->detail);
+        if (d->kind == CS_VERIFY_MISSING || d->kind == CS_VERIFY_PARKED)
+                printf("  %s %s %s: %s\n", d->entity->name, kind_names[d->kind],
+                       d->doc_id, d->detail);
         else if (d->kind == CS_VERIFY_EXTRA && !d->master_id)
                 printf("  %s extra %s: %s\n", d->entity->name, d->doc_id,
                        d->detail);
@@ -138,7 +138,7 @@ static void on_diff(const cs_verify_diff_t *d, void *opaque)
 static void on_entity(const cs_verify_entity_t *e, void *opaque)
 {
         printer_t *p = opaque;
-        long long counts[3] = { e->missing, e->extra, e->changed };
+        long long counts[4] = { e->missing, e->extra, e->changed, e->parked };
 
         if (e->skipped && e->missing) {
                 printf("%s: %s: %lld child rows, %lld missing\n",
@@ -149,7 +149,10 @@ static void on_entity(const cs_verify_entity_t *e, void *opaque)
                 printf("%s: %lld child rows, %lld mapped: %lld missing, %lld "
                        "extra, %lld changed", e->entity->name, e->child_rows,
                        e->mapped_rows, e->missing, e->extra, e->changed);
-                for (int k = 0; k < 3; k++)
+                if (e->parked)
+                        printf(", %lld parked (waiting for their owner, not a "
+                               "difference)", e->parked);
+                for (int k = 0; k < 4; k++)
                         if (counts[k] > p->shown[k])
                                 printf(" (%lld %s not listed)",
                                        counts[k] - p->shown[k], kind_names[k]);
@@ -280,6 +283,11 @@ int main(int argc, char **argv)
                totals.child_rows, totals.mapped_rows,
                totals.skipped ? " (some entities not compared, see above)" : "",
                cs_progress_now() - started);
+        if (totals.parked)
+                printf("verify %s: %lld child rows parked on the master, waiting "
+                       "for their owner (not differences; civisync-consume "
+                       "--status lists the reasons)\n", pconf.prefix,
+                       totals.parked);
         if (skipped_gen > 0)
                 printf("verify %s: cleanup of generation %lld was skipped: %s"
                        "run civisync-consume --resync %s\n", pconf.prefix,

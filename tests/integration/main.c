@@ -27,6 +27,7 @@ Suite *stale_suite(void);
 Suite *acl_suite(void);
 Suite *custom_suite(void);
 Suite *files_it_suite(void);
+Suite *contribute_suite(void);
 
 int main(void)
 {
@@ -56,6 +57,7 @@ int main(void)
                 acl_suite,
                 custom_suite,
                 files_it_suite,
+                contribute_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

@@ -19,9 +19,11 @@ static void consume(const char *conf)
 {
         it_run_t r = it_run("civisync-consume", "-c", conf, "--once", NULL);
         ck_assert_msg(r.exit_code == 0, "consume exit %d: %s", r.exit_code, r.err);
-        ck_assert_msg(strstr(r.err, "rejected to") == NULL, "rejections: %s", r.err);
-        ck_assert_msg(strstr(r.err, "parked") == NULL ||
-                      strstr(r.err, "0 parked") != NULL, "parked rows: %s", r.err);
+        ck_assert_msg(strstr(r.err, "rejected to") == NULL, "rejections: %.1500s", r.err);
+        /* Parked documents are expected since phase 3a: the demo site's line
+         * items of participants and memberships wait for phase 3b's owners
+         * (test_contribute.c counts them); it_assert_synced proves that no
+         * phase-1 row waits. */
         it_run_free(&r);
 }
 
@@ -92,6 +94,13 @@ START_TEST(test_full_schema_demo_site)
         cconf = strdup(it_consumer_conf(master, extra));
         m = it_connect(master);
         c = it_connect(child);
+        /* The demo site's payment processors and membership types, which
+         * its contributions need and an empty site lacks (metadata: see
+         * test_contribute.c). */
+        it_exec(m, "INSERT INTO civicrm_payment_processor SELECT * FROM "
+                "`%s`.civicrm_payment_processor", child);
+        it_exec(m, "INSERT INTO civicrm_membership_type SELECT * FROM "
+                "`%s`.civicrm_membership_type", child);
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM information_schema.TABLES "
                                 "WHERE TABLE_SCHEMA = DATABASE()"), 153);
         ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM information_schema.TABLES "

@@ -69,6 +69,8 @@ static const struct {
           "id:u!,file_type_id:u,mime_type:t,uri:t,document:b,description:t,upload_date:T,created_id:u" },
         { "civicrm_entity_file",
           "id:u!,entity_table:t,entity_id:u!,file_id:u!" },
+        /* phase 3a: CiviContribute */
+#include "doc_specs_contribute.h"
 };
 
 static cs_col_type_t code_type(char c, int *is_unsigned)
@@ -672,7 +674,7 @@ START_TEST(inspect_rejects_bad_envelopes)
         expect_inspect_fail(d, NULL, "prefix mismatch with id");
         d = good_contact_doc(); json_object_set_new(d, CS_F_PREFIX, json_string("P 1"));
         expect_inspect_fail(d, NULL, "invalid prefix");
-        d = good_contact_doc(); json_object_set_new(d, CS_F_ENTITY, json_string("contribution"));
+        d = good_contact_doc(); json_object_set_new(d, CS_F_ENTITY, json_string("participant"));
         expect_inspect_fail(d, NULL, "unknown entity");
         d = good_contact_doc(); json_object_set_new(d, CS_F_ENTITY, json_string("email"));
         expect_inspect_fail(d, NULL, "entity/table mismatch");
@@ -826,7 +828,7 @@ START_TEST(control_documents)
         ck_assert_ptr_null(cs_doc_reset_new("P1", 1, 1, 1));
         ck_assert_ptr_null(cs_doc_reset_new("P1", 1, -1, 1));
         ck_assert_ptr_null(cs_doc_reset_new("bad prefix", 1, 0, 1));
-        json_t *bad = json_pack("{s:i}", "contribution", 1);
+        json_t *bad = json_pack("{s:i}", "participant", 1);
         ck_assert_ptr_null(cs_doc_end_new("P1", 1, 0, 1, bad));
         json_decref(bad);
         bad = json_pack("{s:i}", "contact", -1);
@@ -847,7 +849,7 @@ START_TEST(control_documents)
         expect_inspect_fail(d, NULL, "partition count 0");
         d = good_end_doc(); json_object_del(d, CS_F_PARTITIONS);
         expect_inspect_fail(d, NULL, "missing partition count");
-        d = good_end_doc(); json_object_set_new(d, "civisync_count_contribution", json_integer(1));
+        d = good_end_doc(); json_object_set_new(d, "civisync_count_participant", json_integer(1));
         expect_inspect_fail(d, NULL, "count of unknown entity");
         d = good_end_doc(); json_object_set_new(d, "civisync_count_contact", json_integer(-1));
         expect_inspect_fail(d, NULL, "negative count");
@@ -991,7 +993,7 @@ START_TEST(ids)
         long long id;
         ck_assert_int_eq(cs_doc_id(buf, sizeof(buf), "P1", "civicrm_contact", 42), 0);
         ck_assert_str_eq(buf, "P1/civicrm_contact/42");
-        ck_assert_int_eq(cs_doc_id(buf, sizeof(buf), "P1", "civicrm_contribution", 42), -1);
+        ck_assert_int_eq(cs_doc_id(buf, sizeof(buf), "P1", "civicrm_participant", 42), -1);
         ck_assert_int_eq(cs_doc_id(buf, sizeof(buf), "P1", "civicrm_contact", 0), -1);
         ck_assert_int_eq(cs_doc_id(buf, 10, "P1", "civicrm_contact", 42), -1);
         ck_assert_int_eq(cs_doc_control_id(buf, sizeof(buf), "P1"), 0);

@@ -18,6 +18,15 @@ static const char *const phase1_tables[] = {
         "civicrm_acl", "civicrm_acl_entity_role", "civicrm_uf_join",
         /* issue #14, "Custom file tables" */
         "civicrm_file", "civicrm_entity_file",
+        /* phase 3a: CiviContribute */
+        "civicrm_contribution_page", "civicrm_contribution_widget", "civicrm_product",
+        "civicrm_premiums", "civicrm_premiums_product", "civicrm_price_set",
+        "civicrm_price_field", "civicrm_price_field_value", "civicrm_price_set_entity",
+        "civicrm_pcp_block", "civicrm_pcp", "civicrm_contribution_recur",
+        "civicrm_contribution", "civicrm_contribution_soft",
+        "civicrm_contribution_product", "civicrm_financial_trxn", "civicrm_line_item",
+        "civicrm_financial_item", "civicrm_entity_financial_trxn", "civicrm_pledge",
+        "civicrm_pledge_payment", "civicrm_pledge_block",
 };
 #define NTABLES (sizeof(phase1_tables) / sizeof(phase1_tables[0]))
 
@@ -40,8 +49,8 @@ START_TEST(every_phase1_table_present)
                 ck_assert_str_eq(e->table + strlen("civicrm_"), e->name);
                 ck_assert_msg(e->summary && strlen(e->summary) > 10, "%s: no summary", e->name);
         }
-        ck_assert_ptr_null(cs_reg_by_table("civicrm_contribution"));
-        ck_assert_ptr_null(cs_reg_by_name("contribution"));
+        ck_assert_ptr_null(cs_reg_by_table("civicrm_participant"));
+        ck_assert_ptr_null(cs_reg_by_name("participant"));
         ck_assert_ptr_null(cs_reg_by_name(NULL));
         /* names are unique */
         for (size_t i = 0; i < n; i++)
@@ -161,8 +170,9 @@ START_TEST(poly_cases_resolve)
         ck_assert_ptr_null(cs_reg_ref(role, "acl_role_id")); /* an option value */
         ck_assert_int_eq(cs_reg_poly_resolve(uj, cs_reg_ref(uj, "entity_id"),
                                              "civicrm_event", 6, &t), CS_POLY_DEFER);
+        /* contribution pages are synced since phase 3a: translated */
         ck_assert_int_eq(cs_reg_poly_resolve(uj, cs_reg_ref(uj, "entity_id"),
-                                             "civicrm_contribution_page", 1, &t), CS_POLY_DEFER);
+                                             "civicrm_contribution_page", 1, &t), CS_POLY_TRANSLATE);
         ck_assert_ptr_null(cs_reg_ref(uj, "uf_group_id")); /* metadata */
         /* entities without cases keep their poly_targets */
         const cs_entity_t *et = cs_reg_by_name("entity_tag");
@@ -171,6 +181,62 @@ START_TEST(poly_cases_resolve)
         ck_assert_int_eq(cs_reg_poly_resolve(et, cs_reg_ref(et, "entity_id"),
                                              "civicrm_case", 2, &t), CS_POLY_REJECT);
         ck_assert_str_eq(cs_reg_poly_action_name(CS_POLY_DEFER), "deferred");
+}
+END_TEST
+
+/* Phase 3a: type-name references (civicrm_pcp.page_type 'contribute' +
+ * page_id) as POLY cases whose values are type names, the later-phase
+ * owners of polymorphic rows, reserved price sets, credentials. */
+START_TEST(type_name_and_later_owners)
+{
+        const cs_entity_t *pcp = cs_reg_by_name("pcp");
+        const cs_entity_t *blk = cs_reg_by_name("pcp_block");
+        const cs_entity_t *li = cs_reg_by_name("line_item");
+        const cs_ref_t *r = cs_reg_ref(pcp, "page_id");
+        const char *t = NULL;
+
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(r->kind, CS_REF_POLY);
+        ck_assert_str_eq(r->table_column, "page_type");
+        ck_assert_int_eq(r->required, 1);
+        ck_assert_int_eq(cs_reg_poly_resolve(pcp, r, "contribute", 3, &t), CS_POLY_TRANSLATE);
+        ck_assert_str_eq(t, "civicrm_contribution_page");
+        ck_assert_int_eq(cs_reg_poly_resolve(pcp, r, "event", 3, &t), CS_POLY_DEFER);
+        ck_assert_str_eq(t, "civicrm_event");
+        /* a type name, not a table name */
+        ck_assert_int_eq(cs_reg_poly_resolve(pcp, r, "civicrm_contribution_page", 3, &t),
+                         CS_POLY_REJECT);
+        ck_assert_int_eq(cs_reg_poly_resolve(pcp, r, "Contribute", 3, &t), CS_POLY_REJECT);
+        r = cs_reg_ref(blk, "target_entity_id");
+        ck_assert_int_eq(cs_reg_poly_resolve(blk, r, "contribute", 1, &t), CS_POLY_TRANSLATE);
+        ck_assert_str_eq(t, "civicrm_contribution_page");
+        r = cs_reg_ref(blk, "entity_id");
+        ck_assert_int_eq(cs_reg_poly_resolve(blk, r, "civicrm_contribution_page", 1, &t),
+                         CS_POLY_TRANSLATE);
+        /* line items: contributions now, participants and memberships park */
+        r = cs_reg_ref(li, "entity_id");
+        ck_assert_int_eq(cs_reg_poly_resolve(li, r, "civicrm_contribution", 5, &t),
+                         CS_POLY_TRANSLATE);
+        ck_assert_int_eq(cs_reg_poly_resolve(li, r, "civicrm_participant", 5, &t),
+                         CS_POLY_DEFER);
+        ck_assert_int_eq(cs_reg_poly_resolve(li, r, "civicrm_membership", 5, &t),
+                         CS_POLY_DEFER);
+        ck_assert_int_eq(cs_reg_poly_resolve(li, r, "civicrm_contact", 5, &t),
+                         CS_POLY_REJECT);
+        /* reserved price sets are site metadata, the child's own are data */
+        ck_assert_ptr_nonnull(cs_reg_site_rows("civicrm_price_set"));
+        ck_assert_ptr_nonnull(strstr(cs_reg_by_name("price_set")->row_filter, "is_reserved"));
+        ck_assert_ptr_nonnull(cs_reg_site_rows("civicrm_price_field_value"));
+        ck_assert_ptr_null(cs_reg_site_rows("civicrm_contribution"));
+        /* credentials: the payment token is cleared, its table never synced */
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("contribution_recur"),
+                                           "payment_token_id"), CS_COL_CLEAR);
+        ck_assert_int_eq(cs_reg_table_class("civicrm_payment_token"), CS_TCLASS_CREDENTIALS);
+        ck_assert_int_eq(cs_reg_unique(cs_reg_by_name("contribution"), "trxn_id")->policy,
+                         CS_UNIQUE_QUALIFY);
+        ck_assert_int_eq(cs_reg_unique(cs_reg_by_name("contribution_recur"), "invoice_id")->policy,
+                         CS_UNIQUE_QUALIFY);
+        ck_assert_ptr_nonnull(cs_reg_unique(cs_reg_by_name("price_set"), "name"));
 }
 END_TEST
 
@@ -467,6 +533,7 @@ Suite *registry_suite(void)
         tcase_add_test(tc, refs_name_registered_tables);
         tcase_add_test(tc, poly_cases_resolve);
         tcase_add_test(tc, children_and_order);
+        tcase_add_test(tc, type_name_and_later_owners);
         tcase_add_test(tc, col_policies);
         tcase_add_test(tc, registry_within_capacity);
         tcase_add_test(tc, legacy_descriptors_consistent);
