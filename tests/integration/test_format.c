@@ -60,6 +60,29 @@ static const fmt_table_t tables[] = {
         { "entity_file", "civicrm_entity_file",
           "SELECT id FROM civicrm_entity_file WHERE entity_table IN " FILE_TARGETS " OR "
           "entity_table LIKE 'civicrm\\_value\\_%' ORDER BY id", 0 },
+        /* Phase 3a (FORMAT.md §5): in the full schema only (suite contribute). */
+        { "contribution_page", "civicrm_contribution_page", "SELECT id FROM civicrm_contribution_page ORDER BY id", 1 },
+        { "contribution_widget", "civicrm_contribution_widget", "SELECT id FROM civicrm_contribution_widget ORDER BY id", 1 },
+        { "product", "civicrm_product", "SELECT id FROM civicrm_product ORDER BY id", 1 },
+        { "premiums", "civicrm_premiums", "SELECT id FROM civicrm_premiums ORDER BY id", 1 },
+        { "premiums_product", "civicrm_premiums_product", "SELECT id FROM civicrm_premiums_product ORDER BY id", 1 },
+        { "price_set", "civicrm_price_set", "SELECT id FROM civicrm_price_set ORDER BY id", 1 },
+        { "price_field", "civicrm_price_field", "SELECT id FROM civicrm_price_field ORDER BY id", 1 },
+        { "price_field_value", "civicrm_price_field_value", "SELECT id FROM civicrm_price_field_value ORDER BY id", 1 },
+        { "price_set_entity", "civicrm_price_set_entity", "SELECT id FROM civicrm_price_set_entity ORDER BY id", 1 },
+        { "pcp_block", "civicrm_pcp_block", "SELECT id FROM civicrm_pcp_block ORDER BY id", 1 },
+        { "pcp", "civicrm_pcp", "SELECT id FROM civicrm_pcp ORDER BY id", 1 },
+        { "contribution_recur", "civicrm_contribution_recur", "SELECT id FROM civicrm_contribution_recur ORDER BY id", 1 },
+        { "contribution", "civicrm_contribution", "SELECT id FROM civicrm_contribution ORDER BY id", 1 },
+        { "contribution_soft", "civicrm_contribution_soft", "SELECT id FROM civicrm_contribution_soft ORDER BY id", 1 },
+        { "contribution_product", "civicrm_contribution_product", "SELECT id FROM civicrm_contribution_product ORDER BY id", 1 },
+        { "financial_trxn", "civicrm_financial_trxn", "SELECT id FROM civicrm_financial_trxn ORDER BY id", 1 },
+        { "line_item", "civicrm_line_item", "SELECT id FROM civicrm_line_item ORDER BY id", 1 },
+        { "financial_item", "civicrm_financial_item", "SELECT id FROM civicrm_financial_item ORDER BY id", 1 },
+        { "entity_financial_trxn", "civicrm_entity_financial_trxn", "SELECT id FROM civicrm_entity_financial_trxn ORDER BY id", 1 },
+        { "pledge", "civicrm_pledge", "SELECT id FROM civicrm_pledge ORDER BY id", 1 },
+        { "pledge_payment", "civicrm_pledge_payment", "SELECT id FROM civicrm_pledge_payment ORDER BY id", 1 },
+        { "pledge_block", "civicrm_pledge_block", "SELECT id FROM civicrm_pledge_block ORDER BY id", 1 },
 };
 #define TABLE_CNT (sizeof(tables) / sizeof(tables[0]))
 
