@@ -238,7 +238,7 @@ int main(int argc, char **argv)
          * child's metadata is read: cs_verify_run checks it then. */
         if (opts.entity && !cs_reg_by_name(opts.entity) &&
             !cs_reg_by_table(opts.entity) && !cs_custom_table_like(opts.entity)) {
-                fprintf(stderr, PROGRAM ": --entity '%s' is not a phase-1 entity "
+                fprintf(stderr, PROGRAM ": --entity '%s' is not a synced entity "
                         "(see docs/FORMAT.md)\n", opts.entity);
                 exit_code = CS_EXIT_USAGE;
                 goto done;

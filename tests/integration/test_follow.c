@@ -290,12 +290,18 @@ START_TEST(test_triggers_coexist)
                       r.out);
         it_run_free(&r);
         ours = triggers_named(&e, "civisync\\_%");
-        /* Three on every table of every registered entity (a 5.x child
-         * has them all), whatever the registry holds. */
+        /* Three on every table of every registered entity that the child
+         * has (the phase-1 child lacks the later phases' tables), whatever
+         * the registry holds. */
         {
-                size_t n;
+                size_t n, present = 0;
                 const cs_entity_t *ents = cs_reg_entities(&n);
-                for (size_t i = 0; i < n; i++)
+                for (size_t i = 0; i < n; i++) {
+                        if (!it_int(e.c, "SELECT COUNT(*) FROM information_schema."
+                                    "TABLES WHERE TABLE_SCHEMA = DATABASE() AND "
+                                    "TABLE_NAME = '%s'", ents[i].table))
+                                continue;
+                        present++;
                         ck_assert_msg(it_int(e.c, "SELECT COUNT(*) FROM "
                                              "information_schema.TRIGGERS "
                                              "WHERE TRIGGER_SCHEMA = "
@@ -307,7 +313,9 @@ START_TEST(test_triggers_coexist)
                                              ents[i].table) == 3,
                                       "%s: not 3 civisync_ triggers",
                                       ents[i].table);
-                ck_assert_int_eq(ours, 3 * (long long)n);
+                }
+                ck_assert_uint_gt(present, 16);
+                ck_assert_int_eq(ours, 3 * (long long)present);
         }
         ck_assert_int_eq(triggers_named(&e, "civisync\\_civicrm\\_email\\_a_"),
                          3);
