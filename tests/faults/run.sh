@@ -646,7 +646,7 @@ scenario_hostile() {
         check "hostile: baseline sent raw" "$TOOL" send "$CS_TEST_BROKERS" hostile.H "$CS_TEST_TMPDIR/h.ndjson" baseline "$LOGS/h.baseline.tsv"
         check "hostile: baseline consumed" consume_once "$HC" h-consume
         verify h_child h_master H hostile-baseline
-        checksums h_master civicrm_contact mapping_master_H civisync_prefix civisync_replay_end civisync_parked civisync_parked_doc civisync_dead_letter civisync_offset >"$LOGS/h.checksums.before"
+        checksums h_master civicrm_contact mapping_master_H civisync_prefix civisync_replay_end civisync_parked civisync_parked_doc civisync_dead_letter civisync_offset civisync_file >"$LOGS/h.checksums.before"
         h_rows >"$LOGS/h.rows.before"
         local mark; mark=$(wc -l <"$LOGS/h-consume.err")
 
@@ -734,7 +734,7 @@ scenario_hostile() {
                 SELECT COUNT(*) FROM civicrm_contact c JOIN mapping_master_H m ON m.entity_table = 'civicrm_contact' AND m.master_entity_id = c.id
                 WHERE m.child_entity_id BETWEEN 900101 AND 900199 AND c.first_name = CONCAT('Valid-', m.child_entity_id - 900100)")" = "$nvalid"
         # Nothing else on the master changed.
-        checksums h_master civicrm_contact mapping_master_H civisync_prefix civisync_replay_end civisync_parked civisync_parked_doc civisync_dead_letter civisync_offset >"$LOGS/h.checksums.after"
+        checksums h_master civicrm_contact mapping_master_H civisync_prefix civisync_replay_end civisync_parked civisync_parked_doc civisync_dead_letter civisync_offset civisync_file >"$LOGS/h.checksums.after"
         check "hostile: every other master table unchanged (CHECKSUM TABLE, $(wc -l <"$LOGS/h.checksums.after") tables)" \
                 cmp -s "$LOGS/h.checksums.before" "$LOGS/h.checksums.after"
         h_rows >"$LOGS/h.rows.after"
