@@ -188,9 +188,11 @@ unit: deps
 	$(MAKE) $(BUILD)/tests/unit_tests
 	$(BUILD)/tests/unit_tests
 
+# IT_JOBS: integration workers, each with its own MariaDB and broker (tests/run-integration-parallel.sh).
+IT_JOBS ?= 2
 integration: deps
 	$(MAKE) all $(BUILD)/tests/integration_tests
-	tests/run-integration.sh $(BUILD)/tests/integration_tests
+	tests/run-integration-parallel.sh -j $(IT_JOBS) $(BUILD)/tests/integration_tests
 
 # The sync suite again on a master whose AUTO_INCREMENT steps by 2 (Galera,
 # replication setups), and a short run under innodb_autoinc_lock_mode=2.
@@ -201,7 +203,7 @@ test: deps
 	$(MAKE) install-check
 	tests/compose-check.sh
 	$(BUILD)/tests/unit_tests
-	tests/run-integration.sh $(BUILD)/tests/integration_tests
+	tests/run-integration-parallel.sh -j $(IT_JOBS) $(BUILD)/tests/integration_tests
 	CS_MARIADBD_ARGS="$(AUTOINC_STEP2)" CK_RUN_SUITE=sync tests/run-integration.sh $(BUILD)/tests/integration_tests
 	CS_MARIADBD_ARGS="--innodb-autoinc-lock-mode=2" CK_RUN_SUITE=sync CK_RUN_CASE=settings \
 		tests/run-integration.sh $(BUILD)/tests/integration_tests

@@ -1,6 +1,8 @@
 /* main.c — runs the integration suites (needs the services of tests/run-integration.sh). */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 Suite *sync_suite(void);
 Suite *consume_suite(void);
@@ -29,39 +31,63 @@ Suite *custom_suite(void);
 Suite *files_it_suite(void);
 Suite *contribute_suite(void);
 
-int main(void)
+/* One row per suite: its Check name (as given to suite_create) and its constructor. */
+struct it_suite {
+        const char *name;
+        Suite *(*create)(void);
+};
+
+static const struct it_suite it_suites[] = {
+                { "sync", sync_suite },
+                { "consume", consume_suite },
+                { "recovery", recovery_suite },
+                { "incremental", incremental_suite },
+                { "verify", verify_suite },
+                { "topics", topics_it_suite },
+                { "format", format_suite },
+                { "metadata", metadata_suite },
+                { "metadata_add", metadata_add_suite },
+                { "security", security_suite },
+                { "hostile", hostile_suite },
+                { "restore", restore_suite },
+                { "fullschema", fullschema_suite },
+                { "pipe", pipe_suite },
+                { "operator", operator_suite },
+                { "safety", safety_suite },
+                { "follow", follow_suite },
+                { "qualify", qualify_suite },
+                { "verify_drift", verify_drift_suite },
+                { "documented", documented_suite },
+                { "parked", parked_suite },
+                { "stale", stale_suite },
+                { "acl", acl_suite },
+                { "custom", custom_suite },
+                { "files", files_it_suite },
+                { "contribute", contribute_suite },
+};
+
+#define IT_NSUITES (sizeof(it_suites) / sizeof(it_suites[0]))
+
+/*
+ * Usage: integration_tests [--list]
+ *   --list  print the suite names, one per line, and exit (tests/run-integration-parallel.sh
+ *           shares them out between workers, each running one suite at a time with CK_RUN_SUITE)
+ * Without arguments every suite runs (CK_RUN_SUITE / CK_RUN_CASE narrow it, as Check documents).
+ */
+int main(int argc, char **argv)
 {
-        Suite *(*const suites[])(void) = {
-                sync_suite,
-                consume_suite,
-                recovery_suite,
-                incremental_suite,
-                verify_suite,
-                topics_it_suite,
-                format_suite,
-                metadata_suite,
-                metadata_add_suite,
-                security_suite,
-                hostile_suite,
-                restore_suite,
-                fullschema_suite,
-                pipe_suite,
-                operator_suite,
-                safety_suite,
-                follow_suite,
-                qualify_suite,
-                verify_drift_suite,
-                documented_suite,
-                parked_suite,
-                stale_suite,
-                acl_suite,
-                custom_suite,
-                files_it_suite,
-                contribute_suite,
-        };
+        if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+                for (size_t i = 0; i < IT_NSUITES; i++)
+                        printf("%s\n", it_suites[i].name);
+                return EXIT_SUCCESS;
+        }
+        if (argc > 1) {
+                fprintf(stderr, "usage: %s [--list]\n", argv[0]);
+                return 2;
+        }
         SRunner *sr = srunner_create(NULL);
-        for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
-                srunner_add_suite(sr, suites[i]());
+        for (size_t i = 0; i < IT_NSUITES; i++)
+                srunner_add_suite(sr, it_suites[i].create());
         srunner_run_all(sr, CK_NORMAL);
         int failed = srunner_ntests_failed(sr);
         srunner_free(sr);
