@@ -11,6 +11,7 @@
 #   so that no long suite starts last.
 #   Each suite's output is kept and printed whole, in --list order, once all workers are done;
 #   a one-line progress report is printed as each suite ends.
+#   IT_SUITES="a b ...": only these suites (each must be one --list names).
 #   CK_RUN_SUITE set: only that suite runs (one worker). CK_RUN_CASE is passed through.
 #   CS_KEEP_TMP=1: keep the queue directory (per-suite logs) and the services' temp dirs.
 # Exit codes: 0 every suite ran and passed; 1 a suite failed, ran no test, or was never run
@@ -47,6 +48,14 @@ if [ -n "${CK_RUN_SUITE:-}" ]; then
 elif ! suites=$("$bin" --list) || [ -z "$suites" ]; then
         echo "run-integration-parallel: '$bin --list' named no suites" >&2
         exit 1
+elif [ -n "${IT_SUITES:-}" ]; then
+        for s in $IT_SUITES; do
+                if ! grep -qxF -- "$s" <<<"$suites"; then
+                        echo "run-integration-parallel: IT_SUITES names '$s', which is not a suite (known: $(echo $suites))" >&2
+                        exit 2
+                fi
+        done
+        suites=$(printf '%s\n' $IT_SUITES)
 fi
 nsuites=$(printf '%s\n' "$suites" | wc -l)
 [ "$jobs" -gt "$nsuites" ] && jobs=$nsuites

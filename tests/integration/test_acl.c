@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "demo_site.h"
 #include "harness.h"
 
 static void produce(const char *conf, int complete)
@@ -13,17 +14,6 @@ static void produce(const char *conf, int complete)
                 it_run("civisync-produce", "-c", conf, NULL);
         ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
         it_run_free(&r);
-}
-
-/* Copies the demo site's payment processors and membership types into db. */
-static void copy_contribute_metadata(const char *db, const char *child)
-{
-        MYSQL *m = it_connect(db);
-        it_exec(m, "INSERT INTO civicrm_payment_processor SELECT * FROM "
-                "`%s`.civicrm_payment_processor", child);
-        it_exec(m, "INSERT INTO civicrm_membership_type SELECT * FROM "
-                "`%s`.civicrm_membership_type", child);
-        mysql_close(m);
 }
 
 static void consume(const char *conf)
@@ -94,27 +84,16 @@ static const char *const caches[] = {
  * civisync-verify reports 0 differences throughout. */
 START_TEST(test_acl_demo_site)
 {
-        char master[64], child[64], prefix[40], topic[80], extra[128];
-        char *pconf, *cconf;
+        it_demo_t s;
         long long g3, g3m, g1m, who, whom, acl_g, acl_c, acl_ev, acl_uf, role_c;
-        MYSQL *m, *c;
         it_run_t st;
 
-        it_unique(prefix, sizeof(prefix), "acl");
-        snprintf(topic, sizeof(topic), "civisync.%s", prefix);
-        it_unique(master, sizeof(master), "aclmaster");
-        it_unique(child, sizeof(child), "aclchild");
-        it_make_db(master, "--schema full --seed empty-site");
-        it_make_db(child, "--schema full --seed demo-site");
         /* The demo site's contributions (phase 3a) need its payment
          * processors and membership types, which an empty site lacks. */
-        copy_contribute_metadata(master, child);
-        it_topic(topic, 1);
-        pconf = strdup(it_producer_conf(prefix, child, NULL));
-        snprintf(extra, sizeof(extra), "prefixes = [\"%s\"];", prefix);
-        cconf = strdup(it_consumer_conf(master, extra));
-        m = it_connect(master);
-        c = it_connect(child);
+        it_demo_setup(&s, "acl", 1, IT_DEMO_CONTRIBUTE_META);
+        const char *master = s.master, *child = s.child, *prefix = s.prefix;
+        const char *pconf = s.pconf, *cconf = s.cconf;
+        MYSQL *m = s.m, *c = s.c;
         /* The master's own groups: the child's land on other ids. */
         for (int i = 0; i < 7; i++)
                 it_exec(m, "INSERT INTO civicrm_group (name, title) VALUES "
@@ -276,7 +255,8 @@ START_TEST(test_acl_demo_site)
 
                 it_unique(restored, sizeof(restored), "aclrestored");
                 it_make_db(restored, "--schema full --seed empty-site");
-                copy_contribute_metadata(restored, child);
+                rdb = it_connect(restored);
+                it_demo_copy_contribute_metadata(rdb, child);
                 rconf = strdup(it_producer_conf(prefix, restored, NULL));
                 /* The empty site's seed gives the domain contact an email:
                  * a seed row restore accepts (cs_reg_seed). */
@@ -285,7 +265,6 @@ START_TEST(test_acl_demo_site)
                 ck_assert_msg(r.exit_code == 0, "restore exit %d\n%s\n%s",
                               r.exit_code, r.out, r.err);
                 it_run_free(&r);
-                rdb = it_connect(restored);
                 ck_assert_int_eq(it_int(rdb, "SELECT COUNT(*) FROM civicrm_acl"), 65 + 3);
                 ck_assert_int_eq(acl_sum(rdb, "civicrm_acl"), acls);
                 ck_assert_int_eq(acl_sum(rdb, "civicrm_acl_entity_role"), roles);
@@ -294,10 +273,7 @@ START_TEST(test_acl_demo_site)
                 mysql_close(rdb);
                 free(rconf);
         }
-        mysql_close(m);
-        mysql_close(c);
-        free(pconf);
-        free(cconf);
+        it_demo_teardown(&s);
 }
 END_TEST
 

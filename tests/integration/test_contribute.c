@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "demo_site.h"
 #include "harness.h"
 #include "kafka_util.h"
 
@@ -19,13 +20,8 @@ static const char *const contribute_tables[] = {
         "civicrm_pledge_payment", "civicrm_pledge_block", NULL
 };
 
-typedef struct site_s {
-        char master[64], child[64], prefix[40], topic[80];
-        char *pconf, *cconf;
-        MYSQL *m, *c;
-} site_t;
 
-static void produce(const site_t *s, int complete)
+static void produce(const it_demo_t *s, int complete)
 {
         it_run_t r = complete ?
                 it_run("civisync-produce", "-c", s->pconf, "--complete", NULL) :
@@ -34,7 +30,7 @@ static void produce(const site_t *s, int complete)
         it_run_free(&r);
 }
 
-static void consume(const site_t *s)
+static void consume(const it_demo_t *s)
 {
         it_run_t r = it_run("civisync-consume", "-c", s->cconf, "--once", NULL);
         ck_assert_msg(r.exit_code == 0, "consume exit %d: %.1500s", r.exit_code, r.err);
@@ -47,7 +43,7 @@ static void consume(const site_t *s)
 }
 
 /* civisync-verify: 0 differences, and want_parked rows parked. */
-static void verify_clean(const site_t *s, long long want_parked)
+static void verify_clean(const it_demo_t *s, long long want_parked)
 {
         char want[128];
         const char *p;
@@ -78,7 +74,7 @@ static void verify_clean(const site_t *s, long long want_parked)
         it_run_free(&r);
 }
 
-static long long master_id(const site_t *s, const char *table, long long child_id)
+static long long master_id(const it_demo_t *s, const char *table, long long child_id)
 {
         return it_int(s->m, "SELECT COALESCE(MAX(master_entity_id), 0) FROM "
                       "mapping_master_%s WHERE entity_table = '%s' AND "
@@ -90,39 +86,11 @@ static long long master_id(const site_t *s, const char *table, long long child_i
  * payment processors, 3 membership types: the metadata gate reports
  * them; creating them on the master is the additive metadata sync's job,
  * not this test's). Child: the demo site. */
-static void site_setup(site_t *s, const char *tag)
-{
-        char extra[128];
-
-        it_unique(s->prefix, sizeof(s->prefix), tag);
-        snprintf(s->topic, sizeof(s->topic), "civisync.%s", s->prefix);
-        it_unique(s->master, sizeof(s->master), "ctmaster");
-        it_unique(s->child, sizeof(s->child), "ctchild");
-        it_make_db(s->master, "--schema full --seed empty-site");
-        it_make_db(s->child, "--schema full --seed demo-site");
-        it_topic(s->topic, 1);
-        s->pconf = strdup(it_producer_conf(s->prefix, s->child, NULL));
-        snprintf(extra, sizeof(extra), "prefixes = [\"%s\"];", s->prefix);
-        s->cconf = strdup(it_consumer_conf(s->master, extra));
-        s->m = it_connect(s->master);
-        s->c = it_connect(s->child);
-        it_exec(s->m, "INSERT INTO civicrm_payment_processor SELECT * FROM "
-                "`%s`.civicrm_payment_processor", s->child);
-        it_exec(s->m, "INSERT INTO civicrm_membership_type SELECT * FROM "
-                "`%s`.civicrm_membership_type", s->child);
-}
-
-static void site_teardown(site_t *s)
-{
-        mysql_close(s->m);
-        mysql_close(s->c);
-        free(s->pconf);
-        free(s->cconf);
-}
+#define site_setup(s, tag) it_demo_setup((s), (tag), 1, IT_DEMO_CONTRIBUTE_META)
 
 /* CRC32 of "financial type:status:SUM(total_amount):count" per group, on
  * the child, or on the master over this prefix's contributions only. */
-static long long totals(const site_t *s, int master)
+static long long totals(const it_demo_t *s, int master)
 {
         if (!master)
                 return it_int(s->c, "SELECT CRC32(GROUP_CONCAT(g ORDER BY g SEPARATOR "
@@ -139,14 +107,14 @@ static long long totals(const site_t *s, int master)
                       s->prefix);
 }
 
-static void assert_totals(const site_t *s)
+static void assert_totals(const it_demo_t *s)
 {
         ck_assert_int_gt(it_int(s->c, "SELECT COUNT(DISTINCT financial_type_id, "
                                 "contribution_status_id) FROM civicrm_contribution"), 2);
         ck_assert_int_eq(totals(s, 1), totals(s, 0));
 }
 
-static void checksums(const site_t *s, long long *out)
+static void checksums(const it_demo_t *s, long long *out)
 {
         for (size_t i = 0; contribute_tables[i]; i++)
                 out[i] = it_checksum(s->m, contribute_tables[i]);
@@ -157,7 +125,7 @@ static void checksums(const site_t *s, long long *out)
  * and a resync of the unchanged child changes no row. */
 START_TEST(test_contribute_demo_site)
 {
-        site_t s;
+        it_demo_t s;
         long long before[32], after[32], page1, block1, contrib1;
         it_run_t r;
 
@@ -247,7 +215,7 @@ START_TEST(test_contribute_demo_site)
                 ck_assert_msg(before[i] == after[i], "%s changed by a resync",
                               contribute_tables[i]);
         verify_clean(&s, 160);
-        site_teardown(&s);
+        it_demo_teardown(&s);
 }
 END_TEST
 
@@ -255,7 +223,7 @@ END_TEST
  * differences, the deleted contribution's polymorphic dependents gone. */
 START_TEST(test_contribute_incremental)
 {
-        site_t s;
+        it_demo_t s;
         long long contact, newc, soft, trxn, li, fi, refunded, gone, gone_m, pp;
         long long recur;
 
@@ -409,7 +377,7 @@ START_TEST(test_contribute_incremental)
         produce(&s, 1);
         consume(&s);
         verify_clean(&s, 160);
-        site_teardown(&s);
+        it_demo_teardown(&s);
 }
 END_TEST
 
@@ -418,7 +386,7 @@ END_TEST
  * the financial items and their links: no foreign key cascades there. */
 START_TEST(test_contribute_tombstone_removes_polymorphic)
 {
-        site_t s;
+        it_demo_t s;
         char key[160];
         long long contrib, contrib_m, li_m, fi_m;
 
@@ -454,7 +422,7 @@ START_TEST(test_contribute_tombstone_removes_polymorphic)
         ck_assert_int_eq(master_id(&s, "civicrm_line_item", it_int(s.c,
                          "SELECT MIN(id) FROM civicrm_line_item WHERE entity_table = "
                          "'civicrm_contribution' AND entity_id = %lld", contrib)), 0);
-        site_teardown(&s);
+        it_demo_teardown(&s);
 }
 END_TEST
 
@@ -465,7 +433,7 @@ END_TEST
  * master, so they do not come back. */
 START_TEST(test_contribute_restore)
 {
-        site_t s;
+        it_demo_t s;
         char target[64];
         char *tconf;
         MYSQL *t;
@@ -477,10 +445,7 @@ START_TEST(test_contribute_restore)
         it_unique(target, sizeof(target), "crtarget");
         it_make_db(target, "--schema full --seed empty-site");
         t = it_connect(target);
-        it_exec(t, "INSERT INTO civicrm_payment_processor SELECT * FROM "
-                "`%s`.civicrm_payment_processor", s.child);
-        it_exec(t, "INSERT INTO civicrm_membership_type SELECT * FROM "
-                "`%s`.civicrm_membership_type", s.child);
+        it_demo_copy_contribute_metadata(t, s.child);
         /* (the child's config file is rewritten for the target: same prefix) */
         tconf = strdup(it_producer_conf(s.prefix, target, NULL));
         r = it_run("civisync-restore", "--master-config", s.cconf, "--prefix",
@@ -517,7 +482,7 @@ START_TEST(test_contribute_restore)
                                 "price_field_value_id, line_total)", s.child), 13);
         mysql_close(t);
         free(tconf);
-        site_teardown(&s);
+        it_demo_teardown(&s);
 }
 END_TEST
 

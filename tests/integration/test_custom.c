@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "demo_site.h"
 #include "harness.h"
 #include "kafka_util.h"
 
@@ -79,36 +80,13 @@ static void copy_custom_metadata(MYSQL *m, const char *child)
                 "`%s`.civicrm_custom_group", child);
         it_exec(m, "INSERT INTO civicrm_custom_field SELECT * FROM "
                 "`%s`.civicrm_custom_field", child);
-        /* The demo site's contributions (phase 3a) need its payment
-         * processors and membership types, which an empty site lacks. */
-        it_exec(m, "INSERT IGNORE INTO civicrm_payment_processor SELECT * FROM "
-                "`%s`.civicrm_payment_processor", child);
-        it_exec(m, "INSERT IGNORE INTO civicrm_membership_type SELECT * FROM "
-                "`%s`.civicrm_membership_type", child);
 }
 
-typedef struct setup_s {
-        char master[64], child[64], prefix[40], topic[80];
-        char *pconf, *cconf;
-        MYSQL *m, *c;
-} setup_t;
-
-static void setup(setup_t *s, const char *tag)
+/* The demo-site pair (demo_site.h), the contributions' metadata and the
+ * custom metadata on the master, 40 contacts with constituent values. */
+static void setup(it_demo_t *s, const char *tag)
 {
-        char extra[128];
-
-        it_unique(s->prefix, sizeof(s->prefix), tag);
-        snprintf(s->topic, sizeof(s->topic), "civisync.%s", s->prefix);
-        it_unique(s->master, sizeof(s->master), "cumaster");
-        it_unique(s->child, sizeof(s->child), "cuchild");
-        it_make_db(s->master, "--schema full --seed empty-site");
-        it_make_db(s->child, "--schema full --seed demo-site");
-        it_topic(s->topic, 1);
-        s->pconf = strdup(it_producer_conf(s->prefix, s->child, NULL));
-        snprintf(extra, sizeof(extra), "prefixes = [\"%s\"];", s->prefix);
-        s->cconf = strdup(it_consumer_conf(s->master, extra));
-        s->m = it_connect(s->master);
-        s->c = it_connect(s->child);
+        it_demo_setup(s, tag, 1, IT_DEMO_CONTRIBUTE_META);
         copy_custom_metadata(s->m, s->child);
         /* The demo site defines the group but stores no values in it. */
         ck_assert_int_eq(it_int(s->c, "SELECT COUNT(*) FROM " CONSTITUENT), 0);
@@ -120,17 +98,10 @@ static void setup(setup_t *s, const char *tag)
                 "'Individual' ORDER BY id LIMIT 40");
 }
 
-static void teardown(setup_t *s)
-{
-        mysql_close(s->m);
-        mysql_close(s->c);
-        free(s->pconf);
-        free(s->cconf);
-}
 
 /* Every child row of a custom value table has its master row, entity_id
  * translated, the other columns equal. */
-static void assert_values(setup_t *s, const char *table, const char *cols)
+static void assert_values(it_demo_t *s, const char *table, const char *cols)
 {
         long long child_rows = it_int(s->c, "SELECT COUNT(*) FROM %s", table);
         long long same = it_int(s->m,
@@ -160,7 +131,7 @@ static void assert_values(setup_t *s, const char *table, const char *cols)
  * hard-deleted owner takes its value and the value's mapping with it. */
 START_TEST(test_custom_demo_site)
 {
-        setup_t s;
+        it_demo_t s;
         long long a, b, d, rows;
 
         setup(&s, "cu");
@@ -253,7 +224,7 @@ START_TEST(test_custom_demo_site)
                 ck_assert_int_eq(master_id(s.m, s.prefix, CONSTITUENT, vid), 0);
                 verify_clean(s.pconf, s.cconf, s.prefix, CONSTITUENT, rows - 1);
         }
-        teardown(&s);
+        it_demo_teardown(&s);
 }
 END_TEST
 
@@ -287,7 +258,7 @@ static char *contact_with_value(const char *prefix, long long contact,
         return out;
 }
 
-static void send_doc(const setup_t *s, char *value)
+static void send_doc(const it_demo_t *s, char *value)
 {
         json_t *doc = json_loads(value, 0, NULL);
         ku_send_str(s->topic, 0, json_string_value(json_object_get(doc, "id")),
@@ -305,7 +276,7 @@ static void send_doc(const setup_t *s, char *value)
  * master's metadata does not have are dead-lettered with the reason. */
 START_TEST(test_custom_new_group_field_deadletter)
 {
-        setup_t s;
+        it_demo_t s;
         long long x, y, z, rel, file, rows, dead;
         char *v;
 
@@ -550,7 +521,7 @@ START_TEST(test_custom_new_group_field_deadletter)
                               r.exit_code, r.out, r.err);
                 it_run_free(&r);
         }
-        teardown(&s);
+        it_demo_teardown(&s);
 }
 END_TEST
 

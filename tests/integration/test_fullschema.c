@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "demo_site.h"
 #include "harness.h"
 
 static void produce(const char *conf, int complete)
@@ -75,32 +76,18 @@ static void delete_contact(MYSQL *c, long long id)
  * dependants in many tables follow; verify finds nothing. */
 START_TEST(test_full_schema_demo_site)
 {
-        char master[64], child[64], prefix[40], topic[80], extra[128];
-        char *pconf, *cconf;
+        it_demo_t s;
         long long victim, victim_m, cascaded, edited, edited_m;
         static const char *const nested[] = { "civicrm_email", "civicrm_phone",
                                               "civicrm_address", NULL };
-        MYSQL *m, *c;
 
-        it_unique(prefix, sizeof(prefix), "fs");
-        snprintf(topic, sizeof(topic), "civisync.%s", prefix);
-        it_unique(master, sizeof(master), "fsmaster");
-        it_unique(child, sizeof(child), "fschild");
-        it_make_db(master, "--schema full --seed empty-site");
-        it_make_db(child, "--schema full --seed demo-site");
-        it_topic(topic, 1);
-        pconf = strdup(it_producer_conf(prefix, child, NULL));
-        snprintf(extra, sizeof(extra), "prefixes = [\"%s\"];", prefix);
-        cconf = strdup(it_consumer_conf(master, extra));
-        m = it_connect(master);
-        c = it_connect(child);
-        /* The demo site's payment processors and membership types, which
-         * its contributions need and an empty site lacks (metadata: see
-         * test_contribute.c). */
-        it_exec(m, "INSERT INTO civicrm_payment_processor SELECT * FROM "
-                "`%s`.civicrm_payment_processor", child);
-        it_exec(m, "INSERT INTO civicrm_membership_type SELECT * FROM "
-                "`%s`.civicrm_membership_type", child);
+        /* With the demo site's payment processors and membership types,
+         * which its contributions need and an empty site lacks (metadata:
+         * see test_contribute.c). */
+        it_demo_setup(&s, "fs", 1, IT_DEMO_CONTRIBUTE_META);
+        const char *child = s.child, *prefix = s.prefix;
+        const char *pconf = s.pconf, *cconf = s.cconf;
+        MYSQL *m = s.m, *c = s.c;
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM information_schema.TABLES "
                                 "WHERE TABLE_SCHEMA = DATABASE()"), 153);
         ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM information_schema.TABLES "
@@ -181,10 +168,7 @@ START_TEST(test_full_schema_demo_site)
         it_assert_synced(c, m, prefix);
         verify_clean(pconf, cconf, prefix);
 
-        mysql_close(m);
-        mysql_close(c);
-        free(pconf);
-        free(cconf);
+        it_demo_teardown(&s);
 }
 END_TEST
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "demo_site.h"
 #include "harness.h"
 
 static void produce(const char *conf, const char *mode)
@@ -98,24 +99,16 @@ static void assert_same_row(MYSQL *m, const char *child_db, const char *table,
  * the data. */
 START_TEST(test_meta_add_reaches_master)
 {
-        char master[64], child[64], prefix[40], topic[80], extra[128], out[512];
-        char *pconf, *cconf;
+        char out[512];
+        it_demo_t s;
         long long cg, cf, og, ov, at, rt, creator, rel;
-        MYSQL *m, *c;
         it_run_t r;
 
-        it_unique(prefix, sizeof(prefix), "mad");
-        snprintf(topic, sizeof(topic), "civisync.%s", prefix);
-        it_unique(master, sizeof(master), "madm");
-        it_unique(child, sizeof(child), "madc");
-        it_make_db(master, "--schema full --seed empty-site");
-        it_make_db(child, "--schema full --seed demo-site");
-        it_topic(topic, 3);
-        pconf = strdup(it_producer_conf(prefix, child, NULL));
-        snprintf(extra, sizeof(extra), "prefixes = [\"%s\"];", prefix);
-        cconf = strdup(it_consumer_conf(master, extra));
-        m = it_connect(master);
-        c = it_connect(child);
+        /* No metadata copied: the metadata sync brings it. */
+        it_demo_setup(&s, "mad", 3, 0);
+        const char *child = s.child, *prefix = s.prefix;
+        const char *pconf = s.pconf, *cconf = s.cconf;
+        MYSQL *m = s.m, *c = s.c;
         /* Values of a custom group the empty site lacks: the gate creates
          * the group on the master in the batch that carries the first of
          * them, and its table only exists from the next batch on. */
@@ -297,10 +290,7 @@ START_TEST(test_meta_add_reaches_master)
                 ck_assert_int_gt(last_meta, 30);
                 ck_assert_int_gt(first_other, last_meta);
         }
-        mysql_close(m);
-        mysql_close(c);
-        free(pconf);
-        free(cconf);
+        it_demo_teardown(&s);
 }
 END_TEST
 

@@ -1,0 +1,31 @@
+/* demo_site.h — the tests' demo-site pair: a CiviCRM demo-site child and an empty-site master, full schema, with a topic and both configurations. */
+#ifndef CS_IT_DEMO_SITE_H
+#define CS_IT_DEMO_SITE_H
+
+#include <mysql.h>
+
+typedef struct it_demo_s {
+        char master[64], child[64], prefix[40], topic[80];
+        char *pconf, *cconf; /* producer / consumer configuration paths (owned) */
+        MYSQL *m, *c;        /* connections to the master and the child (owned) */
+} it_demo_t;
+
+/* it_demo_setup flags */
+#define IT_DEMO_CONTRIBUTE_META 1u /* copy the child's payment processors and membership types */
+
+/* Fresh unique names from tag: the prefix, its topic civisync.<prefix> with
+ * partitions, a master made with the full schema and the installer's empty
+ * site, a child made with the demo site; the producer's and the consumer's
+ * configurations (the consumer allows this prefix only); connections to
+ * both. Fails the test on any error. */
+void it_demo_setup(it_demo_t *s, const char *tag, int partitions, unsigned flags);
+void it_demo_teardown(it_demo_t *s);
+
+/* Copies the demo site's payment processors and membership types from the
+ * child database into master: its contributions, memberships and price
+ * sets need them and an empty site lacks them. Creating them on the master
+ * is the additive metadata sync's job; tests that are not about it start
+ * with them in place. */
+void it_demo_copy_contribute_metadata(MYSQL *master, const char *child);
+
+#endif
