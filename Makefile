@@ -75,7 +75,7 @@ TEST_BINS := $(BUILD)/tests/unit_tests $(BUILD)/tests/integration_tests
 # civisync-broker (the embedded test broker) is built for the tests and demo, never installed.
 INSTALL_PROGRAMS := $(filter-out bin/civisync-broker,$(PROGRAMS))
 
-.PHONY: all test unit integration demo install clean deps check-deps faults bench bench-latency lint \
+.PHONY: all test unit integration demo install clean deps check-deps faults bench bench-contribute bench-latency lint \
         deps-build install-check fresh-check compose-check compose-trial pkgcheck pkgcheck-test
 all: $(PROGRAMS)
 
@@ -230,6 +230,12 @@ bench: deps
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $(BUILD)/bench/civisync-bench-lag bench/lag.c $(LDLIBS)
 	BENCH_LAG=$(CURDIR)/$(BUILD)/bench/civisync-bench-lag bench/bench.sh $(if $(N),--contacts $(N)) $(BENCH_ARGS)
+
+# bench-contribute: complete sync of a contributions-heavy child (N contacts, 3 contributions
+# each with their financial rows) against dump-and-load (see docs/BENCHMARK.md).
+bench-contribute: deps
+	$(MAKE) all
+	bench/contribute.sh $(if $(N),--contacts $(N)) $(BENCH_ARGS)
 
 # bench-latency: real-time (--follow) latency under a steady write load (see docs/BENCHMARK.md).
 bench-latency: all
