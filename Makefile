@@ -225,17 +225,21 @@ demo: deps
 	tests/demo.sh
 
 # bench: performance benchmark (not part of test; see docs/BENCHMARK.md). N=contacts (default 100000).
+# The phase-1 benchmark (bench/bench.sh, BENCH_ARGS), then the contributions-heavy one
+# (bench-contribute, CONTRIBUTE_ARGS); BENCH_CONTRIBUTE=0 runs the phase-1 one only.
+BENCH_CONTRIBUTE ?= 1
 bench: deps
 	$(MAKE) all
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $(BUILD)/bench/civisync-bench-lag bench/lag.c $(LDLIBS)
 	BENCH_LAG=$(CURDIR)/$(BUILD)/bench/civisync-bench-lag bench/bench.sh $(if $(N),--contacts $(N)) $(BENCH_ARGS)
+	$(if $(filter 1,$(BENCH_CONTRIBUTE)),bench/contribute.sh $(if $(N),--contacts $(N)) $(CONTRIBUTE_ARGS))
 
 # bench-contribute: complete sync of a contributions-heavy child (N contacts, 3 contributions
 # each with their financial rows) against dump-and-load (see docs/BENCHMARK.md).
 bench-contribute: deps
 	$(MAKE) all
-	bench/contribute.sh $(if $(N),--contacts $(N)) $(BENCH_ARGS)
+	bench/contribute.sh $(if $(N),--contacts $(N)) $(CONTRIBUTE_ARGS)
 
 # bench-latency: real-time (--follow) latency under a steady write load (see docs/BENCHMARK.md).
 bench-latency: all
