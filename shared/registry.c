@@ -1,6 +1,7 @@
 /* registry.c — the declarative table of synced CiviCRM entities, their references and column policies. */
 #include "registry.h"
 #include "registry_contribute.h"
+#include "registry_campaign.h"
 #include "capacity.h"
 
 #include <stdint.h>
@@ -153,8 +154,8 @@ static const cs_poly_case_t uf_join_cases[] = {
           "an event's registration profile: events are data of phase 3" },
         { "civicrm_contribution_page", CS_POLY_TRANSLATE, "civicrm_contribution_page", 0,
           "a contribution page's profile: pages are synced since phase 3a" },
-        { "civicrm_survey", CS_POLY_DEFER, "civicrm_survey", 0,
-          "a survey's profile: surveys are data of phase 3" },
+        { "civicrm_survey", CS_POLY_TRANSLATE, "civicrm_survey", 0,
+          "a survey's profile: surveys are synced since phase 3c" },
         { NULL, CS_POLY_REJECT, NULL, 0, NULL }
 };
 static const cs_ref_t uf_join_refs[] = {
@@ -465,6 +466,43 @@ static const cs_entity_t static_entities[] = {
         { "pledge_block", "civicrm_pledge_block", NULL, NULL, NULL, NULL,
           cs_pledge_block_refs, NULL, NULL, cs_page_targets,
           "Pledge settings of a contribution page (root, polymorphic owner)", NULL },
+        /* ---- phase 3c: CiviCampaign, CiviGrant, CiviCase, CiviMail
+         * (descriptors in registry_campaign.c) ---- */
+        { "campaign", "civicrm_campaign", NULL, NULL, NULL, NULL,
+          cs_campaign_refs, cs_campaign_uniques, NULL, NULL,
+          "Campaign (root; external_identifier qualified, parent campaigns translated by parking)", NULL },
+        { "campaign_group", "civicrm_campaign_group", NULL, NULL, NULL, NULL,
+          cs_campaign_group_refs, NULL, NULL, cs_campaign_group_targets,
+          "Campaign target group (top-level link: a campaign and a group, polymorphic)", NULL },
+        { "survey", "civicrm_survey", NULL, NULL, NULL, NULL,
+          cs_survey_refs, NULL, NULL, NULL,
+          "Survey or petition (root; result_id is an option group: metadata, passes through)", NULL },
+        { "grant", "civicrm_grant", NULL, NULL, NULL, NULL,
+          cs_grant_refs, NULL, NULL, NULL,
+          "Grant (root; type and status option values and financial type pass through)", NULL },
+        { "case", "civicrm_case", NULL, NULL, NULL, "modified_date",
+          cs_case_refs, NULL, NULL, NULL,
+          "Case (root): nests its case contacts and case activities; case type and status pass through", NULL },
+        { "case_contact", "civicrm_case_contact", "case", "case_id", NULL, NULL,
+          cs_case_contact_refs, NULL, NULL, NULL,
+          "Case client (nested in its case)", NULL },
+        { "case_activity", "civicrm_case_activity", "case", "case_id", NULL, NULL,
+          cs_case_activity_refs, NULL, NULL, NULL,
+          "Case activity link (nested in its case; the activity is its own document)", NULL },
+        { "mailing", "civicrm_mailing", NULL, NULL, NULL, "modified_date",
+          cs_mailing_refs, NULL, cs_mailing_rules, NULL,
+          "Mailing (root): nests its trackable URLs; content and schedule only, "
+          "never its delivery (jobs, queue, spool and events are not synced)", NULL },
+        { "mailing_group", "civicrm_mailing_group", NULL, NULL, NULL, NULL,
+          cs_mailing_group_refs, NULL, NULL, cs_mailing_group_targets,
+          "Mailing recipients rule (top-level, polymorphic: a group or an earlier mailing)", NULL },
+        { "mailing_trackable_url", "civicrm_mailing_trackable_url", "mailing",
+          "mailing_id", NULL, NULL,
+          cs_mailing_trackable_url_refs, NULL, NULL, NULL,
+          "Trackable URL of a mailing (nested in it)", NULL },
+        { "mailing_abtest", "civicrm_mailing_abtest", NULL, NULL, NULL, NULL,
+          cs_mailing_abtest_refs, NULL, NULL, NULL,
+          "A/B test (root: links its experimental mailings A and B and the final one C)", NULL },
         /* Files (issue #14): after every entity a file can be attached to. */
         { "file", "civicrm_file", NULL, NULL,
           "`id` IN (SELECT `file_id` FROM `civicrm_entity_file` WHERE "

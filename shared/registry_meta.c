@@ -21,6 +21,7 @@ static const struct {
         { "custom_group_id", "civicrm_custom_group" },
         { "custom_field_id", "civicrm_custom_field" },
         { "option_group_id", "civicrm_option_group" },
+        { "result_id", "civicrm_option_group" }, /* civicrm_survey: its results' option group */
         { "uf_group_id", "civicrm_uf_group" },
         { "payment_processor_id", "civicrm_payment_processor" },
 };

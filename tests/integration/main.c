@@ -30,6 +30,7 @@ Suite *acl_suite(void);
 Suite *custom_suite(void);
 Suite *files_it_suite(void);
 Suite *contribute_suite(void);
+Suite *phase3c_suite(void);
 
 /* One row per suite: its Check name (as given to suite_create) and its
  * constructor. Slowest first (seconds of a 2-worker run on a 2-core machine,
@@ -52,6 +53,7 @@ static const struct it_suite it_suites[] = {
         { "hostile", hostile_suite },
         { "acl", acl_suite },
         { "fullschema", fullschema_suite },
+        { "phase3c", phase3c_suite },
         { "consume", consume_suite },
         { "metadata", metadata_suite },
         { "metadata_add", metadata_add_suite },

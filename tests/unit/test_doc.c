@@ -29,6 +29,8 @@ static const struct {
 #include "doc_specs_core.h"
         /* phase 3a: CiviContribute */
 #include "doc_specs_contribute.h"
+        /* phase 3c: campaigns, surveys, grants, cases, mailings */
+#include "doc_specs_campaign.h"
 };
 
 static cs_col_type_t code_type(char c, int *is_unsigned)
@@ -968,7 +970,7 @@ START_TEST(ids)
         ck_assert_int_eq(id, 0);
         static const char *const bad[] = {
                 "P1/civicrm_contact/0", "P1/civicrm_contact/-1", "P1/civicrm_contact/042",
-                "P1/civicrm_contact/", "P1/civicrm_contact", "P1/civicrm_case/1",
+                "P1/civicrm_contact/", "P1/civicrm_contact", "P1/civicrm_mailing_job/1",
                 "/civicrm_contact/1", "P-1/civicrm_contact/1", "P1/civicrm_contact/1/2",
                 "P1/civicrm_contact/99999999999999999999", "P1", "",
                 "P1/civicrm_contact/1x",

@@ -27,6 +27,11 @@ static const char *const phase1_tables[] = {
         "civicrm_contribution_product", "civicrm_financial_trxn", "civicrm_line_item",
         "civicrm_financial_item", "civicrm_entity_financial_trxn", "civicrm_pledge",
         "civicrm_pledge_payment", "civicrm_pledge_block",
+        /* phase 3c: CiviCampaign, CiviGrant, CiviCase, CiviMail */
+        "civicrm_campaign", "civicrm_campaign_group", "civicrm_survey", "civicrm_grant",
+        "civicrm_case", "civicrm_case_contact", "civicrm_case_activity",
+        "civicrm_mailing", "civicrm_mailing_group", "civicrm_mailing_trackable_url",
+        "civicrm_mailing_abtest",
 };
 #define NTABLES (sizeof(phase1_tables) / sizeof(phase1_tables[0]))
 

@@ -1,0 +1,350 @@
+/* test_phase3c.c — phase 3c: campaigns, surveys, grants, cases and mailings (tests/fixtures/phase3c.sql on the demo site) synced, verified, edited and deleted; the master never queues a synced mailing. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "demo_site.h"
+#include "harness.h"
+
+/* The phase-3c tables, with the rows tests/fixtures/phase3c.sql gives the
+ * demo site (which has none). */
+static const struct {
+        const char *table;
+        long long rows;
+} p3c_tables[] = {
+        { "civicrm_campaign", 5 }, { "civicrm_campaign_group", 3 },
+        { "civicrm_survey", 2 }, { "civicrm_grant", 4 }, { "civicrm_case", 3 },
+        { "civicrm_case_contact", 4 }, { "civicrm_case_activity", 6 },
+        { "civicrm_mailing", 5 }, { "civicrm_mailing_group", 9 },
+        { "civicrm_mailing_trackable_url", 3 }, { "civicrm_mailing_abtest", 1 },
+};
+#define P3C_CNT (sizeof(p3c_tables) / sizeof(p3c_tables[0]))
+
+/* Runs tests/fixtures/phase3c.sql on db: statements end with ';' at the
+ * end of a line, lines starting with "--" are comments. */
+static void load_fixture(MYSQL *db)
+{
+        char path[512], line[8192];
+        const char *dir = getenv("CS_TEST_FIXTURES");
+        size_t cap = 1 << 16, len = 0;
+        char *stmt = malloc(cap);
+        FILE *f;
+
+        ck_assert_msg(dir && stmt, "CS_TEST_FIXTURES not set");
+        snprintf(path, sizeof(path), "%s/phase3c.sql", dir);
+        f = fopen(path, "r");
+        ck_assert_msg(f != NULL, "cannot open %s", path);
+        while (fgets(line, sizeof(line), f)) {
+                size_t n = strlen(line);
+                if (!strncmp(line, "--", 2) || (len == 0 && n <= 1))
+                        continue;
+                ck_assert_msg(len + n + 1 < cap, "%s: statement too long", path);
+                memcpy(stmt + len, line, n + 1);
+                len += n;
+                while (len && (stmt[len - 1] == '\n' || stmt[len - 1] == ' '))
+                        len--;
+                if (len && stmt[len - 1] == ';') {
+                        stmt[len - 1] = '\0';
+                        it_exec(db, "%s", stmt);
+                        len = 0;
+                } else {
+                        stmt[len++] = '\n';
+                }
+        }
+        ck_assert_msg(len == 0, "%s: unterminated statement", path);
+        fclose(f);
+        free(stmt);
+}
+
+static void produce(const it_demo_t *s, int complete)
+{
+        it_run_t r = complete ?
+                it_run("civisync-produce", "-c", s->pconf, "--complete", NULL) :
+                it_run("civisync-produce", "-c", s->pconf, NULL);
+        ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
+        it_run_free(&r);
+}
+
+static void consume(const it_demo_t *s)
+{
+        it_run_t r = it_run("civisync-consume", "-c", s->cconf, "--once", NULL);
+        ck_assert_msg(r.exit_code == 0, "consume exit %d: %.1500s", r.exit_code, r.err);
+        ck_assert_msg(strstr(r.err, "rejected to") == NULL, "rejections: %.1500s",
+                      strstr(r.err, "rejected to"));
+        ck_assert_msg(strstr(r.err, "end marker counts differ") == NULL,
+                      "short replay: %.1500s", strstr(r.err, "end marker counts differ"));
+        it_run_free(&r);
+}
+
+/* Prints verify's summary lines and its lines for the phase-3c entities. */
+static void print_summary(const char *out)
+{
+        for (const char *l = out; l && *l;) {
+                const char *nl = strchr(l, '\n');
+                int n = nl ? (int)(nl - l) : (int)strlen(l);
+                int show = !strncmp(l, "verify ", 7);
+                for (size_t i = 0; i < P3C_CNT && !show; i++) {
+                        const char *name = p3c_tables[i].table + strlen("civicrm_");
+                        size_t k = strlen(name);
+                        show = !strncmp(l, name, k) && l[k] == ':';
+                }
+                if (show)
+                        fprintf(stderr, "%.*s\n", n, l);
+                l = nl ? nl + 1 : NULL;
+        }
+}
+
+/* civisync-verify over everything: 0 differences. Prints its summary. */
+static void verify_clean(const it_demo_t *s)
+{
+        char want[128];
+        it_run_t r = it_run("civisync-verify", "--child-config", s->pconf,
+                            "--master-config", s->cconf, "--no-metadata", NULL);
+
+        snprintf(want, sizeof(want), "verify %s: 0 differences", s->prefix);
+        if (r.exit_code != 0 || !strstr(r.out, want))
+                fprintf(stderr, "%s\n%s\n", r.out, r.err);
+        else
+                print_summary(r.out);
+        ck_assert_msg(r.exit_code == 0 && strstr(r.out, want) != NULL,
+                      "verify exit %d (output above): %.200s", r.exit_code,
+                      strstr(r.out, "verify ") ? strstr(r.out, "verify ") : r.out);
+        it_run_free(&r);
+}
+
+static long long master_id(const it_demo_t *s, const char *table, long long child_id)
+{
+        return it_int(s->m, "SELECT COALESCE(MAX(master_entity_id), 0) FROM "
+                      "mapping_master_%s WHERE entity_table = '%s' AND "
+                      "child_entity_id = %lld", s->prefix, table, child_id);
+}
+
+/* Every phase-3c row of the child is on the master, mapped. */
+static void assert_counts(const it_demo_t *s)
+{
+        for (size_t i = 0; i < P3C_CNT; i++) {
+                long long child = it_int(s->c, "SELECT COUNT(*) FROM %s", p3c_tables[i].table);
+                long long master = it_mapped_rows(s->m, s->prefix, p3c_tables[i].table);
+                fprintf(stderr, "phase3c %s: child %lld, master %lld\n",
+                        p3c_tables[i].table, child, master);
+                ck_assert_msg(child == master, "%s: child %lld rows, master %lld",
+                              p3c_tables[i].table, child, master);
+        }
+}
+
+/* CiviCRM's mail cron (CRM_Mailing_BAO_MailingJob::runJobs and its
+ * runJobs_pre split) only ever reads civicrm_mailing_job: the jobs it
+ * would start or continue on the master, for any mailing. */
+static long long cron_jobs(MYSQL *db)
+{
+        return it_int(db, "SELECT COUNT(*) FROM civicrm_mailing_job j JOIN "
+                      "civicrm_mailing m ON m.id = j.mailing_id WHERE j.is_test = 0 "
+                      "AND ((j.start_date IS NULL AND j.status = 'Scheduled') OR "
+                      "(j.status = 'Running' AND j.end_date IS NULL))");
+}
+
+static void setup(it_demo_t *s, const char *tag)
+{
+        it_demo_setup(s, tag, 1, IT_DEMO_CONTRIBUTE_META);
+        load_fixture(s->c);
+        for (size_t i = 0; i < P3C_CNT; i++)
+                ck_assert_int_eq(it_int(s->c, "SELECT COUNT(*) FROM %s",
+                                        p3c_tables[i].table), p3c_tables[i].rows);
+}
+
+/* The demo site with the fixture into an empty site: every phase-3c table
+ * verified, each reference kind right, the delivery log left behind. */
+START_TEST(test_phase3c_complete)
+{
+        it_demo_t s;
+        long long m1, g5, camp5;
+
+        setup(&s, "pc");
+        /* the child's delivery log: a queued scheduled mailing among them */
+        ck_assert_int_eq(cron_jobs(s.c), 1);
+        produce(&s, 1);
+        consume(&s);
+        verify_clean(&s);
+        assert_counts(&s);
+
+        /* Collision policy: external_identifier qualified, NULL stays NULL. */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_campaign WHERE "
+                                "external_identifier LIKE '%s:CAMP-%%'", s.prefix), 4);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_campaign WHERE id = "
+                                "%lld AND external_identifier IS NULL",
+                                master_id(&s, "civicrm_campaign", 3)), 1);
+        /* Parent chain: campaign 2's parent (5) came after it (parked). */
+        camp5 = master_id(&s, "civicrm_campaign", 5);
+        ck_assert_int_gt(camp5, 0);
+        ck_assert_int_eq(it_int(s.m, "SELECT parent_id FROM civicrm_campaign WHERE id = %lld",
+                                master_id(&s, "civicrm_campaign", 2)), camp5);
+        /* Survey: result_id names an option group (metadata, verbatim; the
+         * gate created it with the child's id); the campaign translated. */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_survey s JOIN "
+                                "civicrm_option_group g ON g.id = s.result_id WHERE s.id = "
+                                "%lld AND s.result_id = 100 AND s.campaign_id = %lld AND "
+                                "g.name = 'survey_result_voter_id_canvass'",
+                                master_id(&s, "civicrm_survey", 1),
+                                master_id(&s, "civicrm_campaign", 2)), 1);
+        /* The survey's profile join is translated now (was deferred). */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_uf_join WHERE "
+                                "entity_table = 'civicrm_survey' AND entity_id = %lld",
+                                master_id(&s, "civicrm_survey", 1)), 1);
+        /* Grants with their custom data. */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_value_grant_review_4 v "
+                                "JOIN civicrm_grant g ON g.id = v.entity_id WHERE "
+                                "v.reviewer_score_7 IS NOT NULL"), 3);
+        /* Mailing recipients: a smart group and an earlier mailing. */
+        m1 = master_id(&s, "civicrm_mailing", 1);
+        g5 = master_id(&s, "civicrm_group", 5);
+        ck_assert_int_gt(m1, 0);
+        ck_assert_int_gt(g5, 0);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_mailing_group WHERE "
+                                "mailing_id = %lld AND group_type = 'Exclude' AND "
+                                "entity_table = 'civicrm_mailing' AND entity_id = %lld",
+                                master_id(&s, "civicrm_mailing", 2), m1), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_mailing_group WHERE "
+                                "entity_table = 'civicrm_group' AND entity_id = %lld", g5), 3);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_mailing_abtest WHERE "
+                                "mailing_id_a = %lld AND mailing_id_b = %lld AND "
+                                "mailing_id_c = %lld",
+                                master_id(&s, "civicrm_mailing", 2),
+                                master_id(&s, "civicrm_mailing", 3),
+                                master_id(&s, "civicrm_mailing", 4)), 1);
+        /* The mailing's link key never leaves the child. */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_mailing WHERE hash IS "
+                                "NOT NULL"), 0);
+        /* Cases: clients and activities under the translated case. */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_case_activity WHERE "
+                                "case_id = %lld AND activity_id IN (%lld, %lld)",
+                                master_id(&s, "civicrm_case", 1),
+                                master_id(&s, "civicrm_activity", 1011),
+                                master_id(&s, "civicrm_activity", 1012)), 2);
+
+        /* The delivery log is not synced: the master holds no job, queue or
+         * event of the synced mailings, so its cron has nothing to send;
+         * the scheduled mailing keeps its schedule as information only. */
+        ck_assert_int_eq(it_int(s.m, "SELECT (SELECT COUNT(*) FROM civicrm_mailing_job) + "
+                                "(SELECT COUNT(*) FROM civicrm_mailing_recipients) + "
+                                "(SELECT COUNT(*) FROM civicrm_mailing_event_queue) + "
+                                "(SELECT COUNT(*) FROM civicrm_mailing_event_delivered) + "
+                                "(SELECT COUNT(*) FROM civicrm_mailing_spool)"), 0);
+        ck_assert_int_eq(cron_jobs(s.m), 0);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_mailing WHERE id = %lld "
+                                "AND scheduled_date = '2036-12-15 09:00:00' AND "
+                                "is_completed = 0", master_id(&s, "civicrm_mailing", 5)), 1);
+        it_demo_teardown(&s);
+}
+END_TEST
+
+/* Edits as CiviCRM makes them, then incremental syncs: a case activity
+ * added, a campaign re-parented, a scheduled mailing rescheduled, a case
+ * deleted (its activities with it, as CiviCRM's permanent delete does) and
+ * a case moved to the trash. */
+START_TEST(test_phase3c_incremental_and_case_delete)
+{
+        it_demo_t s;
+        long long case2_m, act1013_m, act1014_m;
+
+        setup(&s, "pi");
+        produce(&s, 1);
+        consume(&s);
+        verify_clean(&s);
+
+        case2_m = master_id(&s, "civicrm_case", 2);
+        act1013_m = master_id(&s, "civicrm_activity", 1013);
+        act1014_m = master_id(&s, "civicrm_activity", 1014);
+        ck_assert_int_gt(case2_m, 0);
+        ck_assert_int_eq(it_int(s.m, "SELECT (SELECT COUNT(*) FROM civicrm_case_contact "
+                                "WHERE case_id = %lld) + (SELECT COUNT(*) FROM "
+                                "civicrm_case_activity WHERE case_id = %lld)", case2_m,
+                                case2_m), 1 + 2);
+
+        /* A follow-up on case 1 (the case's modified_date moves with it). */
+        it_exec(s.c, "INSERT INTO civicrm_activity (id, activity_type_id, subject, "
+                "activity_date_time, status_id, priority_id, is_test, is_auto, "
+                "is_current_revision, is_deleted, created_date, modified_date) VALUES "
+                "(1021, 14, 'Follow up: keys handed over', '2026-03-05 10:00:00', 2, 2, 0, "
+                "0, 1, 0, '2026-03-05 10:00:00', '2026-03-05 10:00:00')");
+        it_exec(s.c, "INSERT INTO civicrm_activity_contact (activity_id, contact_id, "
+                "record_type_id) VALUES (1021, 5, 2), (1021, 60, 3)");
+        it_exec(s.c, "INSERT INTO civicrm_case_activity (case_id, activity_id) VALUES (1, 1021)");
+        it_exec(s.c, "UPDATE civicrm_case SET modified_date = '2026-03-05 10:00:00' WHERE id = 1");
+        /* campaign 3 moves under 5; a new campaign without parent */
+        it_exec(s.c, "UPDATE civicrm_campaign SET parent_id = 5, last_modified_date = "
+                "'2026-07-01 10:00:00' WHERE id = 3");
+        it_exec(s.c, "INSERT INTO civicrm_campaign (id, name, title, external_identifier, "
+                "is_active) VALUES (6, 'autumn_gala', 'Autumn gala', 'CAMP-GALA', 1)");
+        /* the scheduled mailing is rescheduled and excludes the A/B winner */
+        it_exec(s.c, "UPDATE civicrm_mailing SET scheduled_date = '2036-12-20 09:00:00' "
+                "WHERE id = 5");
+        it_exec(s.c, "UPDATE civicrm_mailing_job SET scheduled_date = "
+                "'2036-12-20 09:00:00' WHERE mailing_id = 5");
+        it_exec(s.c, "INSERT INTO civicrm_mailing_group (mailing_id, group_type, "
+                "entity_table, entity_id) VALUES (5, 'Exclude', 'civicrm_mailing', 4)");
+        /* Case 2 deleted as CRM_Case_BAO_Case::deleteCase(id, FALSE) does:
+         * its activities deleted (their case links and contacts cascade),
+         * then the case (its clients and case roles cascade). */
+        it_exec(s.c, "DELETE a FROM civicrm_activity a JOIN civicrm_case_activity ca ON "
+                "ca.activity_id = a.id WHERE ca.case_id = 2");
+        it_exec(s.c, "DELETE FROM civicrm_case WHERE id = 2");
+        /* Case 3 moved to the trash: case and activities is_deleted = 1. */
+        it_exec(s.c, "UPDATE civicrm_case SET is_deleted = 1 WHERE id = 3");
+        it_exec(s.c, "UPDATE civicrm_activity a JOIN civicrm_case_activity ca ON "
+                "ca.activity_id = a.id SET a.is_deleted = 1 WHERE ca.case_id = 3");
+
+        produce(&s, 0);
+        consume(&s);
+        verify_clean(&s);
+        assert_counts(&s);
+
+        /* The deleted case: its clients, case links and activities gone. */
+        ck_assert_int_eq(it_int(s.m, "SELECT (SELECT COUNT(*) FROM civicrm_case WHERE id = "
+                                "%lld) + (SELECT COUNT(*) FROM civicrm_case_contact WHERE "
+                                "case_id = %lld) + (SELECT COUNT(*) FROM "
+                                "civicrm_case_activity WHERE case_id = %lld) + (SELECT "
+                                "COUNT(*) FROM civicrm_activity WHERE id IN (%lld, %lld))",
+                                case2_m, case2_m, case2_m, act1013_m, act1014_m), 0);
+        ck_assert_int_eq(master_id(&s, "civicrm_case", 2), 0);
+        /* The trashed case and its activities: kept, marked deleted. */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_case c JOIN "
+                                "civicrm_case_activity ca ON ca.case_id = c.id JOIN "
+                                "civicrm_activity a ON a.id = ca.activity_id WHERE c.id = "
+                                "%lld AND c.is_deleted = 1 AND a.is_deleted = 1",
+                                master_id(&s, "civicrm_case", 3)), 2);
+        /* the new case activity, the re-parented and the new campaign */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_case_activity WHERE "
+                                "case_id = %lld AND activity_id = %lld",
+                                master_id(&s, "civicrm_case", 1),
+                                master_id(&s, "civicrm_activity", 1021)), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT parent_id FROM civicrm_campaign WHERE id = %lld",
+                                master_id(&s, "civicrm_campaign", 3)),
+                         master_id(&s, "civicrm_campaign", 5));
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_campaign WHERE "
+                                "external_identifier = '%s:CAMP-GALA'", s.prefix), 1);
+        /* still nothing for the master's cron */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_mailing_job"), 0);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_mailing WHERE id = %lld "
+                                "AND scheduled_date = '2036-12-20 09:00:00'",
+                                master_id(&s, "civicrm_mailing", 5)), 1);
+
+        /* A complete sync of the edited child: nothing differs. */
+        produce(&s, 1);
+        consume(&s);
+        verify_clean(&s);
+        it_demo_teardown(&s);
+}
+END_TEST
+
+Suite *phase3c_suite(void)
+{
+        Suite *s = suite_create("phase3c");
+        TCase *tc = tcase_create("core");
+
+        tcase_set_timeout(tc, 600);
+        tcase_add_test(tc, test_phase3c_complete);
+        tcase_add_test(tc, test_phase3c_incremental_and_case_delete);
+        suite_add_tcase(s, tc);
+        return s;
+}
