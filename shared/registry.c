@@ -72,6 +72,7 @@ static const cs_ref_t entity_tag_refs[] = {
 static const cs_ref_t relationship_refs[] = {
         REF("contact_id_a", "civicrm_contact", 1),
         REF("contact_id_b", "civicrm_contact", 1),
+        REF("case_id", "civicrm_case", 0), /* a case role; cases since phase 3c */
         REF_END
 };
 static const cs_ref_t note_refs[] = {
@@ -84,6 +85,7 @@ static const cs_ref_t activity_refs[] = {
         REF("parent_id", "civicrm_activity", 0),
         REF("relationship_id", "civicrm_relationship", 0),
         REF("original_id", "civicrm_activity", 0),
+        REF("campaign_id", "civicrm_campaign", 0), /* campaigns since phase 3c */
         REF_END
 };
 static const cs_ref_t activity_contact_refs[] = {
@@ -217,15 +219,6 @@ static const cs_col_rule_t group_contact_rules[] = {
           "references civicrm_loc_block, not synced in phase 1" },
         RULE_END
 };
-static const cs_col_rule_t relationship_rules[] = {
-        { "case_id", CS_COL_CLEAR, "references civicrm_case, not synced in phase 1" },
-        RULE_END
-};
-static const cs_col_rule_t activity_rules[] = {
-        { "campaign_id", CS_COL_CLEAR,
-          "references civicrm_campaign, not synced in phase 1" },
-        RULE_END
-};
 
 /* Files: uri is a file name under the site's custom files directory; the
  * master stores "<PREFIX>/<uri>" under its own (FORMAT.md §20). */
@@ -357,10 +350,10 @@ static const cs_entity_t static_entities[] = {
           tag_refs, tag_uniques, NULL, NULL,
           "Tag (top-level; parent tags are translated)", NULL },
         { "relationship", "civicrm_relationship", NULL, NULL, NULL, NULL,
-          relationship_refs, NULL, relationship_rules, NULL,
+          relationship_refs, NULL, NULL, NULL,
           "Relationship (top-level: links two contacts, owned by neither)", NULL },
         { "activity", "civicrm_activity", NULL, NULL, NULL, "modified_date",
-          activity_refs, NULL, activity_rules, NULL,
+          activity_refs, NULL, NULL, NULL,
           "Activity (root): nests its activity contacts; source_record_id carried verbatim", NULL },
         { "activity_contact", "civicrm_activity_contact", "activity", "activity_id",
           NULL, NULL,

@@ -78,6 +78,7 @@ const char cs_price_field_value_own[] =
 
 const cs_ref_t cs_contribution_page_refs[] = {
         REF("created_id", "civicrm_contact", 0),
+        REF("campaign_id", "civicrm_campaign", 0),
         REF_END
 };
 const cs_ref_t cs_contribution_widget_refs[] = {
@@ -122,6 +123,7 @@ const cs_ref_t cs_pcp_refs[] = {
 };
 const cs_ref_t cs_contribution_recur_refs[] = {
         REF("contact_id", "civicrm_contact", 1),
+        REF("campaign_id", "civicrm_campaign", 0),
         REF_END
 };
 const cs_ref_t cs_contribution_refs[] = {
@@ -129,6 +131,7 @@ const cs_ref_t cs_contribution_refs[] = {
         REF("contribution_page_id", "civicrm_contribution_page", 0),
         REF("contribution_recur_id", "civicrm_contribution_recur", 0),
         REF("address_id", "civicrm_address", 0),
+        REF("campaign_id", "civicrm_campaign", 0),
         REF_END
 };
 const cs_ref_t cs_contribution_soft_refs[] = {
@@ -165,6 +168,7 @@ const cs_ref_t cs_entity_financial_trxn_refs[] = {
 const cs_ref_t cs_pledge_refs[] = {
         REF("contact_id", "civicrm_contact", 1),
         REF("contribution_page_id", "civicrm_contribution_page", 0),
+        REF("campaign_id", "civicrm_campaign", 0),
         REF_END
 };
 const cs_ref_t cs_pledge_payment_refs[] = {
@@ -211,22 +215,18 @@ const cs_unique_t cs_price_set_uniques[] = {
 };
 
 const cs_col_rule_t cs_contribution_page_rules[] = {
-        { "campaign_id", CS_COL_CLEAR, "references civicrm_campaign, not synced" },
         RULE_END
 };
 const cs_col_rule_t cs_contribution_rules[] = {
-        { "campaign_id", CS_COL_CLEAR, "references civicrm_campaign, not synced" },
         RULE_END
 };
 const cs_col_rule_t cs_contribution_recur_rules[] = {
         { "payment_token_id", CS_COL_CLEAR,
           "references civicrm_payment_token (stored card tokens): credentials "
           "never leave the child" },
-        { "campaign_id", CS_COL_CLEAR, "references civicrm_campaign, not synced" },
         RULE_END
 };
 const cs_col_rule_t cs_pledge_rules[] = {
-        { "campaign_id", CS_COL_CLEAR, "references civicrm_campaign, not synced" },
         RULE_END
 };
 

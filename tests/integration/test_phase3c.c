@@ -222,6 +222,15 @@ START_TEST(test_phase3c_complete)
                                 master_id(&s, "civicrm_activity", 1011),
                                 master_id(&s, "civicrm_activity", 1012)), 2);
 
+        /* Phase-1 columns that became references: case roles name the
+         * case, survey responses the campaign (they were cleared). */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_relationship WHERE "
+                                "case_id = %lld AND relationship_type_id = 9",
+                                master_id(&s, "civicrm_case", 1)), 2);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_activity WHERE "
+                                "campaign_id = %lld AND activity_type_id = 28",
+                                master_id(&s, "civicrm_campaign", 2)), 4);
+
         /* The delivery log is not synced: the master holds no job, queue or
          * event of the synced mailings, so its cron has nothing to send;
          * the scheduled mailing keeps its schedule as information only. */

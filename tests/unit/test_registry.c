@@ -299,6 +299,36 @@ START_TEST(children_and_order)
 }
 END_TEST
 
+/* Phase 3c: a mailing's recipients are a group or an earlier mailing;
+ * a survey's profile join is translated; nested rows under case and mailing. */
+START_TEST(phase3c_descriptors)
+{
+        const cs_entity_t *mg = cs_reg_by_name("mailing_group");
+        const cs_ref_t *r = cs_reg_ref(mg, "entity_id");
+        const cs_entity_t *uj = cs_reg_by_name("uf_join");
+        const cs_entity_t *kids[8];
+        const char *t;
+
+        ck_assert_int_eq(cs_reg_poly_resolve(mg, r, "civicrm_group", 5, &t), CS_POLY_TRANSLATE);
+        ck_assert_str_eq(t, "civicrm_group");
+        ck_assert_int_eq(cs_reg_poly_resolve(mg, r, "civicrm_mailing", 1, &t), CS_POLY_TRANSLATE);
+        ck_assert_str_eq(t, "civicrm_mailing");
+        ck_assert_int_eq(cs_reg_poly_resolve(mg, r, "civicrm_contact", 1, &t), CS_POLY_REJECT);
+        ck_assert_int_eq(cs_reg_poly_resolve(uj, cs_reg_ref(uj, "entity_id"), "civicrm_survey",
+                                             1, &t), CS_POLY_TRANSLATE);
+        ck_assert_str_eq(t, "civicrm_survey");
+        ck_assert_uint_eq(cs_reg_children(cs_reg_by_name("case"), kids, 8), 2);
+        ck_assert_str_eq(kids[0]->name, "case_contact");
+        ck_assert_str_eq(kids[1]->name, "case_activity");
+        ck_assert_uint_eq(cs_reg_children(cs_reg_by_name("mailing"), kids, 8), 1);
+        ck_assert_str_eq(kids[0]->name, "mailing_trackable_url");
+        ck_assert_str_eq(cs_reg_ref(cs_reg_by_name("campaign"), "parent_id")->target,
+                         "civicrm_campaign");
+        ck_assert_ptr_null(cs_reg_by_table("civicrm_mailing_job"));
+        ck_assert_ptr_null(cs_reg_by_table("civicrm_mailing_event_queue"));
+}
+END_TEST
+
 START_TEST(col_policies)
 {
         const cs_entity_t *c = cs_reg_by_name("contact");
@@ -311,8 +341,19 @@ START_TEST(col_policies)
         for (size_t i = 0; i < 5; i++)
                 ck_assert_int_eq(cs_reg_col_policy(g, cleared[i]), CS_COL_CLEAR);
         ck_assert_int_eq(cs_reg_col_policy(g, "parents"), 0);
-        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("relationship"), "case_id"), CS_COL_CLEAR);
-        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("activity"), "campaign_id"), CS_COL_CLEAR);
+        /* phase 3c: references to cases and campaigns are translated now */
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("relationship"), "case_id"), 0);
+        ck_assert_str_eq(cs_reg_ref(cs_reg_by_name("relationship"), "case_id")->target,
+                         "civicrm_case");
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("activity"), "campaign_id"), 0);
+        ck_assert_str_eq(cs_reg_ref(cs_reg_by_name("activity"), "campaign_id")->target,
+                         "civicrm_campaign");
+        ck_assert_str_eq(cs_reg_ref(cs_reg_by_name("contribution"), "campaign_id")->target,
+                         "civicrm_campaign");
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("mailing"), "hash"), CS_COL_OMIT);
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("mailing"), "msg_template_id"),
+                         CS_COL_CLEAR);
+        ck_assert_ptr_nonnull(cs_reg_unique(cs_reg_by_name("campaign"), "external_identifier"));
         ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("activity"), "source_record_id"), 0);
         ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("saved_search"), "mapping_id"), CS_COL_CLEAR);
         ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("saved_search"), "form_values"), 0);
@@ -540,6 +581,7 @@ Suite *registry_suite(void)
         tcase_add_test(tc, children_and_order);
         tcase_add_test(tc, type_name_and_later_owners);
         tcase_add_test(tc, col_policies);
+        tcase_add_test(tc, phase3c_descriptors);
         tcase_add_test(tc, registry_within_capacity);
         tcase_add_test(tc, legacy_descriptors_consistent);
         suite_add_tcase(s, tc);
