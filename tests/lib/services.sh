@@ -131,10 +131,17 @@ cs_services_start() {
         fi
 
         _cs_say "initialising data dir in $datadir"
+        # The bootstrap server gets the run's own tmpdir too (passed on to
+        # mariadbd): with /tmp, two runs initialising at once (the parallel
+        # integration workers start together) deleted each other's temporary
+        # tables and one mariadb-install-db failed.
+        mkdir -p "$CS_TEST_TMPDIR/tmp"
         if ! mariadb-install-db --no-defaults --datadir="$datadir" \
+                --tmpdir="$CS_TEST_TMPDIR/tmp" \
                 --auth-root-authentication-method=socket --user="$me" \
                 --skip-test-db --force >"$CS_TEST_TMPDIR/install-db.log" 2>&1; then
-                _cs_err "mariadb-install-db failed; log tail:"
+                _cs_err "mariadb-install-db failed; its errors, then its log tail:"
+                grep -m 10 -iE '\[error\]|error:' "$CS_TEST_TMPDIR/install-db.log" >&2
                 tail -n 20 "$CS_TEST_TMPDIR/install-db.log" >&2
                 return 1
         fi
