@@ -93,7 +93,10 @@ set +m
 rc=0
 for ((w = 1; w <= jobs; w++)); do
         if ! wait "${pids[$((w - 1))]}"; then
-                echo "integration: worker $w exited with a failure (its log follows)"
+                # Its services did not start (or it was stopped): the suites it
+                # did not take ran on the other workers; one it held is
+                # reported below as never run.
+                echo "integration: worker $w failed (its log follows); the other workers took its share of the queue"
                 cat "$qdir/worker.$w.log"
         fi
 done
