@@ -785,11 +785,14 @@ static int inspect_control(const json_t *doc, const char *id, const char *prefix
 }
 
 /* Validates one entity document. root is NULL for a top-level document,
- * else the root entity of the document it is nested in. */
+ * else the root entity of the document it is nested in. unknown (size
+ * CS_DOC_ENTITY_NAME_MAX) gets the entity name of a nested document that
+ * names an unknown entity. */
 static int inspect_entity(const json_t *doc, const char *want_prefix,
                           const cs_entity_t *root, long long root_id,
                           const cs_entity_t **ent_out, long long *child_id_out,
-                          const char **tz_out, char *errstr, size_t errstr_size)
+                          const char **tz_out, char *unknown, char *errstr,
+                          size_t errstr_size)
 {
         const char *id = get_str(doc, "id");
         if (!id) {
@@ -811,6 +814,8 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
         if (!ent) {
                 snprintf(errstr, errstr_size, "document %s: unknown entity %s", id,
                          ename ? ename : "(missing)");
+                if (root && ename && strlen(ename) < CS_DOC_ENTITY_NAME_MAX)
+                        snprintf(unknown, CS_DOC_ENTITY_NAME_MAX, "%s", ename);
                 return -1;
         }
         if (!root && ent->parent) {
@@ -889,8 +894,8 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
                                                  CS_F_CHILDREN, i);
                                         return -1;
                                 }
-                                if (inspect_entity(c, prefix, ent, cid, &ce, &ccid, &ctz, errstr,
-                                                   errstr_size))
+                                if (inspect_entity(c, prefix, ent, cid, &ce, &ccid, &ctz,
+                                                   unknown, errstr, errstr_size))
                                         return -1;
                         }
                         continue;
@@ -963,7 +968,8 @@ int cs_doc_inspect(const json_t *doc, const char *key, size_t key_len,
                                        errstr, errstr_size);
         info->kind = CS_DOC_KIND_ENTITY;
         return inspect_entity(doc, NULL, NULL, 0, &info->entity, &info->child_id,
-                              &info->time_zone, errstr, errstr_size);
+                              &info->time_zone, info->unknown_nested, errstr,
+                              errstr_size);
 }
 
 /* ---- values for the master ------------------------------------------------- */
