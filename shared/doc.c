@@ -855,7 +855,16 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
                          CS_F_TIME_ZONE);
                 return -1;
         }
-        if (root) {
+        if (root && cs_reg_parent_via(ent)) {
+                /* Names a row nested beside it (checked by the caller). */
+                json_t *pv = json_object_get(doc, ent->parent_column); /* BORROWED */
+                if (!json_is_integer(pv) || json_integer_value(pv) < 1) {
+                        snprintf(errstr, errstr_size,
+                                 "document %s: %s must be the child id of its %s", id,
+                                 ent->parent_column, cs_reg_parent_via(ent)->name);
+                        return -1;
+                }
+        } else if (root) {
                 json_t *pv = json_object_get(doc, ent->parent_column); /* BORROWED */
                 if (!json_is_integer(pv) || json_integer_value(pv) != root_id) {
                         snprintf(errstr, errstr_size,
@@ -898,6 +907,8 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
                                                    unknown, errstr, errstr_size))
                                         return -1;
                         }
+                        if (cs_doc_check_via_rows(v, id, errstr, errstr_size))
+                                return -1;
                         continue;
                 }
                 if (!root && ent == cs_reg_file_entity() &&

@@ -116,6 +116,13 @@ json_t *cs_doc_parse(const char *buf, size_t len, size_t max_bytes,
 int cs_doc_inspect(const json_t *doc, const char *key, size_t key_len,
                    cs_doc_info_t *info, char *errstr, size_t errstr_size);
 
+/* Every nested document in children (a _childDocuments_ array whose
+ * members were inspected) of a cs_reg_parent_via entity names, in its
+ * parent column, the child id of a document of its via entity in the same
+ * array (doc_via.c). id: the root document's, for errstr. 0 or -1. */
+int cs_doc_check_via_rows(const json_t *children, const char *id, char *errstr,
+                          size_t errstr_size);
+
 /* Converts one document field to a value for master column col: integers,
  * strings, ISO dates back to MariaDB literals ("T"/"Z" removed), base64 to
  * bytes for binary columns, DECIMAL strings verbatim. Any memory needed is
