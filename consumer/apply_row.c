@@ -202,13 +202,11 @@ static ap_rc_t delete_children_by_id(cs_apply_t *ap, prefix_ctx_t *pc,
                 affected = 0;
                 snprintf(target, sizeof(target), "FROM `%s` t WHERE t.id IN (%s)",
                          kid->table, list);
-                /* The rows the master's ON DELETE CASCADE removes with them
-                 * (an address's custom values) lose their mapping rows. */
-                rc = ap_forget_cascaded(ap, pc->map, kid, target, p + 1, k, 0,
-                                        errstr, errstr_size);
-                if (rc == AP_OK)
-                        rc = ap_release_references(ap, kid, target, p + 1, k,
-                                                   errstr, errstr_size);
+                /* Rows the master's ON DELETE CASCADE removes with them
+                 * (an address's custom values) were read by replace_children
+                 * before any delete: their mapping rows go by id. */
+                rc = ap_release_references(ap, kid, target, p + 1, k, errstr,
+                                           errstr_size);
                 if (rc != AP_OK)
                         break;
                 snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE id IN (%s)",
@@ -256,6 +254,9 @@ static ap_rc_t delete_all_children(cs_apply_t *ap, prefix_ctx_t *pc,
         affected = 0;
         snprintf(target, sizeof(target), "FROM `%s` t WHERE %s = ?",
                  kid->table, root);
+        /* The rows the master's ON DELETE CASCADE removes with them (an
+         * address's custom values, which a later kind's query could no
+         * longer find through the address) lose their mapping rows. */
         rc = ap_forget_cascaded(ap, pc->map, kid, target, p + 1, 1, 0, errstr,
                                 errstr_size);
         if (rc == AP_OK)

@@ -658,6 +658,34 @@ START_TEST(test_custom_address)
         verify_clean(s.pconf, s.cconf, s.prefix, GEO, rows - 1);
         it_assert_synced(s.c, s.m, s.prefix);
 
+        /* A contact deleted: its address and the address's value go, and
+         * so do their mapping rows. */
+        {
+                long long nc, na, nv;
+                it_exec(s.c, "INSERT INTO civicrm_contact (contact_type, "
+                        "first_name, display_name, sort_name) VALUES "
+                        "('Individual', 'Addr', 'Addr Gone', 'Gone, Addr')");
+                nc = it_int(s.c, "SELECT MAX(id) FROM civicrm_contact");
+                it_exec(s.c, "INSERT INTO civicrm_address (contact_id, "
+                        "location_type_id, street_address) VALUES (%lld, 1, "
+                        "'1 Short St')", nc);
+                na = it_int(s.c, "SELECT MAX(id) FROM civicrm_address");
+                it_exec(s.c, "INSERT INTO " GEO " (entity_id, precinct_28) "
+                        "VALUES (%lld, 'Short')", na);
+                nv = it_int(s.c, "SELECT MAX(id) FROM " GEO);
+                produce(s.pconf, 0, NULL);
+                consume(s.cconf);
+                ck_assert_int_gt(master_id(s.m, s.prefix, GEO, nv), 0);
+                it_exec(s.c, "DELETE FROM civicrm_contact WHERE id = %lld", nc);
+                produce(s.pconf, 0, NULL);
+                consume(s.cconf);
+                ck_assert_int_eq(master_id(s.m, s.prefix, "civicrm_address", na), 0);
+                ck_assert_int_eq(master_id(s.m, s.prefix, GEO, nv), 0);
+                ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " GEO " WHERE "
+                                        "precinct_28 = 'Short'"), 0);
+                assert_geo(&s);
+        }
+
         /* A value naming an address its contact document does not carry. */
         dead = it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter");
         v = contact_with_value(s.prefix, it_int(s.c, "SELECT contact_id FROM "
