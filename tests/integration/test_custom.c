@@ -530,7 +530,7 @@ END_TEST
 /* Every child value of GEO whose address belongs to a contact is on the
  * master: entity_id the master id of its address, canvasser that of its
  * contact, the other columns equal; nothing else is. */
-static void assert_geo(setup_t *s)
+static void assert_geo(it_demo_t *s)
 {
         long long want = it_int(s->c, "SELECT COUNT(*) FROM " GEO " v JOIN "
                                 "civicrm_address a ON a.id = v.entity_id WHERE "
@@ -566,7 +566,7 @@ static void assert_geo(setup_t *s)
  * address of its own document (dead-lettered). */
 START_TEST(test_custom_address)
 {
-        setup_t s;
+        it_demo_t s;
         long long a1, a2, a3, gone, gone_val, orphan, dead, rows;
         char *v;
 
@@ -725,7 +725,7 @@ START_TEST(test_custom_address)
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " GEO " WHERE "
                                 "precinct_28 = 'Live'"), 1);
         assert_geo(&s);
-        teardown(&s);
+        it_demo_teardown(&s);
 }
 END_TEST
 
