@@ -240,21 +240,21 @@ void cs_apply_rollback(cs_apply_t *ap)
                 ap->prefixes[i].loaded = 0;
 }
 
-/* A document refused by cs_doc_inspect (errstr) only because it carries
- * values of a custom value table that the master's metadata names but
- * whose table is not known yet: the metadata gate created the group in
- * this batch, and its table is created when the next batch begins
+/* A document refused by cs_doc_inspect (errstr) only because a document
+ * nested in it carries values of a custom value table (unknown, from
+ * cs_doc_info_t.unknown_nested) that the master's metadata names but whose
+ * table is not known yet: the metadata gate created the group in this
+ * batch, and its table is created when the next batch begins
  * (ap_custom_refresh; DDL cannot run inside the batch's transaction). The
  * document waits, retried after each batch (AP_OK, parked). Anything else
  * stays rejected (AP_REJECTED, errstr unchanged). */
 static ap_rc_t custom_table_pending(cs_apply_t *ap, const char *prefix,
                                     const char *key, size_t key_len,
                                     const char *value, size_t value_len,
-                                    char *errstr, size_t errstr_size)
+                                    const char *unknown, char *errstr,
+                                    size_t errstr_size)
 {
-        static const char marker[] = ": unknown entity ";
-        const char *name = strstr(errstr, marker);
-        char table[80], reason[512];
+        char table[CS_DOC_ENTITY_NAME_MAX], reason[512];
         cs_db_value_t p;
         long long named = 0;
         unsigned int dberr = 0;
@@ -263,12 +263,9 @@ static ap_rc_t custom_table_pending(cs_apply_t *ap, const char *prefix,
         prefix_ctx_t *pc;
         ap_rc_t rc = AP_OK;
 
-        if (!name)
+        if (!unknown[0] || !cs_custom_table_like(unknown))
                 return AP_REJECTED;
-        name += sizeof(marker) - 1;
-        if (strlen(name) >= sizeof(table) || !cs_custom_table_like(name))
-                return AP_REJECTED;
-        snprintf(table, sizeof(table), "%s", name);
+        snprintf(table, sizeof(table), "%s", unknown);
         p = v_str(table);
         if (ap_run(ap, cs_custom_group_exists_sql(), &p, 1, NULL, NULL, &named,
                    &found, &dberr, reason, sizeof(reason)) == -1 || !named)
@@ -325,8 +322,9 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
                                    errstr_size) == -1) {
                         json_decref(doc);
                         return custom_table_pending(ap, prefix, key, key_len,
-                                                    value, value_len, errstr,
-                                                    errstr_size);
+                                                    value, value_len,
+                                                    info.unknown_nested,
+                                                    errstr, errstr_size);
                 }
                 if (strcmp(info.prefix, prefix)) {
                         snprintf(errstr, errstr_size, "document prefix '%s' does "

@@ -121,6 +121,7 @@ static int visit_row(const cs_entity_t *ent, const json_t *row, id_visit_fn fn,
                 if (!v || json_is_null(v))
                         continue;
                 if (ent->parent && ent->parent_column &&
+                    !cs_reg_parent_via(ent) &&
                     !strcmp(r->column, ent->parent_column))
                         continue;
                 if (r->kind == CS_REF_POLY) {
@@ -266,7 +267,9 @@ static add_rc_t group_add_row(cs_apply_t *ap, group_t *g, size_t t,
         ap_map_rc_t mapped;
         int add;
 
-        if (!tbl || id <= 0)
+        /* A row naming a row nested beside it (an address's custom
+         * values) needs that row's new id: the one-by-one path. */
+        if (!tbl || id <= 0 || cs_reg_parent_via(ent))
                 return ADD_SLOW;
         if ((add = idset_add(&g->doc_rows, idset_key(ent, id))) <= 0)
                 return add == 0 ? ADD_SLOW : ADD_RETRY; /* a row twice */

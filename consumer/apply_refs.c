@@ -117,6 +117,9 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
         json_t *val;
         unsigned int dberr = 0;
         const cs_custom_group_t *custom = cs_custom_by_entity(ent);
+        /* Its parent column names a row nested beside it (an address):
+         * translated through that row's mapping like any reference. */
+        const cs_entity_t *via = cs_reg_parent_via(ent);
         ap_rc_t prc;
         char why[320];
 
@@ -226,7 +229,7 @@ ap_rc_t ap_build_row(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
                 rb->n++;
                 memset(out, 0, sizeof(*out));
 
-                if (ent->parent && ent->parent_column &&
+                if (ent->parent && ent->parent_column && !via &&
                     !strcmp(col->name, ent->parent_column)) {
                         *out = v_int(parent_master_id);
                         continue;

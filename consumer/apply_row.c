@@ -202,6 +202,9 @@ static ap_rc_t delete_children_by_id(cs_apply_t *ap, prefix_ctx_t *pc,
                 affected = 0;
                 snprintf(target, sizeof(target), "FROM `%s` t WHERE t.id IN (%s)",
                          kid->table, list);
+                /* Rows the master's ON DELETE CASCADE removes with them
+                 * (an address's custom values) were read by replace_children
+                 * before any delete: their mapping rows go by id. */
                 rc = ap_release_references(ap, kid, target, p + 1, k, errstr,
                                            errstr_size);
                 if (rc != AP_OK)
@@ -229,15 +232,19 @@ static ap_rc_t delete_all_children(cs_apply_t *ap, prefix_ctx_t *pc,
         cs_db_value_t p[2] = { v_str(kid->table), v_int(parent_master_id) };
         unsigned long long affected = 0;
         unsigned int dberr = 0;
-        char target[256];
+        char target[768], root[512];
         ap_rc_t rc;
 
         if (!ap_master_table(ap, kid, errstr, errstr_size))
                 return AP_OK; /* the master has no such table */
+        if (cs_reg_root_expr(kid, "t", root, sizeof(root)) == -1) {
+                snprintf(errstr, errstr_size, "%s: no root expression", kid->name);
+                return AP_REJECTED;
+        }
         snprintf(ap->sql, SQL_MAX,
                  "DELETE m FROM `%s` m JOIN `%s` t ON t.id = m.master_entity_id "
-                 "WHERE m.entity_table = ? AND t.`%s` = ?", pc->map, kid->table,
-                 kid->parent_column);
+                 "WHERE m.entity_table = ? AND %s = ?", pc->map, kid->table,
+                 root);
         if (ap_run(ap, ap->sql, p, 2, &affected, NULL, NULL, NULL, &dberr,
                    errstr, errstr_size) == -1)
                 return ap_db_fail(ap, dberr, errstr, errstr_size,
@@ -245,14 +252,20 @@ static ap_rc_t delete_all_children(cs_apply_t *ap, prefix_ctx_t *pc,
         if (affected)
                 ap_map_forget_all(ap);
         affected = 0;
-        snprintf(target, sizeof(target), "FROM `%s` t WHERE t.`%s` = ?",
-                 kid->table, kid->parent_column);
-        rc = ap_release_references(ap, kid, target, p + 1, 1, errstr,
-                                   errstr_size);
+        snprintf(target, sizeof(target), "FROM `%s` t WHERE %s = ?",
+                 kid->table, root);
+        /* The rows the master's ON DELETE CASCADE removes with them (an
+         * address's custom values, which a later kind's query could no
+         * longer find through the address) lose their mapping rows. */
+        rc = ap_forget_cascaded(ap, pc->map, kid, target, p + 1, 1, 0, errstr,
+                                errstr_size);
+        if (rc == AP_OK)
+                rc = ap_release_references(ap, kid, target, p + 1, 1, errstr,
+                                           errstr_size);
         if (rc != AP_OK)
                 return rc;
-        snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE `%s` = ?", kid->table,
-                 kid->parent_column);
+        snprintf(ap->sql, SQL_MAX, "DELETE t FROM `%s` t WHERE %s = ?",
+                 kid->table, root);
         if (ap_run(ap, ap->sql, p + 1, 1, &affected, NULL, NULL, NULL, &dberr,
                    errstr, errstr_size) == -1)
                 return ap_db_fail(ap, dberr, errstr, errstr_size,
@@ -317,14 +330,15 @@ static ap_rc_t replace_children(cs_apply_t *ap, prefix_ctx_t *pc,
 
         memset(&kr, 0, sizeof(kr));
         for (size_t k = 0; k < kid_cnt && k < CS_LIMIT_NESTED_KINDS; k++) {
-                char tmp[256];
+                char tmp[256], root[512];
                 if (!ap_master_table(ap, kids[k], tmp, sizeof(tmp)))
                         continue; /* the master has no such table */
-                if (ap_sql_cat(ap->sql, &len, "%sSELECT %zu, t.id FROM `%s` t "
+                if (cs_reg_root_expr(kids[k], "t", root, sizeof(root)) == -1 ||
+                    ap_sql_cat(ap->sql, &len, "%sSELECT %zu, t.id FROM `%s` t "
                                "JOIN `%s` m ON m.entity_table = ? AND "
-                               "m.master_entity_id = t.id WHERE t.`%s` = ?",
+                               "m.master_entity_id = t.id WHERE %s = ?",
                                len ? " UNION ALL " : "", k, kids[k]->table,
-                               pc->map, kids[k]->parent_column) == -1) {
+                               pc->map, root) == -1) {
                         snprintf(errstr, errstr_size, "replace-set query of %s "
                                  "longer than %d bytes", kids[k]->table, SQL_MAX);
                         return AP_REJECTED;

@@ -11,6 +11,7 @@
 #include "complete.h"
 #include "db.h"
 #include "follow.h"
+#include "gate.h"
 #include "incremental.h"
 #include "log.h"
 #include "outbox.h"
@@ -67,16 +68,19 @@ int cs_follow_triggers(const cs_producer_conf_t *conf, int install)
 }
 
 /* One run exactly as cron's (incremental, or complete without usable
- * state), with the same state file; the state advances only when
- * everything was delivered. */
+ * state), with the same state file: the metadata gate first (the tables
+ * whose fingerprint changed since the last delivered run; every table on
+ * a complete run), then the data; the state advances only when everything
+ * was delivered. gate (borrowed) then holds the fingerprints delivered,
+ * for the drains that follow. */
 static int reconcile(const cs_producer_conf_t *conf, MYSQL *db,
-                     cs_sink_t *sink, const char *topic, char *errstr,
-                     size_t errstr_size)
+                     cs_sink_t *sink, const char *topic, json_t *gate,
+                     char *errstr, size_t errstr_size)
 {
         cs_run_stats_t stats = { 0 };
-        json_t *state, *old_incr, *new_incr = NULL;
+        json_t *state, *old_incr, *new_incr = NULL, *new_gate = json_object();
         json_t *created = json_array();
-        long long state_gen, sent0 = cs_sink_sent(sink);
+        long long state_gen, sent0 = cs_sink_sent(sink), gate_docs = 0;
         double started = cs_progress_now();
         int complete, rc = -1;
 
@@ -92,6 +96,15 @@ static int reconcile(const cs_producer_conf_t *conf, MYSQL *db,
                         conf->prefix, conf->state_dir);
         state_gen = json_integer_value(json_object_get(old_incr,
                                                        "state_generation")) + 1;
+        if (!new_gate) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto done;
+        }
+        if (cs_gate_send(db, sink, conf->prefix, conf->max_document_bytes,
+                         json_object_get(old_incr, "metadata_gate"),
+                         complete ? CS_GATE_FORCE : 0, new_gate, &gate_docs,
+                         errstr, errstr_size) == -1)
+                goto done;
         if (complete) {
                 if (cs_complete_run(conf, db, sink,
                                     json_integer_value(json_object_get(state,
@@ -107,6 +120,10 @@ static int reconcile(const cs_producer_conf_t *conf, MYSQL *db,
                                 &new_incr, errstr, errstr_size) == -1)
                         goto done;
         }
+        if (json_object_set(new_incr, "metadata_gate", new_gate) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto done;
+        }
         if (cs_state_advance(conf->state_dir, conf->prefix, state, new_incr,
                              created, &(cs_state_run_t) {
                                      .mode = complete ? "complete" : "incremental",
@@ -117,12 +134,19 @@ static int reconcile(const cs_producer_conf_t *conf, MYSQL *db,
                                      .destination = topic },
                              errstr, errstr_size) == -1)
                 goto done;
+        json_object_clear(gate);
+        if (json_object_update(gate, new_gate) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto done;
+        }
         cs_info("reconciliation (%s) of prefix %s: %lld document(s), %lld "
-                "message(s) in %.2f s", complete ? "complete" : "incremental",
-                conf->prefix, stats.documents, cs_sink_sent(sink) - sent0,
+                "message(s) (%lld metadata gate) in %.2f s",
+                complete ? "complete" : "incremental", conf->prefix,
+                stats.documents, cs_sink_sent(sink) - sent0, gate_docs,
                 cs_progress_now() - started);
         rc = 0;
 done:
+        json_decref(new_gate);
         for (size_t i = 0; i < json_array_size(created); i++)
                 unlink(json_string_value(json_array_get(created, i)));
         json_decref(created);
@@ -189,6 +213,9 @@ int cs_follow_run(const cs_producer_conf_t *conf, const char *topic)
         int lock_fd, rc, exit_code = CS_EXIT_FAILURE, failures = 0;
         double next_reconcile = 0;
         long long drained = 0, batches = 0;
+        /* The metadata fingerprints last delivered (the drains send the
+         * tables that differ, before their documents). */
+        json_t *gate = NULL;
 
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
@@ -204,6 +231,10 @@ int cs_follow_run(const cs_producer_conf_t *conf, const char *topic)
         }
         if (lock_fd == -1)
                 goto fail;
+        if (!(gate = json_object())) {
+                snprintf(errstr, sizeof(errstr), "out of memory");
+                goto fail;
+        }
         if (!(db = cs_db_connect(&conf->child, errstr, sizeof(errstr))))
                 goto fail;
         rc = cs_outbox_exists(db, errstr, sizeof(errstr));
@@ -235,7 +266,7 @@ int cs_follow_run(const cs_producer_conf_t *conf, const char *topic)
                          * schema change is seen from then on). */
                         cs_snap_close(snap);
                         snap = NULL;
-                        if (reconcile(conf, db, sink, topic, errstr,
+                        if (reconcile(conf, db, sink, topic, gate, errstr,
                                       sizeof(errstr)) == -1 ||
                             !(snap = open_snap(conf, db, errstr,
                                                sizeof(errstr))))
@@ -243,8 +274,8 @@ int cs_follow_run(const cs_producer_conf_t *conf, const char *topic)
                         else
                                 next_reconcile = cs_progress_now() +
                                                  conf->reconcile_interval;
-                } else if (cs_outbox_drain(conf, db, snap, sink, &st, errstr,
-                                           sizeof(errstr)) == -1) {
+                } else if (cs_outbox_drain(conf, db, snap, sink, gate, &st,
+                                           errstr, sizeof(errstr)) == -1) {
                         failed = 1;
                 }
                 if (failed) {
@@ -313,6 +344,7 @@ fail:
         cs_error("follow stopped: outbox rows not yet confirmed stay in "
                  CS_TRIG_OUTBOX " and are sent at the next start");
 done:
+        json_decref(gate);
         cs_snap_close(snap);
         cs_sink_destroy(sink);
         if (db)

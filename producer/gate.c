@@ -67,10 +67,11 @@ static const char *send_order(size_t i)
 }
 
 int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
-                 size_t max_document_bytes, const json_t *old_gate, int force,
+                 size_t max_document_bytes, const json_t *old_gate, int flags,
                  json_t *new_gate, long long *docs, char *errstr,
                  size_t errstr_size)
 {
+        int force = flags & CS_GATE_FORCE;
         long long tables = 0, rows = 0, unchanged = 0;
         const char *table;
 
@@ -137,8 +138,11 @@ int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
         if (sink && cs_sink_flush(sink, GATE_FLUSH_TIMEOUT_MS, errstr,
                                   errstr_size) == -1)
                 return -1;
-        cs_info("metadata gate: %lld table(s), %lld row(s) fingerprinted; %lld "
-                "document(s) sent, %lld unchanged table(s) not sent", tables,
-                rows, *docs, unchanged);
+        if (*docs || !(flags & CS_GATE_QUIET))
+                cs_info("metadata gate: %lld table(s), %lld row(s) fingerprinted; "
+                        "%lld document(s) sent, %lld unchanged table(s) not "
+                        "sent", tables, rows, *docs, unchanged);
+        else
+                cs_debug("metadata gate: %lld table(s) unchanged", unchanged);
         return 0;
 }

@@ -7,17 +7,23 @@
 #include <jansson.h>
 #include "sink.h"
 
+/* cs_gate_send's flags. */
+#define CS_GATE_FORCE 1 /* send every table, changed or not */
+#define CS_GATE_QUIET 2 /* log the summary at debug level when nothing was
+                           sent (--follow's drains) */
+
 /* Reads every metadata table of the registry that the child has and
  * records each table's fingerprint (its parts' digests, joined by commas)
  * in new_gate (borrowed object, filled: table -> string). When sink is not
  * NULL it sends a table's fingerprint documents (docs/FORMAT.md §7.1),
- * keyed <PREFIX>/civisync_metadata/<table>/<part>, if force is set or
- * old_gate (borrowed, may be NULL: the last delivered run's record) holds a
- * different fingerprint for it; so a run with unchanged metadata sends
- * nothing. *docs receives the number sent. 0, or -1 with errstr (the run
- * then fails: state untouched). */
+ * keyed <PREFIX>/civisync_metadata/<table>/<part>, if flags has
+ * CS_GATE_FORCE or old_gate (borrowed, may be NULL: the last delivered
+ * run's record) holds a different fingerprint for it; so a run with
+ * unchanged metadata sends nothing. What it sends is delivered (flushed)
+ * before it returns. *docs receives the number sent. 0, or -1 with errstr
+ * (the run then fails: state untouched). */
 int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
-                 size_t max_document_bytes, const json_t *old_gate, int force,
+                 size_t max_document_bytes, const json_t *old_gate, int flags,
                  json_t *new_gate, long long *docs, char *errstr,
                  size_t errstr_size);
 

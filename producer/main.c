@@ -297,7 +297,8 @@ static int sync_child(produce_run_t *run, char *errstr, size_t errstr_size)
         if (cs_gate_send(run->db, run->opts.rebuild_state ? NULL : run->sink,
                          conf->prefix, conf->max_document_bytes,
                          json_object_get(old_incr, "metadata_gate"),
-                         run->opts.complete, new_gate, &run->gate_docs, errstr,
+                         run->opts.complete ? CS_GATE_FORCE : 0, new_gate,
+                         &run->gate_docs, errstr,
                          errstr_size) == -1) {
                 json_decref(new_gate);
                 return -1;

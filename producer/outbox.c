@@ -8,6 +8,7 @@
 #include "doc.h"
 #include "log.h"
 #include "outbox.h"
+#include "gate.h"
 #include "progress.h"
 #include "registry.h"
 #include "snapshot.h"
@@ -270,8 +271,34 @@ static int delete_seqs(MYSQL *db, const ids_t *seqs, char *errstr,
         return 0;
 }
 
+/* The metadata tables whose fingerprint changed since gate (updated):
+ * sent and delivered before the drain's documents. 0 or -1. */
+static int send_gate(const cs_producer_conf_t *conf, MYSQL *db,
+                     cs_sink_t *sink, json_t *gate, char *errstr,
+                     size_t errstr_size)
+{
+        json_t *now = json_object();
+        long long docs = 0;
+        int rc = -1;
+
+        if (!now) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        if (cs_gate_send(db, sink, conf->prefix, conf->max_document_bytes,
+                         gate, CS_GATE_QUIET, now, &docs, errstr,
+                         errstr_size) == 0) {
+                if (json_object_update(gate, now) == -1)
+                        snprintf(errstr, errstr_size, "out of memory");
+                else
+                        rc = 0;
+        }
+        json_decref(now);
+        return rc;
+}
+
 int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db,
-                    cs_snap_t *snap, cs_sink_t *sink,
+                    cs_snap_t *snap, cs_sink_t *sink, json_t *gate,
                     cs_outbox_stats_t *stats, char *errstr,
                     size_t errstr_size)
 {
@@ -306,6 +333,8 @@ int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db,
         if (cs_snap_renew(snap, errstr, errstr_size) == -1)
                 goto done;
         in_snap = 1;
+        if (gate && send_gate(conf, db, sink, gate, errstr, errstr_size) == -1)
+                goto done;
         srcs = cs_snap_sources(snap, &src_cnt);
         stats->open_ms = (cs_progress_now() - t) * 1000.0;
         for (size_t i = 0; i < n; i++)

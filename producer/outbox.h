@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <mysql.h>
+#include <jansson.h>
 #include "conf.h"
 #include "sink.h"
 #include "snapshot.h"
@@ -31,12 +32,18 @@ int cs_outbox_exists(MYSQL *db, char *errstr, size_t errstr_size);
  * drains: renewed here, ended before returning) as an incremental run does (a root that is gone or no longer passes its
  * row filter: a tombstone), sends them, waits until every one is
  * delivered, and only then deletes exactly the outbox rows it read.
+ * The metadata gate goes first: when rows were read, every metadata table
+ * whose fingerprint differs from gate (borrowed object, table -> the
+ * fingerprint last delivered; updated here; NULL: no gate) is sent and
+ * delivered, read in the same snapshot as the documents, before them (a
+ * new option value, relationship type or custom field reaches the master
+ * before the data that uses it, as in a cron run).
  * Returns 0 (stats filled; rows 0 when the outbox was empty) or -1 with
  * errstr; after -1 the rows are still in the outbox (sent again later).
  * Test-only: CIVISYNC_TEST_CRASH_AFTER_SEND=1 in the environment makes the
  * process _exit(1) after the delivery and before the delete. */
 int cs_outbox_drain(const cs_producer_conf_t *conf, MYSQL *db,
-                    cs_snap_t *snap, cs_sink_t *sink,
+                    cs_snap_t *snap, cs_sink_t *sink, json_t *gate,
                     cs_outbox_stats_t *stats, char *errstr,
                     size_t errstr_size);
 

@@ -125,6 +125,7 @@ static int build_sql(cs_snap_t *snap, cs_src_t *s, snap_sql_t *q,
                 return q->root_page && q->root_ids ? 0 : -1;
         }
         snprintf(suffix, sizeof(suffix), "ORDER BY `%s`, `id`",
+                 cs_reg_parent_via(s->ent) ? CS_SRC_ROOT_COLUMN :
                  s->ent->parent_column);
         q->kid_range = cs_src_sql(s, CS_SRC_DOC,
                                   "{parent} > @cs_lo AND {parent} <= @cs_hi",

@@ -124,7 +124,22 @@ static int plain_branch(cs_src_t *s, char *errstr, size_t errstr_size)
                 if (!(b->exprs[i] = quoted(s->tbl.cols[i].name)))
                         goto oom;
         }
-        if (ent->parent) {
+        if (ent->parent && cs_reg_parent_via(ent)) {
+                /* The root through the row the parent column names (an
+                 * address's contact); rows without one are not synced. */
+                char alias[80], expr[512];
+                snprintf(alias, sizeof(alias), "`%s`", s->tbl.name);
+                if (cs_reg_root_expr(ent, alias, expr, sizeof(expr)) == -1) {
+                        snprintf(errstr, errstr_size, "%s: no root expression",
+                                 ent->name);
+                        return -1;
+                }
+                if (!(b->parent = xstrdup(expr)) ||
+                    asprintf(&b->where, "%s IS NOT NULL", expr) < 0) {
+                        b->where = NULL;
+                        goto oom;
+                }
+        } else if (ent->parent) {
                 if (!(b->parent = quoted(ent->parent_column)) ||
                     asprintf(&b->where, "`%s` IS NOT NULL",
                              ent->parent_column) < 0) {
@@ -348,6 +363,10 @@ int cs_src_load_all(MYSQL *db, cs_src_t **out, size_t *count, char *errstr,
                 s->id_col = cs_schema_col_index(&s->tbl, "id");
                 s->parent_col = ents[i].parent_column ?
                         cs_schema_col_index(&s->tbl, ents[i].parent_column) : -1;
+                /* Its document rows carry the root id as one more column
+                 * (CS_SRC_ROOT_COLUMN) after the document's. */
+                if (cs_reg_parent_via(&ents[i]) && s->parent_col >= 0)
+                        s->parent_col = (int)s->tbl.col_cnt;
                 if (s->id_col < 0 || (ents[i].parent && s->parent_col < 0)) {
                         snprintf(errstr, errstr_size,
                                  "%s: missing id or parent column",
@@ -420,6 +439,9 @@ char *cs_src_sql(const cs_src_t *s, cs_src_what_t what, const char *cond,
                         for (size_t c = 0; c < s->tbl.col_cnt; c++)
                                 sb_add(&sb, "%s%s AS `%s`", c ? "," : "",
                                        b->exprs[c], s->tbl.cols[c].name);
+                        if (cs_reg_parent_via(s->ent))
+                                sb_add(&sb, ",%s AS `" CS_SRC_ROOT_COLUMN "`",
+                                       b->parent);
                         break;
                 case CS_SRC_FP_SCAN:
                         sb_add(&sb, "%s AS `id`, %s AS `p`", b->exprs[s->id_col],

@@ -26,7 +26,9 @@ typedef struct cs_src_s {
         int legacy;           /* synthesized from pre-4.4 tables (§17) */
         cs_table_t tbl;       /* the document's columns, in order */
         int id_col;           /* index of "id" in tbl */
-        int parent_col;       /* nested: index of the parent column */
+        int parent_col;       /* nested: index of the parent column in a
+                                 CS_SRC_DOC row (parent_via entities: of
+                                 CS_SRC_ROOT_COLUMN, after tbl's columns) */
         /* Stored ids are id_scale * raw id + k (0 <= k < id_scale). */
         int id_scale;
         cs_src_branch_t br[CS_LIMIT_SOURCE_BRANCHES];
@@ -47,8 +49,13 @@ void cs_src_free_all(cs_src_t *srcs, size_t count);
 /* The source of entity ent in srcs, or NULL. */
 cs_src_t *cs_src_find(cs_src_t *srcs, size_t count, const cs_entity_t *ent);
 
+/* The extra column of a parent_via entity's CS_SRC_DOC rows: its root id. */
+#define CS_SRC_ROOT_COLUMN "civisync_root"
+
 /* Builds a malloc'd SELECT over every branch of src:
- *   what = CS_SRC_DOC:     the document columns (aliased to their names)
+ *   what = CS_SRC_DOC:     the document columns (aliased to their names),
+ *                          then for a parent_via entity (registry.h) its
+ *                          root id AS CS_SRC_ROOT_COLUMN
  *   what = CS_SRC_FP_SCAN: the stored id AS `id`, the parent id AS `p`
  *                          (NULL for roots), then every document column
  *                          that is not CS_COL_OMIT, in order: the input of

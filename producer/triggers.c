@@ -88,8 +88,16 @@ int cs_trig_tables(const cs_src_t *srcs, size_t count, cs_trig_table_t **out,
                         char col[65] = "";
                         size_t k;
 
+                        const cs_entity_t *via = cs_reg_parent_via(s->ent);
+
+                        if (via)
+                                snprintf(col, sizeof(col), "%s",
+                                         s->ent->parent_column);
                         if (!cs_db_ident_valid(br->table) ||
-                            (s->ent->parent &&
+                            (via && (!cs_db_ident_valid(col) ||
+                                     !cs_db_ident_valid(via->table) ||
+                                     !cs_db_ident_valid(via->parent_column))) ||
+                            (s->ent->parent && !via &&
                              unquote(br->parent, col, sizeof(col)) == -1)) {
                                 snprintf(errstr, errstr_size, "%s: table or "
                                          "parent column is not a plain "
@@ -107,7 +115,8 @@ int cs_trig_tables(const cs_src_t *srcs, size_t count, cs_trig_table_t **out,
                         }
                         if (!col[0])
                                 continue;
-                        if (t[k].root_col[0] && strcmp(t[k].root_col, col)) {
+                        if (t[k].root_col[0] && (strcmp(t[k].root_col, col) ||
+                                                 t[k].via != via)) {
                                 snprintf(errstr, errstr_size, "%s: rows of "
                                          "two entities name their roots "
                                          "through different columns (%s, "
@@ -119,6 +128,7 @@ int cs_trig_tables(const cs_src_t *srcs, size_t count, cs_trig_table_t **out,
                         }
                         snprintf(t[k].root_col, sizeof(t[k].root_col), "%s",
                                  col);
+                        t[k].via = via;
                 }
         }
         *out = t;
@@ -174,6 +184,19 @@ static int drop_trigger(MYSQL *db, const char *name, char *errstr,
         return cs_db_exec(db, sql, errstr, errstr_size);
 }
 
+/* The root id of the NEW or OLD row (row) of a nested table: its parent
+ * column, or through the row that column names (parent_via). */
+static void root_expr(const cs_trig_table_t *t, const char *row, char *out,
+                      size_t size)
+{
+        if (t->via)
+                snprintf(out, size, "(SELECT `%s` FROM `%s` WHERE `id` = "
+                         "%s.`%s`)", t->via->parent_column, t->via->table, row,
+                         t->root_col);
+        else
+                snprintf(out, size, "%s.`%s`", row, t->root_col);
+}
+
 /* The three triggers of one table. */
 static int create_triggers(MYSQL *db, const cs_trig_table_t *t,
                            char *names[3], char *errstr, size_t errstr_size)
@@ -185,7 +208,7 @@ static int create_triggers(MYSQL *db, const cs_trig_table_t *t,
                 { "au", "UPDATE", "U", "NEW" },
                 { "ad", "DELETE", "D", "OLD" },
         };
-        char sql[1024], name[CS_TRIG_NAME_MAX + 1], root[128], old_root[128];
+        char sql[1536], name[CS_TRIG_NAME_MAX + 1], root[320], old_root[320];
 
         for (int e = 0; e < 3; e++) {
                 if (cs_trig_name(name, sizeof(name), t->table,
@@ -195,13 +218,11 @@ static int create_triggers(MYSQL *db, const cs_trig_table_t *t,
                         return -1;
                 }
                 if (t->root_col[0])
-                        snprintf(root, sizeof(root), "%s.`%s`", ev[e].row,
-                                 t->root_col);
+                        root_expr(t, ev[e].row, root, sizeof(root));
                 else
                         snprintf(root, sizeof(root), "NULL");
                 if (t->root_col[0] && e == 1)
-                        snprintf(old_root, sizeof(old_root), "OLD.`%s`",
-                                 t->root_col);
+                        root_expr(t, "OLD", old_root, sizeof(old_root));
                 else
                         snprintf(old_root, sizeof(old_root), "NULL");
                 /* CREATE OR REPLACE: a re-install swaps the body in one

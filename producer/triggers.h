@@ -16,6 +16,9 @@
 typedef struct cs_trig_table_s {
         const char *table;       /* BORROWED from the sources */
         char root_col[65];       /* nested rows: the parent column, "" for roots */
+        const cs_entity_t *via;  /* parent_via entities: the entity root_col
+                                    names (the root is its parent column's
+                                    value), else NULL */
 } cs_trig_table_t;
 
 /* The trigger name of table for suffix "ai", "au" or "ad":

@@ -785,11 +785,14 @@ static int inspect_control(const json_t *doc, const char *id, const char *prefix
 }
 
 /* Validates one entity document. root is NULL for a top-level document,
- * else the root entity of the document it is nested in. */
+ * else the root entity of the document it is nested in. unknown (size
+ * CS_DOC_ENTITY_NAME_MAX) gets the entity name of a nested document that
+ * names an unknown entity. */
 static int inspect_entity(const json_t *doc, const char *want_prefix,
                           const cs_entity_t *root, long long root_id,
                           const cs_entity_t **ent_out, long long *child_id_out,
-                          const char **tz_out, char *errstr, size_t errstr_size)
+                          const char **tz_out, char *unknown, char *errstr,
+                          size_t errstr_size)
 {
         const char *id = get_str(doc, "id");
         if (!id) {
@@ -811,6 +814,8 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
         if (!ent) {
                 snprintf(errstr, errstr_size, "document %s: unknown entity %s", id,
                          ename ? ename : "(missing)");
+                if (root && ename && strlen(ename) < CS_DOC_ENTITY_NAME_MAX)
+                        snprintf(unknown, CS_DOC_ENTITY_NAME_MAX, "%s", ename);
                 return -1;
         }
         if (!root && ent->parent) {
@@ -850,7 +855,16 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
                          CS_F_TIME_ZONE);
                 return -1;
         }
-        if (root) {
+        if (root && cs_reg_parent_via(ent)) {
+                /* Names a row nested beside it (checked by the caller). */
+                json_t *pv = json_object_get(doc, ent->parent_column); /* BORROWED */
+                if (!json_is_integer(pv) || json_integer_value(pv) < 1) {
+                        snprintf(errstr, errstr_size,
+                                 "document %s: %s must be the child id of its %s", id,
+                                 ent->parent_column, cs_reg_parent_via(ent)->name);
+                        return -1;
+                }
+        } else if (root) {
                 json_t *pv = json_object_get(doc, ent->parent_column); /* BORROWED */
                 if (!json_is_integer(pv) || json_integer_value(pv) != root_id) {
                         snprintf(errstr, errstr_size,
@@ -889,10 +903,12 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
                                                  CS_F_CHILDREN, i);
                                         return -1;
                                 }
-                                if (inspect_entity(c, prefix, ent, cid, &ce, &ccid, &ctz, errstr,
-                                                   errstr_size))
+                                if (inspect_entity(c, prefix, ent, cid, &ce, &ccid, &ctz,
+                                                   unknown, errstr, errstr_size))
                                         return -1;
                         }
+                        if (cs_doc_check_via_rows(v, id, errstr, errstr_size))
+                                return -1;
                         continue;
                 }
                 if (!root && ent == cs_reg_file_entity() &&
@@ -963,7 +979,8 @@ int cs_doc_inspect(const json_t *doc, const char *key, size_t key_len,
                                        errstr, errstr_size);
         info->kind = CS_DOC_KIND_ENTITY;
         return inspect_entity(doc, NULL, NULL, 0, &info->entity, &info->child_id,
-                              &info->time_zone, errstr, errstr_size);
+                              &info->time_zone, info->unknown_nested, errstr,
+                              errstr_size);
 }
 
 /* ---- values for the master ------------------------------------------------- */

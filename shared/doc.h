@@ -10,6 +10,8 @@
 
 #define CS_DOC_FORMAT_VERSION 1
 #define CS_DOC_ID_MAX 128
+/* Size of cs_doc_info_t.unknown_nested (with its NUL). */
+#define CS_DOC_ENTITY_NAME_MAX 80
 
 /* Reserved field names (no CiviCRM column starts with "civisync_"). */
 #define CS_F_FORMAT     "civisync_format"
@@ -91,6 +93,13 @@ typedef struct cs_doc_info_s {
         int partition;               /* RESET / END */
         int partition_count;         /* RESET / END */
         const char *time_zone;       /* may be NULL */
+        /* Set when cs_doc_inspect refuses a document because a document
+         * nested in it names an entity the registry does not know (a
+         * custom value table the consumer has not loaded yet): that name.
+         * Empty otherwise, and for a top-level document's unknown entity
+         * or a name of CS_DOC_ENTITY_NAME_MAX bytes or more (no table name
+         * is that long). */
+        char unknown_nested[CS_DOC_ENTITY_NAME_MAX];
 } cs_doc_info_t;
 
 /* Parses a Kafka message value (not NUL-terminated) into a NEW json object.
@@ -101,9 +110,18 @@ json_t *cs_doc_parse(const char *buf, size_t len, size_t max_bytes,
 
 /* Validates doc's envelope against the format and against key (the Kafka
  * key, may be NULL for file input): format version, id == key, prefix,
- * entity known, child id positive, control fields. Fills info. 0 or -1. */
+ * entity known, child id positive, control fields. Fills info. 0, or -1
+ * with errstr (and info->unknown_nested when a nested document names an
+ * unknown entity). */
 int cs_doc_inspect(const json_t *doc, const char *key, size_t key_len,
                    cs_doc_info_t *info, char *errstr, size_t errstr_size);
+
+/* Every nested document in children (a _childDocuments_ array whose
+ * members were inspected) of a cs_reg_parent_via entity names, in its
+ * parent column, the child id of a document of its via entity in the same
+ * array (doc_via.c). id: the root document's, for errstr. 0 or -1. */
+int cs_doc_check_via_rows(const json_t *children, const char *id, char *errstr,
+                          size_t errstr_size);
 
 /* Converts one document field to a value for master column col: integers,
  * strings, ISO dates back to MariaDB literals ("T"/"Z" removed), base64 to

@@ -213,6 +213,22 @@ const cs_entity_t *cs_reg_add_entity(const cs_entity_t *ent, char *errstr,
                                      size_t errstr_size);
 /* Replaces a registered custom entry in place (same slot, same pointer). */
 void cs_reg_set_entity(const cs_entity_t *slot, const cs_entity_t *ent);
+/* The nested entity (same root) whose row id a nested entity's
+ * parent_column holds, when that is not the root's id: custom values of an
+ * address travel in the contact document beside the address, entity_id
+ * naming the address; NULL otherwise (registry_custom.c). */
+const cs_entity_t *cs_reg_parent_via(const cs_entity_t *ent);
+/* The entity whose ids a nested entity's parent_column holds: its
+ * cs_reg_parent_via entity, else its root; NULL for a root. */
+const cs_entity_t *cs_reg_link_target(const cs_entity_t *ent);
+/* Writes into out the SQL expression of the root id of a row of nested
+ * entity ent: "<alias>.`<parent_column>`", or for a cs_reg_parent_via entity
+ * "(SELECT <via's parent_column> FROM <via's table> WHERE id =
+ * <alias>.`<parent_column>`)" (NULL when the via row is gone or has no
+ * root). alias: a table alias or quoted table name ("t", "`civicrm_x`").
+ * 0, or -1 when out is too small or ent is a root (registry_custom.c). */
+int cs_reg_root_expr(const cs_entity_t *ent, const char *alias, char *out,
+                     size_t size);
 
 /* ---- files (registry_files.c) ------------------------------------------- */
 

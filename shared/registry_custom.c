@@ -88,11 +88,11 @@ static const cs_entity_t *owner_of(cs_custom_group_t *g)
         else if (!owner)
                 snprintf(g->why, sizeof(g->why), "extends %s (%s), not a "
                          "synced entity yet", g->extends, t);
-        else if (owner->parent)
+        else if (owner->parent && (cs_reg_custom_is(owner) ||
+                                   !cs_reg_by_name(owner->parent) ||
+                                   cs_reg_by_name(owner->parent)->parent))
                 snprintf(g->why, sizeof(g->why), "extends %s (%s), which is "
-                         "itself nested in %s documents: custom values of "
-                         "nested entities are not synced yet", g->extends, t,
-                         owner->parent);
+                         "not nested directly in a root entity", g->extends, t);
         else if (cs_reg_custom_is(owner))
                 snprintf(g->why, sizeof(g->why), "extends a custom table");
         else
@@ -137,12 +137,19 @@ static int register_group(slot_t *s, char *errstr, size_t errstr_size)
                                 .why = "File field: references civicrm_file, "
                                        "not a synced entity yet" };
         }
+        /* Values of a nested entity (an address) travel in its root's
+         * document beside it: entity_id names the address (translated
+         * through its mapping), the root is the address's own root. */
         snprintf(s->summary, sizeof(s->summary), "Custom values of group %lld "
-                 "(%s, extends %s%s): nested in its %s documents", g->id,
+                 "(%s, extends %s%s): nested in its %s documents%s%s", g->id,
                  g->table, g->extends, g->is_multiple ? ", multi-record" : "",
-                 g->owner->name);
+                 g->owner->parent ? g->owner->parent : g->owner->name,
+                 g->owner->parent ? ", beside their " : "",
+                 g->owner->parent ? g->owner->name : "");
         e = (cs_entity_t){ .name = g->table, .table = g->table,
-                           .parent = g->owner->name, .parent_column = LINK_COLUMN,
+                           .parent = g->owner->parent ? g->owner->parent :
+                                     g->owner->name,
+                           .parent_column = LINK_COLUMN,
                            .refs = refs, .col_rules = rules,
                            .summary = s->summary };
         if (g->ent) {
@@ -393,4 +400,42 @@ int cs_custom_signature(MYSQL *db, char *out, size_t size, char *errstr,
                  row && row[1] ? row[1] : "");
         mysql_free_result(res);
         return 0;
+}
+
+const cs_entity_t *cs_reg_parent_via(const cs_entity_t *ent)
+{
+        const cs_custom_group_t *g;
+
+        if (!cs_reg_custom_is(ent) || !(g = cs_custom_by_entity(ent)) ||
+            !g->owner || !g->owner->parent)
+                return NULL;
+        return g->owner;
+}
+
+const cs_entity_t *cs_reg_link_target(const cs_entity_t *ent)
+{
+        const cs_entity_t *via = cs_reg_parent_via(ent);
+
+        if (!ent || !ent->parent)
+                return NULL;
+        return via ? via : cs_reg_by_name(ent->parent);
+}
+
+int cs_reg_root_expr(const cs_entity_t *ent, const char *alias, char *out,
+                     size_t size)
+{
+        const cs_entity_t *via = cs_reg_parent_via(ent);
+        int n;
+
+        if (!ent || !ent->parent || !ent->parent_column ||
+            (via && !via->parent_column))
+                return -1;
+        if (!via)
+                n = snprintf(out, size, "%s.`%s`", alias, ent->parent_column);
+        else
+                n = snprintf(out, size, "(SELECT civisync_via.`%s` FROM `%s` "
+                             "civisync_via WHERE civisync_via.`id` = %s.`%s`)",
+                             via->parent_column, via->table, alias,
+                             ent->parent_column);
+        return n < 0 || (size_t)n >= size ? -1 : 0;
 }

@@ -408,7 +408,7 @@ static int plan_columns(run_t *r, ent_run_t *e)
                 if (ent->parent && ent->parent_column &&
                     !strcmp(cc->name, ent->parent_column)) {
                         vc->kind = VC_REF;
-                        vc->target = cs_reg_by_name(ent->parent)->table;
+                        vc->target = cs_reg_link_target(ent)->table;
                 } else if (cs_reg_col_policy(ent, cc->name) == CS_COL_CLEAR) {
                         vc->kind = VC_CLEAR;
                 } else if (cs_reg_col_policy(ent, cc->name) == CS_COL_PREFIX_PATH) {
@@ -524,6 +524,13 @@ static int child_sql(run_t *r, const ent_run_t *e)
                 bad |= cs_db_append(r->sql, SQL_MAX, " FROM `%s` WHERE 1 = 1", ent->table);
         if (ent->parent_column)
                 bad |= cs_db_append(r->sql, SQL_MAX, " AND `%s` IS NOT NULL", ent->parent_column);
+        if (cs_reg_parent_via(ent)) {
+                /* As the producer: rows whose via row has a root. */
+                char alias[80], root[512];
+                snprintf(alias, sizeof(alias), "`%s`", ent->table);
+                bad |= cs_reg_root_expr(ent, alias, root, sizeof(root)) == -1;
+                bad |= cs_db_append(r->sql, SQL_MAX, " AND %s IS NOT NULL", root);
+        }
         if (ent->row_filter)
                 bad |= cs_db_append(r->sql, SQL_MAX, " AND (%s)", ent->row_filter);
         if (bad) {
@@ -771,7 +778,7 @@ static int merge(run_t *r, ent_run_t *e, MYSQL_RES *cres, MYSQL_RES *mres)
  * row names: added on the master, not civisync's (the consumer keeps them). */
 static int count_unmapped(run_t *r, const cs_entity_t *ent, long long *out)
 {
-        const cs_entity_t *parent = cs_reg_by_name(ent->parent);
+        const cs_entity_t *parent = cs_reg_link_target(ent);
         unsigned int dberr = 0;
         int found = 0;
 

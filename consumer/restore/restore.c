@@ -182,7 +182,7 @@ static int plan_columns(run_t *r, ent_t *e)
                 if (ent->parent && ent->parent_column &&
                     !strcmp(tc->name, ent->parent_column)) {
                         c->kind = RC_REF;
-                        c->target = cs_reg_by_name(ent->parent)->table;
+                        c->target = cs_reg_link_target(ent)->table;
                 } else if (ref && ref->kind == CS_REF_ENTITY) {
                         c->kind = RC_REF;
                         c->target = ref->target;

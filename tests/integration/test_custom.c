@@ -525,6 +525,210 @@ START_TEST(test_custom_new_group_field_deadletter)
 }
 END_TEST
 
+#define GEO "civicrm_value_geo_14"
+
+/* Every child value of GEO whose address belongs to a contact is on the
+ * master: entity_id the master id of its address, canvasser that of its
+ * contact, the other columns equal; nothing else is. */
+static void assert_geo(it_demo_t *s)
+{
+        long long want = it_int(s->c, "SELECT COUNT(*) FROM " GEO " v JOIN "
+                                "civicrm_address a ON a.id = v.entity_id WHERE "
+                                "a.contact_id IS NOT NULL");
+        long long same = it_int(s->m,
+                "SELECT COUNT(*) FROM `%s`." GEO " c JOIN mapping_master_%s ma ON "
+                "ma.entity_table = 'civicrm_address' AND ma.child_entity_id = "
+                "c.entity_id JOIN mapping_master_%s mv ON mv.entity_table = '"
+                GEO "' AND mv.child_entity_id = c.id JOIN " GEO " m ON m.id = "
+                "mv.master_entity_id AND m.entity_id = ma.master_entity_id AND "
+                "m.precinct_28 <=> c.precinct_28 AND m.verified_29 <=> "
+                "c.verified_29 LEFT JOIN mapping_master_%s mc ON mc.entity_table "
+                "= 'civicrm_contact' AND mc.child_entity_id = c.canvasser_31 "
+                "WHERE m.canvasser_31 <=> mc.master_entity_id", s->child,
+                s->prefix, s->prefix, s->prefix);
+
+        ck_assert_int_gt(want, 0);
+        ck_assert_msg(same == want, GEO ": %lld of %lld child rows on the master "
+                      "with equal values", same, want);
+        ck_assert_int_eq(it_int(s->m, "SELECT COUNT(*) FROM " GEO), want);
+        ck_assert_int_eq(it_mapped_rows(s->m, s->prefix, GEO), want);
+}
+
+/* Custom groups extending addresses (#14): a group only the child has
+ * reaches the master through the metadata gate, its value table is created
+ * with a foreign key to civicrm_address, and the values travel in the
+ * contact document beside their address, entity_id translated through the
+ * address's mapping (ContactReference through the contacts'). Values of an
+ * address without a contact (an event's location) are not synced. Then
+ * created, edited and deleted values, a deleted address (its value goes
+ * with it, mapping included), a complete resync, triggers that record the
+ * address's contact as the root, and a document whose value names no
+ * address of its own document (dead-lettered). */
+START_TEST(test_custom_address)
+{
+        it_demo_t s;
+        long long a1, a2, a3, gone, gone_val, orphan, dead, rows;
+        char *v;
+
+        setup(&s, "ca");
+        it_exec(s.c, "INSERT INTO civicrm_custom_group (id, name, title, extends, "
+                "table_name, is_multiple, is_active, style) VALUES (14, 'Geo', "
+                "'Geo', 'Address', '" GEO "', 0, 1, 'Inline')");
+        it_exec(s.c, "INSERT INTO civicrm_custom_field (id, custom_group_id, name, "
+                "label, data_type, html_type, text_length, column_name, "
+                "is_active) VALUES (28, 14, 'precinct', 'Precinct', 'String', "
+                "'Text', 32, 'precinct_28', 1), (29, 14, 'verified', 'Verified', "
+                "'Date', 'Select Date', NULL, 'verified_29', 1), (31, 14, "
+                "'canvasser', 'Canvasser', 'ContactReference', "
+                "'Autocomplete-Select', NULL, 'canvasser_31', 1)");
+        it_exec(s.c, "CREATE TABLE " GEO " (id int unsigned NOT NULL "
+                "AUTO_INCREMENT PRIMARY KEY, entity_id int unsigned NOT NULL "
+                "UNIQUE, precinct_28 varchar(32) DEFAULT NULL, verified_29 "
+                "datetime DEFAULT NULL, canvasser_31 int unsigned DEFAULT NULL, "
+                "FOREIGN KEY (entity_id) REFERENCES civicrm_address (id) ON "
+                "DELETE CASCADE, FOREIGN KEY (canvasser_31) REFERENCES "
+                "civicrm_contact (id) ON DELETE SET NULL)");
+        it_exec(s.c, "INSERT INTO " GEO " (entity_id, precinct_28, verified_29, "
+                "canvasser_31) SELECT a.id, CONCAT('P-', a.id), IF(a.id %% 2, "
+                "'2021-03-04 05:06:07', NULL), IF(a.id %% 3, NULL, (SELECT "
+                "MIN(id) FROM civicrm_contact WHERE contact_type = 'Individual')) "
+                "FROM civicrm_address a WHERE a.contact_id IS NOT NULL ORDER BY "
+                "a.id LIMIT 30");
+        /* An address without a contact (a location block's): not synced. */
+        it_exec(s.c, "INSERT INTO civicrm_address (location_type_id, "
+                "street_address) VALUES (1, 'Event hall')");
+        orphan = it_int(s.c, "SELECT MAX(id) FROM civicrm_address");
+        it_exec(s.c, "INSERT INTO " GEO " (entity_id, precinct_28) VALUES (%lld, "
+                "'nobody')", orphan);
+        produce(s.pconf, 1, NULL);
+        consume(s.cconf);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM information_schema."
+                                "REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA "
+                                "= DATABASE() AND TABLE_NAME = '" GEO "' AND "
+                                "REFERENCED_TABLE_NAME = 'civicrm_address' AND "
+                                "DELETE_RULE = 'CASCADE'"), 1);
+        assert_geo(&s);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " GEO " WHERE "
+                                "precinct_28 = 'nobody'"), 0);
+        rows = it_int(s.c, "SELECT COUNT(*) FROM " GEO) - 1;
+        verify_clean(s.pconf, s.cconf, s.prefix, GEO, rows);
+
+        /* Created, edited, deleted; an address deleted (CiviCRM's foreign
+         * key takes its value): no contact timestamp moves. */
+        a1 = it_int(s.c, "SELECT MIN(id) FROM civicrm_address WHERE contact_id "
+                    "IS NOT NULL AND id NOT IN (SELECT entity_id FROM " GEO ")");
+        a2 = it_int(s.c, "SELECT MIN(entity_id) FROM " GEO);
+        a3 = it_int(s.c, "SELECT MAX(v.entity_id) FROM " GEO " v JOIN "
+                    "civicrm_address a ON a.id = v.entity_id WHERE a.contact_id "
+                    "IS NOT NULL");
+        gone = it_int(s.c, "SELECT MIN(v.entity_id) FROM " GEO " v WHERE "
+                      "v.entity_id NOT IN (%lld, %lld, %lld)", a2, a3, orphan);
+        gone_val = it_int(s.c, "SELECT id FROM " GEO " WHERE entity_id = %lld",
+                          gone);
+        ck_assert_int_gt(a1, 0);
+        ck_assert_int_gt(master_id(s.m, s.prefix, GEO, gone_val), 0);
+        it_exec(s.c, "INSERT INTO " GEO " (entity_id, precinct_28) VALUES (%lld, "
+                "'Created')", a1);
+        it_exec(s.c, "UPDATE " GEO " SET precinct_28 = 'Edited' WHERE entity_id "
+                "= %lld", a2);
+        it_exec(s.c, "DELETE FROM " GEO " WHERE entity_id = %lld", a3);
+        it_exec(s.c, "DELETE FROM civicrm_address WHERE id = %lld", gone);
+        ck_assert_int_eq(it_int(s.c, "SELECT COUNT(*) FROM " GEO " WHERE "
+                                "entity_id = %lld", gone), 0);
+        produce(s.pconf, 0, NULL);
+        consume(s.cconf);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " GEO " WHERE "
+                                "entity_id = %lld AND precinct_28 = 'Created'",
+                                master_id(s.m, s.prefix, "civicrm_address", a1)), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " GEO " WHERE "
+                                "entity_id = %lld AND precinct_28 = 'Edited'",
+                                master_id(s.m, s.prefix, "civicrm_address", a2)), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " GEO " WHERE "
+                                "entity_id = %lld", master_id(s.m, s.prefix,
+                                "civicrm_address", a3)), 0);
+        ck_assert_int_eq(master_id(s.m, s.prefix, "civicrm_address", gone), 0);
+        ck_assert_int_eq(master_id(s.m, s.prefix, GEO, gone_val), 0);
+        assert_geo(&s);
+        verify_clean(s.pconf, s.cconf, s.prefix, GEO, rows - 1);
+
+        /* A complete resync changes nothing. */
+        produce(s.pconf, 1, NULL);
+        consume(s.cconf);
+        assert_geo(&s);
+        verify_clean(s.pconf, s.cconf, s.prefix, GEO, rows - 1);
+        it_assert_synced(s.c, s.m, s.prefix);
+
+        /* A contact deleted: its address and the address's value go, and
+         * so do their mapping rows. */
+        {
+                long long nc, na, nv;
+                it_exec(s.c, "INSERT INTO civicrm_contact (contact_type, "
+                        "first_name, display_name, sort_name) VALUES "
+                        "('Individual', 'Addr', 'Addr Gone', 'Gone, Addr')");
+                nc = it_int(s.c, "SELECT MAX(id) FROM civicrm_contact");
+                it_exec(s.c, "INSERT INTO civicrm_address (contact_id, "
+                        "location_type_id, street_address) VALUES (%lld, 1, "
+                        "'1 Short St')", nc);
+                na = it_int(s.c, "SELECT MAX(id) FROM civicrm_address");
+                it_exec(s.c, "INSERT INTO " GEO " (entity_id, precinct_28) "
+                        "VALUES (%lld, 'Short')", na);
+                nv = it_int(s.c, "SELECT MAX(id) FROM " GEO);
+                produce(s.pconf, 0, NULL);
+                consume(s.cconf);
+                ck_assert_int_gt(master_id(s.m, s.prefix, GEO, nv), 0);
+                it_exec(s.c, "DELETE FROM civicrm_contact WHERE id = %lld", nc);
+                produce(s.pconf, 0, NULL);
+                consume(s.cconf);
+                ck_assert_int_eq(master_id(s.m, s.prefix, "civicrm_address", na), 0);
+                ck_assert_int_eq(master_id(s.m, s.prefix, GEO, nv), 0);
+                ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " GEO " WHERE "
+                                        "precinct_28 = 'Short'"), 0);
+                assert_geo(&s);
+        }
+
+        /* A value naming an address its contact document does not carry. */
+        dead = it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter");
+        v = contact_with_value(s.prefix, it_int(s.c, "SELECT contact_id FROM "
+                               "civicrm_address WHERE id = %lld", a2), GEO,
+                               "precinct_28", "stray");
+        send_doc(&s, v);
+        ku_flush();
+        {
+                it_run_t r = it_run("civisync-consume", "-c", s.cconf, "--once", NULL);
+                ck_assert_msg(strstr(r.err, "names no address nested in the same "
+                                     "document"), "consume exit %d: %s",
+                              r.exit_code, r.err);
+                it_run_free(&r);
+        }
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_dead_letter") -
+                         dead, 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " GEO " WHERE "
+                                "precinct_28 = 'stray'"), 0);
+
+        /* Real time: the value table's triggers record the address's
+         * contact as the root. */
+        {
+                it_run_t r = it_run("civisync-produce", "-c", s.pconf,
+                                    "--install-triggers", NULL);
+                ck_assert_msg(r.exit_code == 0, "install-triggers exit %d: %s",
+                              r.exit_code, r.err);
+                it_run_free(&r);
+        }
+        it_exec(s.c, "UPDATE " GEO " SET precinct_28 = 'Live' WHERE entity_id = "
+                "%lld", a1);
+        ck_assert_int_eq(it_int(s.c, "SELECT COUNT(*) FROM civisync_outbox WHERE "
+                                "tbl = '" GEO "' AND op = 'U' AND root_id = "
+                                "(SELECT contact_id FROM civicrm_address WHERE id "
+                                "= %lld) AND old_root_id = root_id", a1), 1);
+        produce(s.pconf, 0, NULL);
+        consume(s.cconf);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM " GEO " WHERE "
+                                "precinct_28 = 'Live'"), 1);
+        assert_geo(&s);
+        it_demo_teardown(&s);
+}
+END_TEST
+
 Suite *custom_suite(void)
 {
         Suite *s = suite_create("custom");
@@ -533,6 +737,10 @@ Suite *custom_suite(void)
         tcase_set_timeout(tc, 600);
         tcase_add_test(tc, test_custom_demo_site);
         tcase_add_test(tc, test_custom_new_group_field_deadletter);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("custom_address");
+        tcase_set_timeout(tc, 600);
+        tcase_add_test(tc, test_custom_address);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -608,6 +608,67 @@ START_TEST(test_follow_documented_grants)
 }
 END_TEST
 
+/* The metadata gate in real time: a relationship type added on the child
+ * before the daemon starts reaches the master with the start-up
+ * reconciliation; one added while it runs reaches the master before the
+ * relationship that uses it (the drain sends the changed metadata first;
+ * the master's relationship needs its type: a foreign key). */
+START_TEST(test_follow_metadata_gate)
+{
+        env_t e;
+        bg_t prod = { 0 }, cons = { 0 };
+        long long rt0, rt, rel, ov;
+
+        env_open(&e, "follow_interval_ms = 100;\nreconcile_interval = 3600;");
+        run_ok(&e, "--install-triggers");
+        it_exec(e.c, "INSERT INTO civicrm_relationship_type (name_a_b, label_a_b, "
+                "name_b_a, label_b_a, is_active) VALUES ('Coach of', 'Coach of', "
+                "'Coached by', 'Coached by', 1)");
+        rt0 = it_int(e.c, "SELECT MAX(id) FROM civicrm_relationship_type");
+        bg_start(&cons, NULL, "civisync-consume", "-c", e.cconf, NULL);
+        bg_start(&prod, NULL, "civisync-produce", "-c", e.pconf, "--follow",
+                 NULL);
+        bg_wait_log(&prod, "reconciliation (complete)");
+        wait_master(&e, 1, "SELECT COUNT(*) FROM civicrm_relationship_type "
+                    "WHERE id = %lld AND name_a_b = 'Coach of'", rt0);
+
+        it_exec(e.c, "INSERT INTO civicrm_option_value (option_group_id, label, "
+                "value, name, weight, is_active) SELECT id, 'Site visit', "
+                "'9001', 'Site visit', 9001, 1 FROM civicrm_option_group WHERE "
+                "name = 'activity_type'");
+        ov = it_int(e.c, "SELECT MAX(id) FROM civicrm_option_value");
+        it_exec(e.c, "INSERT INTO civicrm_relationship_type (name_a_b, label_a_b, "
+                "name_b_a, label_b_a, is_active) VALUES ('Mentor of', 'Mentor of', "
+                "'Mentee of', 'Mentee of', 1)");
+        rt = it_int(e.c, "SELECT MAX(id) FROM civicrm_relationship_type");
+        it_exec(e.c, "INSERT INTO civicrm_relationship (contact_id_a, contact_id_b, "
+                "relationship_type_id, is_active) SELECT MIN(id), MAX(id), %lld, 1 "
+                "FROM civicrm_contact WHERE contact_type = 'Individual'", rt);
+        rel = it_int(e.c, "SELECT MAX(id) FROM civicrm_relationship");
+        wait_has(&e, 1, "civicrm_relationship", rel, NULL);
+        ck_assert_int_eq(master_has(&e, "civicrm_relationship", rel, NULL), 1);
+        ck_assert_int_eq(it_int(e.m, "SELECT COUNT(*) FROM civicrm_relationship_type "
+                                "WHERE id = %lld AND name_a_b = 'Mentor of'", rt), 1);
+        ck_assert_int_eq(it_int(e.m, "SELECT COUNT(*) FROM civicrm_relationship x "
+                                "JOIN mapping_master_%s mp ON mp.master_entity_id "
+                                "= x.id AND mp.entity_table = 'civicrm_relationship' "
+                                "WHERE mp.child_entity_id = %lld AND "
+                                "x.relationship_type_id = %lld", e.prefix, rel,
+                                rt), 1);
+        ck_assert_int_eq(it_int(e.m, "SELECT COUNT(*) FROM civicrm_option_value "
+                                "WHERE id = %lld AND name = 'Site visit'", ov), 1);
+        /* Nothing waits on the master. */
+        ck_assert_int_eq(it_int(e.m, "SELECT (SELECT COUNT(*) FROM civisync_parked "
+                                "WHERE prefix = '%s') + (SELECT COUNT(*) FROM "
+                                "civisync_parked_doc WHERE prefix = '%s')",
+                                e.prefix, e.prefix), 0);
+        ck_assert_int_eq(bg_stop(&prod), 0);
+        ck_assert_int_eq(bg_stop(&cons), 0);
+        it_assert_synced(e.c, e.m, e.prefix);
+        env_close(&e);
+}
+END_TEST
+
 Suite *follow_suite(void)
 {
         Suite *s = suite_create("follow");
@@ -618,6 +679,10 @@ Suite *follow_suite(void)
         tcase_add_test(tc, test_follow_crash_after_send);
         tcase_add_test(tc, test_follow_reconcile_catches_missed);
         tcase_add_test(tc, test_follow_documented_grants);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("follow_meta");
+        tcase_set_timeout(tc, 300);
+        tcase_add_test(tc, test_follow_metadata_gate);
         suite_add_tcase(s, tc);
         return s;
 }
