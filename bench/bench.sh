@@ -106,18 +106,8 @@ filter_of() {
         esac
 }
 
-# A private TMPDIR, inherited by mariadbd as its tmpdir: the large generator and dump steps
-# spill internal temporary tables to disk, and /tmp is shared with other servers.
-BENCH_TMPDIR=$(mktemp -d /tmp/civisync-bench-tmp.XXXXXX) || exit 1
-export TMPDIR="$BENCH_TMPDIR"
-trap 'cs_services_stop; rm -rf -- "$BENCH_TMPDIR"' EXIT
-trap 'say "interrupted"; exit 1' INT TERM
-export CS_TEST_QUIET=1
-cs_services_start || { echo "bench: could not start MariaDB + broker" >&2; exit 1; }
-LOGS="$CS_TEST_TMPDIR/bench"
-mkdir -p "$LOGS"
+bench_services_start bench
 say "services up: MariaDB $CS_TEST_MYSQL_SOCKET, broker $CS_TEST_BROKERS; logs in $LOGS"
-CLK_TCK=$(getconf CLK_TCK)
 
 # "table<TAB>count" for the 17 tables of DB, with the registry filters.
 count_rows() {

@@ -171,3 +171,20 @@ json_figures_raw() {
         done
         printf '  }\n}\n'
 }
+
+# bench_services_start NAME: a private TMPDIR (inherited by mariadbd as its tmpdir: the large
+# generator and dump steps spill internal temporary tables to disk, and /tmp is shared with
+# other servers), the throwaway MariaDB + broker (tests/lib/services.sh), stopped and removed
+# on exit; sets BENCH_TMPDIR, LOGS and CLK_TCK. Exits 1 (naming NAME) when they do not start.
+bench_services_start() {
+        local name=$1
+        BENCH_TMPDIR=$(mktemp -d /tmp/civisync-bench-tmp.XXXXXX) || exit 1
+        export TMPDIR="$BENCH_TMPDIR"
+        trap 'cs_services_stop; rm -rf -- "$BENCH_TMPDIR"' EXIT
+        trap 'say "interrupted"; exit 1' INT TERM
+        export CS_TEST_QUIET=1
+        cs_services_start || { echo "$name: could not start MariaDB + broker" >&2; exit 1; }
+        LOGS="$CS_TEST_TMPDIR/bench"
+        mkdir -p "$LOGS"
+        CLK_TCK=$(getconf CLK_TCK)
+}

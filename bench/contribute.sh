@@ -71,16 +71,8 @@ TABLES=(civicrm_contact civicrm_email civicrm_tag civicrm_contribution_recur civ
 # The first 10 get a row-count line each.
 NCOUNTED=10
 
-BENCH_TMPDIR=$(mktemp -d /tmp/civisync-bench-tmp.XXXXXX) || exit 1
-export TMPDIR="$BENCH_TMPDIR"
-trap 'cs_services_stop; rm -rf -- "$BENCH_TMPDIR"' EXIT
-trap 'say "interrupted"; exit 1' INT TERM
-export CS_TEST_QUIET=1
-cs_services_start || { echo "bench-contribute: could not start MariaDB + broker" >&2; exit 1; }
-LOGS="$CS_TEST_TMPDIR/bench"
-mkdir -p "$LOGS"
+bench_services_start bench-contribute
 say "services up: MariaDB $CS_TEST_MYSQL_SOCKET; logs in $LOGS"
-CLK_TCK=$(getconf CLK_TCK)
 
 # "table<TAB>count" for the counted tables of DB.
 count_rows() {
