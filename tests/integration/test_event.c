@@ -72,6 +72,15 @@ static void verify_clean(const site_t *s, long long want_parked)
                 fprintf(stderr, "%s\n", r.out);
         ck_assert_msg(parked == want_parked, "parked %lld, want %lld (output above)",
                       parked, want_parked);
+        /* for the record (the run's log): the phase-3b lines and the total */
+        for (size_t i = 0; event_tables[i]; i++) {
+                char line[64];
+                snprintf(line, sizeof(line), "\n%s: ", event_tables[i] + strlen("civicrm_"));
+                if ((p = strstr(r.out, line)))
+                        fprintf(stderr, "%.*s\n", (int)strcspn(p + 1, "\n"), p + 1);
+        }
+        if ((p = strstr(r.out, want)))
+                fprintf(stderr, "%.*s\n", (int)strcspn(p, "\n"), p);
         it_run_free(&r);
 }
 
