@@ -135,6 +135,7 @@ void cs_apply_free(cs_apply_t *ap)
         for (size_t i = 0; ap->restrict_refs && i < ap->entity_cnt; i++) {
                 free(ap->restrict_refs[i].restrict_.v);
                 free(ap->restrict_refs[i].cascade.v);
+                free(ap->restrict_refs[i].reassign.v);
         }
         free(ap->restrict_refs);
         free(ap->map_cache);

@@ -113,6 +113,9 @@ typedef struct restrict_refs_s {
         /* ON DELETE CASCADE references from synced tables: deleting a row
          * deletes theirs too, so their mapping rows must go first. */
         fk_list_t cascade;
+        /* NOT NULL RESTRICT references from metadata that the registry
+         * hands to the master's own row (cs_reg_meta_reassigned). */
+        fk_list_t reassign;
 } restrict_refs_t;
 
 /* Parameters of ap_forget_cascaded's statements: the caller's (at most 2)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "apply_int.h"
+#include "registry_meta.h"
 
 /* ---- helpers ---- */
 
@@ -137,6 +138,18 @@ static int check_cascade_depth(const cs_apply_t *ap, char *errstr,
         return 0;
 }
 
+/* The replacement the registry gives metadata column table.column, or
+ * NULL (cs_reg_meta_reassigned). */
+static const char *reassigned(const char *table, const char *column)
+{
+        const char *t, *c, *r;
+
+        for (size_t i = 0; cs_reg_meta_reassigned(i, &t, &c, &r) == 0; i++)
+                if (!strcmp(t, table) && !strcmp(c, column))
+                        return r;
+        return NULL;
+}
+
 /* Reads every foreign key of the master's schema in one query (the
  * information_schema joins are slow: one query per table cost ~50 ms each)
  * and files them under the synced table they point at: all its nullable
@@ -152,6 +165,7 @@ int ap_load_restrict_refs(cs_apply_t *ap, char *errstr, size_t errstr_size)
         for (size_t i = 0; i < ap->entity_cnt; i++) {
                 ap->restrict_refs[i].restrict_.n = 0;
                 ap->restrict_refs[i].cascade.n = 0;
+                ap->restrict_refs[i].reassign.n = 0;
                 ap->restrict_refs[i].loaded = 0;
         }
         if (!(res = cs_db_query(ap->db,
@@ -182,6 +196,8 @@ int ap_load_restrict_refs(cs_apply_t *ap, char *errstr, size_t errstr_size)
                                 !strcmp(row[3], "NO ACTION");
                 if (restrict_rule && !strcmp(row[4], "YES"))
                         list = &rr->restrict_;
+                else if (restrict_rule && reassigned(row[1], row[2]))
+                        list = &rr->reassign;
                 else if (!strcmp(row[3], "CASCADE") && cs_reg_by_table(row[1]) &&
                          strcmp(row[1], ent->table))
                         list = &rr->cascade;
@@ -230,7 +246,7 @@ ap_rc_t ap_release_references(cs_apply_t *ap, const cs_entity_t *ent,
                            "foreign keys");
                 return AP_RETRY;
         }
-        if (rr->restrict_.n == 0)
+        if (rr->restrict_.n == 0 && rr->reassign.n == 0)
                 return AP_OK;
         if (!(sql = malloc(SQL_MAX))) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -246,6 +262,21 @@ ap_rc_t ap_release_references(cs_apply_t *ap, const cs_entity_t *ent,
                         free(sql);
                         return ap_db_fail(ap, dberr, errstr, errstr_size,
                                           "release references");
+                }
+        }
+        /* Metadata that cannot let go (NOT NULL) is handed to the
+         * master's own row; a master without that row keeps refusing. */
+        for (size_t i = 0; i < rr->reassign.n; i++) {
+                const fk_ref_t *fk = &rr->reassign.v[i];
+                snprintf(sql, SQL_MAX, "UPDATE `%s` r JOIN (SELECT t.id %s) d "
+                         "ON r.`%s` = d.id SET r.`%s` = %s", fk->table,
+                         target_sql, fk->column, fk->column,
+                         reassigned(fk->table, fk->column));
+                if (ap_run(ap, sql, params, n, NULL, NULL, NULL, NULL,
+                           &dberr, errstr, errstr_size) == -1) {
+                        free(sql);
+                        return ap_db_fail(ap, dberr, errstr, errstr_size,
+                                          "reassign metadata references");
                 }
         }
         free(sql);

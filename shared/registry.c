@@ -2,6 +2,7 @@
 #include "registry.h"
 #include "registry_contribute.h"
 #include "registry_campaign.h"
+#include "registry_event.h"
 #include "capacity.h"
 
 #include <stdint.h>
@@ -118,8 +119,8 @@ static const cs_poly_case_t acl_object_cases[] = {
           "a profile: metadata, same id on every site (the gate checks it)" },
         { "civicrm_custom_group", CS_POLY_PASS, NULL, 0,
           "a custom group: metadata, same id on every site (the gate checks it)" },
-        { "civicrm_event", CS_POLY_DEFER, "civicrm_event", 1,
-          "an event: data of phase 3, not synced yet (0 = all events passes)" },
+        { "civicrm_event", CS_POLY_TRANSLATE, "civicrm_event", 1,
+          "an event of the prefix (phase 3b), 0 = all events" },
         { NULL, CS_POLY_REJECT, NULL, 0, NULL }
 };
 /* civicrm_acl.acl_id: the ACL or ACL role a grant/revoke entry grants. */
@@ -152,8 +153,8 @@ static const cs_ref_t acl_entity_role_refs[] = {
 /* civicrm_uf_join rows that attach a profile to a per-child page or event
  * (rows with entity_table NULL are metadata: registry_tables.c). */
 static const cs_poly_case_t uf_join_cases[] = {
-        { "civicrm_event", CS_POLY_DEFER, "civicrm_event", 0,
-          "an event's registration profile: events are data of phase 3" },
+        { "civicrm_event", CS_POLY_TRANSLATE, "civicrm_event", 0,
+          "an event's registration profile: events are synced since phase 3b" },
         { "civicrm_contribution_page", CS_POLY_TRANSLATE, "civicrm_contribution_page", 0,
           "a contribution page's profile: pages are synced since phase 3a" },
         { "civicrm_survey", CS_POLY_TRANSLATE, "civicrm_survey", 0,
@@ -496,6 +497,40 @@ static const cs_entity_t static_entities[] = {
         { "mailing_abtest", "civicrm_mailing_abtest", NULL, NULL, NULL, NULL,
           cs_mailing_abtest_refs, NULL, NULL, NULL,
           "A/B test (root: links its experimental mailings A and B and the final one C)", NULL },
+        /* ---- phase 3b: CiviEvent, CiviMember (descriptors in registry_event.c) ---- */
+        { "event", "civicrm_event", NULL, NULL, NULL, NULL,
+          cs_event_refs, NULL, cs_event_rules, NULL,
+          "Event (root; templates too): parent_event_id parks until the parent is mapped; type, role and payment processors pass through as metadata", NULL },
+        { "discount", "civicrm_discount", NULL, NULL, NULL, NULL,
+          cs_discount_refs, NULL, NULL, cs_event_targets,
+          "Event discount (root, polymorphic owner: an event; a price set of the prefix)", NULL },
+        { "participant", "civicrm_participant", NULL, NULL, NULL, NULL,
+          cs_participant_refs, NULL, cs_participant_rules, NULL,
+          "Participant (root): nests its payments; registered_by_id parks until the registrant is mapped; status and role_id (\\x01-separated roles) pass through", NULL },
+        { "participant_payment", "civicrm_participant_payment", "participant",
+          "participant_id", NULL, NULL,
+          cs_participant_payment_refs, NULL, NULL, NULL,
+          "Participant payment (nested in its participant; names a contribution)", NULL },
+        { "membership", "civicrm_membership", NULL, NULL, NULL, NULL,
+          cs_membership_refs, NULL, cs_membership_rules, NULL,
+          "Membership (root): nests its log and payments; owner_membership_id parks until the owner is mapped; type and status pass through", NULL },
+        { "membership_log", "civicrm_membership_log", "membership", "membership_id",
+          NULL, NULL,
+          cs_membership_log_refs, NULL, NULL, NULL,
+          "Membership log row (nested in its membership: a renewal re-sends the membership)", NULL },
+        { "membership_payment", "civicrm_membership_payment", "membership",
+          "membership_id", NULL, NULL,
+          cs_membership_payment_refs, NULL, NULL, NULL,
+          "Membership payment (nested in its membership; names a contribution)", NULL },
+        { "membership_block", "civicrm_membership_block", NULL, NULL, NULL, NULL,
+          cs_membership_block_refs, NULL, NULL, cs_page_only_targets,
+          "Membership block of a contribution page (root, polymorphic owner; membership_types is PHP-serialized, keyed by membership type id: metadata, verbatim)", NULL },
+        { "tell_friend", "civicrm_tell_friend", NULL, NULL, NULL, NULL,
+          cs_tell_friend_refs, NULL, NULL, cs_page_or_event_targets,
+          "Tell-a-friend block of a contribution page or event (root, polymorphic owner)", NULL },
+        { "recurring_entity", "civicrm_recurring_entity", NULL, NULL, NULL, NULL,
+          cs_recurring_entity_refs, NULL, NULL, cs_recurring_targets,
+          "Repeating event or activity link (root: parent_id and entity_id both name rows of entity_table)", NULL },
         /* Files (issue #14): after every entity a file can be attached to. */
         { "file", "civicrm_file", NULL, NULL,
           "`id` IN (SELECT `file_id` FROM `civicrm_entity_file` WHERE "

@@ -10,9 +10,9 @@
 #define UNIQ_END { NULL, CS_UNIQUE_QUALIFY }
 #define RULE_END { NULL, CS_COL_OMIT, NULL }
 
-/* Owners of polymorphic rows that a later phase syncs (3b: events,
- * participants, memberships) are CS_POLY_DEFER cases: a row pointing at one
- * is parked until its owner arrives (--status names the reason). */
+/* Owners of polymorphic rows that phase 3b syncs (events, participants,
+ * memberships: registry_event.c) are translated like this phase's own; a
+ * row pointing at one parks until its owner is mapped. */
 #define LATER_EVENT "civicrm_event"
 #define LATER_PARTICIPANT "civicrm_participant"
 #define LATER_MEMBERSHIP "civicrm_membership"
@@ -27,17 +27,17 @@ static const cs_poly_case_t page_cases[] = {
 static const cs_poly_case_t page_or_event_cases[] = {
         { "civicrm_contribution_page", CS_POLY_TRANSLATE, "civicrm_contribution_page", 0,
           "a contribution page of the prefix" },
-        { LATER_EVENT, CS_POLY_DEFER, LATER_EVENT, 0,
-          "an event: data of phase 3b, not synced yet" },
+        { LATER_EVENT, CS_POLY_TRANSLATE, LATER_EVENT, 0,
+          "an event of the prefix (phase 3b)" },
         CASE_END
 };
 static const cs_poly_case_t line_item_cases[] = {
         { "civicrm_contribution", CS_POLY_TRANSLATE, "civicrm_contribution", 0,
           "a contribution of the prefix" },
-        { LATER_PARTICIPANT, CS_POLY_DEFER, LATER_PARTICIPANT, 0,
-          "an event participant: data of phase 3b, not synced yet" },
-        { LATER_MEMBERSHIP, CS_POLY_DEFER, LATER_MEMBERSHIP, 0,
-          "a membership: data of phase 3b, not synced yet" },
+        { LATER_PARTICIPANT, CS_POLY_TRANSLATE, LATER_PARTICIPANT, 0,
+          "an event participant of the prefix (phase 3b)" },
+        { LATER_MEMBERSHIP, CS_POLY_TRANSLATE, LATER_MEMBERSHIP, 0,
+          "a membership of the prefix (phase 3b)" },
         CASE_END
 };
 static const cs_poly_case_t financial_item_cases[] = {
@@ -60,8 +60,8 @@ static const cs_poly_case_t entity_financial_trxn_cases[] = {
 static const cs_poly_case_t page_type_cases[] = {
         { "contribute", CS_POLY_TRANSLATE, "civicrm_contribution_page", 0,
           "type name 'contribute': a contribution page of the prefix" },
-        { "event", CS_POLY_DEFER, LATER_EVENT, 0,
-          "type name 'event': an event, data of phase 3b, not synced yet" },
+        { "event", CS_POLY_TRANSLATE, LATER_EVENT, 0,
+          "type name 'event': an event of the prefix (phase 3b)" },
         CASE_END
 };
 
@@ -270,7 +270,10 @@ static const char *const owned_by_owner[] = {
         "civicrm_line_item", "civicrm_financial_item",
         "civicrm_entity_financial_trxn", "civicrm_price_set_entity",
         "civicrm_premiums", "civicrm_pledge_block", "civicrm_pcp_block",
-        "civicrm_pcp", NULL
+        "civicrm_pcp",
+        /* phase 3b: an event's or page's blocks, a repeating event's links */
+        "civicrm_discount", "civicrm_membership_block", "civicrm_tell_friend",
+        "civicrm_recurring_entity", NULL
 };
 
 int cs_reg_poly_owned(const char *table)

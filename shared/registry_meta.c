@@ -40,6 +40,30 @@ static const struct {
         { "civicrm_uf_group", "add_to_group_id", "civicrm_group" },
 };
 
+/* Metadata that points at data and can neither let go nor go with it:
+ * a membership type's owner organization (member_of_contact_id, NOT NULL,
+ * ON DELETE RESTRICT). Metadata never blocks a delete of data, and a
+ * delete never cascades into metadata: when the consumer deletes the
+ * contact a type names, the type stays and is handed to the master's
+ * domain organization (FORMAT.md §22). */
+static const struct {
+        const char *table, *column, *replacement;
+} reassigned[] = {
+        { "civicrm_membership_type", "member_of_contact_id",
+          "(SELECT `contact_id` FROM `civicrm_domain` ORDER BY `id` LIMIT 1)" },
+};
+
+int cs_reg_meta_reassigned(size_t i, const char **table, const char **column,
+                           const char **replacement)
+{
+        if (i >= sizeof(reassigned) / sizeof(reassigned[0]))
+                return -1;
+        *table = reassigned[i].table;
+        *column = reassigned[i].column;
+        *replacement = reassigned[i].replacement;
+        return 0;
+}
+
 /* Metadata tables that other metadata tables reference, sent first in this
  * order (referenced before referencing). */
 static const char *const send_first[] = {

@@ -14,4 +14,12 @@ const char *cs_reg_meta_translated(const char *table, const char *column);
  * before referencing), or NULL past the last. Static. */
 const char *cs_reg_meta_send_first(size_t i);
 
+/* The i-th metadata column that names a child's data row and can be
+ * neither NULL nor removed with it (NOT NULL, ON DELETE RESTRICT): when
+ * the consumer deletes the row it names, the metadata row is handed to
+ * the master's own row that `replacement` (static SQL, one value) selects.
+ * 0 with *table, *column, *replacement set, or -1 past the last. Static. */
+int cs_reg_meta_reassigned(size_t i, const char **table, const char **column,
+                           const char **replacement);
+
 #endif

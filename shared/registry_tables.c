@@ -5,6 +5,7 @@
 
 #define SYNC(t)      { (t), CS_TCLASS_SYNCED, "phase-1 entity: synced as data of the prefix" }
 #define SYNC3C(t)    { (t), CS_TCLASS_SYNCED, "phase-3c entity (CiviCampaign, CiviGrant, CiviCase, CiviMail): synced as data of the prefix" }
+#define SYNC3B(t)    { (t), CS_TCLASS_SYNCED, "phase-3b entity (CiviEvent, CiviMember): synced as data of the prefix" }
 #define SYNC3A(t)    { (t), CS_TCLASS_SYNCED, "phase-3a entity (CiviContribute): synced as data of the prefix" }
 #define LATER(t, w)  { (t), CS_TCLASS_DATA_LATER, (w) }
 #define META(t, w)   { (t), CS_TCLASS_METADATA, (w) }
@@ -58,7 +59,7 @@ static const cs_table_rule_t tables[] = {
         LATER("civicrm_dedupe_exception", P3 ": pairs of contacts marked not-duplicates"),
         META("civicrm_dedupe_rule", "duplicate-matching rules of a rule group"),
         META("civicrm_dedupe_rule_group", "duplicate-matching rule groups (seeded, referenced by the dedupe API)"),
-        LATER("civicrm_discount", P3),
+        SYNC3B("civicrm_discount"),
         CONFIG("civicrm_domain", "this site's domain: name, version, config backend, locales"),
         SYNC("civicrm_email"),
         LATER("civicrm_entity_batch", P3),
@@ -66,7 +67,7 @@ static const cs_table_rule_t tables[] = {
         META("civicrm_entity_financial_account", "which financial account a financial type or processor books to"),
         SYNC3A("civicrm_entity_financial_trxn"),
         SYNC("civicrm_entity_tag"),
-        LATER("civicrm_event", P3),
+        SYNC3B("civicrm_event"),
         LATER("civicrm_event_carts", P3),
         LATER("civicrm_events_in_carts", P3),
         CONFIG("civicrm_extension", "extensions installed on this site"),
@@ -112,10 +113,10 @@ static const cs_table_rule_t tables[] = {
         CONFIG("civicrm_managed", "entities managed by this site's extensions"),
         CONFIG("civicrm_mapping", "import/export field mappings of this site"),
         CONFIG("civicrm_mapping_field", "import/export field mappings of this site"),
-        LATER("civicrm_membership", P3),
-        LATER("civicrm_membership_block", P3),
-        LATER("civicrm_membership_log", P3),
-        LATER("civicrm_membership_payment", P3),
+        SYNC3B("civicrm_membership"),
+        SYNC3B("civicrm_membership_block"),
+        SYNC3B("civicrm_membership_log"),
+        SYNC3B("civicrm_membership_payment"),
         META("civicrm_membership_status", "membership statuses referenced by memberships"),
         META("civicrm_membership_type", "membership types referenced by memberships"),
         CACHE("civicrm_menu", "per-site router cache, rebuilt by CiviCRM"),
@@ -125,8 +126,8 @@ static const cs_table_rule_t tables[] = {
         LATER("civicrm_openid", P3),
         META("civicrm_option_group", "option groups: every option-value pseudo-FK passes through"),
         META("civicrm_option_value", "option values (activity types, genders, ...): they pass through"),
-        LATER("civicrm_participant", P3),
-        LATER("civicrm_participant_payment", P3),
+        SYNC3B("civicrm_participant"),
+        SYNC3B("civicrm_participant_payment"),
         META("civicrm_participant_status_type", "participant statuses referenced by participants"),
         META("civicrm_payment_processor", "payment processors referenced by contributions; credential columns excluded"),
         META("civicrm_payment_processor_type", "payment processor types shipped by the seed"),
@@ -148,7 +149,7 @@ static const cs_table_rule_t tables[] = {
         CONFIG("civicrm_print_label", "name badge layouts of this site"),
         SYNC3A("civicrm_product"),
         CACHE("civicrm_queue_item", "per-site work queue"),
-        LATER("civicrm_recurring_entity", P3),
+        SYNC3B("civicrm_recurring_entity"),
         SYNC("civicrm_relationship"),
         CACHE("civicrm_relationship_cache", "per-site relationship cache, rebuilt by CiviCRM (triggers) from the synced relationships: never synced"),
         META("civicrm_relationship_type", "relationship types: relationship_type_id passes through"),
@@ -162,7 +163,7 @@ static const cs_table_rule_t tables[] = {
         SYNC3C("civicrm_survey"),
         CACHE("civicrm_system_log", "per-site log"),
         SYNC("civicrm_tag"),
-        LATER("civicrm_tell_friend", P3),
+        SYNC3B("civicrm_tell_friend"),
         META("civicrm_timezone", "time zones referenced by countries"),
         LATER("civicrm_translation", P3 ": translations of entity fields"),
         META("civicrm_uf_field", "profile fields (issue #14, profiles)"),
@@ -330,6 +331,17 @@ static const cs_idtext_t id_texts[] = {
             "a criterion name (subject, from, full_email)"),
         IDT("civicrm_mailing_abtest", "winner_criteria", NO_IDS,
             "a criterion name (open, unique_click, link)"),
+        /* phase 3b: CiviEvent, CiviMember */
+        IDT("civicrm_participant", "role_id", METADATA,
+            "\\x01-separated participant role option values (participant_role): "
+            "a list of metadata values, the same on every site, carried verbatim"),
+        IDT("civicrm_membership_block", "membership_types", METADATA,
+            "PHP-serialized array keyed by civicrm_membership_type id (value: "
+            "auto-renew option): metadata ids, carried verbatim"),
+        IDT("civicrm_event", "cc_confirm", NO_IDS, "e-mail addresses"),
+        IDT("civicrm_event", "bcc_confirm", NO_IDS, "e-mail addresses"),
+        IDT("civicrm_event", "payment_processor", METADATA,
+            "\\x01-separated civicrm_payment_processor ids: metadata, carried verbatim"),
         /* metadata tables: verbatim, and the gate compares them */
         IDT("civicrm_custom_field", "filter", VERBATIM,
             "contact-reference filter as API params ('action=get&group=3'): the "
@@ -358,10 +370,6 @@ static const cs_idtext_t id_texts[] = {
         IDT("civicrm_action_schedule", "recipient_manual", NOT_SYNCED,
             "comma-separated contact ids: configuration of the site"),
         IDT("civicrm_job", "parameters", NOT_SYNCED, "job parameters (may name ids)"),
-        IDT("civicrm_membership_block", "membership_types", NOT_SYNCED,
-            "serialized membership type ids (metadata: verbatim will be right), phase 3"),
-        IDT("civicrm_participant", "role_id", NOT_SYNCED,
-            "\\x01-separated participant role option values (metadata: verbatim will be right), phase 3"),
         { NULL, NULL, 0, NULL }
 };
 #undef IDT

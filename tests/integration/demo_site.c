@@ -14,6 +14,7 @@ void it_demo_copy_contribute_metadata(MYSQL *master, const char *child)
                 "`%s`.civicrm_payment_processor", child);
         it_exec(master, "INSERT INTO civicrm_membership_type SELECT * FROM "
                 "`%s`.civicrm_membership_type", child);
+        it_copy_reserved_prices(master, child);
 }
 
 void it_demo_setup(it_demo_t *s, const char *tag, int partitions, unsigned flags)

@@ -11,7 +11,7 @@ typedef struct it_demo_s {
 } it_demo_t;
 
 /* it_demo_setup flags */
-#define IT_DEMO_CONTRIBUTE_META 1u /* copy the child's payment processors and membership types */
+#define IT_DEMO_CONTRIBUTE_META 1u /* copy the child's payment processors, membership types and reserved membership price options */
 
 /* Fresh unique names from tag: the prefix, its topic civisync.<prefix> with
  * partitions, a master made with the full schema and the installer's empty
@@ -22,8 +22,10 @@ void it_demo_setup(it_demo_t *s, const char *tag, int partitions, unsigned flags
 void it_demo_teardown(it_demo_t *s);
 
 /* Copies the demo site's payment processors and membership types from the
- * child database into master: its contributions, memberships and price
- * sets need them and an empty site lacks them. Creating them on the master
+ * child database into master, with the reserved membership price set's
+ * field and options (it_copy_reserved_prices): its contributions,
+ * memberships, participants and price sets need them and an empty site
+ * lacks them. Creating them on the master
  * is the additive metadata sync's job; tests that are not about it start
  * with them in place. */
 void it_demo_copy_contribute_metadata(MYSQL *master, const char *child);

@@ -89,6 +89,21 @@ void it_exec(MYSQL *db, const char *fmt, ...)
         va_end(ap);
 }
 
+void it_copy_reserved_prices(MYSQL *db, const char *child)
+{
+        /* the options name membership types the metadata gate may create
+         * on db only later */
+        it_exec(db, "SET SESSION FOREIGN_KEY_CHECKS = 0");
+        it_exec(db, "INSERT IGNORE INTO civicrm_price_field SELECT f.* FROM "
+                "`%s`.civicrm_price_field f JOIN `%s`.civicrm_price_set s ON s.id "
+                "= f.price_set_id WHERE s.is_reserved = 1", child, child);
+        it_exec(db, "INSERT IGNORE INTO civicrm_price_field_value SELECT v.* FROM "
+                "`%s`.civicrm_price_field_value v JOIN `%s`.civicrm_price_field f ON "
+                "f.id = v.price_field_id JOIN `%s`.civicrm_price_set s ON s.id = "
+                "f.price_set_id WHERE s.is_reserved = 1", child, child, child);
+        it_exec(db, "SET SESSION FOREIGN_KEY_CHECKS = 1");
+}
+
 long long it_checksum(MYSQL *db, const char *table)
 {
         char sql[256];

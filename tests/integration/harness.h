@@ -25,6 +25,12 @@ long long it_int(MYSQL *db, const char *fmt, ...) __attribute__((format(printf, 
 void it_exec(MYSQL *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A checksum over every row of table (CHECKSUM TABLE ... EXTENDED). */
 long long it_checksum(MYSQL *db, const char *table);
+/* Copies the child database's reserved price fields and options into db
+ * (INSERT IGNORE): CiviCRM creates the reserved membership price set's
+ * field and an option per membership type with the types, so a master
+ * given the child's membership types needs them too (site metadata,
+ * FORMAT.md §12, §22). */
+void it_copy_reserved_prices(MYSQL *db, const char *child);
 
 /* Writes a producer config for prefix/child db into the temp dir; returns
  * its path (static buffer per call slot). extra is appended verbatim. */

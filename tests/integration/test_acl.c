@@ -35,12 +35,13 @@ static void verify_clean(const char *pconf, const char *cconf, const char *prefi
                             "--master-config", cconf, "--no-metadata", NULL);
 
         snprintf(want, sizeof(want), "verify %s: 0 differences", prefix);
+        if (r.exit_code != 0 || !strstr(r.out, want))
+                fprintf(stderr, "%s\n%s\n", r.out, r.err);
         ck_assert_msg(r.exit_code == 0 && strstr(r.out, want) != NULL,
-                      "verify exit %d\n%s\n%s", r.exit_code, r.out, r.err);
-        /* the profile joins on events are named, not compared */
-        ck_assert_msg(strstr(r.out, "6 row(s) not compared: they wait (parked on "
-                             "the master) for rows of a later phase") != NULL,
-                      "verify does not name the deferred uf_join rows:\n%s", r.out);
+                      "verify exit %d (output above)", r.exit_code);
+        /* the profile joins on events are compared since phase 3b */
+        ck_assert_msg(strstr(r.out, "row(s) not compared") == NULL,
+                      "verify leaves rows out:\n%.2000s", r.out);
         it_run_free(&r);
 }
 
@@ -52,8 +53,8 @@ static long long master_id(MYSQL *m, const char *prefix, const char *table,
                       "child_entity_id = %lld", prefix, table, child_id);
 }
 
-/* A checksum of the ACL rows of a database (the event ACL left out: it
- * waits for phase 3), and of its ACL role assignments. */
+/* A checksum of the ACL rows of a database, and of its ACL role
+ * assignments. */
 static long long acl_sum(MYSQL *db, const char *table)
 {
         it_exec(db, "SET SESSION group_concat_max_len = 1000000");
@@ -62,8 +63,7 @@ static long long acl_sum(MYSQL *db, const char *table)
                               "deny, entity_table, entity_id, operation, "
                               "IFNULL(object_table, '-'), IFNULL(object_id, '-'), "
                               "IFNULL(acl_table, '-'), IFNULL(acl_id, '-'), is_active) "
-                              "ORDER BY id)) FROM civicrm_acl WHERE NOT (object_table "
-                              "<=> 'civicrm_event')");
+                              "ORDER BY id)) FROM civicrm_acl");
         return it_int(db, "SELECT CRC32(GROUP_CONCAT(CONCAT_WS('|', id, acl_role_id, "
                       "entity_table, entity_id, is_active) ORDER BY id)) FROM "
                       "civicrm_acl_entity_role");
@@ -78,15 +78,14 @@ static const char *const caches[] = {
  * a group and a contact, on a group, a profile, all groups and an event,
  * sync into a master whose groups and contacts have other ids: group and
  * contact ids are translated, roles, profiles and "all groups" (0) pass
- * through, the ACL on an event and the 6 profile joins on events wait
- * parked (reason in --status) without holding the sweep; a child's cache
+ * through, the ACL on an event and the 6 profile joins on events are
+ * translated (events are synced since phase 3b); a child's cache
  * rows never reach the master; an incremental edit and delete follow;
  * civisync-verify reports 0 differences throughout. */
 START_TEST(test_acl_demo_site)
 {
         it_demo_t s;
         long long g3, g3m, g1m, who, whom, acl_g, acl_c, acl_ev, acl_uf, role_c;
-        it_run_t st;
 
         /* The demo site's contributions (phase 3a) need its payment
          * processors and membership types, which an empty site lacks. */
@@ -141,10 +140,15 @@ START_TEST(test_acl_demo_site)
         produce(pconf, 1);
         consume(cconf);
 
-        /* Every ACL but the one on an event, and the role assignments. */
-        ck_assert_int_eq(it_mapped_rows(m, prefix, "civicrm_acl"), 65 + 3);
+        /* Every ACL, the one on an event too (events are synced since phase
+         * 3b: its id is translated), and the role assignments. */
+        ck_assert_int_eq(it_mapped_rows(m, prefix, "civicrm_acl"), 65 + 4);
         ck_assert_int_eq(it_mapped_rows(m, prefix, "civicrm_acl_entity_role"), 2);
-        ck_assert_int_eq(master_id(m, prefix, "civicrm_acl", acl_ev), 0);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_acl WHERE id = %lld "
+                                "AND object_table = 'civicrm_event' AND object_id = %lld",
+                                master_id(m, prefix, "civicrm_acl", acl_ev),
+                                master_id(m, prefix, "civicrm_event", 1)), 1);
+        ck_assert_int_gt(master_id(m, prefix, "civicrm_event", 1), 0);
         /* group and contact ids translated */
         g1m = master_id(m, prefix, "civicrm_group", 1);
         g3m = master_id(m, prefix, "civicrm_group", g3);
@@ -184,31 +188,20 @@ START_TEST(test_acl_demo_site)
                                 "AND object_table = 'view event info' AND object_id IS "
                                 "NULL"), 1);
 
-        /* The profile joins on events and the ACL on an event wait, with
-         * the reason; the generation still completed and swept. */
-        ck_assert_int_eq(it_mapped_rows(m, prefix, "civicrm_uf_join"), 0);
+        /* The profile joins on events are translated (phase 3b); nothing
+         * waits; the generation completed and swept. */
+        ck_assert_int_eq(it_mapped_rows(m, prefix, "civicrm_uf_join"), 6);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_uf_join j JOIN "
+                                "civicrm_event e ON e.id = j.entity_id WHERE "
+                                "j.entity_table = 'civicrm_event'"), 6);
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
-                                "prefix = '%s' AND doc_key LIKE '%s/civicrm_uf_join/%%' "
-                                "AND target_table = 'civicrm_event' AND reason LIKE "
-                                "'%%later phase%%'", prefix, prefix), 6);
-        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
-                                "prefix = '%s' AND doc_key = '%s/civicrm_acl/%lld'",
-                                prefix, prefix, acl_ev), 1);
+                                "prefix = '%s'", prefix), 0);
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_prefix WHERE prefix = "
                                 "'%s' AND completed_generation > 0 AND last_error IS "
                                 "NULL", prefix), 1);
         /* the master's own profile joins (the seed's, entity_table NULL) stand */
-        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_uf_join"), 5);
-        st = it_run("civisync-consume", "-c", cconf, "--status", NULL);
-        ck_assert_msg(st.exit_code == 0 && strstr(st.out, "parked documents: 250"),
-                      /* 7 + phase 3a's 243 */
-                      "status:\n%s\n%s", st.out, st.err);
-        /* --status lists the first 5 (phase 3a's come first): the reason */
-        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
-                                "prefix = '%s' AND reason LIKE '%%entity_id = "
-                                "civicrm_event 6 (data of a later phase, not synced "
-                                "yet: parked until it is)'", prefix), 1);
-        it_run_free(&st);
+        ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civicrm_uf_join WHERE "
+                                "entity_table IS NULL"), 5);
         /* Caches: the child has rows, the master none. */
         for (int i = 0; caches[i]; i++) {
                 ck_assert_int_gt(it_int(c, "SELECT COUNT(*) FROM %s", caches[i]), 0);
@@ -232,12 +225,12 @@ START_TEST(test_acl_demo_site)
         it_assert_same(child, master, prefix);
         verify_clean(pconf, cconf, prefix);
 
-        /* A second complete sync keeps the parked rows and sweeps nothing. */
+        /* A second complete sync parks nothing and sweeps nothing. */
         produce(pconf, 1);
         consume(cconf);
         ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
-                                "prefix = '%s'", prefix), 7 + 243); /* + phase 3a's */
-        ck_assert_int_eq(it_mapped_rows(m, prefix, "civicrm_acl"), 65 + 3);
+                                "prefix = '%s'", prefix), 0);
+        ck_assert_int_eq(it_mapped_rows(m, prefix, "civicrm_acl"), 65 + 4);
         verify_clean(pconf, cconf, prefix);
 
         /* Last (its config replaces the child's, same prefix): the child is
@@ -265,7 +258,7 @@ START_TEST(test_acl_demo_site)
                 ck_assert_msg(r.exit_code == 0, "restore exit %d\n%s\n%s",
                               r.exit_code, r.out, r.err);
                 it_run_free(&r);
-                ck_assert_int_eq(it_int(rdb, "SELECT COUNT(*) FROM civicrm_acl"), 65 + 3);
+                ck_assert_int_eq(it_int(rdb, "SELECT COUNT(*) FROM civicrm_acl"), 65 + 4);
                 ck_assert_int_eq(acl_sum(rdb, "civicrm_acl"), acls);
                 ck_assert_int_eq(acl_sum(rdb, "civicrm_acl_entity_role"), roles);
                 ck_assert_int_eq(it_int(rdb, "SELECT COUNT(*) FROM civicrm_uf_join "

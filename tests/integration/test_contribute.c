@@ -127,7 +127,6 @@ START_TEST(test_contribute_demo_site)
 {
         it_demo_t s;
         long long before[32], after[32], page1, block1, contrib1;
-        it_run_t r;
 
         site_setup(&s, "ct");
         ck_assert_int_eq(it_int(s.c, "SELECT COUNT(*) FROM civicrm_contribution"), 93);
@@ -141,38 +140,20 @@ START_TEST(test_contribute_demo_site)
 
         produce(&s, 1);
         consume(&s);
-        /* 80 line items of participants and memberships (phase 3b) and 3
-         * price set uses by events wait for their owners (deferred: verify
-         * leaves them out); the line items' 80 financial items and those
-         * items' 80 transaction links wait behind them (parked). */
-        verify_clean(&s, 160);
+        /* Since phase 3b the 80 line items of participants and memberships,
+         * their 80 financial items and those items' 80 transaction links,
+         * and the 3 price set uses by events all apply: nothing parked. */
+        verify_clean(&s, 0);
         ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_contribution"), 93);
         ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_financial_trxn"), 93);
         ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_entity_financial_trxn"),
-                         93 + 13);
-        ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_line_item"), 13);
+                         186);
+        ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_line_item"), 93);
+        ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_price_set_entity"), 6);
         ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_pledge_payment"), 8);
         ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_contribution_soft"), 2);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
-                                "prefix = '%s' AND doc_key LIKE '%s/civicrm_line_item/%%' "
-                                "AND target_table IN ('civicrm_participant', "
-                                "'civicrm_membership')", s.prefix, s.prefix), 80);
-        r = it_run("civisync-consume", "-c", s.cconf, "--status", NULL);
-        ck_assert_msg(r.exit_code == 0 && strstr(r.out, "parked documents: "),
-                      "%.1500s\n%.500s", r.out, r.err);
-        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
-                                "prefix = '%s' AND doc_key NOT LIKE '%%/civicrm_uf_join/%%'",
-                                s.prefix), 243);
-        it_run_free(&r);
-        /* The reason --status shows names the owner that has not arrived. */
-        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
-                                "prefix = '%s' AND reason LIKE '%%waits for entity_id = "
-                                "civicrm_participant %% (data of a later phase, not "
-                                "synced yet: parked until it is)'", s.prefix), 50);
-        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
-                                "prefix = '%s' AND reason LIKE '%%data of a later phase%%' "
-                                "AND doc_key NOT LIKE '%%/civicrm_uf_join/%%'",
-                                s.prefix), 80 + 3);
+                                "prefix = '%s'", s.prefix), 0);
         assert_totals(&s);
 
         /* Type-name reference: PCP 1 names contribution page 1 by
@@ -214,7 +195,7 @@ START_TEST(test_contribute_demo_site)
         for (size_t i = 0; contribute_tables[i]; i++)
                 ck_assert_msg(before[i] == after[i], "%s changed by a resync",
                               contribute_tables[i]);
-        verify_clean(&s, 160);
+        verify_clean(&s, 0);
         it_demo_teardown(&s);
 }
 END_TEST
@@ -230,7 +211,7 @@ START_TEST(test_contribute_incremental)
         site_setup(&s, "ci");
         produce(&s, 1);
         consume(&s);
-        verify_clean(&s, 160);
+        verify_clean(&s, 0);
 
         /* A new contribution with a soft credit, a line item, its financial
          * item and the transaction links. */
@@ -339,15 +320,15 @@ START_TEST(test_contribute_incremental)
                 "gone_trxn)");
         it_exec(s.c, "DELETE FROM civicrm_contribution WHERE id = %lld", gone);
 
-        /* A PCP block of an event: both its owner and its type-name target
-         * are deferred (phase 3b); it waits once. */
+        /* A PCP block of an event: its owner and its type-name target are
+         * translated since phase 3b. */
         it_exec(s.c, "INSERT INTO civicrm_pcp_block (entity_table, entity_id, "
                 "target_entity_type, target_entity_id, is_active) VALUES "
                 "('civicrm_event', 1, 'event', 1, 1)");
 
         produce(&s, 0);
         consume(&s);
-        verify_clean(&s, 160);
+        verify_clean(&s, 0);
         assert_totals(&s);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_contribution WHERE "
                                 "id = %lld", gone_m), 0);
@@ -376,7 +357,7 @@ START_TEST(test_contribute_incremental)
          * event's PCP block counted once), the sweep runs, nothing differs. */
         produce(&s, 1);
         consume(&s);
-        verify_clean(&s, 160);
+        verify_clean(&s, 0);
         it_demo_teardown(&s);
 }
 END_TEST
@@ -429,8 +410,8 @@ END_TEST
 /* civisync-restore rebuilds the contribution data of the demo site from
  * the master into a fresh install with the child's ids: type-name
  * references, reserved price sets (kept, never sent) and the ledger come
- * back as they were. Rows parked for phase 3b owners are not on the
- * master, so they do not come back. */
+ * back as they were, participants' and memberships' line items too
+ * (phase 3b). */
 START_TEST(test_contribute_restore)
 {
         it_demo_t s;
@@ -475,11 +456,11 @@ START_TEST(test_contribute_restore)
         ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_entity_financial_trxn p "
                                 "JOIN `%s`.civicrm_entity_financial_trxn c USING (id, "
                                 "entity_table, entity_id, financial_trxn_id, amount)",
-                                s.child), 93 + 13);
+                                s.child), 186);
         ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_line_item p JOIN "
                                 "`%s`.civicrm_line_item c USING (id, entity_table, "
                                 "entity_id, contribution_id, price_field_id, "
-                                "price_field_value_id, line_total)", s.child), 13);
+                                "price_field_value_id, line_total)", s.child), 93);
         mysql_close(t);
         free(tconf);
         it_demo_teardown(&s);

@@ -98,6 +98,17 @@ static const fmt_table_t tables[] = {
         { "mailing_group", "civicrm_mailing_group", "SELECT id FROM civicrm_mailing_group ORDER BY id", 1 },
         { "mailing_trackable_url", "civicrm_mailing_trackable_url", "SELECT id FROM civicrm_mailing_trackable_url ORDER BY id", 1 },
         { "mailing_abtest", "civicrm_mailing_abtest", "SELECT id FROM civicrm_mailing_abtest ORDER BY id", 1 },
+        /* Phase 3b (FORMAT.md §5): in the full schema only (suite event). */
+        { "event", "civicrm_event", "SELECT id FROM civicrm_event ORDER BY id", 1 },
+        { "discount", "civicrm_discount", "SELECT id FROM civicrm_discount ORDER BY id", 1 },
+        { "participant", "civicrm_participant", "SELECT id FROM civicrm_participant ORDER BY id", 1 },
+        { "participant_payment", "civicrm_participant_payment", "SELECT id FROM civicrm_participant_payment ORDER BY id", 1 },
+        { "membership", "civicrm_membership", "SELECT id FROM civicrm_membership ORDER BY id", 1 },
+        { "membership_log", "civicrm_membership_log", "SELECT id FROM civicrm_membership_log ORDER BY id", 1 },
+        { "membership_payment", "civicrm_membership_payment", "SELECT id FROM civicrm_membership_payment ORDER BY id", 1 },
+        { "membership_block", "civicrm_membership_block", "SELECT id FROM civicrm_membership_block ORDER BY id", 1 },
+        { "tell_friend", "civicrm_tell_friend", "SELECT id FROM civicrm_tell_friend ORDER BY id", 1 },
+        { "recurring_entity", "civicrm_recurring_entity", "SELECT id FROM civicrm_recurring_entity ORDER BY id", 1 },
 };
 #define TABLE_CNT (sizeof(tables) / sizeof(tables[0]))
 

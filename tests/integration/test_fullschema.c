@@ -21,10 +21,9 @@ static void consume(const char *conf)
         it_run_t r = it_run("civisync-consume", "-c", conf, "--once", NULL);
         ck_assert_msg(r.exit_code == 0, "consume exit %d: %s", r.exit_code, r.err);
         ck_assert_msg(strstr(r.err, "rejected to") == NULL, "rejections: %.1500s", r.err);
-        /* Parked documents are expected since phase 3a: the demo site's line
-         * items of participants and memberships wait for phase 3b's owners
-         * (test_contribute.c counts them); it_assert_synced proves that no
-         * phase-1 row waits. */
+        /* Since phase 3b nothing of the demo site waits for a later
+         * phase (test_event.c counts the parked documents: 0);
+         * it_assert_synced proves that no phase-1 row waits. */
         it_run_free(&r);
 }
 

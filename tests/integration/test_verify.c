@@ -245,7 +245,7 @@ START_TEST(test_verify_usage)
 
         r = it_run("civisync-verify", "--child-config", it_producer_conf("vu", child, NULL),
                    "--master-config", it_consumer_conf(child, NULL), "--entity",
-                   "participant", NULL);
+                   "batch", NULL);
         ck_assert_int_eq(r.exit_code, 2);
         ck_assert_ptr_nonnull(strstr(r.err, "not a synced entity"));
         it_run_free(&r);

@@ -16,7 +16,7 @@
 #define GOLDEN_DIR "tests/unit/golden/"
 #define PFX "P1"
 #define TZ "America/New_York"
-#define MAXCOLS 64
+#define MAXCOLS 96
 
 /* Column specs copied from the 5.39 DDL (name:type, "!" = NOT NULL).
  * Types: u unsigned int, i int, t text, f double, d decimal, b binary,
@@ -31,6 +31,8 @@ static const struct {
 #include "doc_specs_contribute.h"
         /* phase 3c: campaigns, surveys, grants, cases, mailings */
 #include "doc_specs_campaign.h"
+        /* phase 3b: CiviEvent, CiviMember */
+#include "doc_specs_event.h"
 };
 
 static cs_col_type_t code_type(char c, int *is_unsigned)
@@ -634,7 +636,7 @@ START_TEST(inspect_rejects_bad_envelopes)
         expect_inspect_fail(d, NULL, "prefix mismatch with id");
         d = good_contact_doc(); json_object_set_new(d, CS_F_PREFIX, json_string("P 1"));
         expect_inspect_fail(d, NULL, "invalid prefix");
-        d = good_contact_doc(); json_object_set_new(d, CS_F_ENTITY, json_string("participant"));
+        d = good_contact_doc(); json_object_set_new(d, CS_F_ENTITY, json_string("batch"));
         expect_inspect_fail(d, NULL, "unknown entity");
         d = good_contact_doc(); json_object_set_new(d, CS_F_ENTITY, json_string("email"));
         expect_inspect_fail(d, NULL, "entity/table mismatch");
@@ -788,7 +790,7 @@ START_TEST(control_documents)
         ck_assert_ptr_null(cs_doc_reset_new("P1", 1, 1, 1));
         ck_assert_ptr_null(cs_doc_reset_new("P1", 1, -1, 1));
         ck_assert_ptr_null(cs_doc_reset_new("bad prefix", 1, 0, 1));
-        json_t *bad = json_pack("{s:i}", "participant", 1);
+        json_t *bad = json_pack("{s:i}", "batch", 1);
         ck_assert_ptr_null(cs_doc_end_new("P1", 1, 0, 1, bad));
         json_decref(bad);
         bad = json_pack("{s:i}", "contact", -1);
@@ -809,7 +811,7 @@ START_TEST(control_documents)
         expect_inspect_fail(d, NULL, "partition count 0");
         d = good_end_doc(); json_object_del(d, CS_F_PARTITIONS);
         expect_inspect_fail(d, NULL, "missing partition count");
-        d = good_end_doc(); json_object_set_new(d, "civisync_count_participant", json_integer(1));
+        d = good_end_doc(); json_object_set_new(d, "civisync_count_batch", json_integer(1));
         expect_inspect_fail(d, NULL, "count of unknown entity");
         d = good_end_doc(); json_object_set_new(d, "civisync_count_contact", json_integer(-1));
         expect_inspect_fail(d, NULL, "negative count");
@@ -953,7 +955,7 @@ START_TEST(ids)
         long long id;
         ck_assert_int_eq(cs_doc_id(buf, sizeof(buf), "P1", "civicrm_contact", 42), 0);
         ck_assert_str_eq(buf, "P1/civicrm_contact/42");
-        ck_assert_int_eq(cs_doc_id(buf, sizeof(buf), "P1", "civicrm_participant", 42), -1);
+        ck_assert_int_eq(cs_doc_id(buf, sizeof(buf), "P1", "civicrm_batch", 42), -1);
         ck_assert_int_eq(cs_doc_id(buf, sizeof(buf), "P1", "civicrm_contact", 0), -1);
         ck_assert_int_eq(cs_doc_id(buf, 10, "P1", "civicrm_contact", 42), -1);
         ck_assert_int_eq(cs_doc_control_id(buf, sizeof(buf), "P1"), 0);

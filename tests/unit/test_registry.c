@@ -6,6 +6,7 @@
 
 #include "capacity.h"
 #include "registry.h"
+#include "registry_meta.h"
 #include "suites.h"
 
 static const char *const phase1_tables[] = {
@@ -32,6 +33,11 @@ static const char *const phase1_tables[] = {
         "civicrm_case", "civicrm_case_contact", "civicrm_case_activity",
         "civicrm_mailing", "civicrm_mailing_group", "civicrm_mailing_trackable_url",
         "civicrm_mailing_abtest",
+        /* phase 3b: CiviEvent, CiviMember */
+        "civicrm_event", "civicrm_discount", "civicrm_participant",
+        "civicrm_participant_payment", "civicrm_membership", "civicrm_membership_log",
+        "civicrm_membership_payment", "civicrm_membership_block", "civicrm_tell_friend",
+        "civicrm_recurring_entity",
 };
 #define NTABLES (sizeof(phase1_tables) / sizeof(phase1_tables[0]))
 
@@ -54,8 +60,8 @@ START_TEST(every_phase1_table_present)
                 ck_assert_str_eq(e->table + strlen("civicrm_"), e->name);
                 ck_assert_msg(e->summary && strlen(e->summary) > 10, "%s: no summary", e->name);
         }
-        ck_assert_ptr_null(cs_reg_by_table("civicrm_participant"));
-        ck_assert_ptr_null(cs_reg_by_name("participant"));
+        ck_assert_ptr_null(cs_reg_by_table("civicrm_batch"));
+        ck_assert_ptr_null(cs_reg_by_name("batch"));
         ck_assert_ptr_null(cs_reg_by_name(NULL));
         /* names are unique */
         for (size_t i = 0; i < n; i++)
@@ -165,8 +171,10 @@ START_TEST(poly_cases_resolve)
         ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "civicrm_saved_search", 0, &t), CS_POLY_PASS);
         ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "civicrm_uf_group", 3, &t), CS_POLY_PASS);
         ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "civicrm_custom_group", 3, &t), CS_POLY_PASS);
-        ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "civicrm_event", 3, &t), CS_POLY_DEFER);
+        /* events are synced since phase 3b; 0 = all events */
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "civicrm_event", 3, &t), CS_POLY_TRANSLATE);
         ck_assert_str_eq(t, "civicrm_event");
+        ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "civicrm_event", 0, &t), CS_POLY_PASS);
         /* a permission name with no id ("Core ACL" rows) */
         ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "access CiviCRM", -1, &t), CS_POLY_PASS);
         ck_assert_int_eq(cs_reg_poly_resolve(acl, what, "access CiviCRM", 2, &t), CS_POLY_REJECT);
@@ -174,7 +182,10 @@ START_TEST(poly_cases_resolve)
                                              "civicrm_group", 1, &t), CS_POLY_TRANSLATE);
         ck_assert_ptr_null(cs_reg_ref(role, "acl_role_id")); /* an option value */
         ck_assert_int_eq(cs_reg_poly_resolve(uj, cs_reg_ref(uj, "entity_id"),
-                                             "civicrm_event", 6, &t), CS_POLY_DEFER);
+                                             "civicrm_event", 6, &t), CS_POLY_TRANSLATE);
+        /* surveys are synced since phase 3c */
+        ck_assert_int_eq(cs_reg_poly_resolve(uj, cs_reg_ref(uj, "entity_id"),
+                                             "civicrm_survey", 6, &t), CS_POLY_TRANSLATE);
         /* contribution pages are synced since phase 3a: translated */
         ck_assert_int_eq(cs_reg_poly_resolve(uj, cs_reg_ref(uj, "entity_id"),
                                              "civicrm_contribution_page", 1, &t), CS_POLY_TRANSLATE);
@@ -192,6 +203,48 @@ END_TEST
 /* Phase 3a: type-name references (civicrm_pcp.page_type 'contribute' +
  * page_id) as POLY cases whose values are type names, the later-phase
  * owners of polymorphic rows, reserved price sets, credentials. */
+/* Phase 3b: self-references, list and serialized metadata columns, the
+ * polymorphic owners that go with their owner, and the membership type
+ * policy (metadata pointing at data is handed to the master's own row). */
+START_TEST(phase3b_rules)
+{
+        const cs_entity_t *p = cs_reg_by_name("participant");
+        const cs_entity_t *m = cs_reg_by_name("membership");
+        const cs_entity_t *ev = cs_reg_by_name("event");
+        const cs_entity_t *re = cs_reg_by_name("recurring_entity");
+        const char *t = NULL, *c = NULL, *r = NULL;
+
+        ck_assert_str_eq(cs_reg_ref(p, "registered_by_id")->target, "civicrm_participant");
+        ck_assert_str_eq(cs_reg_ref(m, "owner_membership_id")->target, "civicrm_membership");
+        ck_assert_str_eq(cs_reg_ref(ev, "parent_event_id")->target, "civicrm_event");
+        ck_assert_int_eq(cs_reg_ref(p, "registered_by_id")->required, 0);
+        ck_assert_ptr_null(cs_reg_ref(p, "role_id")); /* metadata list */
+        ck_assert_int_eq(cs_reg_id_text("civicrm_participant", "role_id")->policy,
+                         CS_IDTEXT_METADATA);
+        ck_assert_int_eq(cs_reg_id_text("civicrm_membership_block",
+                                        "membership_types")->policy, CS_IDTEXT_METADATA);
+        ck_assert_int_eq(cs_reg_col_policy(ev, "loc_block_id"), CS_COL_CLEAR);
+        ck_assert_int_eq(cs_reg_col_policy(p, "cart_id"), CS_COL_CLEAR);
+        ck_assert_str_eq(cs_reg_by_name("participant_payment")->parent, "participant");
+        ck_assert_str_eq(cs_reg_by_name("membership_log")->parent, "membership");
+        /* two POLY references on one table column */
+        ck_assert_int_eq(cs_reg_poly_resolve(re, cs_reg_ref(re, "parent_id"),
+                                             "civicrm_event", 3, &t), CS_POLY_TRANSLATE);
+        ck_assert_int_eq(cs_reg_poly_resolve(re, cs_reg_ref(re, "entity_id"),
+                                             "civicrm_activity", 3, &t), CS_POLY_TRANSLATE);
+        ck_assert_int_eq(cs_reg_poly_resolve(re, cs_reg_ref(re, "entity_id"),
+                                             "civicrm_case", 3, &t), CS_POLY_REJECT);
+        ck_assert_int_eq(cs_reg_poly_owned("civicrm_tell_friend"), 1);
+        ck_assert_int_eq(cs_reg_poly_owned("civicrm_discount"), 1);
+        ck_assert_int_eq(cs_reg_poly_owned("civicrm_participant"), 0);
+        ck_assert_int_eq(cs_reg_meta_reassigned(0, &t, &c, &r), 0);
+        ck_assert_str_eq(t, "civicrm_membership_type");
+        ck_assert_str_eq(c, "member_of_contact_id");
+        ck_assert_ptr_nonnull(strstr(r, "civicrm_domain"));
+        ck_assert_int_eq(cs_reg_meta_reassigned(1, &t, &c, &r), -1);
+}
+END_TEST
+
 START_TEST(type_name_and_later_owners)
 {
         const cs_entity_t *pcp = cs_reg_by_name("pcp");
@@ -206,7 +259,7 @@ START_TEST(type_name_and_later_owners)
         ck_assert_int_eq(r->required, 1);
         ck_assert_int_eq(cs_reg_poly_resolve(pcp, r, "contribute", 3, &t), CS_POLY_TRANSLATE);
         ck_assert_str_eq(t, "civicrm_contribution_page");
-        ck_assert_int_eq(cs_reg_poly_resolve(pcp, r, "event", 3, &t), CS_POLY_DEFER);
+        ck_assert_int_eq(cs_reg_poly_resolve(pcp, r, "event", 3, &t), CS_POLY_TRANSLATE);
         ck_assert_str_eq(t, "civicrm_event");
         /* a type name, not a table name */
         ck_assert_int_eq(cs_reg_poly_resolve(pcp, r, "civicrm_contribution_page", 3, &t),
@@ -218,14 +271,15 @@ START_TEST(type_name_and_later_owners)
         r = cs_reg_ref(blk, "entity_id");
         ck_assert_int_eq(cs_reg_poly_resolve(blk, r, "civicrm_contribution_page", 1, &t),
                          CS_POLY_TRANSLATE);
-        /* line items: contributions now, participants and memberships park */
+        /* line items: contributions, participants and memberships (3b) */
         r = cs_reg_ref(li, "entity_id");
         ck_assert_int_eq(cs_reg_poly_resolve(li, r, "civicrm_contribution", 5, &t),
                          CS_POLY_TRANSLATE);
         ck_assert_int_eq(cs_reg_poly_resolve(li, r, "civicrm_participant", 5, &t),
-                         CS_POLY_DEFER);
+                         CS_POLY_TRANSLATE);
+        ck_assert_str_eq(t, "civicrm_participant");
         ck_assert_int_eq(cs_reg_poly_resolve(li, r, "civicrm_membership", 5, &t),
-                         CS_POLY_DEFER);
+                         CS_POLY_TRANSLATE);
         ck_assert_int_eq(cs_reg_poly_resolve(li, r, "civicrm_contact", 5, &t),
                          CS_POLY_REJECT);
         /* reserved price sets are site metadata, the child's own are data */
@@ -580,6 +634,7 @@ Suite *registry_suite(void)
         tcase_add_test(tc, poly_cases_resolve);
         tcase_add_test(tc, children_and_order);
         tcase_add_test(tc, type_name_and_later_owners);
+        tcase_add_test(tc, phase3b_rules);
         tcase_add_test(tc, col_policies);
         tcase_add_test(tc, phase3c_descriptors);
         tcase_add_test(tc, registry_within_capacity);

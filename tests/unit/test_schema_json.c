@@ -161,9 +161,9 @@ START_TEST(schema_accepts_control_docs)
         json_t *counts = json_pack("{s:i,s:i}", "contact", 3, "activity_contact", 0);
         json_t *e = cs_doc_end_new("P_1", 3, 1, 4, counts);
         ck_assert(valid(e));
-        json_object_set_new(e, "civisync_count_participant", json_integer(1));
+        json_object_set_new(e, "civisync_count_batch", json_integer(1));
         ck_assert(!valid(e));
-        json_object_del(e, "civisync_count_participant");
+        json_object_del(e, "civisync_count_batch");
         json_object_set_new(e, "civisync_count_contact", json_integer(-1));
         ck_assert(!valid(e));
         json_object_set_new(e, "civisync_count_contact", json_integer(1));

@@ -100,7 +100,7 @@ START_TEST(synced_means_registered)
                               all[i].table);
         }
         ck_assert_uint_eq(synced + split, ents);
-        ck_assert_uint_eq(synced, 21 + 22 + 11); /* phases 1 and 2, phase 3a, phase 3c */
+        ck_assert_uint_eq(synced, 21 + 22 + 11 + 10); /* phases 1 and 2, 3a, 3c, 3b */
         ck_assert_int_eq(cs_reg_table_class("civicrm_option_value"), CS_TCLASS_METADATA);
         ck_assert_int_eq(cs_reg_table_class("civicrm_acl_cache"), CS_TCLASS_CACHE);
         ck_assert_int_eq(cs_reg_table_class("civicrm_payment_token"), CS_TCLASS_CREDENTIALS);
