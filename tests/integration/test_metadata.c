@@ -293,6 +293,10 @@ START_TEST(test_gate_demo_site)
 
         pair_new(&p, "mgf", "--schema full --seed empty-site",
                  "--schema full --seed demo-site");
+        /* The reserved membership price field and options the members' and
+         * participants' line items name: site rows the master must have
+         * (FORMAT.md §12), not gate metadata. */
+        it_copy_reserved_prices(p.m, p.child);
         for (int i = 0; demo_site_adds[i].table; i++)
                 ck_assert_int_eq(it_int(p.m, "SELECT COUNT(*) FROM %s WHERE id IN "
                                         "(SELECT id FROM `%s`.%s)",

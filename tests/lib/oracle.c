@@ -221,7 +221,8 @@ static int load_maps(MYSQL *db, const char *master_db, const char *prefix,
         }
         mysql_free_result(res);
         for (size_t i = 0; i < TABLE_CNT; i++)
-                qsort(maps[i].rows, maps[i].n, sizeof(pair_t), cmp_pair);
+                if (maps[i].n) /* rows is NULL when none: qsort's base must not be */
+                        qsort(maps[i].rows, maps[i].n, sizeof(pair_t), cmp_pair);
         return 0;
 }
 
