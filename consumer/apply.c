@@ -351,6 +351,22 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
                 json_decref(doc);
                 return rc;
         }
+        if (value && info.kind == CS_DOC_KIND_ENTITY && info.gate_run > 0) {
+                /* Not before the metadata documents of its run: one on
+                 * another partition may reveal a conflict that must hold it
+                 * (OPERATIONS.md §8.1). */
+                char reason[256];
+                int hold = 0;
+                rc = ap_gate_hold(ap, pc, &info, &hold, reason, sizeof(reason),
+                                  errstr, errstr_size);
+                if (rc != AP_OK || hold) {
+                        json_decref(doc);
+                        return rc != AP_OK ? rc :
+                               ap_park_document(ap, pc, key, key_len, value,
+                                                value_len, &wait, reason, errstr,
+                                                errstr_size);
+                }
+        }
         if (cs_db_exec(ap->db, "SAVEPOINT cs_message", errstr, errstr_size) == -1) {
                 json_decref(doc);
                 return ap_db_fail(ap, mysql_errno(ap->db), errstr, errstr_size,

@@ -602,7 +602,7 @@ static ap_rc_t group_flush(cs_apply_t *ap, group_t *g, cs_apply_msg_t *msgs,
  * entity document of its topic's prefix, else NULL (the one-by-one path
  * then handles, or rejects, it). */
 static json_t *parse_candidate(cs_apply_t *ap, const cs_apply_msg_t *m,
-                               const cs_entity_t **ent)
+                               const cs_entity_t **ent, cs_doc_info_t *gate)
 {
         char key_prefix[CS_PREFIX_MAX + 1], table[80], err[256];
         long long child_id;
@@ -626,7 +626,25 @@ static json_t *parse_candidate(cs_apply_t *ap, const cs_apply_msg_t *m,
                 return NULL;
         }
         *ent = info.entity;
+        gate->gate_run = info.gate_run;
+        gate->gate_docs = info.gate_docs;
         return doc;
+}
+
+/* Whether document doc of prefix pc must take the one-by-one path, which
+ * holds it until its run's metadata documents are applied (ap_gate_hold):
+ * 1 yes, 0 no; AP_RETRY-style failures come back in *rc. */
+static int gate_pending(cs_apply_t *ap, prefix_ctx_t *pc, const cs_doc_info_t *gate,
+                        ap_rc_t *rc, char *errstr, size_t errstr_size)
+{
+        char reason[256];
+        int hold = 0;
+
+        if (gate->gate_run <= 0)
+                return 0;
+        *rc = ap_gate_hold(ap, pc, gate, &hold, reason, sizeof(reason), errstr,
+                           errstr_size);
+        return *rc == AP_OK && hold;
 }
 
 cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs, size_t n,
@@ -651,13 +669,16 @@ cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs, size_t n,
                 while (end < n && end - start < WINDOW_DOCS &&
                        bytes < WINDOW_BYTES) {
                         cs_apply_msg_t *m = &msgs[end];
+                        cs_doc_info_t gate = { 0 };
                         prefix_ctx_t *pc;
                         w = end - start;
                         docs[w] = NULL;
                         bytes += m->value_len;
-                        if ((docs[w] = parse_candidate(ap, m, &ents[w]))) {
+                        if ((docs[w] = parse_candidate(ap, m, &ents[w], &gate))) {
                                 if (!(pc = ap_prefix_get(ap, m->prefix, &rc, errstr,
-                                                         errstr_size))) {
+                                                         errstr_size)) ||
+                                    gate_pending(ap, pc, &gate, &rc, errstr,
+                                                 errstr_size) || rc != AP_OK) {
                                         json_decref(docs[w]);
                                         docs[w] = NULL;
                                         if (rc == AP_RETRY) {

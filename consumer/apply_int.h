@@ -70,6 +70,9 @@ typedef struct prefix_ctx_s {
         int has_parked;                 /* civisync_parked may hold rows */
         int has_parked_doc;             /* civisync_parked_doc may hold rows */
         int meta_conflicts;             /* gate records a conflict: 1, 0, -1 unknown */
+        long long gate_applied_run;     /* a producer run whose metadata documents
+                                           are known applied in this transaction */
+        long long gate_logged_run;      /* the last run whose wait was logged */
         int ensured;                    /* mapping table created on this connection */
         int loaded;                     /* state read in this transaction */
         int offsets_touched;            /* civisync_offset written in this batch */
@@ -250,6 +253,13 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
  * OR the results and check once). */
 int ap_sql_cat(char *sql, size_t *len, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* Whether an entity document (info) must wait for the metadata documents
+ * of the producer run it was produced under (its gate stamp: not all of
+ * them are applied yet): *hold = 1 with the reason. AP_OK, or a database
+ * failure (ap_db_fail). */
+ap_rc_t ap_gate_hold(cs_apply_t *ap, prefix_ctx_t *pc, const cs_doc_info_t *info,
+                     int *hold, char *reason, size_t reason_size, char *errstr,
+                     size_t errstr_size);
 /* A metadata fingerprint document (key <PREFIX>/civisync_metadata/...):
  * compared and recorded by the gate (apply_gate.c). */
 ap_rc_t ap_apply_metadata(cs_apply_t *ap, const char *prefix, const char *key,

@@ -120,6 +120,7 @@ load:
         pc->has_parked = parked != 0;
         pc->has_parked_doc = parked_doc != 0;
         pc->meta_conflicts = -1;
+        pc->gate_applied_run = 0;
         pc->loaded = 1;
         return pc;
 }

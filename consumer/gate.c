@@ -28,6 +28,18 @@ static const char *const gate_tables_sql[] = {
         " seen_at datetime NOT NULL,"
         " PRIMARY KEY (prefix, table_name, row_id)"
         ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+        /* per metadata document key, the newest producer run whose
+         * document under that key was applied (or refused): entity
+         * documents of run R wait until as many keys as R sent have a run
+         * >= R (FORMAT.md §7.1) */
+        "CREATE TABLE IF NOT EXISTS civisync_gate_seen ("
+        " prefix varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
+        " doc_key varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,"
+        " gate_run bigint NOT NULL,"
+        " seen_at datetime NOT NULL,"
+        " PRIMARY KEY (prefix, doc_key),"
+        " KEY gate_run (prefix, gate_run)"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
         NULL
 };
 
@@ -107,8 +119,8 @@ static void reasons_free(char **reasons, size_t n)
 int cs_gate_apply(MYSQL *db, const char *prefix, const char *map,
                   const char *key, size_t key_len, const char *value,
                   size_t value_len, size_t max_document_bytes,
-                  cs_gate_wait_t *wait, unsigned int *dberr, char *errstr,
-                  size_t errstr_size)
+                  cs_gate_wait_t *wait, long long *gate_run,
+                  unsigned int *dberr, char *errstr, size_t errstr_size)
 {
         cs_meta_table_t child, master;
         long long after_id, to_id, n, created = 0;
@@ -116,6 +128,7 @@ int cs_gate_apply(MYSQL *db, const char *prefix, const char *map,
         store_t st = { db, prefix, 0, 0, errstr, errstr_size, NULL, NULL };
 
         *dberr = 0;
+        *gate_run = 0;
         memset(wait, 0, sizeof(*wait));
         if (!value) {
                 cs_debug("metadata gate: tombstone %.*s ignored", (int)key_len, key);
@@ -123,7 +136,7 @@ int cs_gate_apply(MYSQL *db, const char *prefix, const char *map,
         }
         if (cs_meta_parse(prefix, key, key_len, value, value_len,
                           max_document_bytes, &child, &after_id, &to_id, &part,
-                          &parts, errstr, errstr_size) == -1)
+                          &parts, gate_run, errstr, errstr_size) == -1)
                 return 1;
         rc = cs_meta_read(db, child.table, after_id, to_id, &master, errstr,
                           errstr_size);
@@ -210,6 +223,48 @@ fail:
         cs_meta_table_free(&child);
         cs_meta_table_free(&master);
         return -1;
+}
+
+int cs_gate_seen(MYSQL *db, const char *prefix, const char *key,
+                 size_t key_len, long long gate_run, unsigned int *dberr,
+                 char *errstr, size_t errstr_size)
+{
+        cs_db_value_t v[3] = {
+                { .kind = CS_VAL_STR, .s = prefix, .len = strlen(prefix) },
+                { .kind = CS_VAL_STR, .s = key, .len = key_len },
+                { .kind = CS_VAL_INT, .i = gate_run } };
+
+        if (gate_run <= 0)
+                return 0;
+        if (cs_db_exec_params(db, "INSERT INTO civisync_gate_seen (prefix, doc_key, "
+                              "gate_run, seen_at) VALUES (?,?,?, UTC_TIMESTAMP()) ON "
+                              "DUPLICATE KEY UPDATE seen_at = IF(VALUES(gate_run) >= "
+                              "gate_run, VALUES(seen_at), seen_at), gate_run = "
+                              "GREATEST(gate_run, VALUES(gate_run))", v, 3, NULL,
+                              NULL, errstr, errstr_size) == -1) {
+                *dberr = mysql_errno(db);
+                return -1;
+        }
+        return 0;
+}
+
+long long cs_gate_run_seen(MYSQL *db, const char *prefix, long long gate_run,
+                           unsigned int *dberr, char *errstr, size_t errstr_size)
+{
+        cs_db_value_t v[2] = {
+                { .kind = CS_VAL_STR, .s = prefix, .len = strlen(prefix) },
+                { .kind = CS_VAL_INT, .i = gate_run } };
+        long long n = 0;
+
+        if (cs_db_set_vars(db, "SET @cs_gs_p = ?, @cs_gs_r = ?", v, 2, NULL, NULL,
+                           errstr, errstr_size) == -1 ||
+            cs_db_query_int(db, "SELECT COUNT(*) FROM civisync_gate_seen WHERE "
+                            "prefix = @cs_gs_p AND gate_run >= @cs_gs_r", &n, errstr,
+                            errstr_size) == -1) {
+                *dberr = mysql_errno(db);
+                return -1;
+        }
+        return n;
 }
 
 int cs_gate_conflict(MYSQL *db, const char *prefix, const char *table,

@@ -25,23 +25,37 @@ typedef struct cs_gate_wait_s {
         char reason[512];
 } cs_gate_wait_t;
 
-/* civisync_metadata_check and civisync_metadata_diff (DDL; call outside a
- * transaction). 0 or -1 with errstr. */
+/* civisync_metadata_check, civisync_metadata_diff and civisync_gate_seen
+ * (DDL; call outside a transaction). 0 or -1 with errstr. */
 int cs_gate_create_tables(MYSQL *db, char *errstr, size_t errstr_size);
 
 /* Applies one metadata document of prefix inside the open batch: creates
  * the rows the master lacks (cs_gate_add; map: the prefix's mapping
  * table), compares the document with the master's rows of the same id
  * range and replaces that range's stored differences. A tombstone (value
- * NULL) is ignored. Returns 0, 2 when some rows wait (*wait: park the
- * document; what could be done is done), 1 when the document is invalid
- * (errstr: dead-letter it; nothing written), -1 on a database error
- * (*dberr = mysql_errno, errstr). */
+ * NULL) is ignored. *gate_run receives the producer run that sent it (0:
+ * none), also when it is refused. Returns 0, 2 when some rows wait
+ * (*wait: park the document; what could be done is done), 1 when the
+ * document is invalid (errstr: dead-letter it; nothing written), -1 on a
+ * database error (*dberr = mysql_errno, errstr). */
 int cs_gate_apply(MYSQL *db, const char *prefix, const char *map,
                   const char *key, size_t key_len, const char *value,
                   size_t value_len, size_t max_document_bytes,
-                  cs_gate_wait_t *wait, unsigned int *dberr, char *errstr,
-                  size_t errstr_size);
+                  cs_gate_wait_t *wait, long long *gate_run,
+                  unsigned int *dberr, char *errstr, size_t errstr_size);
+
+/* Records that the metadata document under key, sent by producer run
+ * gate_run (> 0; 0 records nothing), has been applied or refused. 0, or
+ * -1 (*dberr, errstr). */
+int cs_gate_seen(MYSQL *db, const char *prefix, const char *key,
+                 size_t key_len, long long gate_run, unsigned int *dberr,
+                 char *errstr, size_t errstr_size);
+
+/* How many metadata document keys of prefix have been applied from run
+ * gate_run or a later one: run R's entity documents wait until that
+ * reaches the number of documents R sent. -1 on error (*dberr, errstr). */
+long long cs_gate_run_seen(MYSQL *db, const char *prefix, long long gate_run,
+                           unsigned int *dberr, char *errstr, size_t errstr_size);
 
 /* gate_add.c: creates on the master, with the child's id, every row of
  * child (with values) that master (the master's rows of the same range;

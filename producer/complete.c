@@ -54,8 +54,6 @@ static int emit_doc(const cs_entity_t *root, long long child_id, json_t *doc,
 {
         complete_ctx_t *ctx = opaque;
         char key[CS_DOC_ID_MAX];
-        size_t len;
-        char *value;
         int partition;
 
         if (cs_doc_id(key, sizeof(key), ctx->conf->prefix, root->table,
@@ -64,16 +62,10 @@ static int emit_doc(const cs_entity_t *root, long long child_id, json_t *doc,
                          root->name, child_id);
                 return -1;
         }
-        if (!(value = cs_doc_dump(doc, ctx->conf->max_document_bytes, &len,
-                                  errstr, errstr_size)))
-                return -1;
         partition = cs_sink_partition_for(ctx->sink, key);
-        if (cs_sink_send(ctx->sink, key, value, len, partition, errstr,
-                         errstr_size) == -1) {
-                free(value);
+        if (cs_sink_send_doc(ctx->sink, key, doc, ctx->conf->max_document_bytes,
+                             partition, errstr, errstr_size) == -1)
                 return -1;
-        }
-        free(value);
 
         cs_run_count_doc(ctx->partition_counts[partition], root->name, doc);
         cs_run_count_doc(ctx->stats->upserts, root->name, doc);

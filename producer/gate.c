@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "doc.h"
 #include "log.h"
@@ -13,6 +14,42 @@
 
 /* How long the fingerprint documents may take to be delivered. */
 #define GATE_FLUSH_TIMEOUT_MS 300000
+
+/* The member of the gate record (the state's metadata_gate) that holds
+ * the stamp [run, documents] of the last run that sent documents. No
+ * table has this name. */
+#define GATE_STAMP_KEY "civisync_gate_run"
+
+/* This run's id: the wall clock in milliseconds, and always above the run
+ * recorded in old_gate (a clock set back cannot reuse an id). */
+static long long next_run(const json_t *old_gate)
+{
+        struct timespec ts;
+        long long now, last = json_integer_value(json_array_get(
+                json_object_get(old_gate, GATE_STAMP_KEY), 0));
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return now > last ? now : last + 1;
+}
+
+/* Records in new_gate the stamp that the data documents of this run carry
+ * (this run's when it sent documents, else the last one's) and hands it
+ * to sink. 0, or -1 when out of memory. */
+static int record_stamp(const json_t *old_gate, json_t *new_gate,
+                        cs_sink_t *sink, long long run, long long docs)
+{
+        json_t *old = json_object_get(old_gate, GATE_STAMP_KEY); /* BORROWED */
+        json_t *stamp = docs ? json_pack("[II]", (json_int_t)run, (json_int_t)docs) :
+                        json_is_array(old) ? json_deep_copy(old) : NULL;
+
+        if (!stamp)
+                return docs || json_is_array(old) ? -1 : 0;
+        if (sink)
+                cs_sink_set_gate(sink, json_integer_value(json_array_get(stamp, 0)),
+                                 json_integer_value(json_array_get(stamp, 1)));
+        return json_object_set_new(new_gate, GATE_STAMP_KEY, stamp);
+}
 
 /* The table's fingerprint: its parts' digests joined by commas (NEW
  * string, or NULL when out of memory). */
@@ -73,6 +110,7 @@ int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
 {
         int force = flags & CS_GATE_FORCE;
         long long tables = 0, rows = 0, unchanged = 0;
+        long long run = next_run(old_gate);
         const char *table;
 
         *docs = 0;
@@ -114,12 +152,19 @@ int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
                 }
                 for (size_t p = 0; p < n; p++) {
                         size_t len = 0;
-                        char *buf = rc == 0 && send ? cs_doc_dump(parts[p], max_document_bytes,
-                                                          &len, errstr, errstr_size) : NULL;
+                        char *buf = NULL;
                         if (rc == 0 && !send) {
                                 json_decref(parts[p]);
                                 continue;
                         }
+                        if (rc == 0 && json_object_set_new(parts[p], CS_F_GATE_RUN,
+                                                           json_integer(run)) == -1) {
+                                snprintf(errstr, errstr_size, "out of memory");
+                                rc = -1;
+                        }
+                        if (rc == 0)
+                                buf = cs_doc_dump(parts[p], max_document_bytes, &len,
+                                                  errstr, errstr_size);
                         if (!buf || cs_sink_send(sink, json_string_value(
                                                          json_object_get(parts[p], "id")),
                                                  buf, len, -1, errstr,
@@ -138,6 +183,10 @@ int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
         if (sink && cs_sink_flush(sink, GATE_FLUSH_TIMEOUT_MS, errstr,
                                   errstr_size) == -1)
                 return -1;
+        if (record_stamp(old_gate, new_gate, sink, run, *docs) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
         if (*docs || !(flags & CS_GATE_QUIET))
                 cs_info("metadata gate: %lld table(s), %lld row(s) fingerprinted; "
                         "%lld document(s) sent, %lld unchanged table(s) not "

@@ -20,8 +20,14 @@
  * CS_GATE_FORCE or old_gate (borrowed, may be NULL: the last delivered
  * run's record) holds a different fingerprint for it; so a run with
  * unchanged metadata sends nothing. What it sends is delivered (flushed)
- * before it returns. *docs receives the number sent. 0, or -1 with errstr
- * (the run then fails: state untouched). */
+ * before it returns. *docs receives the number sent. Each document sent
+ * carries this run's id (civisync_gate_run); new_gate also records, under
+ * "civisync_gate_run", the stamp [run, documents] of the last run that
+ * sent documents (this one, or old_gate's), and sink (when not NULL) gets
+ * it for the entity documents that follow (cs_sink_set_gate), so that the
+ * consumer holds them until those metadata documents are applied
+ * (FORMAT.md §7.1). 0, or -1 with errstr (the run then fails: state
+ * untouched). */
 int cs_gate_send(MYSQL *db, cs_sink_t *sink, const char *prefix,
                  size_t max_document_bytes, const json_t *old_gate, int flags,
                  json_t *new_gate, long long *docs, char *errstr,

@@ -470,8 +470,6 @@ static int send_doc(const cs_entity_t *root, long long child_id, json_t *doc,
 {
         incr_ctx_t *ctx = opaque;
         char key[CS_DOC_ID_MAX];
-        size_t len;
-        char *value;
 
         if (cs_doc_id(key, sizeof(key), ctx->conf->prefix, root->table,
                       child_id) == -1) {
@@ -479,15 +477,9 @@ static int send_doc(const cs_entity_t *root, long long child_id, json_t *doc,
                          root->name, child_id);
                 return -1;
         }
-        if (!(value = cs_doc_dump(doc, ctx->conf->max_document_bytes, &len,
-                                  errstr, errstr_size)))
+        if (cs_sink_send_doc(ctx->sink, key, doc, ctx->conf->max_document_bytes,
+                             -1, errstr, errstr_size) == -1)
                 return -1;
-        if (cs_sink_send(ctx->sink, key, value, len, -1, errstr,
-                         errstr_size) == -1) {
-                free(value);
-                return -1;
-        }
-        free(value);
         cs_run_count_doc(ctx->stats->upserts, root->name, doc);
         ctx->stats->documents++;
         cs_progress_update(&ctx->progress, ++ctx->sent_docs);

@@ -168,9 +168,6 @@ static int send_doc(const cs_entity_t *root, long long child_id, json_t *doc,
 {
         drain_t *d = opaque;
         char key[CS_DOC_ID_MAX];
-        size_t len;
-        char *value;
-        int rc;
 
         if (cs_doc_id(key, sizeof(key), d->conf->prefix, root->table,
                       child_id) == -1) {
@@ -178,12 +175,8 @@ static int send_doc(const cs_entity_t *root, long long child_id, json_t *doc,
                          root->name, child_id);
                 return -1;
         }
-        if (!(value = cs_doc_dump(doc, d->conf->max_document_bytes, &len,
-                                  errstr, errstr_size)))
-                return -1;
-        rc = cs_sink_send(d->sink, key, value, len, -1, errstr, errstr_size);
-        free(value);
-        if (rc == -1)
+        if (cs_sink_send_doc(d->sink, key, doc, d->conf->max_document_bytes, -1,
+                             errstr, errstr_size) == -1)
                 return -1;
         if (ids_push(&d->sent, child_id) == -1) {
                 snprintf(errstr, errstr_size, "out of memory");

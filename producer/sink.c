@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "doc.h"
 #include "kafka.h"
 #include "log.h"
 #include "sink.h"
@@ -35,6 +36,10 @@ struct cs_sink_s {
         int direct;             /* written as it goes, no temp file and no
                                    rename: "-", or an existing path that is
                                    not a regular file (/dev/null, a FIFO) */
+        /* cs_sink_set_gate: the stamp of the documents cs_sink_send_doc
+           sends (0: none) */
+        long long gate_run;
+        long long gate_docs;
 };
 
 static volatile sig_atomic_t sink_interrupted;
@@ -434,4 +439,30 @@ void cs_sink_destroy(cs_sink_t *sink)
         free(sink->tmp_path);
         free(sink->path);
         free(sink);
+}
+
+void cs_sink_set_gate(cs_sink_t *sink, long long run, long long docs)
+{
+        sink->gate_run = run > 0 && docs > 0 ? run : 0;
+        sink->gate_docs = run > 0 && docs > 0 ? docs : 0;
+}
+
+int cs_sink_send_doc(cs_sink_t *sink, const char *key, json_t *doc,
+                     size_t max_bytes, int partition, char *errstr,
+                     size_t errstr_size)
+{
+        size_t len;
+        char *value;
+        int rc;
+
+        if (sink->gate_run &&
+            cs_doc_gate_stamp(doc, sink->gate_run, sink->gate_docs) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        if (!(value = cs_doc_dump(doc, max_bytes, &len, errstr, errstr_size)))
+                return -1;
+        rc = cs_sink_send(sink, key, value, len, partition, errstr, errstr_size);
+        free(value);
+        return rc;
 }

@@ -3,6 +3,7 @@
 #define CS_SINK_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include "conf.h"
 
 typedef struct cs_sink_s cs_sink_t;
@@ -27,6 +28,16 @@ int cs_sink_partition_for(const cs_sink_t *sink, const char *key);
 int cs_sink_send(cs_sink_t *sink, const char *key, const char *value,
                  size_t value_len, int partition, char *errstr,
                  size_t errstr_size);
+/* The metadata gate the entity documents sent from now on are produced
+ * under (FORMAT.md §7.1): run is the producer run that last sent metadata
+ * documents, docs how many it sent. run or docs 0: no stamp. */
+void cs_sink_set_gate(cs_sink_t *sink, long long run, long long docs);
+/* Sends one top-level entity document under key (partition -1 = by key):
+ * stamps it with the gate (doc is BORROWED and modified), serializes it
+ * (cs_doc_dump, max_bytes) and sends it. 0, or -1 with errstr. */
+int cs_sink_send_doc(cs_sink_t *sink, const char *key, json_t *doc,
+                     size_t max_bytes, int partition, char *errstr,
+                     size_t errstr_size);
 /* Waits until everything sent so far is delivered (or timeout). Returns 0
  * only if every message's delivery succeeded; else -1 with the first error. */
 int cs_sink_flush(cs_sink_t *sink, int timeout_ms, char *errstr,

@@ -879,6 +879,9 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
                 if (envelope_field(key) || !strcmp(key, CS_F_TABLE) ||
                     !strcmp(key, CS_F_CHILD_ID) || !strcmp(key, CS_F_TIME_ZONE))
                         continue;
+                if (!root && (!strcmp(key, CS_F_GATE_RUN) ||
+                              !strcmp(key, CS_F_GATE_DOCS)))
+                        continue;       /* cs_doc_gate_read checks them */
                 if (!strcmp(key, CS_F_CHILDREN)) {
                         if (root) {
                                 snprintf(errstr, errstr_size,
@@ -978,6 +981,9 @@ int cs_doc_inspect(const json_t *doc, const char *key, size_t key_len,
                 return inspect_control(doc, id, prefix, !strcmp(ename, CS_ENTITY_END), info,
                                        errstr, errstr_size);
         info->kind = CS_DOC_KIND_ENTITY;
+        if (cs_doc_gate_read(doc, id, &info->gate_run, &info->gate_docs, errstr,
+                             errstr_size))
+                return -1;
         return inspect_entity(doc, NULL, NULL, 0, &info->entity, &info->child_id,
                               &info->time_zone, info->unknown_nested, errstr,
                               errstr_size);

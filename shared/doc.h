@@ -25,6 +25,10 @@
 #define CS_F_PARTITIONS "civisync_partition_count"
 #define CS_F_COUNT_PFX  "civisync_count_"
 #define CS_F_CHILDREN   "_childDocuments_"
+/* The metadata gate a document was produced under (FORMAT.md §7.1): the
+ * producer run that last sent metadata documents, and how many it sent. */
+#define CS_F_GATE_RUN   "civisync_gate_run"
+#define CS_F_GATE_DOCS  "civisync_gate_docs"
 
 #define CS_ENTITY_RESET "civisync_reset"
 #define CS_ENTITY_END   "civisync_end"
@@ -57,6 +61,16 @@ json_t *cs_doc_from_row(const cs_entity_t *ent, const cs_table_t *tbl,
  * why on a bad value. */
 json_t *cs_doc_value_new(const cs_column_t *col, const char *v,
                          unsigned long len, char *why, size_t why_size);
+
+/* doc_gate.c: stamps a top-level entity document (borrowed, modified)
+ * with the metadata gate it is produced under: run > 0 and docs > 0 (the
+ * metadata documents that run sent). 0, or -1 when out of memory. */
+int cs_doc_gate_stamp(json_t *doc, long long run, long long docs);
+/* doc_gate.c: reads a top-level document's gate stamp (doc borrowed):
+ * both fields or neither (*run = *docs = 0), each a positive integer.
+ * 0, or -1 with errstr naming the document id. */
+int cs_doc_gate_read(const json_t *doc, const char *id, long long *run,
+                     long long *docs, char *errstr, size_t errstr_size);
 
 /* Appends child to doc's _childDocuments_ (steals the child reference). */
 int cs_doc_add_child(json_t *doc, json_t *child);
@@ -93,6 +107,8 @@ typedef struct cs_doc_info_s {
         int partition;               /* RESET / END */
         int partition_count;         /* RESET / END */
         const char *time_zone;       /* may be NULL */
+        long long gate_run;          /* ENTITY: civisync_gate_run, 0 if none */
+        long long gate_docs;         /* ENTITY: civisync_gate_docs, 0 if none */
         /* Set when cs_doc_inspect refuses a document because a document
          * nested in it names an entity the registry does not know (a
          * custom value table the consumer has not loaded yet): that name.

@@ -508,7 +508,8 @@ static long long get_int(const json_t *doc, const char *f, long long min,
 int cs_meta_parse(const char *prefix, const char *key, size_t key_len,
                   const char *value, size_t value_len, size_t max_bytes,
                   cs_meta_table_t *out, long long *after_id, long long *to_id,
-                  int *part, int *parts, char *errstr, size_t errstr_size)
+                  int *part, int *parts, long long *gate_run, char *errstr,
+                  size_t errstr_size)
 {
         json_error_t jerr;
         json_t *doc, *cols, *rows, *v;
@@ -519,6 +520,7 @@ int cs_meta_parse(const char *prefix, const char *key, size_t key_len,
         long long prev;
 
         memset(out, 0, sizeof(*out));
+        *gate_run = 0;
         if (max_bytes && value_len > max_bytes)
                 return bad(errstr, errstr_size, key, key_len, "larger than "
                            "max_document_bytes");
@@ -551,6 +553,9 @@ int cs_meta_parse(const char *prefix, const char *key, size_t key_len,
                 return bad(errstr, errstr_size, key, key_len, "its prefix is not "
                            "the topic's prefix");
         }
+        v = json_object_get(doc, CS_F_GATE_RUN);
+        if (json_is_integer(v) && json_integer_value(v) > 0)
+                *gate_run = json_integer_value(v);
         if (cs_reg_table_class(table) != CS_TCLASS_METADATA) {
                 snprintf(why, sizeof(why), "table '%.64s' is not a metadata table "
                          "of the registry", table);

@@ -103,11 +103,15 @@ int cs_meta_is_key(const char *key, size_t key_len);
  * max_bytes) checked against its key and the topic's prefix: table must
  * be classified metadata; a row's values, when sent, must hash to its
  * digest. Fills out (its rows, values when sent) and the part's id range
- * (*to_id -1: no upper bound). 0, or -1 with errstr. */
+ * (*to_id -1: no upper bound). *gate_run receives the producer run that
+ * sent it (civisync_gate_run; 0 when absent or invalid), as soon as the
+ * document is known to be of this prefix: also when it is refused later.
+ * 0, or -1 with errstr. */
 int cs_meta_parse(const char *prefix, const char *key, size_t key_len,
                   const char *value, size_t value_len, size_t max_bytes,
                   cs_meta_table_t *out, long long *after_id, long long *to_id,
-                  int *part, int *parts, char *errstr, size_t errstr_size);
+                  int *part, int *parts, long long *gate_run, char *errstr,
+                  size_t errstr_size);
 
 /* civisync-verify: compares every metadata table of child with master,
  * calling cb per difference. *tables receives the tables compared.

@@ -191,12 +191,10 @@ START_TEST(test_gate_drift)
         long long ov, typed, held;
         it_run_t r;
 
-        /* One partition: the gate documents precede the data in the one
-         * order the consumer reads. With several, a data document on
-         * another partition can be applied before the gate document that
-         * reveals the conflict (19 rows typed 1 in a clean-clone run):
-         * a known gap, OPERATIONS.md §8.1. */
-        pair_new_parts(&p, "mgd", "--schema 5", "--schema 5 --child 2 --contacts 20", 1);
+        /* Four partitions: the consumer may read a data document before
+         * the gate document that reveals the conflict; the data waits for
+         * its run's gate documents (test_gate_overtaken forces that order). */
+        pair_new_parts(&p, "mgd", "--schema 5", "--schema 5 --child 2 --contacts 20", 4);
         it_exec(p.c, "INSERT INTO civicrm_option_value (option_group_id, label, value, "
                 "name, weight, is_active) SELECT id, 'Site visit', '9001', "
                 "'Site visit', 9001, 1 FROM civicrm_option_group WHERE name = "
@@ -272,6 +270,87 @@ START_TEST(test_gate_drift)
         ck_assert_msg(r.exit_code == 0, "verify exit %d\n%s\n%s", r.exit_code, r.out,
                       r.err);
         it_run_free(&r);
+        pair_free(&p);
+}
+END_TEST
+
+/* The order a consumer of several partitions can meet (a clean-clone run
+ * once typed 19 rows with a conflicting location type this way): the
+ * run's data before its gate documents. Produced to a file, the metadata
+ * lines are moved to the end; the data of that run waits for them
+ * (parked), and once they reveal the conflict the rows naming it stay
+ * held: nothing is typed with the master's location type 1. */
+START_TEST(test_gate_overtaken)
+{
+        pair_t p;
+        char *path, *late, **lines = NULL, *line = NULL, want[160];
+        size_t nl = 0, cap = 0, meta = 0;
+        long long typed;
+        it_run_t r;
+        FILE *f;
+
+        pair_new(&p, "mgo", "--schema 5", "--schema 5 --child 2 --contacts 20");
+        it_exec(p.c, "UPDATE civicrm_location_type SET name = 'Domicile' WHERE id = 1");
+        typed = it_int(p.c, "SELECT COUNT(*) FROM civicrm_email WHERE "
+                       "location_type_id = 1");
+        ck_assert_int_gt(typed, 0);
+        path = strdup(it_write_file("mgo.jsonl", ""));
+        r = it_run("civisync-produce", "-c", p.pconf, "--complete", "--output", path,
+                   NULL);
+        ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
+        it_run_free(&r);
+        f = fopen(path, "r");
+        ck_assert_ptr_nonnull(f);
+        while (getline(&line, &cap, f) > 0) {
+                lines = realloc(lines, (nl + 1) * sizeof(*lines));
+                lines[nl++] = strdup(line);
+        }
+        free(line);
+        fclose(f);
+        late = strdup(it_write_file("mgo-late.jsonl", ""));
+        f = fopen(late, "w");
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < nl; i++) {
+                        int is_meta = strstr(lines[i], "/civisync_metadata/") != NULL;
+                        if (is_meta == pass) {
+                                fputs(lines[i], f);
+                                meta += (size_t)is_meta;
+                        }
+                }
+        fclose(f);
+        ck_assert_uint_gt(meta, 5);
+        /* every entity document names the run and how many gate documents
+         * it sent; the reset and end documents do not */
+        snprintf(want, sizeof(want), ",\"civisync_gate_docs\":%zu}", meta);
+        for (size_t i = 0; i < nl; i++) {
+                int entity = !strstr(lines[i], "/civisync_metadata/") &&
+                             !strstr(lines[i], "/civisync_control\"");
+                ck_assert_msg((strstr(lines[i], want) != NULL) == entity,
+                              "stamp %s in %.300s", want, lines[i]);
+                free(lines[i]);
+        }
+        free(lines);
+        r = it_run("civisync-consume", "-c", p.cconf, "--input", late, "--prefix",
+                   p.prefix, NULL);
+        ck_assert_msg(r.exit_code == 0, "consume exit %d: %.2000s", r.exit_code, r.err);
+        snprintf(want, sizeof(want), "wait for its metadata documents (0 of %zu "
+                 "applied", meta);
+        ck_assert_msg(strstr(r.err, want) != NULL, "no '%s' in:\n%.3000s", want, r.err);
+        ck_assert_msg(typed_rows(p.m, p.prefix, 1) == 0, "%lld typed:\n%s",
+                      typed_rows(p.m, p.prefix, 1), r.err);
+        it_run_free(&r);
+        ck_assert_int_gt(it_int(p.m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
+                                "prefix = '%s' AND reason LIKE '%%waits for the "
+                                "metadata conflict on civicrm_location_type id 1%%'",
+                                p.prefix), 0);
+        /* nothing waits for the gate any more: its documents were applied */
+        ck_assert_int_eq(it_int(p.m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
+                                "prefix = '%s' AND reason LIKE '%%metadata documents "
+                                "of its producer run%%'", p.prefix), 0);
+        ck_assert_int_eq(it_int(p.m, "SELECT COUNT(*) FROM civisync_gate_seen WHERE "
+                                "prefix = '%s'", p.prefix), (long long)meta);
+        free(path);
+        free(late);
         pair_free(&p);
 }
 END_TEST
@@ -492,6 +571,7 @@ Suite *metadata_suite(void)
         tcase_set_timeout(tc, 600);
         tcase_add_test(tc, test_gate_identical);
         tcase_add_test(tc, test_gate_drift);
+        tcase_add_test(tc, test_gate_overtaken);
         tcase_add_test(tc, test_gate_demo_site);
         tcase_add_test(tc, test_gate_no_cascade);
         suite_add_tcase(s, tc);

@@ -87,6 +87,23 @@ static void assert_same_row(MYSQL *m, const char *child_db, const char *table,
         }
 }
 
+/* Removes an entity document's gate stamp (FORMAT.md §7.1) from an
+ * NDJSON line, in place. */
+static void unstamp(char *line)
+{
+        char *at = strstr(line, ",\"civisync_gate_run\":"), *end;
+
+        if (!at)
+                return;
+        end = at + strlen(",\"civisync_gate_run\":");
+        end += strspn(end, "0123456789");
+        if (strncmp(end, ",\"civisync_gate_docs\":", strlen(",\"civisync_gate_docs\":")))
+                return;         /* a metadata document's run: kept */
+        end += strlen(",\"civisync_gate_docs\":");
+        end += strspn(end, "0123456789");
+        memmove(at, end, strlen(end) + 1);
+}
+
 /* Issue #14 ("Metadata", item 2, and its tests): on a child built as the
  * demo site, already synced into an empty-site master, an operator adds a
  * custom group (created by a contact), a custom field with its option
@@ -178,7 +195,10 @@ START_TEST(test_meta_add_reaches_master)
          * order: the relationship before its type, the custom field before
          * its group and option group. What needs a metadata row waits for
          * it (parked, retried after the batch) instead of being
-         * dead-lettered. */
+         * dead-lettered. The entity documents lose their gate stamps, as
+         * from a producer before them: with the stamps they would wait for
+         * the run's gate documents as a whole (metadata/test_gate_overtaken);
+         * without, each waits for the row its foreign key names. */
         {
                 char *path = strdup(it_write_file("madinc.jsonl", "")), *rev;
                 char **lines = NULL, *line = NULL;
@@ -200,6 +220,7 @@ START_TEST(test_meta_add_reaches_master)
                 rev = strdup(it_write_file("madrev.jsonl", ""));
                 f = fopen(rev, "w");
                 for (size_t i = nl; i-- > 0;) {
+                        unstamp(lines[i]);
                         fputs(lines[i], f);
                         free(lines[i]);
                 }

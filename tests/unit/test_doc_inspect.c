@@ -1,4 +1,4 @@
-/* test_doc_inspect.c — cs_doc_inspect's report of an unknown nested entity (cs_doc_info_t.unknown_nested), which the consumer acts on instead of matching error text. */
+/* test_doc_inspect.c — what cs_doc_inspect reports for the consumer to act on: an unknown nested entity (cs_doc_info_t.unknown_nested) and the metadata gate stamp. */
 #include <check.h>
 #include <jansson.h>
 #include <string.h>
@@ -72,6 +72,62 @@ START_TEST(unknown_nested_empty_otherwise)
 }
 END_TEST
 
+/* A top-level contact document; NEW. */
+static json_t *contact_alone(void)
+{
+        json_t *d = json_pack("{s:s, s:i, s:s, s:s, s:s, s:i, s:s, s:s}",
+                              "id", "P1/civicrm_contact/10", CS_F_FORMAT, 1,
+                              CS_F_PREFIX, "P1", CS_F_ENTITY, "contact", CS_F_TABLE,
+                              "civicrm_contact", CS_F_CHILD_ID, 10, CS_F_TIME_ZONE,
+                              "UTC", "first_name", "K");
+        ck_assert_ptr_nonnull(d);
+        return d;
+}
+
+/* The gate stamp (FORMAT.md §7.1): read from a top-level document, 0
+ * without one; both fields or neither, positive; never nested. */
+START_TEST(gate_stamp_read)
+{
+        json_t *d = contact_alone(), *kid;
+        cs_doc_info_t info;
+        char err[256] = "";
+
+        ck_assert_int_eq(cs_doc_inspect(d, NULL, 0, &info, err, sizeof(err)), 0);
+        ck_assert_int_eq(info.gate_run, 0);
+        ck_assert_int_eq(info.gate_docs, 0);
+        ck_assert_int_eq(cs_doc_gate_stamp(d, 1764300000123LL, 41), 0);
+        ck_assert_msg(cs_doc_inspect(d, NULL, 0, &info, err, sizeof(err)) == 0, "%s",
+                      err);
+        ck_assert_int_eq(info.gate_run, 1764300000123LL);
+        ck_assert_int_eq(info.gate_docs, 41);
+
+        json_object_del(d, CS_F_GATE_DOCS);
+        ck_assert_int_eq(cs_doc_inspect(d, NULL, 0, &info, err, sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "document P1/civicrm_contact/10: civisync_gate_run "
+                             "and civisync_gate_docs must both be positive"), "%s", err);
+        json_object_set_new(d, CS_F_GATE_DOCS, json_integer(0));
+        ck_assert_int_eq(cs_doc_inspect(d, NULL, 0, &info, err, sizeof(err)), -1);
+        json_object_set_new(d, CS_F_GATE_DOCS, json_string("41"));
+        ck_assert_int_eq(cs_doc_inspect(d, NULL, 0, &info, err, sizeof(err)), -1);
+        json_decref(d);
+
+        /* a nested document cannot carry one */
+        d = contact_nesting("email");
+        kid = json_array_get(json_object_get(d, CS_F_CHILDREN), 0);
+        json_object_del(kid, "entity_id");
+        json_object_del(kid, "hue_27");
+        json_object_set_new(kid, "contact_id", json_integer(10));
+        json_object_set_new(kid, CS_F_TABLE, json_string("civicrm_email"));
+        json_object_set_new(kid, "id", json_string("P1/civicrm_email/7"));
+        ck_assert_msg(cs_doc_inspect(d, NULL, 0, &info, err, sizeof(err)) == 0, "%s",
+                      err);
+        ck_assert_int_eq(cs_doc_gate_stamp(kid, 5, 1), 0);
+        ck_assert_int_eq(cs_doc_inspect(d, NULL, 0, &info, err, sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "unexpected reserved field civisync_gate_"), "%s", err);
+        json_decref(d);
+}
+END_TEST
+
 Suite *doc_inspect_suite(void)
 {
         Suite *s = suite_create("doc_inspect");
@@ -79,6 +135,9 @@ Suite *doc_inspect_suite(void)
 
         tcase_add_test(tc, unknown_nested_named);
         tcase_add_test(tc, unknown_nested_empty_otherwise);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("gate_stamp");
+        tcase_add_test(tc, gate_stamp_read);
         suite_add_tcase(s, tc);
         return s;
 }

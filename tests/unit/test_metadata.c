@@ -61,9 +61,11 @@ START_TEST(parts_round_trip)
                 ck_assert_msg(buf != NULL, "%s", err);
                 ck_assert_uint_le(len, max);
                 ck_assert(cs_meta_is_key(key, strlen(key)));
+                long long run = -1;
                 ck_assert_msg(cs_meta_parse("P1", key, strlen(key), buf, len, max, &back,
-                                            &after, &to, &part, &parts, err,
+                                            &after, &to, &part, &parts, &run, err,
                                             sizeof(err)) == 0, "%s", err);
+                ck_assert_int_eq(run, 0);       /* not stamped by cs_meta_docs */
                 ck_assert_int_eq(part, (int)i + 1);
                 ck_assert_int_eq(parts, (int)n);
                 ck_assert(i + 1 < n ? to > after : to == -1);
@@ -107,7 +109,7 @@ START_TEST(parse_refuses)
 {
         char err[512];
         cs_meta_table_t t;
-        long long a, b;
+        long long a, b, run;
         int p, n;
         const char *key = "P1/civisync_metadata/civicrm_contact/1";
         const char *doc = "{\"id\":\"P1/civisync_metadata/civicrm_contact/1\","
@@ -116,14 +118,18 @@ START_TEST(parse_refuses)
                 "\"civisync_metadata_part\":1,\"civisync_metadata_parts\":1,"
                 "\"civisync_metadata_after_id\":0,\"civisync_metadata_to_id\":null,"
                 "\"civisync_metadata_columns\":[],\"civisync_metadata_rows\":[],"
-                "\"civisync_metadata_digest\":\"0\"}";
+                "\"civisync_metadata_digest\":\"0\",\"civisync_gate_run\":77}";
 
+        /* refused, but its run is known once its prefix is: the data of that
+         * run does not wait for it forever (FORMAT.md §7.1) */
         ck_assert_int_eq(cs_meta_parse("P1", key, strlen(key), doc, strlen(doc), 0, &t,
-                                       &a, &b, &p, &n, err, sizeof(err)), -1);
+                                       &a, &b, &p, &n, &run, err, sizeof(err)), -1);
         ck_assert_ptr_nonnull(strstr(err, "not a metadata table"));
+        ck_assert_int_eq(run, 77);
         ck_assert_int_eq(cs_meta_parse("P2", key, strlen(key), doc, strlen(doc), 0, &t,
-                                       &a, &b, &p, &n, err, sizeof(err)), -1);
+                                       &a, &b, &p, &n, &run, err, sizeof(err)), -1);
         ck_assert_ptr_nonnull(strstr(err, "prefix"));
+        ck_assert_int_eq(run, 0);
         ck_assert(!cs_meta_is_key("P1/civicrm_contact/1", 20));
 }
 END_TEST
@@ -143,7 +149,7 @@ static int parse_text(const char *table, const char *cols, const char *row,
                       cs_meta_table_t *t, char *err, size_t err_size)
 {
         char key[128], doc[2048];
-        long long after, to;
+        long long after, to, run;
         int part, parts;
 
         snprintf(key, sizeof(key), "P1/civisync_metadata/%s/1", table);
@@ -156,7 +162,7 @@ static int parse_text(const char *table, const char *cols, const char *row,
                  "\"civisync_metadata_digest\":\"0000000000000000\"}", key, table,
                  cols, row);
         return cs_meta_parse("P1", key, strlen(key), doc, strlen(doc), 0, t, &after,
-                             &to, &part, &parts, err, err_size);
+                             &to, &part, &parts, &run, err, err_size);
 }
 
 /* Rows carry their values (the additive sync creates rows from them): the
