@@ -641,26 +641,4 @@ DIRTY=$([ -n "$(git -C "$repo" status --porcelain -- producer consumer shared 2>
 
 # ---------------------------------------------------------------- JSON
 mkdir -p "$here/results"
-json="$here/results/$STAMP.json"
-{
-        printf '{\n  "format": "civisync-bench-1",\n  "started": %s,\n  "commit": %s,\n' "$(jstr "$START_ISO")" "$(jstr "$COMMIT$DIRTY")"
-        printf '  "host": %s,\n  "cpus": %s,\n  "load_before": %s,\n  "load_after": %s,\n' "$(jstr "$(hostname)")" "$(nproc)" \
-                "$(jstr "$LOAD_BEFORE")" "$(jstr "$LOAD_AFTER")"
-        printf '  "sizes": [%s],\n  "broken": %s,\n' "$(IFS=,; echo "${SIZES[*]}")" "$([ $BROKEN = 1 ] && echo true || echo false)"
-        printf '  "broken_reasons": ['
-        for i in "${!BROKEN_WHY[@]}"; do printf '%s%s' "$([ "$i" -gt 0 ] && echo ', ')" "$(jstr "${BROKEN_WHY[$i]}")"; done
-        json_figures_raw
-} >"$json"
-say "results written to ${json#"$repo"/}"
-[ "$KEEP" = 1 ] && say "logs kept in $LOGS"
-# A correctness check that failed (master != child) fails the run too: a
-# fast benchmark of a wrong result is not a result.
-WRONG=0
-for i in "${!F_KEY[@]}"; do
-        case "${F_KEY[$i]}:${F_RESULT[$i]}" in
-        *master_matches_child*:FAIL) WRONG=1 ;;
-        esac
-done
-[ $WRONG = 1 ] && say "FAILED: the master does not match the child (see the table)"
-[ $BROKEN = 1 ] || [ $WRONG = 1 ] && exit 1
-exit 0
+bench_finish "$here/results/$STAMP.json" civisync-bench-1 "  \"sizes\": [$(IFS=,; echo "${SIZES[*]}")],\n"

@@ -172,6 +172,39 @@ json_figures_raw() {
         printf '  }\n}\n'
 }
 
+# bench_finish JSON FORMAT MEMBERS [WRONG_GLOB]: writes the results file JSON (format FORMAT;
+# MEMBERS: the run's own members, pre-formatted lines such as '  "contacts": 100000,\n',
+# placed before "broken"), says where, then exits: 1 when the run is BROKEN or a correctness
+# figure failed (a master_matches_child figure, or a key matching WRONG_GLOB), else 0. A fast
+# benchmark of a wrong result is not a result.
+bench_finish() {
+        local json=$1 format=$2 members=$3 glob=${4:-} i wrong=0
+        {
+                printf '{\n  "format": %s,\n  "started": %s,\n  "commit": %s,\n' "$(jstr "$format")" \
+                        "$(jstr "$START_ISO")" "$(jstr "$COMMIT$DIRTY")"
+                printf '  "host": %s,\n  "cpus": %s,\n  "load_before": %s,\n  "load_after": %s,\n' \
+                        "$(jstr "$(hostname)")" "$(nproc)" "$(jstr "$LOAD_BEFORE")" "$(jstr "$LOAD_AFTER")"
+                printf '%b' "$members"
+                printf '  "broken": %s,\n' "$([ "$BROKEN" = 1 ] && echo true || echo false)"
+                printf '  "broken_reasons": ['
+                for i in "${!BROKEN_WHY[@]}"; do
+                        printf '%s%s' "$([ "$i" -gt 0 ] && echo ', ')" "$(jstr "${BROKEN_WHY[$i]}")"
+                done
+                json_figures_raw
+        } >"$json"
+        say "results written to ${json#"$repo"/}"
+        [ "$KEEP" = 1 ] && say "logs kept in $LOGS"
+        for i in "${!F_KEY[@]}"; do
+                case "${F_KEY[$i]}:${F_RESULT[$i]}" in
+                *master_matches_child*:FAIL) wrong=1 ;;
+                *:FAIL) [ -n "$glob" ] && [[ "${F_KEY[$i]}" == $glob ]] && wrong=1 ;;
+                esac
+        done
+        [ $wrong = 1 ] && say "FAILED: the master does not match the child (see the table)"
+        { [ "$BROKEN" = 1 ] || [ $wrong = 1 ]; } && exit 1
+        exit 0
+}
+
 # bench_services_start NAME: a private TMPDIR (inherited by mariadbd as its tmpdir: the large
 # generator and dump steps spill internal temporary tables to disk, and /tmp is shared with
 # other servers), the throwaway MariaDB + broker (tests/lib/services.sh), stopped and removed

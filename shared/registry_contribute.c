@@ -74,6 +74,16 @@ const char cs_price_field_value_own[] =
         "`price_field_id` IN (SELECT f.`id` FROM `civicrm_price_field` f JOIN "
         "`civicrm_price_set` s ON s.`id` = f.`price_set_id` WHERE s.`is_reserved` = 0)";
 
+/* Reserved price sets and their fields and options: site metadata, the
+ * same ids on every site; fingerprinted and created by the metadata gate
+ * (cs_reg_meta_row_filter), carried verbatim when data names them. */
+const char cs_price_set_site[] = "`is_reserved` = 1";
+const char cs_price_field_site[] =
+        "`price_set_id` IN (SELECT `id` FROM `civicrm_price_set` WHERE `is_reserved` = 1)";
+const char cs_price_field_value_site[] =
+        "`price_field_id` IN (SELECT f.`id` FROM `civicrm_price_field` f JOIN "
+        "`civicrm_price_set` s ON s.`id` = f.`price_set_id` WHERE s.`is_reserved` = 1)";
+
 /* ---- references ------------------------------------------------------ */
 
 const cs_ref_t cs_contribution_page_refs[] = {
@@ -239,15 +249,13 @@ typedef struct site_rows_s {
 
 /* Reserved price sets (default_contribution_amount, ...) and their fields
  * and options are configuration with the same ids on every site: the
- * producer does not send them (row_filter) and a reference to one is
- * carried verbatim, since the master has the same row. */
+ * producer does not send them as data (row_filter) but as metadata (the
+ * gate creates them on the master), and a reference to one is carried
+ * verbatim, since the master has the same row. */
 static const site_rows_t site_rows[] = {
-        { "civicrm_price_set", "`is_reserved` = 1" },
-        { "civicrm_price_field",
-          "`price_set_id` IN (SELECT `id` FROM `civicrm_price_set` WHERE `is_reserved` = 1)" },
-        { "civicrm_price_field_value",
-          "`price_field_id` IN (SELECT f.`id` FROM `civicrm_price_field` f JOIN "
-          "`civicrm_price_set` s ON s.`id` = f.`price_set_id` WHERE s.`is_reserved` = 1)" },
+        { "civicrm_price_set", cs_price_set_site },
+        { "civicrm_price_field", cs_price_field_site },
+        { "civicrm_price_field_value", cs_price_field_value_site },
         { NULL, NULL }
 };
 

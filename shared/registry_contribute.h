@@ -28,5 +28,8 @@ extern const char *const cs_entity_financial_trxn_targets[];
  * (is_reserved = 1, the same ids on every site) are site metadata. */
 extern const char cs_price_set_own[], cs_price_field_own[],
         cs_price_field_value_own[];
+/* ... and the complement: the reserved rows, metadata of the gate. */
+extern const char cs_price_set_site[], cs_price_field_site[],
+        cs_price_field_value_site[];
 
 #endif

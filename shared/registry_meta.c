@@ -73,7 +73,8 @@ static const char *const send_first[] = {
         "civicrm_mailing_bounce_type", "civicrm_dedupe_rule_group",
         "civicrm_financial_account", "civicrm_financial_type",
         "civicrm_payment_processor_type", "civicrm_custom_group",
-        "civicrm_uf_group", NULL
+        "civicrm_uf_group", "civicrm_membership_type", "civicrm_price_set",
+        "civicrm_price_field", NULL
 };
 
 const char *cs_reg_meta_ref(const char *column)

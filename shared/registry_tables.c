@@ -1,5 +1,6 @@
 /* registry_tables.c — every CiviCRM 5.39 core table classified (synced, later-phase data, metadata, cache/log, credentials, configuration), with the reason. */
 #include "registry.h"
+#include "registry_contribute.h"
 
 #include <string.h>
 
@@ -142,9 +143,9 @@ static const cs_table_rule_t tables[] = {
         SYNC3A("civicrm_premiums"),
         SYNC3A("civicrm_premiums_product"),
         CACHE("civicrm_prevnext_cache", "per-site search result cache"),
-        SYNC3A("civicrm_price_field"),
-        SYNC3A("civicrm_price_field_value"),
-        SYNC3A("civicrm_price_set"),
+        META("civicrm_price_field", "split: reserved price sets, their fields and options are site metadata (the gate creates them with the same ids); the child's own are data of the prefix (phase-3a entity price_field)"),
+        META("civicrm_price_field_value", "split: reserved price sets, their fields and options are site metadata (the gate creates them with the same ids); the child's own are data of the prefix (phase-3a entity price_field_value)"),
+        META("civicrm_price_set", "split: reserved price sets, their fields and options are site metadata (the gate creates them with the same ids); the child's own are data of the prefix (phase-3a entity price_set)"),
         SYNC3A("civicrm_price_set_entity"),
         CONFIG("civicrm_print_label", "name badge layouts of this site"),
         SYNC3A("civicrm_product"),
@@ -191,6 +192,16 @@ static const cs_meta_row_rule_t meta_rows[] = {
           "a join with no entity (module User Registration, User Account, Profile, "
           "...) configures the site; one naming an event, contribution page or "
           "survey is data of the prefix (registry entity uf_join)" },
+        { "civicrm_price_set", cs_price_set_site,
+          "a reserved price set (default_contribution_amount, "
+          "default_membership_type_amount) has the same id on every site; the "
+          "child's own sets are data (registry entity price_set)" },
+        { "civicrm_price_field", cs_price_field_site,
+          "a field of a reserved price set (the membership amount field CiviCRM "
+          "keeps for membership types); the others are data (entity price_field)" },
+        { "civicrm_price_field_value", cs_price_field_value_site,
+          "an option of a reserved set's field (one per membership type); the "
+          "others are data (entity price_field_value)" },
         { NULL, NULL, NULL }
 };
 

@@ -72,8 +72,9 @@ START_TEST(synced_means_registered)
 
         size_t split = 0;
 
-        /* A split table (civicrm_uf_join) is metadata for the gate's rows and
-         * an entity for the others: the two filters must not overlap. */
+        /* A split table (civicrm_uf_join, the price set tables) is metadata
+         * for the gate's rows and an entity for the others: the two filters
+         * must not overlap. */
         for (size_t i = 0; i < ents; i++) {
                 const char *only = cs_reg_meta_row_filter(e[i].table);
                 if (only) {
@@ -87,8 +88,11 @@ START_TEST(synced_means_registered)
                               "entity table %s is classified %s", e[i].table,
                               cs_reg_table_class_name(cs_reg_table_class(e[i].table)));
         }
-        ck_assert_uint_eq(split, 1);
+        ck_assert_uint_eq(split, 4);
         ck_assert_str_eq(cs_reg_meta_row_filter("civicrm_uf_join"), "`entity_table` IS NULL");
+        ck_assert_str_eq(cs_reg_meta_row_filter("civicrm_price_set"), "`is_reserved` = 1");
+        ck_assert_str_eq(cs_reg_by_table("civicrm_price_set")->row_filter,
+                         "`is_reserved` = 0");
         ck_assert_str_eq(cs_reg_by_table("civicrm_uf_join")->row_filter,
                          "`entity_table` IS NOT NULL");
         for (size_t i = 0; i < count; i++) {
@@ -100,7 +104,8 @@ START_TEST(synced_means_registered)
                               all[i].table);
         }
         ck_assert_uint_eq(synced + split, ents);
-        ck_assert_uint_eq(synced, 21 + 22 + 11 + 10); /* phases 1 and 2, 3a, 3c, 3b */
+        ck_assert_uint_eq(synced, 21 + 22 + 8 + 10); /* phases 1 and 2, 3a (and 3
+                                                         split), 3c, 3b */
         ck_assert_int_eq(cs_reg_table_class("civicrm_option_value"), CS_TCLASS_METADATA);
         ck_assert_int_eq(cs_reg_table_class("civicrm_acl_cache"), CS_TCLASS_CACHE);
         ck_assert_int_eq(cs_reg_table_class("civicrm_payment_token"), CS_TCLASS_CREDENTIALS);
