@@ -631,9 +631,11 @@ static json_t *parse_candidate(cs_apply_t *ap, const cs_apply_msg_t *m,
         return doc;
 }
 
-/* Whether document doc of prefix pc must take the one-by-one path, which
- * holds it until its run's metadata documents are applied (ap_gate_hold):
- * 1 yes, 0 no; AP_RETRY-style failures come back in *rc. */
+/* Whether a document of prefix pc (its gate stamp: gate) must take the
+ * one-by-one path, which holds it until its run's metadata documents are
+ * applied (ap_gate_hold): 1 yes (also when the check failed for this
+ * document alone: that path reports it), 0 no. A transient failure
+ * comes back in *rc (AP_RETRY). */
 static int gate_pending(cs_apply_t *ap, prefix_ctx_t *pc, const cs_doc_info_t *gate,
                         ap_rc_t *rc, char *errstr, size_t errstr_size)
 {
@@ -644,7 +646,13 @@ static int gate_pending(cs_apply_t *ap, prefix_ctx_t *pc, const cs_doc_info_t *g
                 return 0;
         *rc = ap_gate_hold(ap, pc, gate, &hold, reason, sizeof(reason), errstr,
                            errstr_size);
-        return *rc == AP_OK && hold;
+        if (*rc == AP_RETRY)
+                return 0;
+        if (*rc != AP_OK) {
+                *rc = AP_OK;
+                return 1;
+        }
+        return hold;
 }
 
 cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs, size_t n,
@@ -653,11 +661,12 @@ cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs, size_t n,
         json_t **docs = calloc(WINDOW_DOCS, sizeof(*docs));
         const cs_entity_t **ents = calloc(WINDOW_DOCS, sizeof(*ents));
         size_t *pc_of = calloc(WINDOW_DOCS, sizeof(*pc_of));
+        cs_doc_info_t *gates = calloc(WINDOW_DOCS, sizeof(*gates));
         group_t g;
         ap_rc_t rc = AP_OK;
 
         memset(&g, 0, sizeof(g));
-        if (!docs || !ents || !pc_of) {
+        if (!docs || !ents || !pc_of || !gates) {
                 snprintf(errstr, errstr_size, "out of memory");
                 rc = AP_RETRY;
                 goto done;
@@ -669,16 +678,13 @@ cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs, size_t n,
                 while (end < n && end - start < WINDOW_DOCS &&
                        bytes < WINDOW_BYTES) {
                         cs_apply_msg_t *m = &msgs[end];
-                        cs_doc_info_t gate = { 0 };
                         prefix_ctx_t *pc;
                         w = end - start;
                         docs[w] = NULL;
                         bytes += m->value_len;
-                        if ((docs[w] = parse_candidate(ap, m, &ents[w], &gate))) {
+                        if ((docs[w] = parse_candidate(ap, m, &ents[w], &gates[w]))) {
                                 if (!(pc = ap_prefix_get(ap, m->prefix, &rc, errstr,
-                                                         errstr_size)) ||
-                                    gate_pending(ap, pc, &gate, &rc, errstr,
-                                                 errstr_size) || rc != AP_OK) {
+                                                         errstr_size))) {
                                         json_decref(docs[w]);
                                         docs[w] = NULL;
                                         if (rc == AP_RETRY) {
@@ -706,7 +712,15 @@ cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs, size_t n,
                 for (size_t i = start; i < end && rc == AP_OK; i++) {
                         add_rc_t add = ADD_SLOW;
                         w = i - start;
-                        if (docs[w]) {
+                        /* (its run's gate documents: the messages before
+                         * it are applied, or in the group, by now) */
+                        if (docs[w] && gate_pending(ap, &ap->prefixes[pc_of[w]],
+                                                    &gates[w], &rc, errstr,
+                                                    errstr_size)) {
+                                ; /* the one-by-one path parks it */
+                        } else if (rc != AP_OK) {
+                                break;
+                        } else if (docs[w]) {
                                 add = group_try_add(ap, &g, pc_of[w], ents[w],
                                                     docs[w], i, errstr,
                                                     errstr_size);
@@ -746,5 +760,6 @@ done:
         free(docs);
         free(ents);
         free(pc_of);
+        free(gates);
         return ap_public_rc(rc);
 }

@@ -135,6 +135,31 @@ char *it_write_file(const char *name, const char *text)
         return path;
 }
 
+char **it_read_lines(const char *path, size_t *n)
+{
+        char **lines = NULL, *line = NULL;
+        size_t cap = 0;
+        FILE *fp = fopen(path, "r");
+
+        ck_assert_msg(fp != NULL, "cannot read %s", path);
+        *n = 0;
+        while (getline(&line, &cap, fp) > 0) {
+                lines = realloc(lines, (*n + 1) * sizeof(*lines));
+                ck_assert_ptr_nonnull(lines);
+                lines[(*n)++] = strdup(line);
+        }
+        free(line);
+        fclose(fp);
+        return lines;
+}
+
+void it_lines_free(char **lines, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(lines[i]);
+        free(lines);
+}
+
 char *it_producer_conf(const char *prefix, const char *child_db,
                        const char *extra)
 {

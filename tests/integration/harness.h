@@ -77,6 +77,11 @@ void it_prefix_digest(MYSQL *master, const char *prefix, const char *table,
 /* Writes text to a file of that name in the harness's temp dir; returns its
  * path (a static buffer, one of 16 reused in turn). */
 char *it_write_file(const char *name, const char *text);
+/* The lines of the file at path, each with its newline (NEW array of NEW
+ * strings, *n of them; free with it_lines_free). Fails the test when the
+ * file cannot be read. */
+char **it_read_lines(const char *path, size_t *n);
+void it_lines_free(char **lines, size_t n);
 /* Fresh unique names (buffers of size) for a master (schema 5) and a child
  * made with make-db.sh "--schema 5 CHILD_ARGS", both created; then topic
  * with partitions, unless topic is NULL. */

@@ -286,8 +286,8 @@ END_TEST
 START_TEST(test_gate_overtaken)
 {
         pair_t p;
-        char *path, *late, **lines = NULL, *line = NULL, want[160];
-        size_t nl = 0, cap = 0, meta = 0;
+        char *path, *late, **lines, want[160];
+        size_t nl = 0, meta = 0;
         long long typed;
         it_run_t r;
         FILE *f;
@@ -302,14 +302,7 @@ START_TEST(test_gate_overtaken)
                    NULL);
         ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
         it_run_free(&r);
-        f = fopen(path, "r");
-        ck_assert_ptr_nonnull(f);
-        while (getline(&line, &cap, f) > 0) {
-                lines = realloc(lines, (nl + 1) * sizeof(*lines));
-                lines[nl++] = strdup(line);
-        }
-        free(line);
-        fclose(f);
+        lines = it_read_lines(path, &nl);
         late = strdup(it_write_file("mgo-late.jsonl", ""));
         f = fopen(late, "w");
         for (int pass = 0; pass < 2; pass++)
@@ -330,9 +323,8 @@ START_TEST(test_gate_overtaken)
                              !strstr(lines[i], "/civisync_control\"");
                 ck_assert_msg((strstr(lines[i], want) != NULL) == entity,
                               "stamp %s in %.300s", want, lines[i]);
-                free(lines[i]);
         }
-        free(lines);
+        it_lines_free(lines, nl);
         r = it_run("civisync-consume", "-c", p.cconf, "--input", late, "--prefix",
                    p.prefix, NULL);
         ck_assert_msg(r.exit_code == 0, "consume exit %d: %.2000s", r.exit_code, r.err);

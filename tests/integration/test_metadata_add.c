@@ -201,31 +201,23 @@ START_TEST(test_meta_add_reaches_master)
          * without, each waits for the row its foreign key names. */
         {
                 char *path = strdup(it_write_file("madinc.jsonl", "")), *rev;
-                char **lines = NULL, *line = NULL;
-                size_t nl = 0, cap = 0;
+                char **lines;
+                size_t nl = 0;
                 FILE *f;
                 r = it_run("civisync-produce", "-c", pconf, "--output", path, NULL);
                 ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code,
                               r.err);
                 it_run_free(&r);
-                f = fopen(path, "r");
-                ck_assert_ptr_nonnull(f);
-                while (getline(&line, &cap, f) > 0) {
-                        lines = realloc(lines, (nl + 1) * sizeof(*lines));
-                        lines[nl++] = strdup(line);
-                }
-                free(line);
-                fclose(f);
+                lines = it_read_lines(path, &nl);
                 ck_assert_int_gt(nl, 5);
                 rev = strdup(it_write_file("madrev.jsonl", ""));
                 f = fopen(rev, "w");
                 for (size_t i = nl; i-- > 0;) {
                         unstamp(lines[i]);
                         fputs(lines[i], f);
-                        free(lines[i]);
                 }
                 fclose(f);
-                free(lines);
+                it_lines_free(lines, nl);
                 r = it_run("civisync-consume", "-c", cconf, "--input", rev, "--prefix",
                            prefix, NULL);
                 ck_assert_msg(r.exit_code == 0, "consume exit %d: %.1500s", r.exit_code,

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "doc.h"
+#include "consume_util.h"
 #include "harness.h"
 #include "kafka_util.h"
 
@@ -70,37 +71,11 @@ static char *status_of(const char *conf)
 }
 
 /* The entity documents of a complete sync of child (NEW array of {key,
- * value}; control documents left out). */
+ * value}; control documents and gate fingerprints left out, and so the
+ * gate stamps: ct_child_docs). */
 static json_t *child_docs(const char *prefix, const char *child)
 {
-        char out[512];
-        it_run_t r;
-        FILE *fp;
-        char *line = NULL;
-        size_t cap = 0;
-        json_t *all = json_array();
-
-        snprintf(out, sizeof(out), "%s/safe-docs-%s.ndjson", it_tmpdir(), prefix);
-        r = it_run("civisync-produce", "-c", it_producer_conf(prefix, child, NULL),
-                   "--complete", "--output", out, NULL);
-        ck_assert_msg(r.exit_code == 0, "%s", r.err);
-        it_run_free(&r);
-        fp = fopen(out, "r");
-        ck_assert_ptr_nonnull(fp);
-        while (getline(&line, &cap, fp) > 0) {
-                json_t *rec = json_loads(line, JSON_ALLOW_NUL, NULL);
-                const char *key = json_string_value(json_object_get(rec, "key"));
-                ck_assert_ptr_nonnull(key);
-                /* Row documents only: not the frame, nor the metadata
-                 * gate's fingerprints (not counted in end documents). */
-                if (!strstr(key, "/civisync_control") &&
-                    !strstr(key, "/civisync_metadata/"))
-                        json_array_append(all, rec);
-                json_decref(rec);
-        }
-        free(line);
-        fclose(fp);
-        return all;
+        return ct_child_docs(prefix, child, 0);
 }
 
 static void send_json(const char *topic, const char *key, const json_t *value)
