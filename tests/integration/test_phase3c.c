@@ -290,6 +290,123 @@ START_TEST(test_phase3c_incremental_and_case_delete)
 }
 END_TEST
 
+/* CiviCRM's runtime triggers for cases and contacts, as
+ * CRM_Core_DAO::triggerRebuild creates them (none of the DDL or seed
+ * files has them): the timestamp triggers (created_date on insert; a
+ * contact's modified_date when its emails change) and the case's static
+ * triggers (a case activity inserted, an activity updated or deleted bump
+ * the case's modified_date). */
+static void civicrm_triggers(MYSQL *db)
+{
+        it_exec(db, "CREATE TRIGGER civicrm_case_before_insert BEFORE INSERT ON "
+                "civicrm_case FOR EACH ROW SET NEW.created_date = CURRENT_TIMESTAMP");
+        it_exec(db, "CREATE TRIGGER civicrm_case_activity_after_insert AFTER INSERT "
+                "ON civicrm_case_activity FOR EACH ROW UPDATE civicrm_case SET "
+                "modified_date = CURRENT_TIMESTAMP WHERE id = NEW.case_id");
+        it_exec(db, "CREATE TRIGGER civicrm_activity_before_update BEFORE UPDATE ON "
+                "civicrm_activity FOR EACH ROW UPDATE civicrm_case SET modified_date "
+                "= CURRENT_TIMESTAMP WHERE id IN (SELECT ca.case_id FROM "
+                "civicrm_case_activity ca WHERE ca.activity_id = OLD.id)");
+        it_exec(db, "CREATE TRIGGER civicrm_activity_before_delete BEFORE DELETE ON "
+                "civicrm_activity FOR EACH ROW UPDATE civicrm_case SET modified_date "
+                "= CURRENT_TIMESTAMP WHERE id IN (SELECT ca.case_id FROM "
+                "civicrm_case_activity ca WHERE ca.activity_id = OLD.id)");
+        it_exec(db, "CREATE TRIGGER civicrm_contact_before_insert BEFORE INSERT ON "
+                "civicrm_contact FOR EACH ROW SET NEW.created_date = CURRENT_TIMESTAMP");
+        it_exec(db, "CREATE TRIGGER civicrm_email_after_insert AFTER INSERT ON "
+                "civicrm_email FOR EACH ROW UPDATE civicrm_contact SET modified_date "
+                "= CURRENT_TIMESTAMP WHERE id = NEW.contact_id");
+}
+
+/* The cases' timestamps, in child id order ("child id:created:modified;
+ * ..."), on the child or (master) this prefix's on the master. Into out. */
+static const char *case_stamps(const it_demo_t *s, int master, char *out, size_t size)
+{
+        char sql[512];
+        MYSQL *db = master ? s->m : s->c;
+        MYSQL_RES *res;
+        MYSQL_ROW row;
+
+        if (master)
+                snprintf(sql, sizeof(sql), "SELECT GROUP_CONCAT(CONCAT_WS(':', "
+                         "m.child_entity_id, c.created_date, c.modified_date) ORDER BY "
+                         "m.child_entity_id SEPARATOR ';') FROM civicrm_case c JOIN "
+                         "mapping_master_%s m ON m.entity_table = 'civicrm_case' AND "
+                         "m.master_entity_id = c.id", s->prefix);
+        else
+                snprintf(sql, sizeof(sql), "SELECT GROUP_CONCAT(CONCAT_WS(':', id, "
+                         "created_date, modified_date) ORDER BY id SEPARATOR ';') "
+                         "FROM civicrm_case");
+        ck_assert_msg(mysql_query(db, sql) == 0, "%s: %s", sql, mysql_error(db));
+        res = mysql_store_result(db);
+        ck_assert_msg(res != NULL, "%s: %s", sql, mysql_error(db));
+        row = mysql_fetch_row(res);
+        snprintf(out, size, "%s", row && row[0] ? row[0] : "(none)");
+        mysql_free_result(res);
+        return out;
+}
+
+/* The cases' timestamps are the same on both sides. */
+static void assert_case_stamps(const it_demo_t *s)
+{
+        char c[512], m[512];
+
+        case_stamps(s, 0, c, sizeof(c));
+        case_stamps(s, 1, m, sizeof(m));
+        fprintf(stderr, "cases child  %s\ncases master %s\n", c, m);
+        ck_assert_str_eq(m, c);
+}
+
+/* A master with CiviCRM's triggers: writing a case's activities there
+ * bumps the case's modified_date (and an insert sets created_date), yet
+ * the master still equals the child, complete and incremental: a new case
+ * activity, an activity of a case edited without the case (a child
+ * without triggers), a case activity's activity deleted. */
+START_TEST(test_phase3c_case_master_triggers)
+{
+        it_demo_t s;
+
+        setup(&s, "pt");
+        civicrm_triggers(s.m);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, IT_DEMO_ANY_PARKED, p3c_log);
+        assert_case_stamps(&s);
+
+        /* a follow-up activity on case 1 (the case's modified_date moves) */
+        it_exec(s.c, "INSERT INTO civicrm_activity (id, activity_type_id, subject, "
+                "activity_date_time, status_id, priority_id, is_test, is_auto, "
+                "is_current_revision, is_deleted, created_date, modified_date) VALUES "
+                "(1021, 14, 'Follow up: keys handed over', '2026-03-05 10:00:00', 2, 2, 0, "
+                "0, 1, 0, '2026-03-05 10:00:00', '2026-03-05 10:00:00')");
+        it_exec(s.c, "INSERT INTO civicrm_case_activity (case_id, activity_id) VALUES (1, 1021)");
+        it_exec(s.c, "UPDATE civicrm_case SET modified_date = '2026-03-05 10:00:00' WHERE id = 1");
+        /* case 3's activity edited; the case itself is not (no trigger on
+         * this child): on the master the activity's update bumps case 3 */
+        it_exec(s.c, "UPDATE civicrm_activity SET subject = 'Intake call (2)', "
+                "modified_date = '2026-05-07 10:00:00' WHERE id = 1015");
+        /* case 2's activity deleted as the activity's own document */
+        it_exec(s.c, "DELETE FROM civicrm_activity WHERE id = 1014");
+        it_demo_produce(&s, 0);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, IT_DEMO_ANY_PARKED, p3c_log);
+        assert_case_stamps(&s);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_case_activity WHERE "
+                                "case_id = %lld AND activity_id = %lld",
+                                it_demo_master_id(&s, "civicrm_case", 1),
+                                it_demo_master_id(&s, "civicrm_activity", 1021)), 1);
+        /* The triggers are live on the master: a case activity written
+         * there by hand moves its case's modified_date off the child's. */
+        it_exec(s.m, "INSERT INTO civicrm_case_activity (case_id, activity_id) VALUES "
+                "(%lld, %lld)", it_demo_master_id(&s, "civicrm_case", 3),
+                it_demo_master_id(&s, "civicrm_activity", 1021));
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_case WHERE id = %lld "
+                                "AND modified_date > '2026-06-01'",
+                                it_demo_master_id(&s, "civicrm_case", 3)), 1);
+        it_demo_teardown(&s);
+}
+END_TEST
+
 Suite *phase3c_suite(void)
 {
         Suite *s = suite_create("phase3c");
@@ -298,6 +415,7 @@ Suite *phase3c_suite(void)
         tcase_set_timeout(tc, 600);
         tcase_add_test(tc, test_phase3c_complete);
         tcase_add_test(tc, test_phase3c_incremental_and_case_delete);
+        tcase_add_test(tc, test_phase3c_case_master_triggers);
         suite_add_tcase(s, tc);
         return s;
 }
