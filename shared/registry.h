@@ -173,6 +173,9 @@ const char *cs_reg_site_rows(const char *table);
  * names (the consumer removes them with its tombstone), else 0
  * (registry_contribute.c). */
 int cs_reg_poly_owned(const char *table);
+/* 1 if the rows of table that name owner (a table) go with it: the phase-3c
+ * owners of notes and entity tags (registry_campaign.c), else 0. */
+int cs_reg_poly_owned_by(const char *table, const char *owner);
 
 /* A write CiviCRM's runtime triggers follow on a master: updating or
  * deleting a row of `table` sets `target`.`column` to the current time on

@@ -134,3 +134,29 @@ const cs_bump_t *cs_reg_bump(const char *table)
                         return &bumps[i];
         return NULL;
 }
+
+/* ---- notes and entity tags of the phase-3 owners ------------------------ */
+
+/* CiviCRM removes them with their owner: a case's or a file's tags (the
+ * civi.dao.preDelete listener CRM_Core_BAO_EntityTag::preDeleteOtherEntity),
+ * a participant's or a contribution's note (deleteParticipant,
+ * deleteContribution). Phase-1 owners' notes and tags keep going by their
+ * own tombstones. */
+static const struct {
+        const char *table, *owner;
+} owned_by[] = {
+        { "civicrm_entity_tag", "civicrm_case" },
+        { "civicrm_entity_tag", "civicrm_file" },
+        { "civicrm_note", "civicrm_participant" },
+        { "civicrm_note", "civicrm_contribution" },
+        { NULL, NULL }
+};
+
+int cs_reg_poly_owned_by(const char *table, const char *owner)
+{
+        for (size_t i = 0; table && owner && owned_by[i].table; i++)
+                if (!strcmp(owned_by[i].table, table) &&
+                    !strcmp(owned_by[i].owner, owner))
+                        return 1;
+        return 0;
+}

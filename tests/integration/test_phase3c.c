@@ -407,6 +407,103 @@ START_TEST(test_phase3c_case_master_triggers)
 }
 END_TEST
 
+/* Entity tags and notes on the owners CiviCRM allows beyond phase 1: tags
+ * on cases (option group tag_used_for), notes on participants and
+ * contributions (CRM_Core_BAO_Note::entityTables). Translated through the
+ * owner's mapping (a note's owner that comes later in the registry order
+ * parks it until then); an owner deleted on the child takes them along on
+ * the master, as CiviCRM does on the child. */
+static const char *const tag_note_log[] = {
+        "civicrm_entity_tag", "civicrm_note", "civicrm_case", "civicrm_participant",
+        "civicrm_contribution", NULL
+};
+
+START_TEST(test_phase3c_tag_note_owners)
+{
+        it_demo_t s;
+        long long part, contrib, tag_c1, tag_c2, note_p, note_c, case2_m, part_m,
+                contrib_m;
+
+        setup(&s, "po");
+        part = it_int(s.c, "SELECT MIN(id) FROM civicrm_participant");
+        /* a contribution of its own (no ledger rows), deleted below */
+        it_exec(s.c, "INSERT INTO civicrm_contribution (contact_id, financial_type_id, "
+                "receive_date, total_amount, currency, contribution_status_id) VALUES "
+                "(5, 1, '2026-06-01 10:00:00', 10.00, 'USD', 1)");
+        contrib = it_int(s.c, "SELECT LAST_INSERT_ID()");
+        it_exec(s.c, "INSERT INTO civicrm_entity_tag (entity_table, entity_id, tag_id) "
+                "VALUES ('civicrm_case', 1, 1)");
+        tag_c1 = it_int(s.c, "SELECT LAST_INSERT_ID()");
+        it_exec(s.c, "INSERT INTO civicrm_entity_tag (entity_table, entity_id, tag_id) "
+                "VALUES ('civicrm_case', 2, 2)");
+        tag_c2 = it_int(s.c, "SELECT LAST_INSERT_ID()");
+        it_exec(s.c, "INSERT INTO civicrm_note (entity_table, entity_id, note, contact_id, "
+                "subject, created_date, modified_date) VALUES ('civicrm_participant', "
+                "%lld, 'Wheelchair access', 5, 'Access', '2026-06-01 10:00:00', "
+                "'2026-06-01 10:00:00')", part);
+        note_p = it_int(s.c, "SELECT LAST_INSERT_ID()");
+        it_exec(s.c, "INSERT INTO civicrm_note (entity_table, entity_id, note, contact_id, "
+                "subject, created_date, modified_date) VALUES ('civicrm_contribution', "
+                "%lld, 'Paid by cheque at the door', 5, 'Payment', '2026-06-01 10:00:00', "
+                "'2026-06-01 10:00:00')", contrib);
+        note_c = it_int(s.c, "SELECT LAST_INSERT_ID()");
+
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, IT_DEMO_ANY_PARKED, tag_note_log);
+        case2_m = it_demo_master_id(&s, "civicrm_case", 2);
+        part_m = it_demo_master_id(&s, "civicrm_participant", part);
+        contrib_m = it_demo_master_id(&s, "civicrm_contribution", contrib);
+        ck_assert_int_gt(case2_m, 0);
+        ck_assert_int_gt(part_m, 0);
+        ck_assert_int_gt(contrib_m, 0);
+        /* each on its owner's master row */
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_entity_tag WHERE id = "
+                                "%lld AND entity_table = 'civicrm_case' AND entity_id = "
+                                "%lld", it_demo_master_id(&s, "civicrm_entity_tag", tag_c1),
+                                it_demo_master_id(&s, "civicrm_case", 1)), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_entity_tag WHERE id = "
+                                "%lld AND entity_table = 'civicrm_case' AND entity_id = "
+                                "%lld", it_demo_master_id(&s, "civicrm_entity_tag", tag_c2),
+                                case2_m), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_note WHERE id = %lld "
+                                "AND entity_table = 'civicrm_participant' AND entity_id = "
+                                "%lld", it_demo_master_id(&s, "civicrm_note", note_p),
+                                part_m), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_note WHERE id = %lld "
+                                "AND entity_table = 'civicrm_contribution' AND entity_id = "
+                                "%lld", it_demo_master_id(&s, "civicrm_note", note_c),
+                                contrib_m), 1);
+
+        /* Case 2 deleted as CRM_Case_BAO_Case::deleteCase(id, FALSE) does
+         * (its activities, then the case; the DAO delete's preDelete
+         * listener removes its tags); the contribution as
+         * deleteContribution does (its note, then the contribution). */
+        it_exec(s.c, "DELETE a FROM civicrm_activity a JOIN civicrm_case_activity ca ON "
+                "ca.activity_id = a.id WHERE ca.case_id = 2");
+        it_exec(s.c, "DELETE FROM civicrm_entity_tag WHERE entity_table = 'civicrm_case' "
+                "AND entity_id = 2");
+        it_exec(s.c, "DELETE FROM civicrm_case WHERE id = 2");
+        it_exec(s.c, "DELETE FROM civicrm_note WHERE entity_table = "
+                "'civicrm_contribution' AND entity_id = %lld", contrib);
+        it_exec(s.c, "DELETE FROM civicrm_contribution WHERE id = %lld", contrib);
+        it_demo_produce(&s, 0);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, IT_DEMO_ANY_PARKED, tag_note_log);
+        ck_assert_int_eq(it_int(s.m, "SELECT (SELECT COUNT(*) FROM civicrm_entity_tag "
+                                "WHERE entity_table = 'civicrm_case' AND entity_id = %lld) "
+                                "+ (SELECT COUNT(*) FROM civicrm_note WHERE entity_table = "
+                                "'civicrm_contribution' AND entity_id = %lld)", case2_m,
+                                contrib_m), 0);
+        ck_assert_int_eq(it_demo_master_id(&s, "civicrm_entity_tag", tag_c2), 0);
+        ck_assert_int_eq(it_demo_master_id(&s, "civicrm_note", note_c), 0);
+        /* the others stay */
+        ck_assert_int_gt(it_demo_master_id(&s, "civicrm_entity_tag", tag_c1), 0);
+        ck_assert_int_gt(it_demo_master_id(&s, "civicrm_note", note_p), 0);
+        it_demo_teardown(&s);
+}
+END_TEST
+
 Suite *phase3c_suite(void)
 {
         Suite *s = suite_create("phase3c");
@@ -416,6 +513,7 @@ Suite *phase3c_suite(void)
         tcase_add_test(tc, test_phase3c_complete);
         tcase_add_test(tc, test_phase3c_incremental_and_case_delete);
         tcase_add_test(tc, test_phase3c_case_master_triggers);
+        tcase_add_test(tc, test_phase3c_tag_note_owners);
         suite_add_tcase(s, tc);
         return s;
 }
