@@ -422,7 +422,7 @@ START_TEST(test_phase3c_tag_note_owners)
 {
         it_demo_t s;
         long long part, contrib, tag_c1, tag_c2, note_p, note_c, case2_m, part_m,
-                contrib_m;
+                contrib_m, part2, note_p2, part2_m;
 
         setup(&s, "po");
         part = it_int(s.c, "SELECT MIN(id) FROM civicrm_participant");
@@ -447,6 +447,16 @@ START_TEST(test_phase3c_tag_note_owners)
                 "%lld, 'Paid by cheque at the door', 5, 'Payment', '2026-06-01 10:00:00', "
                 "'2026-06-01 10:00:00')", contrib);
         note_c = it_int(s.c, "SELECT LAST_INSERT_ID()");
+        /* a registration of its own (no payment), deleted below */
+        it_exec(s.c, "INSERT INTO civicrm_participant (contact_id, event_id, status_id, "
+                "role_id, register_date, source, is_test) VALUES (5, 1, 1, '1', "
+                "'2026-06-01 10:00:00', 'phone', 0)");
+        part2 = it_int(s.c, "SELECT LAST_INSERT_ID()");
+        it_exec(s.c, "INSERT INTO civicrm_note (entity_table, entity_id, note, contact_id, "
+                "subject, created_date, modified_date) VALUES ('civicrm_participant', "
+                "%lld, 'Vegetarian', 5, 'Diet', '2026-06-01 10:00:00', "
+                "'2026-06-01 10:00:00')", part2);
+        note_p2 = it_int(s.c, "SELECT LAST_INSERT_ID()");
 
         it_demo_produce(&s, 1);
         it_demo_consume(&s);
@@ -457,6 +467,12 @@ START_TEST(test_phase3c_tag_note_owners)
         ck_assert_int_gt(case2_m, 0);
         ck_assert_int_gt(part_m, 0);
         ck_assert_int_gt(contrib_m, 0);
+        part2_m = it_demo_master_id(&s, "civicrm_participant", part2);
+        ck_assert_int_gt(part2_m, 0);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_note WHERE id = %lld "
+                                "AND entity_table = 'civicrm_participant' AND entity_id = "
+                                "%lld", it_demo_master_id(&s, "civicrm_note", note_p2),
+                                part2_m), 1);
         /* each on its owner's master row */
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_entity_tag WHERE id = "
                                 "%lld AND entity_table = 'civicrm_case' AND entity_id = "
@@ -487,6 +503,10 @@ START_TEST(test_phase3c_tag_note_owners)
         it_exec(s.c, "DELETE FROM civicrm_note WHERE entity_table = "
                 "'civicrm_contribution' AND entity_id = %lld", contrib);
         it_exec(s.c, "DELETE FROM civicrm_contribution WHERE id = %lld", contrib);
+        /* the registration as deleteParticipant does (its note, then it) */
+        it_exec(s.c, "DELETE FROM civicrm_note WHERE entity_table = "
+                "'civicrm_participant' AND entity_id = %lld", part2);
+        it_exec(s.c, "DELETE FROM civicrm_participant WHERE id = %lld", part2);
         it_demo_produce(&s, 0);
         it_demo_consume(&s);
         it_demo_verify_clean(&s, IT_DEMO_ANY_PARKED, tag_note_log);
@@ -497,6 +517,10 @@ START_TEST(test_phase3c_tag_note_owners)
                                 contrib_m), 0);
         ck_assert_int_eq(it_demo_master_id(&s, "civicrm_entity_tag", tag_c2), 0);
         ck_assert_int_eq(it_demo_master_id(&s, "civicrm_note", note_c), 0);
+        ck_assert_int_eq(it_demo_master_id(&s, "civicrm_note", note_p2), 0);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_note WHERE "
+                                "entity_table = 'civicrm_participant' AND entity_id = "
+                                "%lld", part2_m), 0);
         /* the others stay */
         ck_assert_int_gt(it_demo_master_id(&s, "civicrm_entity_tag", tag_c1), 0);
         ck_assert_int_gt(it_demo_master_id(&s, "civicrm_note", note_p), 0);
