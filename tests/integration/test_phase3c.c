@@ -528,6 +528,94 @@ START_TEST(test_phase3c_tag_note_owners)
 }
 END_TEST
 
+/* civisync-restore rebuilds the phase-3c data of a lost child from the
+ * master into a fresh install (with the metadata the fixture made: case
+ * types, and the demo site's contribution metadata), with the child's ids:
+ * campaigns (parents, external identifiers unqualified), surveys, grants,
+ * cases with clients and activities, mailings with recipients, URLs and
+ * A/B tests, and the references to them (case roles, survey responses). */
+START_TEST(test_phase3c_restore)
+{
+        it_demo_t s;
+        char target[64];
+        char *tconf;
+        MYSQL *t;
+        it_run_t r;
+
+        setup(&s, "pr");
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, IT_DEMO_ANY_PARKED, NULL);
+        it_unique(target, sizeof(target), "prtarget");
+        it_make_db(target, "--schema full --seed empty-site");
+        t = it_connect(target);
+        it_demo_copy_contribute_metadata(t, s.child);
+        it_exec(t, "INSERT INTO civicrm_case_type SELECT * FROM `%s`.civicrm_case_type",
+                s.child);
+        tconf = strdup(it_producer_conf(s.prefix, target, NULL));
+        r = it_run("civisync-restore", "--master-config", s.cconf, "--prefix",
+                   s.prefix, "--into", tconf, NULL);
+        if (r.exit_code != 0)
+                fprintf(stderr, "%s\n%s\n", r.out, r.err);
+        ck_assert_msg(r.exit_code == 0, "restore exit %d (output above)", r.exit_code);
+        it_run_free(&r);
+        /* every phase-3c row back with the child's id and values */
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_campaign p JOIN `%s`."
+                                "civicrm_campaign c USING (id, name, title) WHERE "
+                                "p.parent_id <=> c.parent_id AND p.external_identifier "
+                                "<=> c.external_identifier", s.child), 5);
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_campaign_group p JOIN "
+                                "`%s`.civicrm_campaign_group c USING (id, campaign_id, "
+                                "group_type, entity_table, entity_id)", s.child), 3);
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_survey p JOIN `%s`."
+                                "civicrm_survey c USING (id, title, campaign_id) WHERE "
+                                "p.result_id <=> c.result_id", s.child), 2);
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_grant p JOIN `%s`."
+                                "civicrm_grant c USING (id, contact_id, grant_type_id, "
+                                "amount_total, status_id)", s.child), 4);
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_case p JOIN `%s`."
+                                "civicrm_case c USING (id, case_type_id, subject, "
+                                "status_id, is_deleted, created_date, modified_date)",
+                                s.child), 3);
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_case_contact p JOIN "
+                                "`%s`.civicrm_case_contact c USING (case_id, contact_id)",
+                                s.child), 4);
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_case_activity p JOIN "
+                                "`%s`.civicrm_case_activity c USING (case_id, "
+                                "activity_id)", s.child), 6);
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_mailing p JOIN `%s`."
+                                "civicrm_mailing c USING (id, name, subject) WHERE "
+                                "p.campaign_id <=> c.campaign_id AND p.scheduled_date "
+                                "<=> c.scheduled_date",
+                                s.child), 5);
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_mailing_group p JOIN "
+                                "`%s`.civicrm_mailing_group c USING (id, mailing_id, "
+                                "group_type, entity_table, entity_id)", s.child), 9);
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_mailing_trackable_url p "
+                                "JOIN `%s`.civicrm_mailing_trackable_url c USING (id, "
+                                "url, mailing_id)", s.child), 3);
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_mailing_abtest p JOIN "
+                                "`%s`.civicrm_mailing_abtest c USING (id, mailing_id_a, "
+                                "mailing_id_b, mailing_id_c)", s.child), 1);
+        /* the phase-1 columns that became references */
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_relationship p JOIN `%s`."
+                                "civicrm_relationship c USING (id, case_id) WHERE "
+                                "c.case_id IS NOT NULL", s.child),
+                         it_int(s.c, "SELECT COUNT(*) FROM civicrm_relationship WHERE "
+                                "case_id IS NOT NULL"));
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_activity p JOIN `%s`."
+                                "civicrm_activity c USING (id, campaign_id) WHERE "
+                                "c.campaign_id IS NOT NULL", s.child),
+                         it_int(s.c, "SELECT COUNT(*) FROM civicrm_activity WHERE "
+                                "campaign_id IS NOT NULL"));
+        /* the delivery log stays behind: nothing for the restored cron */
+        ck_assert_int_eq(it_int(t, "SELECT COUNT(*) FROM civicrm_mailing_job"), 0);
+        mysql_close(t);
+        free(tconf);
+        it_demo_teardown(&s);
+}
+END_TEST
+
 Suite *phase3c_suite(void)
 {
         Suite *s = suite_create("phase3c");
@@ -538,6 +626,7 @@ Suite *phase3c_suite(void)
         tcase_add_test(tc, test_phase3c_incremental_and_case_delete);
         tcase_add_test(tc, test_phase3c_case_master_triggers);
         tcase_add_test(tc, test_phase3c_tag_note_owners);
+        tcase_add_test(tc, test_phase3c_restore);
         suite_add_tcase(s, tc);
         return s;
 }
