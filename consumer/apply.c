@@ -86,6 +86,12 @@ int cs_apply_reconnect(cs_apply_t *ap, char *errstr, size_t errstr_size)
                         goto fail;
                 ap->autoinc_step = step > 0 ? step : 1;
                 ap->bulk_ok = ap->conf->multi_row_insert && mode <= 1;
+                /* Triggers bump a root's timestamps after its multi-row
+                 * INSERT: one by one, each root's are set back (apply_stamp.c). */
+                if (ap_stamps_probe(ap, errstr, errstr_size) == -1)
+                        goto fail;
+                if (ap->triggers)
+                        ap->bulk_ok = 0;
                 if (ap->conf->multi_row_insert && mode > 1 && !ap->warned_autoinc) {
                         cs_warn("master has innodb_autoinc_lock_mode=%lld: new "
                                 "rows are applied one by one (set it to 1 for "
@@ -296,6 +302,7 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
         prefix_ctx_t *pc;
         ap_rc_t rc = AP_OK;
         wait_for_t wait = { 0 };
+        ap_bumped_t bumped;
         char err2[256];
 
         if (!key || key_len == 0) {
@@ -373,7 +380,15 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
                                   "savepoint");
         }
         ap_map_journal_start(ap);
-        if (!value) {
+        /* CiviCRM's triggers on the master: the rows this write bumps keep
+         * their values (apply_stamp.c). */
+        rc = ap_bumps_save(ap, pc, value ? (info.kind == CS_DOC_KIND_ENTITY ?
+                                            info.entity : NULL) :
+                           cs_reg_by_table(table), child_id, &bumped, errstr,
+                           errstr_size);
+        if (rc != AP_OK) {
+                /* nothing written: rolled back below */
+        } else if (!value) {
                 const cs_entity_t *ent = cs_reg_by_table(table);
                 if (!ent || ent->parent) {
                         snprintf(errstr, errstr_size, "tombstone for '%s': not a "
@@ -396,6 +411,9 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
                 rc = ap_apply_document(ap, pc, info.entity, doc, &wait, errstr,
                                        errstr_size);
         }
+        if (rc == AP_OK)
+                rc = ap_bumps_restore(ap, &bumped, errstr, errstr_size);
+        ap_bumps_free(&bumped);
         json_decref(doc);
         if (rc == AP_REJECTED || rc == AP_PARKED) {
                 /* Mappings written under the savepoint are gone. */

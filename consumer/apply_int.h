@@ -164,6 +164,7 @@ struct cs_apply_s {
                                           custom data refresh */
         int setup_failed;              /* connected, but a setup statement failed */
         unsigned int setup_errno;      /* with this error (0: none reported) */
+        int triggers;                  /* the master has triggers (apply_stamp.c) */
 };
 
 typedef struct park_s {
@@ -402,6 +403,34 @@ int ap_meta_gate_seen(cs_apply_t *ap, prefix_ctx_t *pc);
 /* ---- apply_row.c ---- */
 /* Also AP_PARKED: the document waits for a required reference or for a
  * UNIQUE key another row holds (*wait says which; table "" = a key). */
+/* ---- a master with CiviCRM's triggers (apply_stamp.c) ---- */
+
+/* Sets ap->triggers: whether the master's database has any trigger. 0, or
+ * -1 with errstr. Once per connection. */
+int ap_stamps_probe(cs_apply_t *ap, char *errstr, size_t errstr_size);
+/* With triggers: sets the TIMESTAMP columns (created_date, modified_date)
+ * of root ent's master row master_id to doc's values, after its nested
+ * rows (whose triggers bump them) are written. */
+ap_rc_t ap_stamps_restore(cs_apply_t *ap, const cs_entity_t *ent,
+                          const json_t *doc, long long master_id, char *errstr,
+                          size_t errstr_size);
+/* The rows a write to a root's row bumps (cs_reg_bump), with their value
+ * before the write (owned array: id, unix time or -1 for NULL, pairs). */
+typedef struct ap_bumped_s {
+        const cs_bump_t *bump;
+        long long *v;
+        size_t n, cap;
+        int oom;
+} ap_bumped_t;
+/* With triggers: saves the values the write to ent's child row child_id
+ * may bump; restores them after it. */
+ap_rc_t ap_bumps_save(cs_apply_t *ap, prefix_ctx_t *pc, const cs_entity_t *ent,
+                      long long child_id, ap_bumped_t *saved, char *errstr,
+                      size_t errstr_size);
+ap_rc_t ap_bumps_restore(cs_apply_t *ap, const ap_bumped_t *saved,
+                         char *errstr, size_t errstr_size);
+void ap_bumps_free(ap_bumped_t *saved);
+
 ap_rc_t ap_apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
                           const cs_entity_t *ent, const json_t *doc,
                           wait_for_t *wait, char *errstr, size_t errstr_size);

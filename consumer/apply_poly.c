@@ -97,7 +97,9 @@ ap_rc_t ap_delete_poly_dependents(cs_apply_t *ap, prefix_ctx_t *pc,
         ap->poly_depth++;
         for (size_t i = 0; i < count && rc == AP_OK; i++) {
                 const cs_entity_t *dep = &ents[i];
-                if (dep->parent || !cs_reg_poly_owned(dep->table))
+                int owned = cs_reg_poly_owned(dep->table);
+                if (dep->parent || (!owned &&
+                                    !cs_reg_poly_owned_by(dep->table, owner->table)))
                         continue; /* roots the registry says go with their owner */
                 for (const cs_ref_t *r = dep->refs; r && r->column && rc == AP_OK;
                      r++) {

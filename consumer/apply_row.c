@@ -420,6 +420,10 @@ ap_rc_t ap_apply_document(cs_apply_t *ap, prefix_ctx_t *pc,
         if (rc == AP_OK && !inserted && kid_cnt)
                 rc = replace_children(ap, pc, kids, kid_cnt, master_id, keep,
                                       keep_n, errstr, errstr_size);
+        /* CiviCRM's triggers set them while the rows were written. */
+        if (rc == AP_OK)
+                rc = ap_stamps_restore(ap, ent, doc, master_id, errstr,
+                                       errstr_size);
         for (size_t k = 0; k < kid_cnt; k++)
                 free(keep[k]);
         return rc;

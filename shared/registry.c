@@ -232,12 +232,16 @@ static const cs_col_rule_t file_rules[] = {
 
 /* ---- polymorphic targets --------------------------------------------- */
 
+/* Since phase 3c the owners CiviCRM allows beyond phase 1: tags on cases
+ * and attachments (option group tag_used_for), notes on participants and
+ * contributions (CRM_Core_BAO_Note::entityTables); they go with their
+ * owner (cs_reg_poly_owned_by). */
 static const char *const entity_tag_targets[] = {
-        "civicrm_contact", "civicrm_activity", NULL
+        "civicrm_contact", "civicrm_activity", "civicrm_case", "civicrm_file", NULL
 };
 static const char *const note_targets[] = {
         "civicrm_contact", "civicrm_relationship", "civicrm_note",
-        "civicrm_activity", NULL
+        "civicrm_activity", "civicrm_participant", "civicrm_contribution", NULL
 };
 
 /* Files: attachments of synced entities; entity_file rows may also name a
@@ -362,14 +366,15 @@ static const cs_entity_t static_entities[] = {
           "Activity contact (nested in its activity document: the activity is the aggregate)",
           &activity_contact_legacy },
         { "entity_tag", "civicrm_entity_tag", NULL, NULL,
-          "entity_table IN ('civicrm_contact','civicrm_activity')", NULL,
+          "entity_table IN ('civicrm_contact','civicrm_activity','civicrm_case','civicrm_file')",
+          NULL,
           entity_tag_refs, NULL, NULL, entity_tag_targets,
-          "Entity tag (top-level: polymorphic many-to-many, does not bump contact.modified_date; only contact and activity tags are phase 1)", NULL },
+          "Entity tag (top-level: polymorphic many-to-many, does not bump contact.modified_date; on contacts, activities, cases and files; case and file tags go with their owner)", NULL },
         { "note", "civicrm_note", NULL, NULL,
-          "entity_table IN ('civicrm_contact','civicrm_relationship','civicrm_note','civicrm_activity')",
+          "entity_table IN ('civicrm_contact','civicrm_relationship','civicrm_note','civicrm_activity','civicrm_participant','civicrm_contribution')",
           "modified_date",
           note_refs, NULL, NULL, note_targets,
-          "Note (top-level: polymorphic, own modified_date, does not bump contact.modified_date; notes on phase-2 tables are not synced)", NULL },
+          "Note (top-level: polymorphic, own modified_date, does not bump contact.modified_date; on contacts, relationships, notes, activities, participants and contributions; participant and contribution notes go with their owner)", NULL },
         /* issue #14, "Profiles and ACLs" */
         { "acl", "civicrm_acl", NULL, NULL, NULL, NULL,
           acl_refs, NULL, NULL, NULL,

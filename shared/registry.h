@@ -173,6 +173,21 @@ const char *cs_reg_site_rows(const char *table);
  * names (the consumer removes them with its tombstone), else 0
  * (registry_contribute.c). */
 int cs_reg_poly_owned(const char *table);
+/* 1 if the rows of table that name owner (a table) go with it: the phase-3c
+ * owners of notes and entity tags (registry_campaign.c), else 0. */
+int cs_reg_poly_owned_by(const char *table, const char *owner);
+
+/* A write CiviCRM's runtime triggers follow on a master: updating or
+ * deleting a row of `table` sets `target`.`column` to the current time on
+ * the rows ids_sql selects (one ?: the written row's master id). */
+typedef struct cs_bump_s {
+        const char *table;
+        const char *target;
+        const char *column;
+        const char *ids_sql;   /* SELECT <target ids> ... WHERE ... = ? */
+} cs_bump_t;
+/* The bump that writes to table set off, or NULL (registry_campaign.c). */
+const cs_bump_t *cs_reg_bump(const char *table);
 
 /* The seed rule of table, or NULL when a fresh install has no rows there.
  * Borrowed. */

@@ -1,5 +1,6 @@
 /* registry_campaign.c — phase-3c descriptors (CiviCampaign, CiviGrant, CiviCase, CiviMail): references, polymorphic cases, collision and column rules. */
 #include "registry_campaign.h"
+#include <string.h>
 
 #define REF(col, tgt, req) { (col), CS_REF_ENTITY, (tgt), NULL, (req), NULL }
 #define POLYC(col, tcol, req, cases) { (col), CS_REF_POLY, NULL, (tcol), (req), (cases) }
@@ -113,3 +114,49 @@ const cs_col_rule_t cs_mailing_rules[] = {
           "references civicrm_sms_provider, credentials of the site: not synced" },
         RULE_END
 };
+
+/* ---- CiviCRM's case triggers ------------------------------------------- */
+
+/* CRM_Case_BAO_Case's static triggers: an activity updated or deleted
+ * bumps civicrm_case.modified_date of the cases it belongs to (its
+ * civicrm_case_activity rows). The case's own document carries the
+ * child's value; the consumer keeps it (apply_stamp.c). */
+static const cs_bump_t bumps[] = {
+        { "civicrm_activity", "civicrm_case", "modified_date",
+          "SELECT case_id FROM civicrm_case_activity WHERE activity_id = ?" },
+        { NULL, NULL, NULL, NULL }
+};
+
+const cs_bump_t *cs_reg_bump(const char *table)
+{
+        for (size_t i = 0; table && bumps[i].table; i++)
+                if (!strcmp(bumps[i].table, table))
+                        return &bumps[i];
+        return NULL;
+}
+
+/* ---- notes and entity tags of the phase-3 owners ------------------------ */
+
+/* CiviCRM removes them with their owner: a case's or a file's tags (the
+ * civi.dao.preDelete listener CRM_Core_BAO_EntityTag::preDeleteOtherEntity),
+ * a participant's or a contribution's note (deleteParticipant,
+ * deleteContribution). Phase-1 owners' notes and tags keep going by their
+ * own tombstones. */
+static const struct {
+        const char *table, *owner;
+} owned_by[] = {
+        { "civicrm_entity_tag", "civicrm_case" },
+        { "civicrm_entity_tag", "civicrm_file" },
+        { "civicrm_note", "civicrm_participant" },
+        { "civicrm_note", "civicrm_contribution" },
+        { NULL, NULL }
+};
+
+int cs_reg_poly_owned_by(const char *table, const char *owner)
+{
+        for (size_t i = 0; table && owner && owned_by[i].table; i++)
+                if (!strcmp(owned_by[i].table, table) &&
+                    !strcmp(owned_by[i].owner, owner))
+                        return 1;
+        return 0;
+}

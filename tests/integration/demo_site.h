@@ -30,4 +30,25 @@ void it_demo_teardown(it_demo_t *s);
  * with them in place. */
 void it_demo_copy_contribute_metadata(MYSQL *master, const char *child);
 
+/* civisync-produce on the child (complete: --complete); exit 0. */
+void it_demo_produce(const it_demo_t *s, int complete);
+/* civisync-consume --once on the master: exit 0, nothing rejected, no
+ * short replay ("end marker counts differ": the documents parked for a
+ * later phase's owner are accounted for, so the sweep runs). */
+void it_demo_consume(const it_demo_t *s);
+
+/* it_demo_verify_clean: do not check the parked count */
+#define IT_DEMO_ANY_PARKED (-1LL)
+/* civisync-verify --no-metadata: 0 differences, and (want_parked >= 0)
+ * exactly want_parked child rows parked on the master. On failure prints
+ * verify's output; on success, when log_tables (NULL-terminated table
+ * names) is given, prints verify's summary lines and its lines for those
+ * tables (the run's log records them). */
+void it_demo_verify_clean(const it_demo_t *s, long long want_parked,
+                          const char *const *log_tables);
+/* The master id of child row child_id of table (this prefix's mapping),
+ * 0 when unmapped. */
+long long it_demo_master_id(const it_demo_t *s, const char *table,
+                            long long child_id);
+
 #endif

@@ -353,11 +353,13 @@ long long it_child_rows(MYSQL *child, const char *table)
         /* The row filters (the tests' own, as tests/lib/oracle.c). */
         if (!strcmp(table, "civicrm_entity_tag"))
                 return it_int(child, "SELECT COUNT(*) FROM %s WHERE entity_table IN "
-                              "('civicrm_contact','civicrm_activity')", table);
+                              "('civicrm_contact','civicrm_activity','civicrm_case',"
+                              "'civicrm_file')", table);
         if (!strcmp(table, "civicrm_note"))
                 return it_int(child, "SELECT COUNT(*) FROM %s WHERE entity_table IN "
                               "('civicrm_contact','civicrm_relationship','civicrm_note',"
-                              "'civicrm_activity')", table);
+                              "'civicrm_activity','civicrm_participant',"
+                              "'civicrm_contribution')", table);
         if (!strcmp(table, "civicrm_entity_file"))
                 return it_int(child, "SELECT COUNT(*) FROM %s WHERE entity_table IN "
                               "('civicrm_contact','civicrm_activity','civicrm_note') OR "

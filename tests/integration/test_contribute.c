@@ -20,67 +20,6 @@ static const char *const contribute_tables[] = {
         "civicrm_pledge_payment", "civicrm_pledge_block", NULL
 };
 
-
-static void produce(const it_demo_t *s, int complete)
-{
-        it_run_t r = complete ?
-                it_run("civisync-produce", "-c", s->pconf, "--complete", NULL) :
-                it_run("civisync-produce", "-c", s->pconf, NULL);
-        ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
-        it_run_free(&r);
-}
-
-static void consume(const it_demo_t *s)
-{
-        it_run_t r = it_run("civisync-consume", "-c", s->cconf, "--once", NULL);
-        ck_assert_msg(r.exit_code == 0, "consume exit %d: %.1500s", r.exit_code, r.err);
-        ck_assert_msg(strstr(r.err, "rejected to") == NULL, "rejections: %.1500s", r.err);
-        /* Nothing is short: the documents parked for a later phase's owner
-         * are accounted for, so the sweep runs. */
-        ck_assert_msg(strstr(r.err, "end marker counts differ") == NULL,
-                      "short replay: %.1500s", strstr(r.err, "end marker counts differ"));
-        it_run_free(&r);
-}
-
-/* civisync-verify: 0 differences, and want_parked rows parked. */
-static void verify_clean(const it_demo_t *s, long long want_parked)
-{
-        char want[128];
-        const char *p;
-        long long parked = 0;
-        it_run_t r = it_run("civisync-verify", "--child-config", s->pconf,
-                            "--master-config", s->cconf, "--no-metadata", NULL);
-
-        snprintf(want, sizeof(want), "verify %s: 0 differences", s->prefix);
-        if (r.exit_code != 0 || !strstr(r.out, want))
-                fprintf(stderr, "%s\n%s\n", r.out, r.err);
-        ck_assert_msg(r.exit_code == 0 && strstr(r.out, want) != NULL,
-                      "verify exit %d (output above): %.200s", r.exit_code,
-                      strstr(r.out, "verify ") ? strstr(r.out, "verify ") : r.out);
-        /* "verify P: 243 child rows parked on the master, ..." */
-        snprintf(want, sizeof(want), "verify %s: ", s->prefix);
-        for (p = r.out; (p = strstr(p, want)); p++) {
-                char *end;
-                long long n = strtoll(p + strlen(want), &end, 10);
-                if (!strncmp(end, " child rows parked", 18)) {
-                        parked = n;
-                        break;
-                }
-        }
-        if (parked != want_parked)
-                fprintf(stderr, "%s\n", r.out);
-        ck_assert_msg(parked == want_parked, "parked %lld, want %lld (output above)",
-                      parked, want_parked);
-        it_run_free(&r);
-}
-
-static long long master_id(const it_demo_t *s, const char *table, long long child_id)
-{
-        return it_int(s->m, "SELECT COALESCE(MAX(master_entity_id), 0) FROM "
-                      "mapping_master_%s WHERE entity_table = '%s' AND "
-                      "child_entity_id = %lld", s->prefix, table, child_id);
-}
-
 /* Master: full schema + the installer's empty site, plus the demo site's
  * metadata rows the contributions need that an empty site lacks (2
  * payment processors, 3 membership types: the metadata gate reports
@@ -138,12 +77,12 @@ START_TEST(test_contribute_demo_site)
         ck_assert_int_eq(it_int(s.c, "SELECT COUNT(*) FROM civicrm_contribution_page"), 3);
         ck_assert_int_eq(it_int(s.c, "SELECT COUNT(*) FROM civicrm_pcp"), 1);
 
-        produce(&s, 1);
-        consume(&s);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
         /* Since phase 3b the 80 line items of participants and memberships,
          * their 80 financial items and those items' 80 transaction links,
          * and the 3 price set uses by events all apply: nothing parked. */
-        verify_clean(&s, 0);
+        it_demo_verify_clean(&s, 0, NULL);
         ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_contribution"), 93);
         ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_financial_trxn"), 93);
         ck_assert_int_eq(it_mapped_rows(s.m, s.prefix, "civicrm_entity_financial_trxn"),
@@ -158,12 +97,12 @@ START_TEST(test_contribute_demo_site)
 
         /* Type-name reference: PCP 1 names contribution page 1 by
          * page_type 'contribute' + page_id; its block by target_entity_type. */
-        page1 = master_id(&s, "civicrm_contribution_page", 1);
-        block1 = master_id(&s, "civicrm_pcp_block", 1);
+        page1 = it_demo_master_id(&s, "civicrm_contribution_page", 1);
+        block1 = it_demo_master_id(&s, "civicrm_pcp_block", 1);
         ck_assert_int_gt(page1, 0);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_pcp WHERE id = %lld "
                                 "AND page_type = 'contribute' AND page_id = %lld AND "
-                                "pcp_block_id = %lld", master_id(&s, "civicrm_pcp", 1),
+                                "pcp_block_id = %lld", it_demo_master_id(&s, "civicrm_pcp", 1),
                                 page1, block1), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_pcp_block WHERE id = "
                                 "%lld AND target_entity_id = %lld AND entity_id = %lld",
@@ -181,21 +120,21 @@ START_TEST(test_contribute_demo_site)
                                 "entity_table = 'civicrm_contribution' AND entity_id = "
                                 "%lld AND contribution_id = %lld AND price_field_id = 1 "
                                 "AND price_field_value_id = 1",
-                                master_id(&s, "civicrm_contribution", contrib1),
-                                master_id(&s, "civicrm_contribution", contrib1)), 1);
+                                it_demo_master_id(&s, "civicrm_contribution", contrib1),
+                                it_demo_master_id(&s, "civicrm_contribution", contrib1)), 1);
         /* Collision policy: trxn_id is qualified with the prefix. */
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_contribution WHERE "
                                 "trxn_id LIKE '%s:%%'", s.prefix), 88);
 
         /* A resync of the unchanged child rewrites nothing. */
         checksums(&s, before);
-        produce(&s, 1);
-        consume(&s);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
         checksums(&s, after);
         for (size_t i = 0; contribute_tables[i]; i++)
                 ck_assert_msg(before[i] == after[i], "%s changed by a resync",
                               contribute_tables[i]);
-        verify_clean(&s, 0);
+        it_demo_verify_clean(&s, 0, NULL);
         it_demo_teardown(&s);
 }
 END_TEST
@@ -209,9 +148,9 @@ START_TEST(test_contribute_incremental)
         long long recur;
 
         site_setup(&s, "ci");
-        produce(&s, 1);
-        consume(&s);
-        verify_clean(&s, 0);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, 0, NULL);
 
         /* A new contribution with a soft credit, a line item, its financial
          * item and the transaction links. */
@@ -296,7 +235,7 @@ START_TEST(test_contribute_incremental)
         gone = it_int(s.c, "SELECT MIN(entity_id) FROM civicrm_line_item WHERE "
                       "entity_table = 'civicrm_contribution' AND entity_id <> %lld "
                       "AND entity_id <> %lld", newc, refunded);
-        gone_m = master_id(&s, "civicrm_contribution", gone);
+        gone_m = it_demo_master_id(&s, "civicrm_contribution", gone);
         ck_assert_int_gt(gone_m, 0);
         ck_assert_int_gt(it_int(s.m, "SELECT COUNT(*) FROM civicrm_line_item WHERE "
                                 "entity_table = 'civicrm_contribution' AND entity_id = "
@@ -326,9 +265,9 @@ START_TEST(test_contribute_incremental)
                 "target_entity_type, target_entity_id, is_active) VALUES "
                 "('civicrm_event', 1, 'event', 1, 1)");
 
-        produce(&s, 0);
-        consume(&s);
-        verify_clean(&s, 0);
+        it_demo_produce(&s, 0);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, 0, NULL);
         assert_totals(&s);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_contribution WHERE "
                                 "id = %lld", gone_m), 0);
@@ -340,24 +279,24 @@ START_TEST(test_contribute_incremental)
                                 gone_m, gone_m), 0);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_contribution_soft "
                                 "WHERE id = %lld AND contribution_id = %lld",
-                                master_id(&s, "civicrm_contribution_soft", soft),
-                                master_id(&s, "civicrm_contribution", newc)), 1);
+                                it_demo_master_id(&s, "civicrm_contribution_soft", soft),
+                                it_demo_master_id(&s, "civicrm_contribution", newc)), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_contribution WHERE "
                                 "id = %lld AND trxn_id = '%s:TX-P3A-1' AND total_amount "
-                                "= 1234.56", master_id(&s, "civicrm_contribution", newc),
+                                "= 1234.56", it_demo_master_id(&s, "civicrm_contribution", newc),
                                 s.prefix), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_contribution_recur "
                                 "WHERE id = %lld AND payment_token_id IS NULL AND "
                                 "processor_id = 'sub_123'",
-                                master_id(&s, "civicrm_contribution_recur", recur)), 1);
+                                it_demo_master_id(&s, "civicrm_contribution_recur", recur)), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_contribution WHERE "
                                 "contribution_recur_id = %lld",
-                                master_id(&s, "civicrm_contribution_recur", recur)), 1);
+                                it_demo_master_id(&s, "civicrm_contribution_recur", recur)), 1);
         /* A complete sync of the edited child: the end counts match (the
          * event's PCP block counted once), the sweep runs, nothing differs. */
-        produce(&s, 1);
-        consume(&s);
-        verify_clean(&s, 0);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, 0, NULL);
         it_demo_teardown(&s);
 }
 END_TEST
@@ -372,11 +311,11 @@ START_TEST(test_contribute_tombstone_removes_polymorphic)
         long long contrib, contrib_m, li_m, fi_m;
 
         site_setup(&s, "cp");
-        produce(&s, 1);
-        consume(&s);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
         contrib = it_int(s.c, "SELECT MIN(entity_id) FROM civicrm_line_item WHERE "
                          "entity_table = 'civicrm_contribution'");
-        contrib_m = master_id(&s, "civicrm_contribution", contrib);
+        contrib_m = it_demo_master_id(&s, "civicrm_contribution", contrib);
         li_m = it_int(s.m, "SELECT MIN(id) FROM civicrm_line_item WHERE entity_table = "
                       "'civicrm_contribution' AND entity_id = %lld", contrib_m);
         fi_m = it_int(s.m, "SELECT MIN(id) FROM civicrm_financial_item WHERE "
@@ -389,7 +328,7 @@ START_TEST(test_contribute_tombstone_removes_polymorphic)
         snprintf(key, sizeof(key), "%s/civicrm_contribution/%lld", s.prefix, contrib);
         ku_send_str(s.topic, 0, key, NULL);
         ku_flush();
-        consume(&s);
+        it_demo_consume(&s);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_contribution WHERE "
                                 "id = %lld", contrib_m), 0);
         ck_assert_int_eq(it_int(s.m, "SELECT (SELECT COUNT(*) FROM civicrm_line_item "
@@ -400,7 +339,7 @@ START_TEST(test_contribute_tombstone_removes_polymorphic)
                                 "%lld) OR (entity_table = 'civicrm_financial_item' AND "
                                 "entity_id = %lld))", li_m, fi_m, contrib_m, fi_m), 0);
         /* and their mapping rows */
-        ck_assert_int_eq(master_id(&s, "civicrm_line_item", it_int(s.c,
+        ck_assert_int_eq(it_demo_master_id(&s, "civicrm_line_item", it_int(s.c,
                          "SELECT MIN(id) FROM civicrm_line_item WHERE entity_table = "
                          "'civicrm_contribution' AND entity_id = %lld", contrib)), 0);
         it_demo_teardown(&s);
@@ -421,8 +360,8 @@ START_TEST(test_contribute_restore)
         it_run_t r;
 
         site_setup(&s, "cr");
-        produce(&s, 1);
-        consume(&s);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
         it_unique(target, sizeof(target), "crtarget");
         it_make_db(target, "--schema full --seed empty-site");
         t = it_connect(target);

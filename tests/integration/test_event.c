@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "demo_site.h"
 #include "harness.h"
 #include "kafka_util.h"
 
@@ -16,118 +17,14 @@ static const char *const event_tables[] = {
         "civicrm_recurring_entity", NULL
 };
 
-typedef struct site_s {
-        char master[64], child[64], prefix[40], topic[80];
-        char *pconf, *cconf;
-        MYSQL *m, *c;
-} site_t;
-
-static void produce(const site_t *s, int complete)
-{
-        it_run_t r = complete ?
-                it_run("civisync-produce", "-c", s->pconf, "--complete", NULL) :
-                it_run("civisync-produce", "-c", s->pconf, NULL);
-        ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
-        it_run_free(&r);
-}
-
-static void consume(const site_t *s)
-{
-        it_run_t r = it_run("civisync-consume", "-c", s->cconf, "--once", NULL);
-        ck_assert_msg(r.exit_code == 0, "consume exit %d: %.1500s", r.exit_code, r.err);
-        ck_assert_msg(strstr(r.err, "rejected to") == NULL, "rejections: %.1500s", r.err);
-        /* Nothing is short: the documents parked for a later phase's owner
-         * are accounted for, so the sweep runs. */
-        ck_assert_msg(strstr(r.err, "end marker counts differ") == NULL,
-                      "short replay: %.1500s", strstr(r.err, "end marker counts differ"));
-        it_run_free(&r);
-}
-
-/* civisync-verify: 0 differences, and want_parked rows parked. */
-static void verify_clean(const site_t *s, long long want_parked)
-{
-        char want[128];
-        const char *p;
-        long long parked = 0;
-        it_run_t r = it_run("civisync-verify", "--child-config", s->pconf,
-                            "--master-config", s->cconf, "--no-metadata", NULL);
-
-        snprintf(want, sizeof(want), "verify %s: 0 differences", s->prefix);
-        if (r.exit_code != 0 || !strstr(r.out, want))
-                fprintf(stderr, "%s\n%s\n", r.out, r.err);
-        ck_assert_msg(r.exit_code == 0 && strstr(r.out, want) != NULL,
-                      "verify exit %d (output above): %.200s", r.exit_code,
-                      strstr(r.out, "verify ") ? strstr(r.out, "verify ") : r.out);
-        /* "verify P: 243 child rows parked on the master, ..." */
-        snprintf(want, sizeof(want), "verify %s: ", s->prefix);
-        for (p = r.out; (p = strstr(p, want)); p++) {
-                char *end;
-                long long n = strtoll(p + strlen(want), &end, 10);
-                if (!strncmp(end, " child rows parked", 18)) {
-                        parked = n;
-                        break;
-                }
-        }
-        if (parked != want_parked)
-                fprintf(stderr, "%s\n", r.out);
-        ck_assert_msg(parked == want_parked, "parked %lld, want %lld (output above)",
-                      parked, want_parked);
-        /* for the record (the run's log): the phase-3b lines and the total */
-        for (size_t i = 0; event_tables[i]; i++) {
-                char line[64];
-                snprintf(line, sizeof(line), "\n%s: ", event_tables[i] + strlen("civicrm_"));
-                if ((p = strstr(r.out, line)))
-                        fprintf(stderr, "%.*s\n", (int)strcspn(p + 1, "\n"), p + 1);
-        }
-        if ((p = strstr(r.out, want)))
-                fprintf(stderr, "%.*s\n", (int)strcspn(p, "\n"), p);
-        it_run_free(&r);
-}
-
-static long long master_id(const site_t *s, const char *table, long long child_id)
-{
-        return it_int(s->m, "SELECT COALESCE(MAX(master_entity_id), 0) FROM "
-                      "mapping_master_%s WHERE entity_table = '%s' AND "
-                      "child_entity_id = %lld", s->prefix, table, child_id);
-}
-
 /* Master: full schema + the installer's empty site, plus the demo site's
  * metadata rows the contributions need that an empty site lacks (2
  * payment processors, 3 membership types: the metadata gate reports
  * them; creating them on the master is the additive metadata sync's job,
  * not this test's). Child: the demo site. */
-static void site_setup(site_t *s, const char *tag)
-{
-        char extra[128];
+#define site_setup(s, tag) it_demo_setup((s), (tag), 1, IT_DEMO_CONTRIBUTE_META)
 
-        it_unique(s->prefix, sizeof(s->prefix), tag);
-        snprintf(s->topic, sizeof(s->topic), "civisync.%s", s->prefix);
-        it_unique(s->master, sizeof(s->master), "evmaster");
-        it_unique(s->child, sizeof(s->child), "evchild");
-        it_make_db(s->master, "--schema full --seed empty-site");
-        it_make_db(s->child, "--schema full --seed demo-site");
-        it_topic(s->topic, 1);
-        s->pconf = strdup(it_producer_conf(s->prefix, s->child, NULL));
-        snprintf(extra, sizeof(extra), "prefixes = [\"%s\"];", s->prefix);
-        s->cconf = strdup(it_consumer_conf(s->master, extra));
-        s->m = it_connect(s->master);
-        s->c = it_connect(s->child);
-        it_exec(s->m, "INSERT INTO civicrm_payment_processor SELECT * FROM "
-                "`%s`.civicrm_payment_processor", s->child);
-        it_exec(s->m, "INSERT INTO civicrm_membership_type SELECT * FROM "
-                "`%s`.civicrm_membership_type", s->child);
-        it_copy_reserved_prices(s->m, s->child);
-}
-
-static void site_teardown(site_t *s)
-{
-        mysql_close(s->m);
-        mysql_close(s->c);
-        free(s->pconf);
-        free(s->cconf);
-}
-
-static void checksums(const site_t *s, long long *out)
+static void checksums(const it_demo_t *s, long long *out)
 {
         for (size_t i = 0; event_tables[i]; i++)
                 out[i] = it_checksum(s->m, event_tables[i]);
@@ -135,7 +32,7 @@ static void checksums(const site_t *s, long long *out)
 
 /* Each phase-3b table: as many rows of this prefix on the master as on the
  * child. */
-static void assert_counts(const site_t *s)
+static void assert_counts(const it_demo_t *s)
 {
         for (size_t i = 0; event_tables[i]; i++) {
                 long long child = it_int(s->c, "SELECT COUNT(*) FROM %s", event_tables[i]);
@@ -152,7 +49,7 @@ static void assert_counts(const site_t *s)
  * unchanged child changes no row. */
 START_TEST(test_event_demo_site)
 {
-        site_t s;
+        it_demo_t s;
         long long before[16], after[16];
 
         site_setup(&s, "ev");
@@ -161,16 +58,16 @@ START_TEST(test_event_demo_site)
         ck_assert_int_eq(it_int(s.c, "SELECT COUNT(*) FROM civicrm_participant_payment"), 50);
         ck_assert_int_eq(it_int(s.c, "SELECT COUNT(*) FROM civicrm_membership"), 30);
 
-        produce(&s, 1);
-        consume(&s);
-        verify_clean(&s, 0);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, 0, event_tables);
         assert_counts(&s);
         /* Polymorphic owners: tell-a-friend blocks of events, line items of
          * participants and memberships point at the master's rows. */
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_tell_friend t JOIN "
                                 "civicrm_event e ON e.id = t.entity_id WHERE "
                                 "t.entity_table = 'civicrm_event' AND t.id = %lld",
-                                master_id(&s, "civicrm_tell_friend", 2)), 1);
+                                it_demo_master_id(&s, "civicrm_tell_friend", 2)), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_line_item l JOIN "
                                 "civicrm_participant p ON p.id = l.entity_id WHERE "
                                 "l.entity_table = 'civicrm_participant'"),
@@ -186,20 +83,20 @@ START_TEST(test_event_demo_site)
                                 "role_id IS NOT NULL"));
 
         checksums(&s, before);
-        produce(&s, 1);
-        consume(&s);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
         checksums(&s, after);
         for (size_t i = 0; event_tables[i]; i++)
                 ck_assert_msg(before[i] == after[i], "%s changed by a resync",
                               event_tables[i]);
-        verify_clean(&s, 0);
-        site_teardown(&s);
+        it_demo_verify_clean(&s, 0, event_tables);
+        it_demo_teardown(&s);
 }
 END_TEST
 
 /* Rows of every polymorphic table on the master whose translated owner
  * (entity_table/entity_id) is gone: must be 0. */
-static long long poly_orphans(const site_t *s)
+static long long poly_orphans(const it_demo_t *s)
 {
         static const char *const polys[][2] = {
                 { "civicrm_line_item", "entity" },
@@ -248,15 +145,15 @@ static long long poly_orphans(const site_t *s)
  * deleted event with its participants. 0 differences, no orphan. */
 START_TEST(test_event_incremental)
 {
-        site_t s;
+        it_demo_t s;
         long long contact, ev_a, ev_b, p_early, p_main, p_late, newc, li;
         long long cancelled, renewed, m_rel, m_owner, gone, gone_m, gone_parts;
         long long logs_before;
 
         site_setup(&s, "ei");
-        produce(&s, 1);
-        consume(&s);
-        verify_clean(&s, 0);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, 0, event_tables);
         ck_assert_int_eq(poly_orphans(&s), 0);
 
         contact = it_int(s.c, "SELECT MIN(id) FROM civicrm_contact WHERE contact_type "
@@ -350,7 +247,7 @@ START_TEST(test_event_incremental)
         gone = it_int(s.c, "SELECT e.id FROM civicrm_event e WHERE e.is_template = 0 "
                       "AND EXISTS (SELECT 1 FROM civicrm_participant p WHERE p.event_id "
                       "= e.id) AND e.id <> 1 ORDER BY e.id LIMIT 1");
-        gone_m = master_id(&s, "civicrm_event", gone);
+        gone_m = it_demo_master_id(&s, "civicrm_event", gone);
         gone_parts = it_int(s.c, "SELECT COUNT(*) FROM civicrm_participant WHERE "
                             "event_id = %lld", gone);
         ck_assert_int_gt(gone_parts, 0);
@@ -375,42 +272,42 @@ START_TEST(test_event_incremental)
                 "'civicrm_event' AND entity_id = %lld", gone);
         it_exec(s.c, "DELETE FROM civicrm_event WHERE id = %lld", gone);
 
-        produce(&s, 0);
-        consume(&s);
-        verify_clean(&s, 0);
+        it_demo_produce(&s, 0);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, 0, event_tables);
         assert_counts(&s);
         ck_assert_int_eq(poly_orphans(&s), 0);
         /* parent event, registered-by chain, roles, payment, line item */
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_event WHERE id = "
                                 "%lld AND parent_event_id = %lld AND created_id = %lld",
-                                master_id(&s, "civicrm_event", ev_a),
-                                master_id(&s, "civicrm_event", ev_b),
-                                master_id(&s, "civicrm_contact", contact)), 1);
+                                it_demo_master_id(&s, "civicrm_event", ev_a),
+                                it_demo_master_id(&s, "civicrm_event", ev_b),
+                                it_demo_master_id(&s, "civicrm_contact", contact)), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_participant WHERE "
                                 "registered_by_id = %lld AND id IN (%lld, %lld)",
-                                master_id(&s, "civicrm_participant", p_main),
-                                master_id(&s, "civicrm_participant", p_early),
-                                master_id(&s, "civicrm_participant", p_late)), 2);
+                                it_demo_master_id(&s, "civicrm_participant", p_main),
+                                it_demo_master_id(&s, "civicrm_participant", p_early),
+                                it_demo_master_id(&s, "civicrm_participant", p_late)), 2);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_participant WHERE "
                                 "id = %lld AND role_id = '1\x01" "2'",
-                                master_id(&s, "civicrm_participant", p_early)), 1);
+                                it_demo_master_id(&s, "civicrm_participant", p_early)), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_participant_payment "
                                 "WHERE participant_id = %lld AND contribution_id = %lld",
-                                master_id(&s, "civicrm_participant", p_main),
-                                master_id(&s, "civicrm_contribution", newc)), 1);
+                                it_demo_master_id(&s, "civicrm_participant", p_main),
+                                it_demo_master_id(&s, "civicrm_contribution", newc)), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_line_item WHERE id = "
                                 "%lld AND entity_table = 'civicrm_participant' AND "
-                                "entity_id = %lld", master_id(&s, "civicrm_line_item", li),
-                                master_id(&s, "civicrm_participant", p_main)), 1);
+                                "entity_id = %lld", it_demo_master_id(&s, "civicrm_line_item", li),
+                                it_demo_master_id(&s, "civicrm_participant", p_main)), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_uf_join WHERE "
                                 "entity_table = 'civicrm_event' AND entity_id = %lld",
-                                master_id(&s, "civicrm_event", ev_a)), 1);
+                                it_demo_master_id(&s, "civicrm_event", ev_a)), 1);
         /* cancelled, renewed, related membership */
         ck_assert_int_eq(it_int(s.m, "SELECT status_id FROM civicrm_participant WHERE "
-                                "id = %lld", master_id(&s, "civicrm_participant",
+                                "id = %lld", it_demo_master_id(&s, "civicrm_participant",
                                                        cancelled)), 4);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_membership_log WHERE "
-                                "membership_id = %lld", master_id(&s, "civicrm_membership",
+                                "membership_id = %lld", it_demo_master_id(&s, "civicrm_membership",
                                                                   renewed)),
                          it_int(s.c, "SELECT COUNT(*) FROM civicrm_membership_log WHERE "
                                 "membership_id = %lld", renewed));
@@ -418,8 +315,8 @@ START_TEST(test_event_incremental)
                          logs_before + 1);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_membership WHERE "
                                 "id = %lld AND owner_membership_id = %lld",
-                                master_id(&s, "civicrm_membership", m_rel),
-                                master_id(&s, "civicrm_membership", m_owner)), 1);
+                                it_demo_master_id(&s, "civicrm_membership", m_rel),
+                                it_demo_master_id(&s, "civicrm_membership", m_owner)), 1);
         /* the deleted event, its participants and blocks are gone */
         ck_assert_int_eq(it_int(s.m, "SELECT (SELECT COUNT(*) FROM civicrm_event WHERE "
                                 "id = %lld) + (SELECT COUNT(*) FROM civicrm_participant "
@@ -428,10 +325,10 @@ START_TEST(test_event_incremental)
                                 "AND entity_id = %lld)", gone_m, gone_m, gone_m), 0);
 
         /* A complete sync of the edited child: nothing differs. */
-        produce(&s, 1);
-        consume(&s);
-        verify_clean(&s, 0);
-        site_teardown(&s);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, 0, event_tables);
+        it_demo_teardown(&s);
 }
 END_TEST
 
@@ -443,7 +340,7 @@ END_TEST
  * handed to the master's domain organization; resyncs are not blocked. */
 START_TEST(test_event_contact_deleted)
 {
-        site_t s;
+        it_demo_t s;
         long long victim, victim_m, owner, owner_m, domain_contact, types;
 
         site_setup(&s, "ed");
@@ -455,9 +352,9 @@ START_TEST(test_event_contact_deleted)
         ck_assert_int_gt(owner, 1);
         it_exec(s.c, "UPDATE civicrm_membership_type SET member_of_contact_id = %lld "
                 "WHERE id = (SELECT MIN(id) FROM civicrm_membership_type)", owner);
-        produce(&s, 1);
-        consume(&s);
-        verify_clean(&s, 0);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, 0, event_tables);
         /* the contact with participants and memberships (and payments) */
         victim = it_int(s.c, "SELECT p.contact_id FROM civicrm_participant p JOIN "
                         "civicrm_membership m ON m.contact_id = p.contact_id JOIN "
@@ -469,8 +366,8 @@ START_TEST(test_event_contact_deleted)
                                 "JOIN civicrm_participant_payment pp ON "
                                 "pp.participant_id = p.id ORDER BY p.contact_id LIMIT 1");
         ck_assert_int_gt(victim, 1);
-        victim_m = master_id(&s, "civicrm_contact", victim);
-        owner_m = master_id(&s, "civicrm_contact", owner);
+        victim_m = it_demo_master_id(&s, "civicrm_contact", victim);
+        owner_m = it_demo_master_id(&s, "civicrm_contact", owner);
         ck_assert_int_gt(owner_m, 0);
         /* the master's types name the owner's master row, as the metadata
          * gate creates them (site_setup copied them verbatim) */
@@ -530,9 +427,9 @@ START_TEST(test_event_contact_deleted)
         ck_assert_int_eq(it_int(s.c, "SELECT COUNT(*) FROM civicrm_participant WHERE "
                                 "contact_id = %lld", victim), 0);
 
-        produce(&s, 0);
-        consume(&s);
-        verify_clean(&s, 0);
+        it_demo_produce(&s, 0);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, 0, event_tables);
         ck_assert_int_eq(poly_orphans(&s), 0);
         ck_assert_int_eq(it_int(s.m, "SELECT (SELECT COUNT(*) FROM civicrm_contact WHERE "
                                 "id IN (%lld, %lld)) + (SELECT COUNT(*) FROM "
@@ -548,11 +445,11 @@ START_TEST(test_event_contact_deleted)
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_membership_type"),
                          it_int(s.c, "SELECT COUNT(*) FROM civicrm_membership_type"));
         /* and a complete resync is not blocked by it */
-        produce(&s, 1);
-        consume(&s);
-        verify_clean(&s, 0);
+        it_demo_produce(&s, 1);
+        it_demo_consume(&s);
+        it_demo_verify_clean(&s, 0, event_tables);
         ck_assert_int_eq(poly_orphans(&s), 0);
-        site_teardown(&s);
+        it_demo_teardown(&s);
 }
 END_TEST
 

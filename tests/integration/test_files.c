@@ -297,6 +297,11 @@ START_TEST(test_files_end_to_end)
         /* Incremental: a new file reaches the master with its bytes. */
         write_bytes(f.cdir, "later_9c0d.txt", (const unsigned char *)"later\n", 6);
         add_file(f.c, 5, "later_9c0d.txt", "civicrm_contact", 500);
+        /* tagged (tag_used_for names civicrm_file: synced since phase 3c) */
+        it_exec(f.c, "INSERT INTO civicrm_tag (id, name, used_for) VALUES (50, "
+                "'Signed', 'civicrm_file')");
+        it_exec(f.c, "INSERT INTO civicrm_entity_tag (id, entity_table, entity_id, "
+                "tag_id) VALUES (800, 'civicrm_file', 5, 50)");
         r = produce(&f, 0);
         ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
         it_run_free(&r);
@@ -306,6 +311,12 @@ START_TEST(test_files_end_to_end)
         assert_same_file(&f, "later_9c0d.txt");
         ck_assert_int_eq(it_int(f.m, "SELECT COUNT(*) FROM civicrm_entity_file WHERE "
                                 "file_id = %lld", master_id(&f, "civicrm_file", 5)), 1);
+        ck_assert_int_eq(it_int(f.m, "SELECT COUNT(*) FROM civicrm_entity_tag WHERE id = "
+                                "%lld AND entity_table = 'civicrm_file' AND entity_id = "
+                                "%lld AND tag_id = %lld",
+                                master_id(&f, "civicrm_entity_tag", 800),
+                                master_id(&f, "civicrm_file", 5),
+                                master_id(&f, "civicrm_tag", 50)), 1);
         it_assert_synced(f.c, f.m, f.prefix);
         /* Deleted on the child (link first, as CiviCRM does): gone on the
          * master. The file's tombstone may be applied before its link's (they
@@ -313,6 +324,9 @@ START_TEST(test_files_end_to_end)
          * take the prefix's links with it (entity_file.file_id is NOT NULL,
          * ON DELETE RESTRICT), and the link's tombstone is then a no-op. */
         it_exec(f.c, "DELETE FROM civicrm_entity_file WHERE file_id = 5");
+        /* CiviCRM's civi.dao.preDelete listener removes the file's tags */
+        it_exec(f.c, "DELETE FROM civicrm_entity_tag WHERE entity_table = "
+                "'civicrm_file' AND entity_id = 5");
         it_exec(f.c, "DELETE FROM civicrm_file WHERE id = 5");
         r = produce(&f, 0);
         ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
@@ -329,6 +343,10 @@ START_TEST(test_files_end_to_end)
                 it_run_free(&r);
         }
         ck_assert_int_eq(master_id(&f, "civicrm_entity_file", 1005), 0);
+        /* and its tag, before the tag's own tombstone (phase 3c) */
+        ck_assert_int_eq(master_id(&f, "civicrm_entity_tag", 800), 0);
+        ck_assert_int_eq(it_int(f.m, "SELECT COUNT(*) FROM civicrm_entity_tag WHERE "
+                                "entity_table = 'civicrm_file'"), 0);
         r = it_run("civisync-consume", "-c", f.cconf, "--once", NULL);
         ck_assert_msg(r.exit_code == 0, "consume exit %d: %s", r.exit_code, r.err);
         ck_assert_msg(strstr(r.err, "rejected to") == NULL, "rejections: %s", r.err);

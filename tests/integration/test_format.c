@@ -22,8 +22,9 @@ typedef struct {
                                   suite covers it) */
 } fmt_table_t;
 
-#define NOTE_TARGETS "('civicrm_contact','civicrm_relationship','civicrm_note','civicrm_activity')"
-#define TAG_TARGETS "('civicrm_contact','civicrm_activity')"
+#define NOTE_TARGETS "('civicrm_contact','civicrm_relationship','civicrm_note','civicrm_activity'," \
+        "'civicrm_participant','civicrm_contribution')"
+#define TAG_TARGETS "('civicrm_contact','civicrm_activity','civicrm_case','civicrm_file')"
 #define FILE_TARGETS "('civicrm_contact','civicrm_activity','civicrm_note')"
 
 static const fmt_table_t tables[] = {

@@ -83,11 +83,15 @@ static const otable_t tables[] = {
         { "civicrm_activity_contact", NULL,
           { { "activity_id", R_REF, "civicrm_activity" }, { "contact_id", R_REF, C },
             { NULL, R_VAL, NULL } } },
-        { "civicrm_entity_tag", "entity_table IN ('civicrm_contact','civicrm_activity')",
+        /* phase 3c: tags on cases and files, notes on participants and
+         * contributions (tag_used_for, CRM_Core_BAO_Note::entityTables) */
+        { "civicrm_entity_tag",
+          "entity_table IN ('civicrm_contact','civicrm_activity','civicrm_case','civicrm_file')",
           { { "entity_id", R_POLY, "entity_table" }, { "tag_id", R_REF, "civicrm_tag" },
             { NULL, R_VAL, NULL } } },
         { "civicrm_note",
-          "entity_table IN ('civicrm_contact','civicrm_relationship','civicrm_note','civicrm_activity')",
+          "entity_table IN ('civicrm_contact','civicrm_relationship','civicrm_note','civicrm_activity',"
+          "'civicrm_participant','civicrm_contribution')",
           { { "entity_id", R_POLY, "entity_table" }, { "contact_id", R_REF, C },
             { NULL, R_VAL, NULL } } },
         /* ACLs: CiviCRM's own conventions, written out again (acl_poly). */

@@ -127,11 +127,21 @@ START_TEST(refs_name_registered_tables)
         ck_assert_int_eq(cs_reg_ref(et, "entity_id")->kind, CS_REF_POLY);
         ck_assert_int_eq(cs_reg_ref(et, "entity_id")->required, 1);
         ck_assert(cs_reg_poly_target_ok(et, "civicrm_activity"));
-        ck_assert(!cs_reg_poly_target_ok(et, "civicrm_case"));
+        /* phase 3c: CiviCRM's tag_used_for also names cases and files */
+        ck_assert(cs_reg_poly_target_ok(et, "civicrm_case"));
+        ck_assert(cs_reg_poly_target_ok(et, "civicrm_file"));
+        ck_assert(!cs_reg_poly_target_ok(et, "civicrm_grant"));
         const cs_entity_t *note = cs_reg_by_name("note");
         ck_assert(cs_reg_poly_target_ok(note, "civicrm_note"));
         ck_assert(cs_reg_poly_target_ok(note, "civicrm_relationship"));
-        ck_assert(!cs_reg_poly_target_ok(note, "civicrm_contribution"));
+        ck_assert(cs_reg_poly_target_ok(note, "civicrm_contribution"));
+        ck_assert(cs_reg_poly_target_ok(note, "civicrm_participant"));
+        ck_assert(!cs_reg_poly_target_ok(note, "civicrm_case"));
+        /* the phase-3c owners take their notes and tags with them */
+        ck_assert(cs_reg_poly_owned_by("civicrm_note", "civicrm_contribution"));
+        ck_assert(cs_reg_poly_owned_by("civicrm_entity_tag", "civicrm_case"));
+        ck_assert(!cs_reg_poly_owned_by("civicrm_note", "civicrm_contact"));
+        ck_assert(!cs_reg_poly_owned_by("civicrm_entity_tag", "civicrm_activity"));
         ck_assert(!cs_reg_poly_target_ok(cs_reg_by_name("contact"), "civicrm_contact"));
         ck_assert_str_eq(cs_reg_ref(cs_reg_by_name("address"), "master_id")->target, "civicrm_address");
         ck_assert_str_eq(cs_reg_ref(cs_reg_by_name("activity"), "phone_id")->target, "civicrm_phone");
@@ -195,7 +205,10 @@ START_TEST(poly_cases_resolve)
         ck_assert_int_eq(cs_reg_poly_resolve(et, cs_reg_ref(et, "entity_id"),
                                              "civicrm_activity", 2, &t), CS_POLY_TRANSLATE);
         ck_assert_int_eq(cs_reg_poly_resolve(et, cs_reg_ref(et, "entity_id"),
-                                             "civicrm_case", 2, &t), CS_POLY_REJECT);
+                                             "civicrm_case", 2, &t), CS_POLY_TRANSLATE);
+        ck_assert_str_eq(t, "civicrm_case");
+        ck_assert_int_eq(cs_reg_poly_resolve(et, cs_reg_ref(et, "entity_id"),
+                                             "civicrm_grant", 2, &t), CS_POLY_REJECT);
         ck_assert_str_eq(cs_reg_poly_action_name(CS_POLY_DEFER), "deferred");
 }
 END_TEST
