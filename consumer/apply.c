@@ -381,16 +381,18 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
         }
         ap_map_journal_start(ap);
         /* CiviCRM's triggers on the master: the rows this write bumps keep
-         * their values (apply_stamp.c). */
+         * their values (apply_stamp.c). A tombstone names the root view of
+         * its table (a location-block address, not the contact's nested
+         * one: registry_loc.c). */
         rc = ap_bumps_save(ap, pc, value ? (info.kind == CS_DOC_KIND_ENTITY ?
                                             info.entity : NULL) :
-                           cs_reg_by_table(table), child_id, &bumped, errstr,
+                           cs_reg_root_by_table(table), child_id, &bumped, errstr,
                            errstr_size);
         if (rc != AP_OK) {
                 /* nothing written: rolled back below */
         } else if (!value) {
-                const cs_entity_t *ent = cs_reg_by_table(table);
-                if (!ent || ent->parent) {
+                const cs_entity_t *ent = cs_reg_root_by_table(table);
+                if (!ent) {
                         snprintf(errstr, errstr_size, "tombstone for '%s': not a "
                                  "top-level synced table", table);
                         rc = AP_REJECTED;

@@ -150,7 +150,7 @@ static int fp_out_open(const cs_producer_conf_t *conf, const cs_src_t *s,
         char path[4096];
 
         if (cs_state_fp_name(name, name_size, conf->prefix, state_gen,
-                             s->ent->table) == -1 ||
+                             cs_reg_view_key(s->ent)) == -1 ||
             cs_state_file_path(path, sizeof(path), conf->state_dir, name) == -1) {
                 snprintf(errstr, errstr_size, "state file path too long");
                 return -1;
@@ -167,7 +167,7 @@ static int fp_out_keep(cs_fp_out_t *out, const cs_src_t *s, const char *name,
         json_array_append_new(created, json_string(out->path));
         if (cs_fp_out_finish(out, errstr, errstr_size) == -1)
                 return -1;
-        json_object_set_new(tables, s->ent->table,
+        json_object_set_new(tables, cs_reg_view_key(s->ent),
                             json_pack("{s:s, s:I, s:b}", "file", name, "rows",
                                       (json_int_t)out->count, "legacy",
                                       s->legacy));
@@ -238,7 +238,8 @@ static int gone_open(const cs_producer_conf_t *conf, const cs_src_t *s,
                      const json_t *old_incr, cs_fp_in_t *in)
 {
         const char *file = json_string_value(json_object_get(json_object_get(
-                json_object_get(old_incr, "tables"), s->ent->table), "file"));
+                json_object_get(old_incr, "tables"), cs_reg_view_key(s->ent)),
+                "file"));
         char path[4096], err[512];
 
         if (!file)
@@ -393,8 +394,9 @@ static int detect_source(incr_ctx_t *ctx, const cs_src_t *s,
                          int write_files, json_t *created, json_t *new_incr,
                          char *errstr, size_t errstr_size)
 {
+        /* Keyed per entity: a table may be read by two (registry_loc.c). */
         const json_t *old_t = json_object_get(json_object_get(old_incr, "tables"),
-                                              s->ent->table);
+                                              cs_reg_view_key(s->ent));
         const char *file = json_string_value(json_object_get(old_t, "file"));
         json_t *tables = json_object_get(new_incr, "tables");
         cs_fp_in_t old = { 0 };
@@ -453,7 +455,7 @@ static int detect_source(incr_ctx_t *ctx, const cs_src_t *s,
                         goto done;
         } else {
                 cs_fp_out_discard(&out);
-                json_object_set(tables, s->ent->table, (json_t *)old_t);
+                json_object_set(tables, cs_reg_view_key(s->ent), (json_t *)old_t);
         }
         rc = 0;
 done:

@@ -148,6 +148,14 @@ static int map_row(drain_t *d, cs_src_t *srcs, size_t count,
                 root = s->ent->parent ? cs_reg_by_name(s->ent->parent) : s->ent;
                 idx = (size_t)(root - d->ents);
                 if (!s->ent->parent) {
+                        /* A root view sharing its table with a nested one
+                         * (a location-block address, registry_loc.c): the
+                         * trigger records the contact as root_id; a row
+                         * that has one now is the contact's, not this
+                         * view's (sending it would tombstone the
+                         * contact's row). */
+                        if (o->root_id > 0 && cs_reg_views(s->ent->table) > 1)
+                                continue;
                         if (o->row_id > 0 && ids_push(&d->up[idx], o->row_id))
                                 return -1;
                         continue;

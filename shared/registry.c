@@ -3,6 +3,7 @@
 #include "registry_contribute.h"
 #include "registry_campaign.h"
 #include "registry_event.h"
+#include "registry_loc.h"
 #include "capacity.h"
 
 #include <stdint.h>
@@ -58,6 +59,7 @@ static const cs_ref_t group_contact_refs[] = {
         REF("group_id", "civicrm_group", 1),
         REF("contact_id", "civicrm_contact", 1),
         REF("email_id", "civicrm_email", 0),
+        REF("location_id", "civicrm_loc_block", 0), /* event locations, #16 */
         REF_END
 };
 static const cs_ref_t tag_refs[] = {
@@ -216,8 +218,6 @@ static const cs_col_rule_t group_rules[] = {
         RULE_END
 };
 static const cs_col_rule_t group_contact_rules[] = {
-        { "location_id", CS_COL_CLEAR,
-          "references civicrm_loc_block, not synced in phase 1" },
         RULE_END
 };
 
@@ -323,7 +323,7 @@ static const cs_entity_t static_entities[] = {
           "notes, group memberships, entity tags and relationships are separate documents", NULL },
         { "email", "civicrm_email", "contact", "contact_id", NULL, NULL,
           contact_child_refs, NULL, NULL, NULL,
-          "Email (nested in its contact document; rows with contact_id NULL are location-block rows, not synced)", NULL },
+          "Email (nested in its contact document; rows with contact_id NULL are location-block rows: entity loc_email)", NULL },
         { "phone", "civicrm_phone", "contact", "contact_id", NULL, NULL,
           contact_child_refs, NULL, NULL, NULL,
           "Phone (nested in its contact document)", NULL },
@@ -502,6 +502,24 @@ static const cs_entity_t static_entities[] = {
         { "mailing_abtest", "civicrm_mailing_abtest", NULL, NULL, NULL, NULL,
           cs_mailing_abtest_refs, NULL, NULL, NULL,
           "A/B test (root: links its experimental mailings A and B and the final one C)", NULL },
+        /* ---- event locations (issue #16, descriptors in registry_loc.c): the
+         * contact-less rows of four contact tables, a second view of each
+         * (row filter), then the location blocks naming them ---- */
+        { "loc_address", "civicrm_address", NULL, NULL, CS_LOC_ROW_FILTER, NULL,
+          cs_loc_address_refs, NULL, NULL, NULL,
+          "Location-block address (top-level: civicrm_address rows with contact_id NULL; contact-owned addresses are nested in the contact)", NULL },
+        { "loc_email", "civicrm_email", NULL, NULL, CS_LOC_ROW_FILTER, NULL,
+          cs_loc_row_refs, NULL, NULL, NULL,
+          "Location-block email (top-level: civicrm_email rows with contact_id NULL)", NULL },
+        { "loc_phone", "civicrm_phone", NULL, NULL, CS_LOC_ROW_FILTER, NULL,
+          cs_loc_row_refs, NULL, NULL, NULL,
+          "Location-block phone (top-level: civicrm_phone rows with contact_id NULL)", NULL },
+        { "loc_im", "civicrm_im", NULL, NULL, CS_LOC_ROW_FILTER, NULL,
+          cs_loc_row_refs, NULL, NULL, NULL,
+          "Location-block IM (top-level: civicrm_im rows with contact_id NULL)", NULL },
+        { "loc_block", "civicrm_loc_block", NULL, NULL, NULL, NULL,
+          cs_loc_block_refs, NULL, NULL, NULL,
+          "Location block (root: an event's location; its address, email, phone and IM slots name loc_* rows, parked until they are mapped)", NULL },
         /* ---- phase 3b: CiviEvent, CiviMember (descriptors in registry_event.c) ---- */
         { "event", "civicrm_event", NULL, NULL, NULL, NULL,
           cs_event_refs, NULL, cs_event_rules, NULL,

@@ -216,6 +216,26 @@ int cs_reg_qualify(const char *prefix, const char *value, size_t value_len,
  * bytes per UTF-8 character, and the NUL). */
 size_t cs_reg_qualify_size(long long max_length, size_t *max_chars);
 
+/* ---- views: one table as several entities (registry_loc.c) -------------- */
+
+/* civicrm_address, civicrm_email, civicrm_phone and civicrm_im are two
+ * entities each: the rows a contact owns (nested in the contact) and the
+ * contact-less rows of location blocks (roots, row filter
+ * CS_LOC_ROW_FILTER). cs_reg_by_table returns the first (the contact's);
+ * these tell the views apart. */
+/* The root entity reading table (a tombstone's key names a table), or
+ * NULL. Borrowed. */
+const cs_entity_t *cs_reg_root_by_table(const char *table);
+/* How many entities read table (0 when none). */
+size_t cs_reg_views(const char *table);
+/* A name unique per entity for per-entity state (fingerprint files): the
+ * table for the table's first entity, else the entity name. Borrowed. */
+const char *cs_reg_view_key(const cs_entity_t *ent);
+/* When ent's table has several views: the SQL condition (on the table's
+ * own columns, unqualified) selecting ent's rows, written into out (NULL
+ * if it does not fit); NULL when ent is its table's only entity. */
+const char *cs_reg_view_filter(const cs_entity_t *ent, char *out, size_t size);
+
 /* ---- custom data (registry_custom.c) ------------------------------------ */
 
 /* Number of the static (compiled-in) entities: they come first in

@@ -48,9 +48,8 @@ static const cs_poly_case_t recurring_cases[] = {
 
 /* ---- references -------------------------------------------------------- */
 
-/* loc_block_id: the event's location block (civicrm_loc_block and its
- * contact-less address, email, phone and IM rows) is not synced yet:
- * cleared (col rules). default_fee_id / default_discount_fee_id hold price
+/* loc_block_id: the event's location block (registry_loc.c), parked until
+ * it is mapped. default_fee_id / default_discount_fee_id hold price
  * option ids (the DDL's "FK to civicrm_option_value" is historical). */
 const cs_ref_t cs_event_refs[] = {
         REF("created_id", "civicrm_contact", 0),
@@ -58,6 +57,7 @@ const cs_ref_t cs_event_refs[] = {
         REF("default_fee_id", "civicrm_price_field_value", 0),
         REF("default_discount_fee_id", "civicrm_price_field_value", 0),
         REF("campaign_id", "civicrm_campaign", 0),
+        REF("loc_block_id", "civicrm_loc_block", 0),
         REF_END
 };
 const cs_ref_t cs_discount_refs[] = {
@@ -125,8 +125,6 @@ const char *const cs_recurring_targets[] = {
 /* ---- column rules ------------------------------------------------------- */
 
 const cs_col_rule_t cs_event_rules[] = {
-        { "loc_block_id", CS_COL_CLEAR,
-          "references civicrm_loc_block (event locations), not synced yet" },
         RULE_END
 };
 const cs_col_rule_t cs_participant_rules[] = {

@@ -87,7 +87,7 @@ static const cs_table_rule_t tables[] = {
         CONFIG("civicrm_job", "scheduled jobs of this site"),
         CACHE("civicrm_job_log", "per-site log of scheduled job runs"),
         SYNC3A("civicrm_line_item"),
-        LATER("civicrm_loc_block", P3 ": event location blocks (their address/email/phone rows stay behind)"),
+        SYNC3B("civicrm_loc_block"),
         META("civicrm_location_type", "location types: location_type_id passes through"),
         CACHE("civicrm_log", "per-site change log: read as the change signal of 4.2 children, never synced"),
         SECRET("civicrm_mail_settings", "inbound mail accounts: their passwords"),

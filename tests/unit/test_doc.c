@@ -273,7 +273,11 @@ START_TEST(roundtrip_every_entity)
 {
         size_t n;
         const cs_entity_t *ents = cs_reg_entities(&n);
-        ck_assert_uint_eq(n, sizeof(specs) / sizeof(specs[0]));
+        size_t tables = 0;
+        /* one spec per table: a table may be read by two entities (views) */
+        for (size_t k = 0; k < n; k++)
+                tables += cs_reg_by_table(ents[k].table) == &ents[k];
+        ck_assert_uint_eq(tables, sizeof(specs) / sizeof(specs[0]));
         schema_load();
         for (size_t k = 0; k < n; k++) {
                 const cs_entity_t *e = &ents[k];

@@ -38,7 +38,15 @@ static const char *const phase1_tables[] = {
         "civicrm_participant_payment", "civicrm_membership", "civicrm_membership_log",
         "civicrm_membership_payment", "civicrm_membership_block", "civicrm_tell_friend",
         "civicrm_recurring_entity",
+        /* event locations (issue #16): the location blocks */
+        "civicrm_loc_block",
 };
+/* Second views of a table (registry_loc.c): the location blocks'
+ * contact-less addresses, emails, phones and IMs. */
+static const char *const view_names[] = {
+        "loc_address", "loc_email", "loc_phone", "loc_im",
+};
+#define NVIEWS (sizeof(view_names) / sizeof(view_names[0]))
 #define NTABLES (sizeof(phase1_tables) / sizeof(phase1_tables[0]))
 
 static size_t index_of(const cs_entity_t *e)
@@ -52,7 +60,7 @@ START_TEST(every_phase1_table_present)
 {
         size_t n;
         const cs_entity_t *all = cs_reg_entities(&n);
-        ck_assert_uint_eq(n, NTABLES);
+        ck_assert_uint_eq(n, NTABLES + NVIEWS);
         for (size_t i = 0; i < NTABLES; i++) {
                 const cs_entity_t *e = cs_reg_by_table(phase1_tables[i]);
                 ck_assert_msg(e != NULL, "%s missing", phase1_tables[i]);
@@ -67,6 +75,64 @@ START_TEST(every_phase1_table_present)
         for (size_t i = 0; i < n; i++)
                 for (size_t j = i + 1; j < n; j++)
                         ck_assert_str_ne(all[i].name, all[j].name);
+}
+END_TEST
+
+/* One table, two entities (registry_loc.c): the contact's nested rows and
+ * the location blocks' contact-less rows, told apart by disjoint filters;
+ * lookups by table name pick the right one. */
+START_TEST(table_views)
+{
+        char buf[256], buf2[256];
+
+        for (size_t i = 0; i < NVIEWS; i++) {
+                const cs_entity_t *v = cs_reg_by_name(view_names[i]);
+                ck_assert_ptr_nonnull(v);
+                const cs_entity_t *nested = cs_reg_by_table(v->table);
+                /* by table: the contact's view, so existing callers keep it */
+                ck_assert_ptr_ne(nested, v);
+                ck_assert_str_eq(nested->parent, "contact");
+                ck_assert_str_eq(nested->name, view_names[i] + strlen("loc_"));
+                /* a tombstone's table names the root view */
+                ck_assert_ptr_eq(cs_reg_root_by_table(v->table), v);
+                ck_assert_ptr_null(v->parent);
+                ck_assert_uint_eq(cs_reg_views(v->table), 2);
+                ck_assert_str_eq(v->row_filter, "`contact_id` IS NULL");
+                ck_assert_str_eq(cs_reg_view_filter(v, buf, sizeof(buf)),
+                                 "`contact_id` IS NULL");
+                ck_assert_str_eq(cs_reg_view_filter(nested, buf2, sizeof(buf2)),
+                                 "`contact_id` IS NOT NULL");
+                ck_assert_ptr_null(cs_reg_view_filter(v, buf, 8)); /* too small */
+                /* per-entity state keys stay distinct (fingerprint files) */
+                ck_assert_str_eq(cs_reg_view_key(nested), nested->table);
+                ck_assert_str_eq(cs_reg_view_key(v), v->name);
+                /* contact_id may be NULL: not required */
+                ck_assert_int_eq(cs_reg_ref(v, "contact_id")->required, 0);
+                /* the rows come before the block naming them */
+                ck_assert_uint_lt(index_of(v), index_of(cs_reg_by_name("loc_block")));
+        }
+        const cs_entity_t *lb = cs_reg_by_name("loc_block");
+        static const char *const slots[] = {
+                "address_id", "email_id", "phone_id", "im_id",
+                "address_2_id", "email_2_id", "phone_2_id", "im_2_id",
+        };
+        for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+                const cs_ref_t *r = cs_reg_ref(lb, slots[i]);
+                ck_assert_ptr_nonnull(r);
+                ck_assert_int_eq(r->kind, CS_REF_ENTITY);
+                ck_assert_int_eq(r->required, 0);
+                ck_assert_uint_eq(cs_reg_views(r->target), 2);
+        }
+        ck_assert_uint_lt(index_of(lb), index_of(cs_reg_by_name("event")));
+        /* a table with one entity has no view filter, its key is its table */
+        ck_assert_uint_eq(cs_reg_views("civicrm_loc_block"), 1);
+        ck_assert_ptr_null(cs_reg_view_filter(lb, buf, sizeof(buf)));
+        ck_assert_str_eq(cs_reg_view_key(lb), "civicrm_loc_block");
+        ck_assert_ptr_eq(cs_reg_root_by_table("civicrm_contact"),
+                         cs_reg_by_name("contact"));
+        ck_assert_ptr_null(cs_reg_root_by_table("civicrm_website")); /* nested only */
+        ck_assert_ptr_null(cs_reg_root_by_table(NULL));
+        ck_assert_uint_eq(cs_reg_views("civicrm_batch"), 0);
 }
 END_TEST
 
@@ -236,7 +302,8 @@ START_TEST(phase3b_rules)
                          CS_IDTEXT_METADATA);
         ck_assert_int_eq(cs_reg_id_text("civicrm_membership_block",
                                         "membership_types")->policy, CS_IDTEXT_METADATA);
-        ck_assert_int_eq(cs_reg_col_policy(ev, "loc_block_id"), CS_COL_CLEAR);
+        ck_assert_int_eq(cs_reg_col_policy(ev, "loc_block_id"), 0);
+        ck_assert_str_eq(cs_reg_ref(ev, "loc_block_id")->target, "civicrm_loc_block");
         ck_assert_int_eq(cs_reg_col_policy(p, "cart_id"), CS_COL_CLEAR);
         ck_assert_str_eq(cs_reg_by_name("participant_payment")->parent, "participant");
         ck_assert_str_eq(cs_reg_by_name("membership_log")->parent, "membership");
@@ -424,7 +491,9 @@ START_TEST(col_policies)
         ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("activity"), "source_record_id"), 0);
         ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("saved_search"), "mapping_id"), CS_COL_CLEAR);
         ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("saved_search"), "form_values"), 0);
-        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("group_contact"), "location_id"), CS_COL_CLEAR);
+        ck_assert_int_eq(cs_reg_col_policy(cs_reg_by_name("group_contact"), "location_id"), 0);
+        ck_assert_str_eq(cs_reg_ref(cs_reg_by_name("group_contact"), "location_id")->target,
+                         "civicrm_loc_block");
         ck_assert_int_eq(cs_reg_col_policy(NULL, "x"), 0);
         /* every rule has a reason */
         size_t n;
@@ -643,6 +712,7 @@ Suite *registry_suite(void)
         Suite *s = suite_create("registry");
         TCase *tc = tcase_create("entities");
         tcase_add_test(tc, every_phase1_table_present);
+        tcase_add_test(tc, table_views);
         tcase_add_test(tc, refs_name_registered_tables);
         tcase_add_test(tc, poly_cases_resolve);
         tcase_add_test(tc, children_and_order);
