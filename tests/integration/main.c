@@ -32,6 +32,7 @@ Suite *files_it_suite(void);
 Suite *contribute_suite(void);
 Suite *phase3c_suite(void);
 Suite *event_suite(void);
+Suite *event_location_suite(void);
 
 /* One row per suite: its Check name (as given to suite_create) and its
  * constructor. Slowest first (seconds of a 2-worker run on a 2-core machine,
@@ -48,6 +49,7 @@ static const struct it_suite it_suites[] = {
         { "operator", operator_suite },
         { "documented", documented_suite },
         { "event", event_suite },
+        { "eventloc", event_location_suite },
         { "contribute", contribute_suite },
         { "follow", follow_suite },
         { "recovery", recovery_suite },
