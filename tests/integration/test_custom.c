@@ -595,7 +595,9 @@ START_TEST(test_custom_address)
                 "MIN(id) FROM civicrm_contact WHERE contact_type = 'Individual')) "
                 "FROM civicrm_address a WHERE a.contact_id IS NOT NULL ORDER BY "
                 "a.id LIMIT 30");
-        /* An address without a contact (a location block's): not synced. */
+        /* An address without a contact (a location block's, entity
+         * loc_address): its custom values travel with a contact's address
+         * only, so this one is not synced (FORMAT.md §22). */
         it_exec(s.c, "INSERT INTO civicrm_address (location_type_id, "
                 "street_address) VALUES (1, 'Event hall')");
         orphan = it_int(s.c, "SELECT MAX(id) FROM civicrm_address");

@@ -99,6 +99,13 @@ static const fmt_table_t tables[] = {
         { "mailing_group", "civicrm_mailing_group", "SELECT id FROM civicrm_mailing_group ORDER BY id", 1 },
         { "mailing_trackable_url", "civicrm_mailing_trackable_url", "SELECT id FROM civicrm_mailing_trackable_url ORDER BY id", 1 },
         { "mailing_abtest", "civicrm_mailing_abtest", "SELECT id FROM civicrm_mailing_abtest ORDER BY id", 1 },
+        /* Event locations (issue #16): the contact-less rows, a second view
+         * of four tables, and the blocks naming them (suite eventloc). */
+        { "loc_address", "civicrm_address", "SELECT id FROM civicrm_address WHERE contact_id IS NULL ORDER BY id", 2 },
+        { "loc_email", "civicrm_email", "SELECT id FROM civicrm_email WHERE contact_id IS NULL ORDER BY id", 2 }, /* the test adds one after the coverage check */
+        { "loc_phone", "civicrm_phone", "SELECT id FROM civicrm_phone WHERE contact_id IS NULL ORDER BY id", 2 },
+        { "loc_im", "civicrm_im", "SELECT id FROM civicrm_im WHERE contact_id IS NULL ORDER BY id", 2 },
+        { "loc_block", "civicrm_loc_block", "SELECT id FROM civicrm_loc_block ORDER BY id", 2 },
         /* Phase 3b (FORMAT.md §5): in the full schema only (suite event). */
         { "event", "civicrm_event", "SELECT id FROM civicrm_event ORDER BY id", 1 },
         { "discount", "civicrm_discount", "SELECT id FROM civicrm_discount ORDER BY id", 1 },
@@ -189,8 +196,8 @@ static void assert_tables_are_registry(void)
         const cs_entity_t *ents = cs_reg_entities(&n);
         ck_assert_uint_eq(n, TABLE_CNT);
         for (size_t i = 0; i < n; i++) {
-                size_t k = table_index(ents[i].table);
-                ck_assert_str_eq(tables[k].entity, ents[i].name);
+                size_t k = entity_index(ents[i].name);
+                ck_assert_str_eq(tables[k].table, ents[i].table);
         }
 }
 
@@ -240,8 +247,8 @@ static void collect_entity(fmt_out_t *o, const char *prefix, const json_t *doc,
 
         ck_assert_ptr_nonnull(table);
         ck_assert_ptr_nonnull(entity);
-        k = table_index(table);
-        ck_assert_str_eq(tables[k].entity, entity);
+        k = entity_index(entity); /* a table may have two entities (loc_*) */
+        ck_assert_str_eq(tables[k].table, table);
         ck_assert_str_eq(json_string_value(json_object_get(doc, "civisync_prefix")), prefix);
         row.v[0] = int_field(doc, "civisync_child_id");
         snprintf(want_id, sizeof(want_id), "%s/%s/%lld", prefix, table, row.v[0]);
@@ -525,8 +532,9 @@ START_TEST(test_complete_output_validates_and_covers_every_row)
         assert_nonempty(c, "group parents/children lists",
                         "SELECT COUNT(*) FROM civicrm_group WHERE parents IS NOT NULL");
 
-        /* Rows the producer must leave out (a location-block email, a note and
-         * an entity tag on phase-2 tables), so the exclusions are exercised. */
+        /* A location-block email (entity loc_email, not the contact's), and
+         * rows the producer must leave out (a note and an entity tag on
+         * phase-2 tables), so the views and exclusions are exercised. */
         it_exec(c, "INSERT INTO civicrm_email (contact_id, location_type_id, email) "
                 "VALUES (NULL, 1, 'locblock@example.org')");
         it_exec(c, "INSERT INTO civicrm_note (entity_table, entity_id, note, contact_id) "

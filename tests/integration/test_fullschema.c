@@ -70,8 +70,8 @@ static void delete_contact(MYSQL *c, long long id)
 
 /* Master: full schema + the installer's empty-site seed. Child: the
  * installer's demo site (all 153 tables populated + 3 custom-value
- * tables). Phase-1 entities sync; the location-block rows (contact_id
- * NULL) stay behind; an edit and a hard delete of a contact with
+ * tables). Phase-1 entities sync, the location-block rows (contact_id
+ * NULL) too (issue #16); an edit and a hard delete of a contact with
  * dependants in many tables follow; verify finds nothing. */
 START_TEST(test_full_schema_demo_site)
 {
@@ -101,8 +101,9 @@ START_TEST(test_full_schema_demo_site)
         consume(cconf);
         it_assert_synced(c, m, prefix);
         ck_assert_int_eq(it_mapped_rows(m, prefix, "civicrm_contact"), 201);
-        /* Location-block rows (event venues, contact_id NULL) are not synced:
-         * 3 of each on the demo site, none mapped, none on the master. */
+        /* Location-block rows (event venues, contact_id NULL) are synced
+         * since issue #16, as entities of their own (loc_*): 3 of each on the
+         * demo site, each mapped once, the contacts' rows beside them. */
         for (int i = 0; nested[i]; i++) {
                 ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM %s WHERE "
                                         "contact_id IS NULL", nested[i]), 3);
@@ -110,12 +111,11 @@ START_TEST(test_full_schema_demo_site)
                                         "JOIN `%s`.%s t ON t.id = m.child_entity_id "
                                         "WHERE m.entity_table = '%s' AND "
                                         "t.contact_id IS NULL", prefix, child,
-                                        nested[i], nested[i]), 0);
+                                        nested[i], nested[i]), 3);
                 ck_assert_int_eq(it_mapped_rows(m, prefix, nested[i]),
-                                 it_int(c, "SELECT COUNT(*) FROM %s WHERE "
-                                        "contact_id IS NOT NULL", nested[i]));
+                                 it_int(c, "SELECT COUNT(*) FROM %s", nested[i]));
                 ck_assert_int_eq(it_int(m, "SELECT COUNT(*) FROM %s WHERE "
-                                        "contact_id IS NULL", nested[i]), 0);
+                                        "contact_id IS NULL", nested[i]), 3);
         }
         verify_clean(pconf, cconf, prefix);
 
