@@ -423,8 +423,19 @@ static int master_sql(run_t *r, const ent_t *e)
         }
         cs_db_append(r->sql, SQL_MAX, " FROM `%s` m LEFT JOIN `%s` t ON t.`id` = "
                "m.master_entity_id WHERE m.entity_table = @cs_rt AND "
-               "m.child_entity_id > @cs_after ORDER BY m.child_entity_id "
-               "LIMIT %d", r->map, e->ent->table, PAGE_ROWS);
+               "m.child_entity_id > @cs_after", r->map, e->ent->table);
+        {
+                /* A table with two entities (registry_loc.c): each restores
+                 * the rows of its own view, once. */
+                char view[512];
+                if (cs_reg_view_filter(e->ent, view, sizeof(view)))
+                        cs_db_append(r->sql, SQL_MAX, " AND (%s(%s))",
+                                     cs_reg_by_table(e->ent->table) == e->ent ?
+                                     "t.`id` IS NULL OR " : "t.`id` IS NOT NULL AND ",
+                                     view);
+        }
+        cs_db_append(r->sql, SQL_MAX, " ORDER BY m.child_entity_id LIMIT %d",
+                     PAGE_ROWS);
         if (strlen(r->sql) + 1 >= SQL_MAX) {
                 snprintf(r->errstr, r->errstr_size, "%s: query too long",
                          e->ent->table);
