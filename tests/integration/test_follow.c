@@ -297,6 +297,9 @@ START_TEST(test_triggers_coexist)
                 size_t n, present = 0;
                 const cs_entity_t *ents = cs_reg_entities(&n);
                 for (size_t i = 0; i < n; i++) {
+                        /* a table read by two entities (loc_*) has one set */
+                        if (cs_reg_by_table(ents[i].table) != &ents[i])
+                                continue;
                         if (!it_int(e.c, "SELECT COUNT(*) FROM information_schema."
                                     "TABLES WHERE TABLE_SCHEMA = DATABASE() AND "
                                     "TABLE_NAME = '%s'", ents[i].table))
@@ -388,7 +391,7 @@ START_TEST(test_follow_delivers)
 {
         env_t e;
         bg_t prod = { 0 }, cons = { 0 };
-        long long cid, del_cid, upd_eid, new_cid, new_eid, upd_cid;
+        long long cid, del_cid, upd_eid, new_cid, new_eid, upd_cid, loc_eid;
         char *out;
 
         env_open(&e, "follow_interval_ms = 100;\nreconcile_interval = 3600;");
@@ -427,7 +430,15 @@ START_TEST(test_follow_delivers)
         it_exec(e.c, "UPDATE civicrm_email SET email = 'nested@example.org' "
                 "WHERE id = %lld", upd_eid);
         it_exec(e.c, "DELETE FROM civicrm_contact WHERE id = %lld", del_cid);
+        /* A location block's email (contact_id NULL, entity loc_email):
+         * sent by its own view; the contact's email edited above is not
+         * the loc view's (no tombstone for it, issue #16). */
+        it_exec(e.c, "INSERT INTO civicrm_email (contact_id, email, "
+                "location_type_id) VALUES (NULL, 'venue@example.org', 1)");
+        loc_eid = it_int(e.c, "SELECT MAX(id) FROM civicrm_email");
 
+        wait_has(&e, 1, "civicrm_email", loc_eid,
+                 "x.contact_id IS NULL AND x.email = 'venue@example.org'");
         wait_has(&e, 1, "civicrm_contact", new_cid, "x.first_name = 'Fol'");
         wait_has(&e, 1, "civicrm_email", new_eid,
                  "x.email = 'fol@example.org'");
