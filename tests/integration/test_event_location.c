@@ -203,14 +203,14 @@ START_TEST(test_event_location_complete)
 END_TEST
 
 /* Incremental: a new event with its own location (a new block, a
- * contact-less address and email), then that block deleted on the child
+ * contact-less address and email; a group membership names it too), then that block deleted on the child
  * as CiviCRM deletes one (the block, then its rows): the master follows,
  * and a contact's own addresses are unaffected throughout. */
 START_TEST(test_event_location_incremental)
 {
         it_demo_t s;
         long long addr, email, block, event, m_addr, m_email, m_block, m_event;
-        long long own, contact, m_contact;
+        long long own, contact, m_contact, gc;
 
         it_demo_setup(&s, "evlocinc", 2, IT_DEMO_CONTRIBUTE_META);
         loc_produce(&s, 1);
@@ -236,6 +236,11 @@ START_TEST(test_event_location_incremental)
                 "loc_block_id, start_date) VALUES ('Located event', 1, 0, %lld, "
                 "'2027-01-01 10:00:00')", block);
         event = it_int(s.c, "SELECT LAST_INSERT_ID()");
+        /* a group membership naming the location (location_id) */
+        gc = it_int(s.c, "SELECT MIN(id) FROM civicrm_group_contact");
+        ck_assert_int_gt(gc, 0);
+        it_exec(s.c, "UPDATE civicrm_group_contact SET location_id = %lld WHERE "
+                "id = %lld", block, gc);
         /* and an edit of a contact's own address on the way */
         it_exec(s.c, "UPDATE civicrm_address SET city = 'Contactville' WHERE id = "
                 "(SELECT id FROM (SELECT MIN(id) AS id FROM civicrm_address WHERE "
@@ -258,6 +263,9 @@ START_TEST(test_event_location_incremental)
                                 "AND phone_id IS NULL", m_block, m_addr, m_email), 1);
         ck_assert_int_eq(it_int(s.m, "SELECT loc_block_id FROM civicrm_event WHERE "
                                 "id = %lld", m_event), m_block);
+        ck_assert_int_eq(it_int(s.m, "SELECT location_id FROM civicrm_group_contact "
+                                "WHERE id = %lld", loc_master_id(&s,
+                                "civicrm_group_contact", gc)), m_block);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_address WHERE "
                                 "contact_id = %lld AND city = 'Contactville'",
                                 m_contact), 1);
@@ -283,6 +291,9 @@ START_TEST(test_event_location_incremental)
         ck_assert_int_eq(loc_master_id(&s, "civicrm_address", addr), 0);
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_event WHERE id = "
                                 "%lld AND loc_block_id IS NULL", m_event), 1);
+        ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_group_contact "
+                                "WHERE id = %lld AND location_id IS NULL",
+                                loc_master_id(&s, "civicrm_group_contact", gc)), 1);
         /* the contacts' own addresses: all there, as the child has them */
         ck_assert_int_eq(it_int(s.m, "SELECT COUNT(*) FROM civicrm_address WHERE "
                                 "contact_id IS NOT NULL"), own);
