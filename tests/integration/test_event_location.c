@@ -326,6 +326,72 @@ START_TEST(test_event_location_incremental)
 }
 END_TEST
 
+/* civisync-restore rebuilds a lost child with its location block and the
+ * block's contact-less rows, each row once beside the contacts' own. */
+START_TEST(test_event_location_restore)
+{
+        char master[64], child[64], prefix[40], topic[80], extra[128];
+        char *pconf, *cconf;
+        long long addr, email, sums[4], rows[4];
+        MYSQL *c;
+        it_run_t r;
+
+        it_unique(prefix, sizeof(prefix), "evlocrs");
+        snprintf(topic, sizeof(topic), "civisync.%s", prefix);
+        it_master_and_child(master, child, sizeof(master), "--child 7 --contacts 30",
+                            topic, 1);
+        pconf = strdup(it_producer_conf(prefix, child, NULL));
+        snprintf(extra, sizeof(extra), "prefixes = [\"%s\"];", prefix);
+        cconf = strdup(it_consumer_conf(master, extra));
+        c = it_connect(child);
+        it_exec(c, "INSERT INTO civicrm_address (contact_id, location_type_id, "
+                "street_address) VALUES (NULL, 1, 'Restored hall')");
+        addr = it_int(c, "SELECT LAST_INSERT_ID()");
+        it_exec(c, "INSERT INTO civicrm_email (contact_id, location_type_id, email) "
+                "VALUES (NULL, 1, 'hall@example.org')");
+        email = it_int(c, "SELECT LAST_INSERT_ID()");
+        it_exec(c, "INSERT INTO civicrm_loc_block (address_id, email_id) VALUES "
+                "(%lld, %lld)", addr, email);
+        for (int i = 0; loc_tables[i]; i++) {
+                sums[i] = it_checksum(c, loc_tables[i]);
+                rows[i] = it_int(c, "SELECT COUNT(*) FROM %s", loc_tables[i]);
+        }
+        ck_assert_int_gt(rows[0], 1);
+        mysql_close(c);
+        r = it_run("civisync-produce", "-c", pconf, "--complete", NULL);
+        ck_assert_msg(r.exit_code == 0, "produce exit %d: %.1500s", r.exit_code, r.err);
+        it_run_free(&r);
+        r = it_run("civisync-consume", "-c", cconf, "--once", NULL);
+        ck_assert_msg(r.exit_code == 0, "consume exit %d: %.1500s", r.exit_code, r.err);
+        it_run_free(&r);
+
+        /* the child is lost; a fresh install takes its place */
+        c = it_connect(master);
+        it_exec(c, "DROP DATABASE `%s`", child);
+        mysql_close(c);
+        it_make_db(child, "--schema 5");
+        r = it_run("civisync-restore", "--master-config", cconf, "--prefix", prefix,
+                   "--into", pconf, NULL);
+        ck_assert_msg(r.exit_code == 0, "restore exit %d: %.1500s\n%.1500s",
+                      r.exit_code, r.out, r.err);
+        it_run_free(&r);
+        c = it_connect(child);
+        for (int i = 0; loc_tables[i]; i++) {
+                ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM %s", loc_tables[i]),
+                                 rows[i]);
+                ck_assert_msg(it_checksum(c, loc_tables[i]) == sums[i],
+                              "%s differs after the restore", loc_tables[i]);
+        }
+        ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM civicrm_loc_block WHERE "
+                                "address_id = %lld AND email_id = %lld", addr, email), 1);
+        ck_assert_int_eq(it_int(c, "SELECT COUNT(*) FROM civicrm_address WHERE id = "
+                                "%lld AND contact_id IS NULL", addr), 1);
+        mysql_close(c);
+        free(pconf);
+        free(cconf);
+}
+END_TEST
+
 Suite *event_location_suite(void)
 {
         Suite *s = suite_create("eventloc");
@@ -334,6 +400,7 @@ Suite *event_location_suite(void)
         tcase_set_timeout(tc, 600);
         tcase_add_test(tc, test_event_location_complete);
         tcase_add_test(tc, test_event_location_incremental);
+        tcase_add_test(tc, test_event_location_restore);
         suite_add_tcase(s, tc);
         return s;
 }
