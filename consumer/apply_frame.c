@@ -64,6 +64,12 @@ ap_rc_t ap_sweep(cs_apply_t *ap, prefix_ctx_t *pc, long long below,
 
                 if (!ap_master_table(ap, &ents[i], tmp, sizeof(tmp)))
                         continue;
+                /* One table read by two entities (an email of a contact or
+                 * of a location block): the mapping names the table, so the
+                 * table's first entity sweeps it whole, in its place (after
+                 * the group contacts that name its rows). */
+                if (cs_reg_by_table(ents[i].table) != &ents[i])
+                        continue;
                 {
                         char target[512];
                         ap_rc_t rrc;
