@@ -743,6 +743,30 @@ ap_rc_t ap_unpark_document(cs_apply_t *ap, prefix_ctx_t *pc, const char *key,
         return AP_OK;
 }
 
+/* A parked document that, tried again, was refused (why): it can never
+ * apply. It is dead-lettered with the reason (partition and offset
+ * unknown: -1; recorded for --status) and leaves the parked documents.
+ * AP_OK, or AP_RETRY with errstr. */
+static ap_rc_t reject_parked(cs_apply_t *ap, prefix_ctx_t *pc, const char *key,
+                             unsigned long key_len, const char *why, char *errstr,
+                             size_t errstr_size)
+{
+        char topic[300], e2[256];
+
+        cs_error("%s: parked %.*s can never apply: %s", pc->prefix, (int)key_len,
+                 key, why);
+        ap->stats.rejected++;
+        snprintf(topic, sizeof(topic), "%s%s", ap->conf->kafka.topic_prefix,
+                 pc->prefix);
+        if (cs_apply_dead_letter(ap, pc->prefix, topic, -1, -1, key, key_len, why,
+                                 e2, sizeof(e2)) != CS_APPLY_OK ||
+            ap_unpark_document(ap, pc, key, key_len, e2, sizeof(e2)) != AP_OK) {
+                snprintf(errstr, errstr_size, "%s", e2);
+                return AP_RETRY;
+        }
+        return AP_OK;
+}
+
 /* One more try for the documents that wait on a UNIQUE key (their
  * target_table is empty): once per batch, each in its own savepoint. */
 static ap_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
@@ -772,7 +796,15 @@ static ap_rc_t retry_unique_waits(cs_apply_t *ap, prefix_ctx_t *pc,
                         mysql_free_result(res);
                         return AP_RETRY;
                 }
-                if (ap->stats.parked > parked_before) {
+                if (rc == AP_REJECTED) {
+                        /* (a document held for its run's gate documents,
+                         * then refused on its own merits) */
+                        if (reject_parked(ap, pc, row[0], len[0], why, errstr,
+                                          errstr_size) != AP_OK) {
+                                mysql_free_result(res);
+                                return AP_RETRY;
+                        }
+                } else if (ap->stats.parked > parked_before) {
                         ap->stats.parked = parked_before; /* parked again */
                 } else if (rc == AP_OK) {
                         ap->stats.documents++;
@@ -817,22 +849,8 @@ static ap_rc_t resolve_mapped(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                                 return AP_RETRY;
                         }
                         if (rc == AP_REJECTED) {
-                                /* It can never apply: keep it visible as
-                                 * parked with the reason, for --status. */
-                                char topic[300], e2[256];
-                                cs_error("%s: parked %s can never apply: %s",
-                                         pc->prefix, row[0], why);
-                                ap->stats.rejected++;
-                                /* Recorded for --status (partition and
-                                 * offset unknown: -1). */
-                                snprintf(topic, sizeof(topic), "%s%s",
-                                         ap->conf->kafka.topic_prefix, pc->prefix);
-                                if (cs_apply_dead_letter(ap, pc->prefix, topic, -1,
-                                                         -1, row[0], len[0], why,
-                                                         e2, sizeof(e2)) != CS_APPLY_OK ||
-                                    ap_unpark_document(ap, pc, row[0], len[0], e2,
-                                                       sizeof(e2)) != AP_OK) {
-                                        snprintf(errstr, errstr_size, "%s", e2);
+                                if (reject_parked(ap, pc, row[0], len[0], why, errstr,
+                                                  errstr_size) != AP_OK) {
                                         mysql_free_result(res);
                                         return AP_RETRY;
                                 }

@@ -288,6 +288,7 @@ START_TEST(test_gate_overtaken)
         pair_t p;
         char *path, *late, **lines, want[160];
         size_t nl = 0, meta = 0;
+        long long run = 0, docs = 0;
         long long typed;
         it_run_t r;
         FILE *f;
@@ -305,6 +306,25 @@ START_TEST(test_gate_overtaken)
         lines = it_read_lines(path, &nl);
         late = strdup(it_write_file("mgo-late.jsonl", ""));
         f = fopen(late, "w");
+        /* and a document of the run that the master refuses on its own
+         * merits (a birth date that is no date): held for the gate first,
+         * then refused on the retry, it must still be dead-lettered */
+        for (size_t i = 0; i < nl && !run; i++) {
+                const char *st = strstr(lines[i], "\"civisync_gate_run\":");
+                if (st && strstr(st, "civisync_gate_docs"))
+                        ck_assert_int_eq(sscanf(st, "\"civisync_gate_run\":%lld,"
+                                                "\"civisync_gate_docs\":%lld", &run,
+                                                &docs), 2);
+        }
+        ck_assert_int_gt(run, 0);
+        fprintf(f, "{\"key\":\"%s/civicrm_contact/999999\",\"partition\":0,\"value\":"
+                "{\"id\":\"%s/civicrm_contact/999999\",\"civisync_format\":1,"
+                "\"civisync_prefix\":\"%s\",\"civisync_entity\":\"contact\","
+                "\"civisync_table\":\"civicrm_contact\",\"civisync_child_id\":999999,"
+                "\"civisync_time_zone\":null,\"contact_type\":\"Individual\","
+                "\"birth_date\":\"zzz\",\"civisync_gate_run\":%lld,"
+                "\"civisync_gate_docs\":%lld}}\n", p.prefix, p.prefix, p.prefix, run,
+                docs);
         for (int pass = 0; pass < 2; pass++)
                 for (size_t i = 0; i < nl; i++) {
                         int is_meta = strstr(lines[i], "/civisync_metadata/") != NULL;
@@ -327,7 +347,10 @@ START_TEST(test_gate_overtaken)
         it_lines_free(lines, nl);
         r = it_run("civisync-consume", "-c", p.cconf, "--input", late, "--prefix",
                    p.prefix, NULL);
-        ck_assert_msg(r.exit_code == 0, "consume exit %d: %.2000s", r.exit_code, r.err);
+        /* exit 1: a file whose document was refused (the crafted one) */
+        ck_assert_msg(r.exit_code == 1, "consume exit %d: %.2000s", r.exit_code, r.err);
+        ck_assert_msg(strstr(r.err, "civicrm_contact/999999 can never apply") != NULL,
+                      "%.3000s", r.err);
         snprintf(want, sizeof(want), "wait for its metadata documents (0 of %zu "
                  "applied", meta);
         ck_assert_msg(strstr(r.err, want) != NULL, "no '%s' in:\n%.3000s", want, r.err);
@@ -344,6 +367,12 @@ START_TEST(test_gate_overtaken)
                                 "of its producer run%%'", p.prefix), 0);
         ck_assert_int_eq(it_int(p.m, "SELECT COUNT(*) FROM civisync_gate_seen WHERE "
                                 "prefix = '%s'", p.prefix), (long long)meta);
+        ck_assert_int_eq(it_int(p.m, "SELECT COUNT(*) FROM civisync_dead_letter WHERE "
+                                "prefix = '%s' AND doc_key LIKE '%%/civicrm_contact/"
+                                "999999' AND error LIKE '%%birth_date%%'", p.prefix), 1);
+        ck_assert_int_eq(it_int(p.m, "SELECT COUNT(*) FROM civisync_parked_doc WHERE "
+                                "prefix = '%s' AND doc_key LIKE '%%/civicrm_contact/"
+                                "999999'", p.prefix), 0);
         free(path);
         free(late);
         pair_free(&p);
