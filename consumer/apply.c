@@ -289,6 +289,40 @@ static ap_rc_t custom_table_pending(cs_apply_t *ap, const char *prefix,
                                 reason, errstr, errstr_size);
 }
 
+/* A tombstone read through a table's second view (a location block's
+ * email, ...) names a row of that view only: one whose mapped master row
+ * belongs to another view (a contact's email, which travels in its
+ * contact's document) is refused, the row untouched. AP_OK when the
+ * tombstone may apply. */
+static ap_rc_t view_tombstone_ok(cs_apply_t *ap, prefix_ctx_t *pc,
+                                 const cs_entity_t *ent, const char *table,
+                                 long long child_id, char *errstr,
+                                 size_t errstr_size)
+{
+        char filter[512];
+        const char *only = cs_reg_view_filter(ent, filter, sizeof(filter));
+        cs_db_value_t p[2] = { v_str(table), v_int(child_id) };
+        long long other = 0;
+        unsigned int dberr = 0;
+        int found = 0;
+
+        if (!only)
+                return AP_OK;
+        snprintf(ap->sql, SQL_MAX, "SELECT COUNT(*) FROM `%s` t JOIN `%s` m ON "
+                 "m.master_entity_id = t.id WHERE m.entity_table = ? AND "
+                 "m.child_entity_id = ? AND NOT (%s)", table, pc->map, only);
+        if (ap_run(ap, ap->sql, p, 2, NULL, NULL, &other, &found, &dberr, errstr,
+                   errstr_size) == -1)
+                return ap_db_fail(ap, dberr, errstr, errstr_size, "tombstone");
+        if (other) {
+                snprintf(errstr, errstr_size, "tombstone for '%s' %lld: that row "
+                         "is not a %s row (it travels nested in its owner's "
+                         "document)", table, child_id, ent->name);
+                return AP_REJECTED;
+        }
+        return AP_OK;
+}
+
 /* parsed (BORROWED, may be NULL): value already parsed by cs_doc_parse. */
 ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
                      size_t key_len, const char *value, size_t value_len,
@@ -396,7 +430,8 @@ ap_rc_t ap_apply_one(cs_apply_t *ap, const char *prefix, const char *key,
                         snprintf(errstr, errstr_size, "tombstone for '%s': not a "
                                  "top-level synced table", table);
                         rc = AP_REJECTED;
-                } else {
+                } else if ((rc = view_tombstone_ok(ap, pc, ent, table, child_id,
+                                                   errstr, errstr_size)) == AP_OK) {
                         rc = ap_apply_tombstone(ap, pc, ent, child_id, errstr,
                                                 errstr_size);
                 }
