@@ -19,6 +19,7 @@ int main(void)
                 tables_suite,
                 metadata_suite,
                 doc_suite,
+                doc_decode_suite,
                 doc_inspect_suite,
                 schema_json_suite,
                 jsonschema_suite,

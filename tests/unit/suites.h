@@ -13,6 +13,7 @@ Suite *registry_suite(void);
 Suite *consumer_internals_suite(void);
 Suite *producer_internals_suite(void);
 Suite *doc_suite(void);
+Suite *doc_decode_suite(void);
 Suite *doc_inspect_suite(void);
 Suite *schema_json_suite(void);
 Suite *jsonschema_suite(void);
