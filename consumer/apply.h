@@ -3,6 +3,7 @@
 #define CS_APPLY_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include <mysql.h>
 #include "conf.h"
 
@@ -51,6 +52,11 @@ typedef struct cs_apply_msg_s {
         const char *value;              /* NULL = tombstone */
         size_t value_len;
         int flags;                      /* CS_APPLY_F_* */
+        json_t *parsed;                 /* optional BORROWED: value already
+                                           parsed by cs_doc_parse (on a
+                                           reader thread, input_read.c); the
+                                           caller keeps it and frees it after
+                                           cs_apply_messages */
         char *rejected;                 /* out: NEW string (caller frees) when
                                            the message can never apply */
 } cs_apply_msg_t;

@@ -614,7 +614,8 @@ static json_t *parse_candidate(cs_apply_t *ap, const cs_apply_msg_t *m,
                             sizeof(table), &child_id, err, sizeof(err)) == -1 ||
             strcmp(key_prefix, m->prefix))
                 return NULL;
-        if (!(doc = cs_doc_parse(m->value, m->value_len,
+        if (!(doc = m->parsed ? json_incref(m->parsed) :
+                    cs_doc_parse(m->value, m->value_len,
                                  ap->conf->max_document_bytes, err,
                                  sizeof(err))))
                 return NULL;

@@ -29,6 +29,7 @@ int main(void)
                 progress_suite,
                 registry_custom_suite,
                 files_suite,
+                input_read_suite,
         };
         SRunner *sr = srunner_create(NULL);
         for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)

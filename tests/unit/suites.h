@@ -25,5 +25,6 @@ Suite *tables_suite(void);
 Suite *metadata_suite(void);
 Suite *registry_custom_suite(void);
 Suite *files_suite(void);
+Suite *input_read_suite(void);
 
 #endif
