@@ -216,15 +216,14 @@ static void *reader_main(void *arg)
                         break;
                 }
                 if (len <= 0) {
-                        if (b && b->n && reader_push(r, b) == -1) {
-                                b = NULL;
-                                reader_finish(r, READ_STOPPED, NULL);
-                                break;
+                        cs_input_batch_t *last = b;
+                        b = NULL;       /* handed on, or freed here */
+                        if (last && !last->n) {
+                                cs_input_batch_free(last);
+                                last = NULL;
                         }
-                        if (b && !b->n)
-                                cs_input_batch_free(b);
-                        b = NULL;
-                        reader_finish(r, READ_END, NULL);
+                        reader_finish(r, last && reader_push(r, last) == -1 ?
+                                      READ_STOPPED : READ_END, NULL);
                         break;
                 }
                 lineno++;
