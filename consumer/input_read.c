@@ -113,6 +113,7 @@ static int input_whole(const char *line, size_t len, long lineno, const char *pa
 {
         json_error_t jerr;
         json_t *rec_doc, *key, *value;
+        int is_null;
 
         if (!(rec_doc = json_loadb(line, len, JSON_ALLOW_NUL, &jerr)) ||
             !json_is_string(key = json_object_get(rec_doc, "key")) ||
@@ -127,8 +128,9 @@ static int input_whole(const char *line, size_t len, long lineno, const char *pa
         rec->value = json_is_null(value) ? NULL :
                      json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
         rec->value_len = rec->value ? strlen(rec->value) : 0;
-        json_decref(rec_doc);
-        if (!rec->key || (!json_is_null(value) && !rec->value)) {
+        is_null = json_is_null(value);
+        json_decref(rec_doc);   /* (value was borrowed from it) */
+        if (!rec->key || (!is_null && !rec->value)) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
