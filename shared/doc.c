@@ -572,29 +572,22 @@ char *cs_doc_dump(const json_t *doc, size_t max_bytes, size_t *len,
                 snprintf(errstr, errstr_size, "cs_doc_dump: no document");
                 return NULL;
         }
-        size_t need = json_dumpb(doc, NULL, 0, DUMP_FLAGS);
-        if (need == 0) {
-                snprintf(errstr, errstr_size, "document %s: cannot be serialized", id);
+        /* One pass: serialized into a buffer that grows, then measured
+         * (jansson escapes a NUL in a string, so the text has none). */
+        char *buf = json_dumps(doc, DUMP_FLAGS);
+        if (!buf) {
+                snprintf(errstr, errstr_size, "document %s: cannot be serialized "
+                         "(or out of memory)", id);
                 return NULL;
         }
+        size_t need = strlen(buf);
         if (max_bytes > 0 && need > max_bytes) {
                 snprintf(errstr, errstr_size,
                          "%s %s is %zu bytes, above the limit of %zu bytes (max_document_bytes)",
                          ent, id, need, max_bytes);
-                return NULL;
-        }
-        char *buf = malloc(need + 1);
-        if (!buf) {
-                snprintf(errstr, errstr_size, "document %s: out of memory", id);
-                return NULL;
-        }
-        size_t got = json_dumpb(doc, buf, need, DUMP_FLAGS);
-        if (got != need) {
                 free(buf);
-                snprintf(errstr, errstr_size, "document %s: serialization changed size", id);
                 return NULL;
         }
-        buf[need] = '\0';
         if (len)
                 *len = need;
         return buf;
