@@ -10,6 +10,8 @@
 #include "kafka.h"
 #include "log.h"
 #include "loop_int.h"
+#include "metadata.h"
+#include "parse_split.h"
 
 #define ONCE_ASSIGN_WAIT_S 60.0
 /* A batch is applied once no message came for BATCH_IDLE_MS, or when its
@@ -62,9 +64,13 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                                         topic is not applied here, or NULL */
         cs_apply_msg_t *amsg = calloc(n + 1, sizeof(*amsg));
         size_t *amsg_of = calloc(n + 1, sizeof(*amsg_of)), amsg_n = 0;
+        const char **values = calloc(n + 1, sizeof(*values));
+        size_t *lens = calloc(n + 1, sizeof(*lens));
+        json_t **parsed = calloc(n + 1, sizeof(*parsed)); /* NEW, per message */
         int backoff = 1, rc_out = -1;
 
-        if (!rejected || !prefixes || !bad_topic || !amsg || !amsg_of) {
+        if (!rejected || !prefixes || !bad_topic || !amsg || !amsg_of ||
+            !values || !lens || !parsed) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto done;
         }
@@ -83,6 +89,15 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                         goto done;
                 }
         }
+        /* Entity documents are parsed once, on two threads, for every
+         * attempt (metadata documents are read by their own path). */
+        for (size_t i = 0; i < n; i++)
+                if (!bad_topic[i] && msgs[i]->payload &&
+                    !cs_meta_is_key(msgs[i]->key, msgs[i]->key_len)) {
+                        values[i] = msgs[i]->payload;
+                        lens[i] = msgs[i]->len;
+                }
+        cs_parse_split(values, lens, parsed, n, lp->conf->max_document_bytes);
         for (;;) {
                 cs_apply_rc_t rc = CS_APPLY_OK;
                 char why[1024];
@@ -122,6 +137,7 @@ static int apply_messages(loop_t *lp, rd_kafka_message_t **msgs, size_t n,
                                 .key = m->key, .key_len = m->key_len,
                                 .value = m->payload,
                                 .value_len = m->payload ? m->len : 0,
+                                .parsed = parsed[i],
                                 .flags = ps && m->offset < ps->replay_end ?
                                          CS_APPLY_F_HISTORICAL : 0 };
                         amsg_of[k++] = i;
@@ -211,6 +227,11 @@ done:
         free(bad_topic);
         for (size_t k = 0; amsg && k < amsg_n; k++)
                 free(amsg[k].rejected);
+        for (size_t i = 0; parsed && i < n; i++)
+                json_decref(parsed[i]);
+        free(parsed);
+        free(values);
+        free(lens);
         free(rejected);
         free(prefixes);
         free(amsg);

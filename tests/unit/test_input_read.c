@@ -1,10 +1,11 @@
-/* test_input_read.c — unit tests of civisync-consume --input's reader thread: batches in file order, values parsed ahead, errors after the batches before them, and a stop while it waits. */
+/* test_input_read.c — unit tests of the consumer's parsing ahead: --input's reader thread (batches in file order, values parsed ahead, errors after the batches before them, a stop while it waits) and a Kafka batch's two-thread parse. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../consumer/input_read.h"
+#include "../../consumer/parse_split.h"
 #include "suites.h"
 
 /* A temp file holding text, rewound. */
@@ -213,6 +214,55 @@ START_TEST(test_empty_input)
 }
 END_TEST
 
+/* Each value parsed into its own slot, on both sides of the split and
+ * below the threshold; tombstones and values that do not parse (or are
+ * over the limit) stay NULL. */
+START_TEST(test_parse_split_slots)
+{
+        size_t sizes[] = { 3, CS_PARSE_SPLIT_MIN, 301 };
+
+        for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+                size_t n = sizes[k];
+                char **text = calloc(n, sizeof(*text));
+                const char **values = calloc(n, sizeof(*values));
+                size_t *lens = calloc(n, sizeof(*lens));
+                json_t **out = calloc(n, sizeof(*out));
+
+                ck_assert(text && values && lens && out);
+                for (size_t i = 0; i < n; i++) {
+                        if (i % 7 == 3)
+                                continue;               /* a tombstone */
+                        if (i % 7 == 5)
+                                ck_assert_int_ne(asprintf(&text[i], "{\"n\":%zu", i), -1);
+                        else if (i % 7 == 6)
+                                ck_assert_int_ne(asprintf(&text[i], "{\"n\":%zu,\"pad\":"
+                                        "\"0123456789012345678901234567890123456789\"}", i), -1);
+                        else
+                                ck_assert_int_ne(asprintf(&text[i], "{\"n\":%zu}", i), -1);
+                        values[i] = text[i];
+                        lens[i] = strlen(text[i]);
+                }
+                cs_parse_split(values, lens, out, n, 40);
+                for (size_t i = 0; i < n; i++) {
+                        if (i % 7 == 3 || i % 7 == 5 || i % 7 == 6) {
+                                ck_assert_msg(out[i] == NULL, "n=%zu slot %zu", n, i);
+                                continue;
+                        }
+                        ck_assert_msg(out[i] != NULL, "n=%zu slot %zu", n, i);
+                        ck_assert_int_eq(json_integer_value(json_object_get(out[i], "n")),
+                                         (json_int_t)i);
+                        json_decref(out[i]);
+                }
+                for (size_t i = 0; i < n; i++)
+                        free(text[i]);
+                free(text);
+                free(values);
+                free(lens);
+                free(out);
+        }
+}
+END_TEST
+
 Suite *input_read_suite(void)
 {
         Suite *s = suite_create("input_read");
@@ -224,6 +274,9 @@ Suite *input_read_suite(void)
         tcase_add_test(tc, test_truncated_last_line);
         tcase_add_test(tc, test_free_while_reader_waits);
         tcase_add_test(tc, test_empty_input);
+        suite_add_tcase(s, tc);
+        tc = tcase_create("parse_split");
+        tcase_add_test(tc, test_parse_split_slots);
         suite_add_tcase(s, tc);
         return s;
 }
