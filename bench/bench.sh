@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench.sh — `make bench`: times civisync complete/incremental sync against dump-and-load and reports one table + JSON.
 #
-# Usage: bench/bench.sh [--contacts N] [--small M] [--partitions P|auto] [--kafka auto|yes|no] [--keep]
+# Usage: bench/bench.sh [--contacts N] [--small M] [--partitions P|auto] [--kafka auto|yes|no] [--no-pipe] [--keep]
 #   --contacts N     size of the large child (default 100000)
 #   --small M        size of the small child used for the growth checks (default N/10;
 #                    below 20 contacts only one size is run and growth checks print n/a)
@@ -10,6 +10,7 @@
 #   --kafka WHEN     run the Kafka steps (4, 5): auto (default) = only up to 300000 contacts,
 #                    above that the mock broker cannot hold a complete sync and only the
 #                    file and pipe paths run (make bench N=1000000)
+#   --no-pipe        skip step 3b (the pipe path) at every size (a shorter run at 1M)
 #   --keep           keep the temp dir (logs, configs, NDJSON files; CS_KEEP_TMP=1)
 # Environment: BENCH_LAG (path of the lag helper, default build/bench/civisync-bench-lag,
 #              built from bench/lag.c if missing), BENCH_TIMEOUT (seconds to wait for a
@@ -44,7 +45,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 cd "$repo" || exit 1
 
-N=100000 SMALL="" PARTS=auto KEEP=0 KAFKA=auto
+N=100000 SMALL="" PARTS=auto KEEP=0 KAFKA=auto PIPE=1
 while [ $# -gt 0 ]; do
         case "$1" in
         --contacts) N=${2:-}; shift 2 || break ;;
@@ -52,6 +53,7 @@ while [ $# -gt 0 ]; do
         --partitions) PARTS=${2:-}; shift 2 || break ;;
         --kafka) KAFKA=${2:-}; shift 2 || break ;;
         --keep) KEEP=1; shift ;;
+        --no-pipe) PIPE=0; shift ;;
         -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
         *) echo "bench: unknown argument '$1' (see --help)" >&2; exit 2 ;;
         esac
@@ -336,6 +338,10 @@ bench_size() {
 
         # 3b. pipe: produce --output - | consume --input -, overlapped
         local pconf pcconf
+        if [ "$PIPE" = 0 ]; then
+                say "pipe: skipped (--no-pipe)"
+                R[$S.pipe_status]="skipped (--no-pipe)"
+        else
         pconf=$(write_producer_conf "$pp" "$child")
         "$MAKEDB" "$mpipe" --schema 5 --replace >/dev/null 2>"$LOGS/mpipe-$S.err" || {
                 broken "N=$S: creating $mpipe failed"; return 1; }
@@ -368,6 +374,7 @@ bench_size() {
                 broken "N=$S: civisync-produce --output - | civisync-consume --input - failed (exit ${pst[*]})"
         fi
         cs_sql -e "DROP DATABASE IF EXISTS \`$mpipe\`" 2>/dev/null
+        fi
         if ! kafka_for "$S"; then
                 say "kafka: skipped at N=$S (--kafka $KAFKA; the mock broker holds ~5 MB per partition)"
                 R[$S.kafka_status]="skipped (--kafka $KAFKA$([ "$KAFKA" = auto ] && echo ": N > $KAFKA_AUTO_MAX"))"
@@ -567,6 +574,9 @@ for S in "${SIZES[@]}"; do
                 row "$k.complete_pipe_s" "N=$S complete sync, pipe (produce | consume)" "$v" s \
                         "$(fmt "$v") s, $(fmt "$(fdiv "${R[$S.rows]}" "$v")" 0) rows/s (cpu: produce ${R[$S.pipe_prod_cpu]} s, consume ${R[$S.pipe_cons_cpu]} s, mariadbd ${R[$S.pipe_db_cpu]} s)" \
                         "<= 2.0 x baseline" "$(fmt "$b") s" "$(fmt "$r") x" "$(passfail "$r" 2.0)"
+        elif [ -n "${R[$S.pipe_status]:-}" ]; then
+                row "$k.complete_pipe_s" "N=$S complete sync, pipe (produce | consume)" "" s "${R[$S.pipe_status]}" \
+                        "<= 2.0 x baseline" "${b:+$(fmt "$b") s}" "-" n/a
         else
                 row "$k.complete_pipe_s" "N=$S complete sync, pipe (produce | consume)" "" s "n/a (run broke)" \
                         "<= 2.0 x baseline" "${b:+$(fmt "$b") s}" "-" BROKEN
@@ -627,6 +637,8 @@ for S in "${SIZES[@]}"; do
                         kib=${R[$S.${mode}_${prog}_rss_kib]:-}
                         if [ -z "$kib" ] && [ $mode = kafka ] && [ -n "${R[$S.kafka_status]:-}" ]; then
                                 row "$k.${name}_rss_${mode}_mib" "N=$S $name peak RSS ($mode)" "" MiB "${R[$S.kafka_status]}" "<= $RSS_LIMIT_MIB MiB" "-" "-" n/a
+                        elif [ -z "$kib" ] && [ $mode = pipe ] && [ -n "${R[$S.pipe_status]:-}" ]; then
+                                row "$k.${name}_rss_${mode}_mib" "N=$S $name peak RSS ($mode)" "" MiB "${R[$S.pipe_status]}" "<= $RSS_LIMIT_MIB MiB" "-" "-" n/a
                         elif [ -n "$kib" ]; then
                                 row "$k.${name}_rss_${mode}_mib" "N=$S $name peak RSS ($mode)" "$(mib "$kib")" MiB \
                                         "$(mib "$kib") MiB" "<= $RSS_LIMIT_MIB MiB" "-" "-" "$(passfail "$(mib "$kib")" $RSS_LIMIT_MIB)"
@@ -646,6 +658,8 @@ if [ ${#SIZES[@]} = 2 ]; then
                 a=${R[$s.$key]:-} z=${R[$l.$key]:-}
                 if [ "$key" = kafka_e2e_s ] && [ -n "${R[$l.kafka_status]:-}${R[$s.kafka_status]:-}" ]; then
                         row "growth.$key" "growth $l/$s: $label" "" x "n/a (Kafka skipped)" "<= $(fmt "$f" 0) x" "-" "-" n/a
+                elif [ "$key" = pipe_total_s ] && [ "$PIPE" = 0 ]; then
+                        row "growth.$key" "growth $l/$s: $label" "" x "n/a (--no-pipe)" "<= $(fmt "$f" 0) x" "-" "-" n/a
                 elif [ -n "$a" ] && [ -n "$z" ]; then
                         r=$(fdiv "$z" "$a")
                         res=$([ "$key" = base_s ] && echo info || passfail "$r" "$f")
@@ -662,6 +676,9 @@ if [ ${#SIZES[@]} = 2 ]; then
                         a=${R[$s.${mode}_${prog}_rss_kib]:-} z=${R[$l.${mode}_${prog}_rss_kib]:-}
                         if [ $mode = kafka ] && [ -n "${R[$l.kafka_status]:-}${R[$s.kafka_status]:-}" ]; then
                                 row "growth.${name}_rss_${mode}" "growth $l/$s: $name RSS ($mode)" "" x "n/a (Kafka skipped)" \
+                                        "same within noise" "-" "-" n/a
+                        elif [ $mode = pipe ] && [ "$PIPE" = 0 ]; then
+                                row "growth.${name}_rss_${mode}" "growth $l/$s: $name RSS ($mode)" "" x "n/a (--no-pipe)" \
                                         "same within noise" "-" "-" n/a
                         elif [ -n "$a" ] && [ -n "$z" ]; then
                                 allowed=$(awk -v a="$a" 'BEGIN { x = a * 0.10; if (x < 4096) x = 4096; printf "%d", a + x }')
