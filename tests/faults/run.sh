@@ -6,7 +6,7 @@
 #             one master restart
 #   --only    run only these scenarios: kill_complete kill_incremental producer_kill
 #             broker_outage master_restart concurrent two_consumers hostile hostile_big
-#             fk_nested_delete
+#             fk_nested_delete input_kill
 # Environment:
 #   FAULTS_SEED=N     replay the random kill points of an earlier run (printed at start)
 #   FAULTS_TOOL=PATH  the helper program (default build/tests/faults-tool)
@@ -347,6 +347,87 @@ scenario_kill_complete() { # N CONTACTS MAX_DELAY_MS
                 test "$distinct" -ge "$want_distinct"
         check "kc: $inside kill(s) inside a sync (some rows mapped, not all; want >= 1)" \
                 test "${inside:-0}" -ge 1
+}
+
+# civisync-consume --input F (its reader thread parses ahead of the apply)
+# SIGKILLed at random points; then one run to the end. The master must equal
+# the child and, byte for byte, a master the same file was applied to
+# uninterrupted.
+# The first of POINTS (mapping row counts at the kills) strictly between 0
+# and the reference master's count, or nothing.
+ik_inside() { # POINTS
+        local all
+        all=$(sql ik_ref -e "SELECT COUNT(*) FROM mapping_master_ik" 2>/dev/null || echo 0)
+        for p in $1; do
+                if [ "$p" -gt 0 ] && [ "$p" -lt "$all" ]; then echo "$p"; return; fi
+        done
+}
+
+consume_input() { # CONF LOGNAME FILE PREFIX
+        "$CS_BIN/civisync-consume" -c "$1" --input "$3" --prefix "$4" >>"$LOGS/$2.out" 2>>"$LOGS/$2.err"
+}
+
+scenario_input_kill() { # N CONTACTS MAX_DELAY_MS (after the first rows are mapped)
+        local n=$1 contacts=$2 i=0 tries=0 delay st f="$CS_TEST_TMPDIR/ik.ndjson" prod cons ref pid
+        local points="" final inside
+        say "consumer --input SIGKILLed at $n points ($contacts contacts)"
+        tests/lib/make-db.sh ik_child --schema 5 --child 1 --contacts "$contacts" >/dev/null || { bad "make-db ik"; return; }
+        tests/lib/make-db.sh ik_master --schema 5 >/dev/null
+        tests/lib/make-db.sh ik_ref --schema 5 >/dev/null
+        prod=$(producer_conf ik ik_child)
+        cons=$(consumer_conf ik ik_master g_ik ik faults.dlq-ik)
+        ref=$(consumer_conf ikref ik_ref g_ikref ik faults.dlq-ik)
+        check "ik: producer --complete --output" produce "$prod" ik-produce --complete --output "$f"
+        check "ik: uninterrupted --input into the reference master" \
+                consume_input "$ref" ik-ref "$f" ik
+        # n kills, and more (up to 3n runs) until one landed inside the
+        # apply (some rows mapped, not all): the first ones may all come
+        # while the consumer still connects.
+        while { [ $i -lt "$n" ] || [ -z "$(ik_inside "$points")" ]; } && [ $tries -lt $((3 * n)) ]; do
+                tries=$((tries + 1))
+                "$CS_BIN/civisync-consume" -c "$cons" --input "$f" --prefix ik \
+                        >>"$LOGS/ik-consume.out" 2>>"$LOGS/ik-consume.err" &
+                pid=$!
+                # from the moment the first rows are mapped (at once when an
+                # earlier run mapped them): a random point of the apply
+                local w=0
+                until [ "$(sql ik_master -e "SELECT COUNT(*) FROM mapping_master_ik" 2>/dev/null || echo 0)" -gt 0 ] ||
+                      ! kill -0 "$pid" 2>/dev/null || [ $w -gt 500 ]; do
+                        sleep 0.02
+                        w=$((w + 1))
+                done
+                rand_ms "$3"
+                delay=$RAND_MS
+                sleep_ms "$delay"
+                kill -KILL "$pid" 2>/dev/null
+                wait "$pid" 2>/dev/null
+                st=$?
+                if [ "$st" = 137 ]; then
+                        local now_mapped
+                        i=$((i + 1))
+                        KILLS=$((KILLS + 1))
+                        now_mapped=$(sql ik_master -e "SELECT COUNT(*) FROM mapping_master_ik" 2>/dev/null || echo 0)
+                        points="$points $now_mapped"
+                        echo "    input kill $i: SIGKILL +${delay} ms after the first rows were mapped (mapping rows: $now_mapped)"
+                elif [ "$st" = 0 ]; then
+                        echo "    input kill: the run had finished (exit 0) before +${delay} ms"
+                else
+                        bad "input kill: the consumer exited $st before its kill (see $LOGS/ik-consume.err)"
+                        i=$((i + 1))
+                fi
+        done
+        check "ik: $i of $n kills landed mid-run (in $tries runs)" test "$i" -ge "$n"
+        final=$(sql ik_ref -e "SELECT COUNT(*) FROM mapping_master_ik")
+        inside=$(ik_inside "$points")
+        check "ik: a kill inside the apply (mapping rows at the kills:$points; all: $final)" test -n "$inside"
+        check "ik: a last --input run completes" consume_input "$cons" ik-consume "$f" ik
+        verify ik_child ik_master ik input-kill
+        "$TOOL" dump master ik_master ik --unmapped >"$LOGS/ik.master-u.dump"
+        "$TOOL" dump master ik_ref ik --unmapped >"$LOGS/ik.ref-u.dump"
+        check "ik: killed master = uninterrupted master (normalized, incl. the master's own rows)" \
+                cmp -s "$LOGS/ik.master-u.dump" "$LOGS/ik.ref-u.dump"
+        check "ik: nothing parked" test "$(sql ik_master -e 'SELECT (SELECT COUNT(*) FROM civisync_parked) + (SELECT COUNT(*) FROM civisync_parked_doc)')" = 0
+        rm -f "$f"
 }
 
 scenario_kill_incremental() { # ROUNDS KILLS_PER_ROUND MAX_DELAY_MS
@@ -792,6 +873,7 @@ if [ "$MODE" = short ]; then
         want hostile && scenario_hostile
         want hostile_big && scenario_hostile_big
         want fk_nested_delete && scenario_fk_nested_delete
+        want input_kill && scenario_input_kill 3 1500 600
 else
         want kill_complete && scenario_kill_complete 20 3000 2500
         want kill_incremental && scenario_kill_incremental 4 5 2500
@@ -803,6 +885,7 @@ else
         want hostile && scenario_hostile
         want hostile_big && scenario_hostile_big
         want fk_nested_delete && scenario_fk_nested_delete
+        want input_kill && scenario_input_kill 10 3000 3000
 fi
 
 echo
