@@ -77,7 +77,7 @@ int cs_loop_input(const cs_consumer_conf_t *conf, cs_apply_t *ap,
                                 errstr_size) == -1)
                         goto done;
                 applied_to = b->recs[b->n - 1].lineno;
-                cs_input_batch_free(b);
+                cs_input_reader_recycle(reader, b);
                 b = NULL;
                 if (cs_loop_stopping()) {
                         snprintf(errstr, errstr_size, "interrupted at %s:%ld "

@@ -28,6 +28,8 @@ struct cs_input_reader_s {
         pthread_cond_t cv;      /* a batch queued, taken, or the state changed */
         cs_input_batch_t *queue[CS_INPUT_READ_AHEAD];
         size_t head, count;     /* ring of queued batches */
+        cs_input_batch_t *spent;        /* applied batches for this thread
+                                           to free (a list through ->next) */
         read_state_t state;
         int stop;               /* asked to stop (cs_input_reader_free) */
         long lineno;            /* lines read (under mu once shared) */
@@ -142,13 +144,22 @@ static int input_whole(const char *line, size_t len, long lineno, const char *pa
  * 0, or -1 when asked to stop. */
 static int reader_wait_room(cs_input_reader_t *r)
 {
+        cs_input_batch_t *spent;
         int rc;
 
         pthread_mutex_lock(&r->mu);
         while (r->count == CS_INPUT_READ_AHEAD && !r->stop)
                 pthread_cond_wait(&r->cv, &r->mu);
         rc = r->stop ? -1 : 0;
+        spent = r->spent;
+        r->spent = NULL;
         pthread_mutex_unlock(&r->mu);
+        /* Freed here, while the apply works: not on its thread. */
+        while (spent) {
+                cs_input_batch_t *next = spent->next;
+                cs_input_batch_free(spent);
+                spent = next;
+        }
         return rc;
 }
 
@@ -347,6 +358,16 @@ int cs_input_reader_next(cs_input_reader_t *r, cs_input_batch_t **out,
         return rc;
 }
 
+void cs_input_reader_recycle(cs_input_reader_t *r, cs_input_batch_t *b)
+{
+        if (!b)
+                return;
+        pthread_mutex_lock(&r->mu);
+        b->next = r->spent;
+        r->spent = b;
+        pthread_mutex_unlock(&r->mu);
+}
+
 long cs_input_reader_lines(cs_input_reader_t *r)
 {
         long n;
@@ -367,6 +388,11 @@ void cs_input_reader_free(cs_input_reader_t *r)
                 pthread_cond_broadcast(&r->cv);
                 pthread_mutex_unlock(&r->mu);
                 pthread_join(r->thread, NULL);
+        }
+        while (r->spent) {
+                cs_input_batch_t *next = r->spent->next;
+                cs_input_batch_free(r->spent);
+                r->spent = next;
         }
         while (r->count) {
                 cs_input_batch_free(r->queue[r->head]);

@@ -27,6 +27,7 @@ typedef struct cs_input_rec_s {
 typedef struct cs_input_batch_s {
         cs_input_rec_t *recs;
         size_t n;
+        struct cs_input_batch_s *next;  /* (cs_input_reader_recycle's list) */
 } cs_input_batch_t;
 
 typedef struct cs_input_reader_s cs_input_reader_t;
@@ -45,6 +46,10 @@ cs_input_reader_t *cs_input_reader_start(FILE *fp, const char *path, int from_st
  * unfinished batch before it are not returned) or on a stop request. */
 int cs_input_reader_next(cs_input_reader_t *r, cs_input_batch_t **out,
                          char *errstr, size_t errstr_size);
+
+/* Hands an applied batch back (NULL is a no-op): the reader thread frees
+ * it before it reads the next one, off the apply's thread. */
+void cs_input_reader_recycle(cs_input_reader_t *r, cs_input_batch_t *b);
 
 /* Lines read so far. */
 long cs_input_reader_lines(cs_input_reader_t *r);
