@@ -719,7 +719,7 @@ const cs_ref_t *cs_reg_ref(const cs_entity_t *ent, const char *column)
         if (!ent || !ent->refs || !column)
                 return NULL;
         for (const cs_ref_t *r = ent->refs; r->column; r++)
-                if (strcmp(r->column, column) == 0)
+                if (r->column[0] == column[0] && strcmp(r->column, column) == 0)
                         return r;
         return NULL;
 }
@@ -729,7 +729,7 @@ int cs_reg_col_policy(const cs_entity_t *ent, const char *column)
         if (!ent || !ent->col_rules || !column)
                 return 0;
         for (const cs_col_rule_t *r = ent->col_rules; r->column; r++)
-                if (strcmp(r->column, column) == 0)
+                if (r->column[0] == column[0] && strcmp(r->column, column) == 0)
                         return (int)r->policy;
         return 0;
 }

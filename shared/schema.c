@@ -242,8 +242,11 @@ int cs_schema_col_index(const cs_table_t *tbl, const char *name)
 {
         if (!tbl || !name)
                 return -1;
+        /* (the first byte first: a document's every field is looked up,
+         * and most columns differ there) */
         for (size_t i = 0; i < tbl->col_cnt; i++)
-                if (strcmp(tbl->cols[i].name, name) == 0)
+                if (tbl->cols[i].name[0] == name[0] &&
+                    strcmp(tbl->cols[i].name, name) == 0)
                         return (int)i;
         return -1;
 }
