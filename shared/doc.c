@@ -869,6 +869,11 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
         const char *key;
         json_t *v;
         json_object_foreach((json_t *)doc, key, v) {
+                /* Every envelope and reserved field (CS_F_*, "id") starts
+                 * with 'c', 'i' or '_': any other field is a column, and
+                 * only its type is checked (most fields of a document). */
+                if (key[0] != 'c' && key[0] != 'i' && key[0] != '_')
+                        goto column;
                 if (envelope_field(key) || !strcmp(key, CS_F_TABLE) ||
                     !strcmp(key, CS_F_CHILD_ID) || !strcmp(key, CS_F_TIME_ZONE))
                         continue;
@@ -926,6 +931,7 @@ static int inspect_entity(const json_t *doc, const char *want_prefix,
                                  id, key);
                         return -1;
                 }
+column:
                 if (!(json_is_string(v) || json_is_integer(v) || json_is_real(v) ||
                       json_is_null(v))) {
                         snprintf(errstr, errstr_size,
