@@ -559,19 +559,163 @@ static MYSQL_RES *prefix_query(cs_apply_t *ap, const prefix_ctx_t *pc,
         return res;
 }
 
+/* Parked references filled in by one statement per table, column and
+ * chunk (a first sync parks thousands: employers, shared addresses,
+ * parent activities that come later). */
+#define PARK_FILL_CHUNK 256
+
+/* The UPDATE that fills in ent's column ref: for one row when n is 0
+ * ("SET col = ? ... WHERE id = ?": value, owner), else for n rows ("SET col
+ * = CASE id WHEN ? THEN ? ... END ... WHERE id IN (?, ...)": n (owner,
+ * value) pairs, then n owners). Assigning TIMESTAMP columns to themselves
+ * keeps ON UPDATE CURRENT_TIMESTAMP from firing: the master keeps the
+ * child's modified_date. 0, or -1 with errstr when it does not fit. */
+static int park_update_sql(cs_apply_t *ap, const cs_entity_t *ent,
+                           const cs_ref_t *ref, size_t n, char *sql,
+                           char *errstr, size_t errstr_size)
+{
+        char tmp[256];
+        const cs_table_t *tbl = ap_master_table(ap, ent, tmp, sizeof(tmp));
+        size_t len = 0;
+        int bad;
+
+        if (!n) {
+                bad = ap_sql_cat(sql, &len, "UPDATE `%s` SET `%s` = ?",
+                                 ent->table, ref->column);
+        } else {
+                bad = ap_sql_cat(sql, &len, "UPDATE `%s` SET `%s` = CASE `id`",
+                                 ent->table, ref->column);
+                for (size_t i = 0; i < n; i++)
+                        bad |= ap_sql_cat(sql, &len, " WHEN ? THEN ?");
+                bad |= ap_sql_cat(sql, &len, " END");
+        }
+        for (size_t c = 0; tbl && c < tbl->col_cnt; c++)
+                if (tbl->cols[c].type == CS_COL_TIMESTAMP)
+                        bad |= ap_sql_cat(sql, &len, ", `%s` = `%s`",
+                                          tbl->cols[c].name, tbl->cols[c].name);
+        if (!n) {
+                bad |= ap_sql_cat(sql, &len, " WHERE id = ?");
+        } else {
+                bad |= ap_sql_cat(sql, &len, " WHERE `id` IN (");
+                for (size_t i = 0; i < n; i++)
+                        bad |= ap_sql_cat(sql, &len, i ? ",?" : "?");
+                bad |= ap_sql_cat(sql, &len, ")");
+        }
+        if (bad) {
+                snprintf(errstr, errstr_size, "%s: parked UPDATE longer than %d "
+                         "bytes", ent->table, SQL_MAX);
+                return -1;
+        }
+        return 0;
+}
+
+/* A parked reference to fill in with a master id (not an id list). */
+typedef struct park_fill_s {
+        const cs_entity_t *ent;
+        const cs_ref_t *ref;
+        long long owner;        /* the row's master id */
+        long long value;        /* the target's master id */
+        park_done_t done;       /* its parked row, forgotten once filled */
+} park_fill_t;
+
+static int park_fill_cmp(const void *a, const void *b)
+{
+        const park_fill_t *x = a, *y = b;
+        int c = strcmp(x->ent->table, y->ent->table);
+        if (!c)
+                c = strcmp(x->ref->column, y->ref->column);
+        return c ? c : (x->owner > y->owner) - (x->owner < y->owner);
+}
+
+/* Fills in fills[0..n): one UPDATE per table, column and chunk of up to
+ * PARK_FILL_CHUNK rows (power-of-two sizes, the last pair repeated, so few
+ * statement texts exist); a chunk the server refuses is done row by row,
+ * which reports the row at fault. Each filled one goes to done[]. */
+static ap_rc_t park_fill(cs_apply_t *ap, park_fill_t *fills, size_t n,
+                         park_done_t *done, size_t *done_n, char *errstr,
+                         size_t errstr_size)
+{
+        cs_db_value_t *p = malloc(3 * PARK_FILL_CHUNK * sizeof(*p));
+        unsigned int dberr = 0;
+        ap_rc_t rc = AP_OK;
+
+        if (!p) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return AP_RETRY;
+        }
+        qsort(fills, n, sizeof(*fills), park_fill_cmp);
+        for (size_t i = 0, j; i < n && rc == AP_OK; i = j) {
+                size_t k = 1, m;
+
+                for (j = i; j < n && j - i < PARK_FILL_CHUNK &&
+                            fills[j].ent == fills[i].ent &&
+                            fills[j].ref == fills[i].ref; j++)
+                        ;
+                m = j - i;
+                while (k < m)
+                        k *= 2;
+                for (size_t x = 0; x < k; x++) {
+                        const park_fill_t *f = &fills[x < m ? i + x : j - 1];
+                        p[2 * x] = v_int(f->owner);
+                        p[2 * x + 1] = v_int(f->value);
+                        p[2 * k + x] = v_int(f->owner);
+                }
+                if (park_update_sql(ap, fills[i].ent, fills[i].ref, k, ap->sql,
+                                    errstr, errstr_size) == -1) {
+                        rc = AP_RETRY;
+                        break;
+                }
+                if (ap_run(ap, ap->sql, p, 3 * k, NULL, NULL, NULL, NULL, &dberr,
+                           errstr, errstr_size) == -1) {
+                        /* A transient error (a deadlock rolls the whole
+                         * transaction back) retries the batch; a refusal
+                         * is looked at row by row, as before this path. */
+                        if (cs_db_error_transient(dberr, errstr) || dberr == 0) {
+                                rc = ap_db_fail(ap, dberr, errstr, errstr_size,
+                                                "parked update");
+                                break;
+                        }
+                        if (park_update_sql(ap, fills[i].ent, fills[i].ref, 0,
+                                            ap->sql, errstr, errstr_size) == -1) {
+                                rc = AP_RETRY;
+                                break;
+                        }
+                        for (size_t x = i; x < j; x++) {
+                                cs_db_value_t q[2] = { v_int(fills[x].value),
+                                                       v_int(fills[x].owner) };
+                                if (ap_run(ap, ap->sql, q, 2, NULL, NULL, NULL,
+                                           NULL, &dberr, errstr,
+                                           errstr_size) == -1) {
+                                        rc = ap_db_fail(ap, dberr, errstr,
+                                                        errstr_size,
+                                                        "parked update");
+                                        break;
+                                }
+                        }
+                        if (rc != AP_OK)
+                                break;
+                }
+                for (size_t x = i; x < j; x++)
+                        done[(*done_n)++] = fills[x].done;
+        }
+        free(p);
+        return rc;
+}
+
 /* Fills in parked references whose target is mapped now (at commit). */
 ap_rc_t ap_resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                           size_t errstr_size)
 {
         unsigned int dberr = 0;
         park_done_t *done = NULL;
+        park_fill_t *fills = NULL;
         MYSQL_RES *res = NULL;
         MYSQL_ROW row;
         int more = 1;
         ap_rc_t rc = AP_OK;
 
         for (int round = 0; more && round < 100; round++) {
-                size_t done_n = 0;
+                size_t done_n = 0, fill_n = 0;
 
                 more = 0;
                 snprintf(ap->sql, SQL_MAX,
@@ -587,7 +731,10 @@ ap_rc_t ap_resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                                          errstr_size)))
                         goto out; /* frees the previous round's list */
                 free(done);
-                if (!(done = calloc(mysql_num_rows(res) + 1, sizeof(*done)))) {
+                free(fills);
+                fills = calloc(mysql_num_rows(res) + 1, sizeof(*fills));
+                if (!(done = calloc(mysql_num_rows(res) + 1, sizeof(*done))) ||
+                    !fills) {
                         snprintf(errstr, errstr_size, "out of memory");
                         rc = AP_RETRY;
                         goto out;
@@ -617,34 +764,20 @@ ap_rc_t ap_resolve_parked(cs_apply_t *ap, prefix_ctx_t *pc, char *errstr,
                                 }
                                 q[0] = v_str(value);
                         } else {
-                                q[0] = v_int(strtoll(row[4], NULL, 10));
+                                /* filled in below, with the others of its
+                                 * table and column */
+                                fills[fill_n++] = (park_fill_t){
+                                        .ent = ent, .ref = ref, .owner = owner,
+                                        .value = strtoll(row[4], NULL, 10),
+                                        .done = { row[0], row[2], child_id } };
+                                continue;
                         }
                         q[1] = v_int(owner);
-                        {
-                                /* Assigning TIMESTAMP columns to themselves keeps
-                                 * ON UPDATE CURRENT_TIMESTAMP from firing: the
-                                 * master keeps the child's modified_date. */
-                                char tmp[256];
-                                const cs_table_t *tbl = ap_master_table(ap, ent, tmp,
-                                                                        sizeof(tmp));
-                                size_t len = 0;
-                                int bad = ap_sql_cat(ap->sql, &len,
-                                        "UPDATE `%s` SET `%s` = ?", ent->table,
-                                        ref->column);
-                                for (size_t c = 0; tbl && c < tbl->col_cnt; c++)
-                                        if (tbl->cols[c].type == CS_COL_TIMESTAMP)
-                                                bad |= ap_sql_cat(ap->sql, &len,
-                                                        ", `%s` = `%s`",
-                                                        tbl->cols[c].name,
-                                                        tbl->cols[c].name);
-                                if (bad | ap_sql_cat(ap->sql, &len, " WHERE id = ?")) {
-                                        free(value);
-                                        snprintf(errstr, errstr_size, "%s: parked "
-                                                 "UPDATE longer than %d bytes",
-                                                 ent->table, SQL_MAX);
-                                        rc = AP_RETRY;
-                                        goto out;
-                                }
+                        if (park_update_sql(ap, ent, ref, 0, ap->sql, errstr,
+                                            errstr_size) == -1) {
+                                free(value);
+                                rc = AP_RETRY;
+                                goto out;
                         }
                         if (ap_run(ap, ap->sql, q, 2, NULL, NULL, NULL, NULL,
                                    &dberr, errstr, errstr_size) == -1) {
@@ -678,6 +811,12 @@ forget:
                         done[done_n++].child_id = child_id;
                         more = 1;
                 }
+                if (fill_n) {
+                        if ((rc = park_fill(ap, fills, fill_n, done, &done_n,
+                                            errstr, errstr_size)) != AP_OK)
+                                goto out;
+                        more = 1;
+                }
                 if (done_n && forget_parks(ap, pc, done, done_n, &dberr, errstr,
                                            errstr_size) == -1) {
                         rc = ap_db_fail(ap, dberr, errstr, errstr_size, "parked");
@@ -690,6 +829,7 @@ out:
         if (res)
                 mysql_free_result(res);
         free(done);
+        free(fills);
         return rc;
 }
 
