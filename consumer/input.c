@@ -8,6 +8,14 @@
 #include "input_read.h"
 #include "loop.h"
 
+/* The error of a run stopped by a signal after line applied_to. */
+static void interrupted(const char *path, long applied_to, char *errstr,
+                        size_t errstr_size)
+{
+        snprintf(errstr, errstr_size, "interrupted at %s:%ld (applied up to the "
+                 "last batch; re-running the file is harmless)", path, applied_to);
+}
+
 /* Applies and commits the buffered records (one transaction). */
 static int input_flush(cs_apply_t *ap, const char *path, const char *prefix,
                        const cs_input_rec_t *recs, cs_apply_msg_t *msgs, size_t n,
@@ -80,17 +88,13 @@ int cs_loop_input(const cs_consumer_conf_t *conf, cs_apply_t *ap,
                 cs_input_reader_recycle(reader, b);
                 b = NULL;
                 if (cs_loop_stopping()) {
-                        snprintf(errstr, errstr_size, "interrupted at %s:%ld "
-                                 "(applied up to the last batch; re-running the "
-                                 "file is harmless)", path, applied_to);
+                        interrupted(path, applied_to, errstr, errstr_size);
                         goto done;
                 }
         }
         if (next == -1) {
                 if (cs_loop_stopping())
-                        snprintf(errstr, errstr_size, "interrupted at %s:%ld "
-                                 "(applied up to the last batch; re-running the "
-                                 "file is harmless)", path, applied_to);
+                        interrupted(path, applied_to, errstr, errstr_size);
                 goto done;
         }
         if (cs_input_reader_lines(reader) == 0 &&
