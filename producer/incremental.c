@@ -11,10 +11,16 @@
 #include "progress.h"
 #include "registry.h"
 #include "state.h"
+#include "tabletime.h"
 
 #define FLUSH_TIMEOUT_MS 300000
 /* 2: rows hashed by the producer (cs_fp_row_hash), no buckets. */
 #define STATE_FORMAT 2
+/* The least margin, in seconds, between a table's last write and the
+ * previous run's snapshot for the table to be left unread (the server's
+ * write times are whole seconds, set at commit). lookback_seconds above it
+ * widens the margin. */
+#define UNREAD_MIN_MARGIN_SECONDS 2
 
 /* A growable array of ids. */
 typedef struct idvec_s {
@@ -72,6 +78,14 @@ typedef struct incr_ctx_s {
         long long sent_docs;
         cs_progress_t progress;
         int oom;
+        /* Tables left unread: the server's write times (tt_ok), the
+         * previous state's snapshot time and origin. */
+        cs_tt_t tt;
+        int tt_ok;
+        long long prev_time;
+        const char *prev_origin;
+        char origin[320];
+        long long unread_tables, unread_rows;
 } incr_ctx_t;
 
 /* Records that root document (ent's root) id must be re-sent or deleted. */
@@ -161,17 +175,35 @@ static int fp_out_open(const cs_producer_conf_t *conf, const cs_src_t *s,
 /* Completes a written file and records it in tables (and in created, so
  * that a run failing later removes it). */
 static int fp_out_keep(cs_fp_out_t *out, const cs_src_t *s, const char *name,
-                       json_t *created, json_t *tables, char *errstr,
-                       size_t errstr_size)
+                       const char *sig, json_t *created, json_t *tables,
+                       char *errstr, size_t errstr_size)
 {
         json_array_append_new(created, json_string(out->path));
         if (cs_fp_out_finish(out, errstr, errstr_size) == -1)
                 return -1;
         json_object_set_new(tables, cs_reg_view_key(s->ent),
-                            json_pack("{s:s, s:I, s:b}", "file", name, "rows",
-                                      (json_int_t)out->count, "legacy",
-                                      s->legacy));
+                            json_pack("{s:s, s:I, s:b, s:s}", "file", name,
+                                      "rows", (json_int_t)out->count, "legacy",
+                                      s->legacy, "scan", sig));
         return 0;
+}
+
+/* The scan SQL of s (NEW string) and its signature, 16 hex digits, into
+ * sig: stored with the fingerprints, it tells a later run whether they
+ * were read with the same columns and expressions. */
+static char *scan_sql(const cs_src_t *s, char sig[17], char *errstr,
+                      size_t errstr_size)
+{
+        char *sql = cs_src_sql(s, CS_SRC_FP_SCAN, NULL, NULL, errstr,
+                               errstr_size);
+        unsigned long len;
+
+        if (!sql)
+                return NULL;
+        len = (unsigned long)strlen(sql);
+        snprintf(sig, 17, "%016llx",
+                 (unsigned long long)cs_fp_row_hash(&sql, &len, 1));
+        return sql;
 }
 
 static int write_row(const cs_fp_row_t *row, void *opaque, char *errstr,
@@ -181,10 +213,15 @@ static int write_row(const cs_fp_row_t *row, void *opaque, char *errstr,
         return out->fp ? cs_fp_out_row(out, row, errstr, errstr_size) : 0;
 }
 
-static json_t *state_new(long long state_gen)
+/* snapshot_time and origin: the server's clock before the snapshot the
+ * fingerprints come from, and where they were read (tables left unread). */
+static json_t *state_new(long long state_gen, long long snapshot_time,
+                         const char *origin)
 {
-        return json_pack("{s:i, s:I, s:{}, s:{}}", "format", STATE_FORMAT,
-                         "state_generation", (json_int_t)state_gen, "tables",
+        return json_pack("{s:i, s:I, s:I, s:s, s:{}, s:{}}", "format",
+                         STATE_FORMAT, "state_generation",
+                         (json_int_t)state_gen, "snapshot_time",
+                         (json_int_t)snapshot_time, "origin", origin, "tables",
                          "cursors");
 }
 
@@ -265,10 +302,14 @@ json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
         incr_ctx_t ctx = { .conf = conf, .snap = snap, .db = cs_snap_db(snap) };
         size_t count;
         cs_src_t *srcs = cs_snap_sources(snap, &count);
-        json_t *st = state_new(state_gen);
-        json_t *tables = json_object_get(st, "tables");
-        json_t *cursors = json_object_get(st, "cursors");
+        json_t *st, *tables, *cursors;
 
+        if (cs_tt_origin(ctx.db, ctx.origin, sizeof(ctx.origin), errstr,
+                         errstr_size) == -1)
+                return NULL;
+        st = state_new(state_gen, cs_snap_started_at(snap), ctx.origin);
+        tables = json_object_get(st, "tables");
+        cursors = json_object_get(st, "cursors");
         if (!cs_incr_state_usable(old_incr))
                 old_incr = NULL;
         for (size_t i = 0; i < count; i++) {
@@ -276,11 +317,17 @@ json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
                 cs_fp_out_t out = { 0 };
                 cs_fp_in_t old = { 0 };
                 gone_scan_t g = { .out = &out, .table = s->ent->table };
-                char name[256];
+                char name[256], sig[17];
+                char *sql;
                 int rc = 0;
 
                 if (!s->present)
                         continue;
+                if (!(sql = scan_sql(s, sig, errstr, errstr_size))) {
+                        json_decref(st);
+                        return NULL;
+                }
+                free(sql);
                 /* Root rows only: a nested row travels inside its root. */
                 if (old_incr && gone && !s->ent->parent &&
                     gone_open(conf, s, old_incr, &old)) {
@@ -303,7 +350,7 @@ json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
                 json_decref(g.ids);
                 cs_fp_in_close(&old);
                 if (rc == 0 && write_files)
-                        rc = fp_out_keep(&out, s, name, created, tables,
+                        rc = fp_out_keep(&out, s, name, sig, created, tables,
                                          errstr, errstr_size);
                 if (rc == -1)
                         cs_fp_out_discard(&out);
@@ -388,6 +435,42 @@ static int merge_row(const cs_fp_row_t *r, void *opaque, char *errstr,
         return m->out->fp ? cs_fp_out_row(m->out, r, errstr, errstr_size) : 0;
 }
 
+/* 1 when no transaction can have written the tables that sql (the scan of
+ * s) reads since the previous run's snapshot, so that the stored
+ * fingerprints (old_t) still describe every row: the server knows when
+ * each of them was last written, that time is older than the previous
+ * snapshot by the margin, the previous state was read from this database,
+ * and with the same scan (sig). The margin covers whole-second times and a
+ * commit whose time is recorded just after it became visible. */
+static int unread_ok(const incr_ctx_t *ctx, const json_t *old_t,
+                     const char *sql, const char *sig, long long *latest)
+{
+        long long margin = ctx->conf->lookback_seconds;
+
+        if (margin < UNREAD_MIN_MARGIN_SECONDS)
+                margin = UNREAD_MIN_MARGIN_SECONDS;
+        *latest = CS_TT_UNKNOWN;
+        if (!ctx->tt_ok || ctx->prev_time <= 0 || ctx->tt.now < ctx->prev_time ||
+            !ctx->prev_origin || strcmp(ctx->prev_origin, ctx->origin) != 0)
+                return 0;
+        if (!json_is_string(json_object_get(old_t, "scan")) ||
+            strcmp(json_string_value(json_object_get(old_t, "scan")), sig))
+                return 0;
+        *latest = cs_tt_latest_write(&ctx->tt, sql);
+        return *latest != CS_TT_UNKNOWN && *latest < ctx->prev_time - margin;
+}
+
+/* Records old_t (the previous state's entry of s, BORROWED) as s's entry of
+ * the new state, with the signature of the scan it is now known to match. */
+static void keep_entry(json_t *tables, const cs_src_t *s, const json_t *old_t,
+                       const char *sig)
+{
+        json_t *t = json_copy((json_t *)old_t);
+
+        json_object_set_new(t, "scan", json_string(sig));
+        json_object_set_new(tables, cs_reg_view_key(s->ent), t);
+}
+
 /* Detects the changes of one source, records its new state. */
 static int detect_source(incr_ctx_t *ctx, const cs_src_t *s,
                          const json_t *old_incr, long long state_gen,
@@ -402,19 +485,25 @@ static int detect_source(incr_ctx_t *ctx, const cs_src_t *s,
         cs_fp_in_t old = { 0 };
         cs_fp_out_t out = { 0 };
         merge_t m = { .ctx = ctx, .s = s, .out = &out };
-        char path[4096], name[256];
+        char path[4096], name[256], sig[17];
         double started = cs_progress_now();
-        int rc = -1;
+        long long latest;
+        char *sql = scan_sql(s, sig, errstr, errstr_size);
+        int rc = -1, unread = 0;
 
+        if (!sql)
+                return -1;
         if (file) {
                 if (cs_state_file_path(path, sizeof(path), ctx->conf->state_dir,
                                        file) == -1) {
                         snprintf(errstr, errstr_size, "state path too long");
-                        return -1;
+                        goto done;
                 }
+                /* Opened (and checked) even when it is not read. */
                 if (cs_fp_in_open(&old, path, errstr, errstr_size) == -1)
-                        return -1;
+                        goto done;
                 m.old = &old;
+                unread = unread_ok(ctx, old_t, sql, sig, &latest);
         } else {
                 cs_info("%s: no fingerprints in the state yet: every row "
                         "counts as new", s->ent->table);
@@ -425,6 +514,17 @@ static int detect_source(incr_ctx_t *ctx, const cs_src_t *s,
                         goto done;
                 json_object_set_new(json_object_get(new_incr, "cursors"),
                                     s->ent->name, cur_cursor);
+        }
+        if (unread) {
+                cs_debug("%s: last written at %lld, before the previous "
+                         "snapshot (%lld): %lld stored row(s) kept, not read",
+                         s->ent->table, latest, ctx->prev_time,
+                         (long long)old.count);
+                keep_entry(tables, s, old_t, sig);
+                ctx->unread_tables++;
+                ctx->unread_rows += (long long)old.count;
+                rc = 0;
+                goto done;
         }
         /* The new file is written while comparing (streaming) and dropped
          * again when nothing changed. */
@@ -450,18 +550,20 @@ static int detect_source(incr_ctx_t *ctx, const cs_src_t *s,
                 cs_info("%s: %lld row(s) changed, added or deleted",
                         s->ent->table, m.changes);
         if (m.changes || !file) {
-                if (write_files && fp_out_keep(&out, s, name, created, tables,
-                                               errstr, errstr_size) == -1)
+                if (write_files && fp_out_keep(&out, s, name, sig, created,
+                                               tables, errstr,
+                                               errstr_size) == -1)
                         goto done;
         } else {
                 cs_fp_out_discard(&out);
-                json_object_set(tables, cs_reg_view_key(s->ent), (json_t *)old_t);
+                keep_entry(tables, s, old_t, sig);
         }
         rc = 0;
 done:
         if (rc == -1)
                 cs_fp_out_discard(&out);
         cs_fp_in_close(&old);
+        free(sql);
         return rc;
 }
 
@@ -507,6 +609,38 @@ static int send_tombstone(incr_ctx_t *ctx, const cs_entity_t *ent,
         return 0;
 }
 
+/* The server's write times, for leaving unwritten tables unread. Without
+ * them every table is read, as when the previous state has no snapshot
+ * time (written before civisync recorded it) or another origin. */
+static void load_write_times(incr_ctx_t *ctx, const json_t *old_incr)
+{
+        char err[512];
+
+        ctx->prev_time = json_integer_value(json_object_get(old_incr,
+                                                            "snapshot_time"));
+        ctx->prev_origin = json_string_value(json_object_get(old_incr,
+                                                             "origin"));
+        if (ctx->prev_origin && strcmp(ctx->prev_origin, ctx->origin) != 0)
+                cs_info("the previous state was read from %s, this run reads "
+                        "%s: every table is read", ctx->prev_origin,
+                        ctx->origin);
+        if (ctx->prev_time <= 0 || !ctx->prev_origin ||
+            strcmp(ctx->prev_origin, ctx->origin) != 0)
+                return;
+        if (cs_tt_load(ctx->db, &ctx->tt, err, sizeof(err)) == -1) {
+                cs_warn("tables' last write times unavailable (%s): every "
+                        "table is read", err);
+                return;
+        }
+        if (ctx->tt.now < ctx->prev_time) {
+                cs_warn("the child server's clock (%lld) is behind the "
+                        "previous run's snapshot (%lld): every table is read",
+                        ctx->tt.now, ctx->prev_time);
+                return;
+        }
+        ctx->tt_ok = 1;
+}
+
 int cs_incr_state_usable(const json_t *incr)
 {
         return json_is_object(incr) &&
@@ -549,7 +683,11 @@ int cs_incr_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
                 goto done;
         cs_snap_set_files(ctx.snap, conf->files_dir, conf->max_file_bytes);
         srcs = cs_snap_sources(ctx.snap, &count);
-        st = state_new(state_gen);
+        if (cs_tt_origin(db, ctx.origin, sizeof(ctx.origin), errstr,
+                         errstr_size) == -1)
+                goto done;
+        load_write_times(&ctx, old_incr);
+        st = state_new(state_gen, cs_snap_started_at(ctx.snap), ctx.origin);
         for (size_t i = 0; i < count; i++) {
                 if (!srcs[i].present)
                         continue;
@@ -574,6 +712,10 @@ int cs_incr_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
                 up->n = w;
                 total += (long long)(up->n + ctx.del[i].n);
         }
+        if (ctx.unread_tables)
+                cs_info("%lld table(s) not written since the previous run, "
+                        "not read (%lld stored row(s) kept)",
+                        ctx.unread_tables, ctx.unread_rows);
         cs_info("incremental sync of prefix %s: %lld document(s) to send",
                 conf->prefix, total);
         cs_progress_init(&ctx.progress, "civisync-produce", total);
@@ -597,6 +739,7 @@ int cs_incr_run(const cs_producer_conf_t *conf, MYSQL *db, cs_sink_t *sink,
         rc = 0;
 done:
         cs_progress_end(&ctx.progress);
+        cs_tt_free(&ctx.tt);
         cs_snap_close(ctx.snap);
         json_decref(st);
         for (size_t i = 0; ctx.up && ctx.del && i < ctx.ent_cnt; i++) {

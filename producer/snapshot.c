@@ -34,6 +34,7 @@ struct cs_snap_s {
         const char *prefix;
         int batch_rows;
         char time_zone[64];
+        long long started_at;        /* server clock before the snapshot */
         cs_src_t *srcs;
         snap_sql_t *sql;
         size_t src_cnt;
@@ -154,6 +155,8 @@ cs_snap_t *cs_snap_open(MYSQL *db, const char *prefix, int batch_rows,
 
         if (cs_db_exec(db, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
                        errstr, errstr_size) == -1 ||
+            cs_db_query_int(db, "SELECT UNIX_TIMESTAMP()", &snap->started_at,
+                            errstr, errstr_size) == -1 ||
             cs_db_exec(db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
                        errstr, errstr_size) == -1)
                 goto fail;
@@ -186,6 +189,11 @@ fail:
         return NULL;
 }
 
+long long cs_snap_started_at(const cs_snap_t *snap)
+{
+        return snap->started_at;
+}
+
 int cs_snap_end(cs_snap_t *snap, char *errstr, size_t errstr_size)
 {
         return cs_db_exec(snap->db, "COMMIT", errstr, errstr_size);
@@ -194,6 +202,8 @@ int cs_snap_end(cs_snap_t *snap, char *errstr, size_t errstr_size)
 int cs_snap_renew(cs_snap_t *snap, char *errstr, size_t errstr_size)
 {
         if (cs_db_exec(snap->db, "COMMIT", errstr, errstr_size) == -1 ||
+            cs_db_query_int(snap->db, "SELECT UNIX_TIMESTAMP()",
+                            &snap->started_at, errstr, errstr_size) == -1 ||
             cs_db_exec(snap->db, "START TRANSACTION WITH CONSISTENT SNAPSHOT, "
                        "READ ONLY", errstr, errstr_size) == -1)
                 return -1;

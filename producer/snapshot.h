@@ -35,6 +35,9 @@ int cs_snap_run(cs_snap_t *snap, cs_snap_emit_cb *cb, void *opaque,
 int cs_snap_emit_ids(cs_snap_t *snap, const cs_entity_t *ent,
                      const long long *ids, size_t n, cs_snap_emit_cb *cb,
                      void *opaque, char *errstr, size_t errstr_size);
+/* The server's clock (unix seconds) read just before the current snapshot
+ * began: a commit the snapshot does not see was made at or after it. */
+long long cs_snap_started_at(const cs_snap_t *snap);
 /* Ends the snapshot's transaction, keeping the loaded sources and SQL (the
  * connection is then in autocommit mode again). */
 int cs_snap_end(cs_snap_t *snap, char *errstr, size_t errstr_size);

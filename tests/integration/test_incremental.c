@@ -41,6 +41,30 @@ static long long produce(env_t *e)
         return msgs;
 }
 
+/* A verbose produce run (-v): its messages, its log in *log (NEW string,
+ * free it). */
+static long long produce_log(env_t *e, char **log)
+{
+        it_run_t r = it_run("civisync-produce", "-c", e->pconf, "-v", NULL);
+        const char *p;
+        long long msgs;
+
+        ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
+        p = strstr(r.out, "(upserts/deletes); ");
+        ck_assert_msg(p != NULL, "summary: %s", r.out);
+        msgs = strtoll(p + strlen("(upserts/deletes); "), NULL, 10);
+        *log = strdup(r.err);
+        it_run_free(&r);
+        return msgs;
+}
+
+/* The end of a log, short enough for a Check message. */
+static const char *log_tail(const char *log)
+{
+        size_t n = strlen(log);
+        return n > 2000 ? log + n - 2000 : log;
+}
+
 static void sync_once(env_t *e)
 {
         produce(e);
@@ -496,6 +520,81 @@ START_TEST(test_late_commit_older_modified_date)
 }
 END_TEST
 
+/* Seconds to wait so that the child's earlier writes are older than the
+ * next run's snapshot by more than the least margin (2 s, incremental.c). */
+#define UNREAD_WAIT_SECONDS 3
+
+/* A table no transaction wrote since the previous run's snapshot is not
+ * read (its stored fingerprints stand); a table written since is, and its
+ * change is sent. Right after a run nothing is left unread. */
+START_TEST(test_unwritten_tables_not_read)
+{
+        env_t e;
+        char *log;
+        long long email;
+
+        env_open(&e, "--schema 5 --child 1 --contacts 60", "lookback_seconds = 0;");
+        sleep(UNREAD_WAIT_SECONDS);
+        ck_assert_int_eq(produce(&e), 0);
+        email = child_int(&e, "SELECT MIN(id) FROM civicrm_email WHERE contact_id = 7");
+        ck_assert_int_gt(email, 0);
+        it_exec(e.c, "UPDATE civicrm_email SET email = 'unread.test@example.org' "
+                "WHERE id = %lld", email);
+        ck_assert_int_eq(produce_log(&e, &log), 1);
+        ck_assert_msg(strstr(log, "civicrm_phone: last written at") != NULL, "%s", log_tail(log));
+        ck_assert_msg(strstr(log, "civicrm_contact: last written at") != NULL, "%s", log_tail(log));
+        ck_assert_msg(strstr(log, "civicrm_email: last written at") == NULL, "%s", log_tail(log));
+        ck_assert_msg(strstr(log, "civicrm_email: 1 row(s) changed") != NULL, "%s", log_tail(log));
+        ck_assert_msg(strstr(log, "not written since the previous run, not read") != NULL,
+                      "%s", log_tail(log));
+        free(log);
+        consume(&e);
+        ck_assert_int_eq(master_has(&e, "civicrm_email", email,
+                                    "x.email = 'unread.test@example.org'"), 1);
+        /* Written within the margin of the previous snapshot: read again,
+         * and nothing has changed. */
+        ck_assert_int_eq(produce_log(&e, &log), 0);
+        ck_assert_msg(strstr(log, "civicrm_email: last written at") == NULL, "%s",
+                      log_tail(log));
+        ck_assert_msg(strstr(log, "civicrm_phone: last written at") != NULL, "%s",
+                      log_tail(log));
+        free(log);
+        env_close(&e);
+}
+END_TEST
+
+/* What counts is when a write commits: a transaction open during a run,
+ * committed after it, makes its table read by the next run, while the
+ * tables nobody wrote stay unread. */
+START_TEST(test_unread_table_late_commit)
+{
+        env_t e;
+        MYSQL *late;
+        char *log;
+        long long phone;
+
+        env_open(&e, "--schema 5 --child 1 --contacts 60", "lookback_seconds = 0;");
+        phone = child_int(&e, "SELECT MIN(id) FROM civicrm_phone");
+        sleep(UNREAD_WAIT_SECONDS);
+        late = it_connect(e.child);
+        it_exec(late, "START TRANSACTION");
+        it_exec(late, "UPDATE civicrm_phone SET phone = '555-0199-LATE' WHERE id = %lld",
+                phone);
+        ck_assert_int_eq(produce(&e), 0);   /* the open write is not seen */
+        it_exec(late, "COMMIT");
+        mysql_close(late);
+        ck_assert_int_eq(produce_log(&e, &log), 1);
+        ck_assert_msg(strstr(log, "civicrm_email: last written at") != NULL, "%s", log_tail(log));
+        ck_assert_msg(strstr(log, "civicrm_phone: last written at") == NULL, "%s", log_tail(log));
+        ck_assert_msg(strstr(log, "civicrm_phone: 1 row(s) changed") != NULL, "%s", log_tail(log));
+        free(log);
+        consume(&e);
+        ck_assert_int_eq(master_has(&e, "civicrm_phone", phone,
+                                    "x.phone = '555-0199-LATE'"), 1);
+        env_close(&e);
+}
+END_TEST
+
 /* CiviCRM 4.2: no contact.modified_date (civicrm_log instead), activity
  * people in civicrm_activity_target/assignment + source_contact_id. */
 START_TEST(test_legacy_42_child_civicrm_log)
@@ -853,6 +952,8 @@ Suite *incremental_suite(void)
         tcase_add_test(tc, test_saved_search_edited);
         tcase_add_test(tc, test_same_modified_date_straddling_cursor);
         tcase_add_test(tc, test_late_commit_older_modified_date);
+        tcase_add_test(tc, test_unwritten_tables_not_read);
+        tcase_add_test(tc, test_unread_table_late_commit);
         tcase_add_test(tc, test_legacy_42_child_civicrm_log);
         tcase_add_test(tc, test_nothing_changed_sends_nothing);
         tcase_add_test(tc, test_dry_run_and_output);

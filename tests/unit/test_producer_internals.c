@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "../../producer/fingerprint.h"
 #include "../../producer/incremental.h"
 #include "../../producer/state.h"
+#include "../../producer/tabletime.h"
 #include "doc.h"
 #include "suites.h"
 
@@ -446,6 +448,51 @@ START_TEST(test_run_counts)
 }
 END_TEST
 
+static int tt_sort_cmp(const void *a, const void *b)
+{
+        return strcasecmp(((const cs_tt_entry_t *)a)->name,
+                          ((const cs_tt_entry_t *)b)->name);
+}
+
+/* Which tables a scan's SQL names, and the latest of their write times:
+ * any table of unknown time, or no table at all, makes it unknown. */
+START_TEST(test_table_write_times_of_sql)
+{
+        cs_tt_entry_t t[] = {
+                { "civicrm_contact", 100 }, { "civicrm_email", 200 },
+                { "civicrm_entity_file", 50 }, { "civicrm_file", 300 },
+                { "civicrm_view_x", CS_TT_UNKNOWN }, { "id", 999 },
+        };
+        cs_tt_t tt = { .t = t, .n = sizeof(t) / sizeof(t[0]) };
+
+        /* cs_tt_load sorts them: the same order, case-insensitively. */
+        qsort(t, tt.n, sizeof(t[0]), tt_sort_cmp);
+        ck_assert_int_eq(cs_tt_latest_write(&tt, "SELECT `id` AS `id`, NULL AS "
+                         "`p`, `first_name` FROM `civicrm_contact`"), 999);
+        ck_assert_int_eq(cs_tt_latest_write(&tt, "SELECT x FROM `civicrm_contact`"),
+                         100);
+        ck_assert_int_eq(cs_tt_latest_write(&tt, "SELECT x FROM civicrm_contact c "
+                         "JOIN CIVICRM_EMAIL e ON e.contact_id = c.x"), 200);
+        /* A subquery's table counts. */
+        ck_assert_int_eq(cs_tt_latest_write(&tt, "SELECT x FROM `civicrm_file` "
+                         "WHERE `x` IN (SELECT `file_id` FROM `civicrm_entity_file`)"),
+                         300);
+        /* Longer or shorter words are other names. */
+        ck_assert_int_eq(cs_tt_latest_write(&tt, "SELECT x FROM civicrm_contact_y, "
+                         "civicrm_emai"), CS_TT_UNKNOWN);
+        ck_assert_int_eq(cs_tt_latest_write(&tt, "SELECT x FROM `civicrm_view_x` "
+                         "JOIN civicrm_contact"), CS_TT_UNKNOWN);
+        /* Words in string literals count: only more tables, never fewer. */
+        ck_assert_int_eq(cs_tt_latest_write(&tt, "SELECT x FROM civicrm_contact "
+                         "WHERE t = 'civicrm_file'"), 300);
+        ck_assert_int_eq(cs_tt_latest_write(&tt, "SELECT 1"), CS_TT_UNKNOWN);
+        ck_assert_int_eq(cs_tt_latest_write(&tt, ""), CS_TT_UNKNOWN);
+        /* An unterminated quote ends the text. */
+        ck_assert_int_eq(cs_tt_latest_write(&tt, "SELECT x FROM `civicrm_email"),
+                         200);
+}
+END_TEST
+
 Suite *producer_internals_suite(void)
 {
         Suite *s = suite_create("producer_internals");
@@ -463,6 +510,7 @@ Suite *producer_internals_suite(void)
         tcase_add_test(tc, test_state_fp_cleanup);
         tcase_add_test(tc, test_incremental_state_format);
         tcase_add_test(tc, test_run_counts);
+        tcase_add_test(tc, test_table_write_times_of_sql);
         suite_add_tcase(s, tc);
         return s;
 }
