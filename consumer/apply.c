@@ -31,6 +31,7 @@ cs_apply_t *cs_apply_new(const cs_consumer_conf_t *conf, char *errstr,
             !(ap->table_state = calloc(count, sizeof(*ap->table_state))) ||
             !(ap->restrict_refs = calloc(count, sizeof(*ap->restrict_refs))) ||
             !(ap->map_cache = calloc(MAP_CACHE_SIZE, sizeof(*ap->map_cache))) ||
+            !(ap->table_epoch = calloc(count, sizeof(*ap->table_epoch))) ||
             !(ap->scratch = calloc(1, sizeof(*ap->scratch)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 cs_apply_free(ap);
@@ -145,6 +146,7 @@ void cs_apply_free(cs_apply_t *ap)
         }
         free(ap->restrict_refs);
         free(ap->map_cache);
+        free(ap->table_epoch);
         free(ap->scratch);
         free(ap->prefixes);
         free(ap->sql);

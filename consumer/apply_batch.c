@@ -584,7 +584,9 @@ static ap_rc_t group_flush(cs_apply_t *ap, group_t *g, cs_apply_msg_t *msgs,
         cs_debug("%s: multi-row apply of %zu %s documents failed (%s); "
                  "applying them one by one", pc->prefix, g->n, g->root->name,
                  why);
-        ap_map_forget_all(ap);
+        /* The cache stays: group_write remembers nothing (group_flush
+         * does, after it succeeded), and what the group's lookups cached
+         * was read before the savepoint, so it holds after the rollback. */
         if (cs_db_exec(ap->db, "ROLLBACK TO SAVEPOINT cs_bulk", errstr,
                        errstr_size) == -1) {
                 group_reset(g);

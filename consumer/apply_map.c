@@ -146,6 +146,12 @@ static map_entry_t *map_set_of(cs_apply_t *ap, prefix_ctx_t *pc,
         return &ap->map_cache[(h % (MAP_CACHE_SIZE / MAP_WAYS)) * MAP_WAYS];
 }
 
+/* The current epoch of entity eno's entries (ap_map_forget_table). */
+static unsigned int table_epoch(const cs_apply_t *ap, unsigned short eno)
+{
+        return ap->table_epoch ? ap->table_epoch[eno] : 0;
+}
+
 static map_entry_t *map_cached(cs_apply_t *ap, prefix_ctx_t *pc,
                                const char *table, long long child_id)
 {
@@ -155,6 +161,7 @@ static map_entry_t *map_cached(cs_apply_t *ap, prefix_ctx_t *pc,
         for (int w = 0; set && w < MAP_WAYS; w++) {
                 map_entry_t *e = &set[w];
                 if (e->epoch == ap->map_epoch && e->child_id == child_id &&
+                    e->table_epoch == table_epoch(ap, eno) &&
                     e->prefix_no == (unsigned short)(pc - ap->prefixes) &&
                     e->entity_no == eno)
                         return e;
@@ -180,11 +187,13 @@ void ap_map_remember(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
         if (!set)
                 return;
         for (int w = 0; !e && w < MAP_WAYS; w++)
-                if (set[w].epoch != ap->map_epoch)
+                if (set[w].epoch != ap->map_epoch ||
+                    set[w].table_epoch != table_epoch(ap, set[w].entity_no))
                         e = &set[w];
         if (!e) /* the set is full: the newest entries stay */
                 e = &set[(ap->map_victim++) % MAP_WAYS];
         e->epoch = ap->map_epoch;
+        e->table_epoch = table_epoch(ap, eno);
         e->prefix_no = (unsigned short)(pc - ap->prefixes);
         e->entity_no = eno;
         e->child_id = child_id;
@@ -234,6 +243,32 @@ void ap_map_journal_end(cs_apply_t *ap, int rolled_back)
 void ap_map_forget_all(cs_apply_t *ap)
 {
         ap->map_epoch++;
+}
+
+/* Forgets the cached mappings of one table, in every prefix (after a
+ * statement that deleted mapping rows of that entity_table): the others,
+ * prefetched for the rest of the window, stay. */
+void ap_map_forget_table(cs_apply_t *ap, const char *table)
+{
+        const cs_entity_t *ent = cs_reg_by_table(table);
+
+        if (!ent) /* not synced: never cached */
+                return;
+        if (!ap->table_epoch) {
+                ap_map_forget_all(ap);
+                return;
+        }
+        ap->table_epoch[ap_entity_index(ent)]++;
+}
+
+/* Forgets one cached mapping (its mapping row was deleted). */
+void ap_map_forget(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
+                   long long child_id)
+{
+        map_entry_t *e = map_cached(ap, pc, table, child_id);
+
+        if (e)
+                e->epoch = 0;
 }
 
 static void lookup_row(void *ctx, const long long *v)

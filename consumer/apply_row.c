@@ -198,7 +198,7 @@ static ap_rc_t delete_children_by_id(cs_apply_t *ap, prefix_ctx_t *pc,
                         return ap_db_fail(ap, dberr, errstr, errstr_size,
                                           "replace-set mapping");
                 if (affected)
-                        ap_map_forget_all(ap);
+                        ap_map_forget_table(ap, kid->table);
                 affected = 0;
                 snprintf(target, sizeof(target), "FROM `%s` t WHERE t.id IN (%s)",
                          kid->table, list);
@@ -250,7 +250,7 @@ static ap_rc_t delete_all_children(cs_apply_t *ap, prefix_ctx_t *pc,
                 return ap_db_fail(ap, dberr, errstr, errstr_size,
                                   "replace-set mapping");
         if (affected)
-                ap_map_forget_all(ap);
+                ap_map_forget_table(ap, kid->table);
         affected = 0;
         snprintf(target, sizeof(target), "FROM `%s` t WHERE %s = ?",
                  kid->table, root);
@@ -498,6 +498,8 @@ ap_rc_t ap_apply_tombstone(cs_apply_t *ap, prefix_ctx_t *pc,
         if (ap_run(ap, ap->sql, p, 2, NULL, NULL, NULL, NULL,
                    &dberr, errstr, errstr_size) == -1)
                 return ap_db_fail(ap, dberr, errstr, errstr_size, "mapping delete");
-        ap_map_forget_all(ap);
+        /* That one mapping row: the nested and cascaded rows' were
+         * forgotten with their deletes above. */
+        ap_map_forget(ap, pc, ent->table, child_id);
         return AP_OK;
 }
