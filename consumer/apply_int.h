@@ -337,11 +337,12 @@ int ap_run_in_chunks(cs_apply_t *ap, const char *head,
                      const cs_db_value_t *vals, size_t n, prefetch_t *pf,
                      unsigned int *dberr, char *errstr, size_t errstr_size);
 /* AP_OK or AP_RETRY: a failure that is not transient only costs the
- * prefetch. */
+ * prefetch. tomb_ids (may be NULL): per message, the child id a tombstone
+ * names (docs[i] NULL, ents[i] its root entity), else 0. */
 ap_rc_t ap_prefetch_mappings(cs_apply_t *ap, prefix_ctx_t *pc, json_t **docs,
                              const cs_entity_t **ents, const size_t *pc_of,
-                             size_t pc_no, size_t n, char *errstr,
-                             size_t errstr_size);
+                             const long long *tomb_ids, size_t pc_no, size_t n,
+                             char *errstr, size_t errstr_size);
 
 /* ---- apply_refs.c ---- */
 void ap_row_free(row_build_t *rb);

@@ -453,8 +453,8 @@ int ap_run_in_chunks(cs_apply_t *ap, const char *head,
  * the cache (found or known absent). */
 ap_rc_t ap_prefetch_mappings(cs_apply_t *ap, prefix_ctx_t *pc, json_t **docs,
                              const cs_entity_t **ents, const size_t *pc_of,
-                             size_t pc_no, size_t n, char *errstr,
-                             size_t errstr_size)
+                             const long long *tomb_ids, size_t pc_no, size_t n,
+                             char *errstr, size_t errstr_size)
 {
         prefetch_t pf = { .ap = ap, .pc = pc };
         ap_rc_t rc = AP_OK;
@@ -465,10 +465,14 @@ ap_rc_t ap_prefetch_mappings(cs_apply_t *ap, prefix_ctx_t *pc, json_t **docs,
         pf.cap = calloc(ap->entity_cnt, sizeof(*pf.cap));
         if (!pf.ids || !pf.n || !pf.cap)
                 goto oom;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 if (docs[i] && pc_of[i] == pc_no &&
                     ap_doc_visit_ids(ents[i], docs[i], prefetch_visit, &pf) == -1)
                         goto oom;
+                if (!docs[i] && tomb_ids && tomb_ids[i] > 0 && pc_of[i] == pc_no &&
+                    prefetch_visit(&pf, ents[i], tomb_ids[i], 1) == -1)
+                        goto oom;
+        }
         for (size_t e = 0; e < ap->entity_cnt && rc == AP_OK; e++) {
                 const cs_entity_t *ent = &cs_reg_entities(NULL)[e];
                 cs_db_value_t *vals;
