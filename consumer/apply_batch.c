@@ -6,6 +6,7 @@
 
 #include "bulk.h"
 #include "log.h"
+#include "metadata.h"
 #include "apply_int.h"
 
 /* ---- many messages at once: prefetched mappings, multi-row INSERTs ----
@@ -584,7 +585,9 @@ static ap_rc_t group_flush(cs_apply_t *ap, group_t *g, cs_apply_msg_t *msgs,
         cs_debug("%s: multi-row apply of %zu %s documents failed (%s); "
                  "applying them one by one", pc->prefix, g->n, g->root->name,
                  why);
-        ap_map_forget_all(ap);
+        /* The cache stays: group_write remembers nothing (group_flush
+         * does, after it succeeded), and what the group's lookups cached
+         * was read before the savepoint, so it holds after the rollback. */
         if (cs_db_exec(ap->db, "ROLLBACK TO SAVEPOINT cs_bulk", errstr,
                        errstr_size) == -1) {
                 group_reset(g);
@@ -632,6 +635,25 @@ static json_t *parse_candidate(cs_apply_t *ap, const cs_apply_msg_t *m,
         return doc;
 }
 
+/* Whether message m is a tombstone of an entity of its topic's prefix: 1
+ * with *ent (its root entity) and *child_id set, so that the window's
+ * prefetch loads its mapping; else 0 (ap_apply_one judges it). */
+static int tomb_candidate(const cs_apply_msg_t *m, const cs_entity_t **ent,
+                          long long *child_id)
+{
+        char key_prefix[CS_PREFIX_MAX + 1], table[80], err[256];
+
+        if (m->value || !m->key || !m->key_len ||
+            cs_meta_is_key(m->key, m->key_len) ||
+            cs_doc_parse_id(m->key, m->key_len, key_prefix, table,
+                            sizeof(table), child_id, err, sizeof(err)) == -1 ||
+            strcmp(key_prefix, m->prefix) || *child_id <= 0 ||
+            *child_id > ID_MAX)
+                return 0;
+        *ent = cs_reg_root_by_table(table);
+        return *ent != NULL;
+}
+
 /* Whether a document of prefix pc (its gate stamp: gate) must take the
  * one-by-one path, which holds it until its run's metadata documents are
  * applied (ap_gate_hold): 1 yes (also when the check failed for this
@@ -663,11 +685,12 @@ cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs, size_t n,
         const cs_entity_t **ents = calloc(WINDOW_DOCS, sizeof(*ents));
         size_t *pc_of = calloc(WINDOW_DOCS, sizeof(*pc_of));
         cs_doc_info_t *gates = calloc(WINDOW_DOCS, sizeof(*gates));
+        long long *tombs = calloc(WINDOW_DOCS, sizeof(*tombs));
         group_t g;
         ap_rc_t rc = AP_OK;
 
         memset(&g, 0, sizeof(g));
-        if (!docs || !ents || !pc_of || !gates) {
+        if (!docs || !ents || !pc_of || !gates || !tombs) {
                 snprintf(errstr, errstr_size, "out of memory");
                 rc = AP_RETRY;
                 goto done;
@@ -682,12 +705,15 @@ cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs, size_t n,
                         prefix_ctx_t *pc;
                         w = end - start;
                         docs[w] = NULL;
+                        tombs[w] = 0;
                         bytes += m->value_len;
-                        if ((docs[w] = parse_candidate(ap, m, &ents[w], &gates[w]))) {
+                        if ((docs[w] = parse_candidate(ap, m, &ents[w], &gates[w])) ||
+                            tomb_candidate(m, &ents[w], &tombs[w])) {
                                 if (!(pc = ap_prefix_get(ap, m->prefix, &rc, errstr,
                                                          errstr_size))) {
                                         json_decref(docs[w]);
                                         docs[w] = NULL;
+                                        tombs[w] = 0;
                                         if (rc == AP_RETRY) {
                                                 end++;
                                                 goto window_done;
@@ -703,11 +729,11 @@ cs_apply_rc_t cs_apply_messages(cs_apply_t *ap, cs_apply_msg_t *msgs, size_t n,
                      pno++) {
                         int any = 0;
                         for (w = 0; w < end - start && !any; w++)
-                                any = docs[w] && pc_of[w] == pno;
+                                any = (docs[w] || tombs[w]) && pc_of[w] == pno;
                         if (any)
                                 rc = ap_prefetch_mappings(ap, &ap->prefixes[pno],
-                                                          docs, ents, pc_of, pno,
-                                                          end - start, errstr,
+                                                          docs, ents, pc_of, tombs,
+                                                          pno, end - start, errstr,
                                                           errstr_size);
                 }
                 for (size_t i = start; i < end && rc == AP_OK; i++) {
@@ -762,5 +788,6 @@ done:
         free(ents);
         free(pc_of);
         free(gates);
+        free(tombs);
         return ap_public_rc(rc);
 }

@@ -185,7 +185,7 @@ ap_rc_t ap_file_forget_links(cs_apply_t *ap, prefix_ctx_t *pc,
                 return ap_db_fail(ap, dberr, errstr, errstr_size, link->table);
         if (affected) {
                 ap->stats.rows_deleted += (long long)affected / 2;
-                ap_map_forget_all(ap);
+                ap_map_forget_table(ap, link->table);
         }
         return AP_OK;
 }

@@ -80,11 +80,14 @@ typedef struct prefix_ctx_s {
 
 /* Mapping lookups cached within one transaction: master_id > 0 is a
  * mapping, 0 says "not mapped" (from a prefetch). Every insert of a mapping
- * row goes through map_remember and every delete calls map_forget_all, so
- * both kinds stay true until the transaction ends. */
+ * row goes through map_remember and every delete forgets what it may have
+ * removed (ap_map_forget: one row; ap_map_forget_table: every entry of the
+ * entity_table it deleted from; ap_map_forget_all), so both kinds stay
+ * true until the transaction ends. */
 #define MAP_CACHE_SIZE 65536
 typedef struct map_entry_s {
         unsigned long epoch;            /* valid when == cs_apply_t.map_epoch */
+        unsigned int table_epoch;       /* and == cs_apply_t.table_epoch[entity_no] */
         unsigned short prefix_no;
         unsigned short entity_no;
         long long child_id;
@@ -139,6 +142,7 @@ struct cs_apply_s {
         unsigned int last_errno;
         map_entry_t *map_cache;
         unsigned long map_epoch;
+        unsigned int *table_epoch;     /* per registry entity (NULL: all 0) */
         unsigned int map_victim;
         /* Cache entries written since the message's savepoint: a rollback
          * to it forgets just these (if there were more: everything). */
@@ -310,6 +314,9 @@ map_entry_t *ap_map_cached(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
 void ap_map_journal_start(cs_apply_t *ap);
 void ap_map_journal_end(cs_apply_t *ap, int rolled_back);
 void ap_map_forget_all(cs_apply_t *ap);
+void ap_map_forget_table(cs_apply_t *ap, const char *table);
+void ap_map_forget(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
+                   long long child_id);
 /* A mapping lookup (cached): found, not mapped, or a database error. */
 typedef enum {
         AP_MAP_ERROR = -1,
@@ -330,11 +337,12 @@ int ap_run_in_chunks(cs_apply_t *ap, const char *head,
                      const cs_db_value_t *vals, size_t n, prefetch_t *pf,
                      unsigned int *dberr, char *errstr, size_t errstr_size);
 /* AP_OK or AP_RETRY: a failure that is not transient only costs the
- * prefetch. */
+ * prefetch. tomb_ids (may be NULL): per message, the child id a tombstone
+ * names (docs[i] NULL, ents[i] its root entity), else 0. */
 ap_rc_t ap_prefetch_mappings(cs_apply_t *ap, prefix_ctx_t *pc, json_t **docs,
                              const cs_entity_t **ents, const size_t *pc_of,
-                             size_t pc_no, size_t n, char *errstr,
-                             size_t errstr_size);
+                             const long long *tomb_ids, size_t pc_no, size_t n,
+                             char *errstr, size_t errstr_size);
 
 /* ---- apply_refs.c ---- */
 void ap_row_free(row_build_t *rb);

@@ -146,6 +146,12 @@ static map_entry_t *map_set_of(cs_apply_t *ap, prefix_ctx_t *pc,
         return &ap->map_cache[(h % (MAP_CACHE_SIZE / MAP_WAYS)) * MAP_WAYS];
 }
 
+/* The current epoch of entity eno's entries (ap_map_forget_table). */
+static unsigned int table_epoch(const cs_apply_t *ap, unsigned short eno)
+{
+        return ap->table_epoch ? ap->table_epoch[eno] : 0;
+}
+
 static map_entry_t *map_cached(cs_apply_t *ap, prefix_ctx_t *pc,
                                const char *table, long long child_id)
 {
@@ -155,6 +161,7 @@ static map_entry_t *map_cached(cs_apply_t *ap, prefix_ctx_t *pc,
         for (int w = 0; set && w < MAP_WAYS; w++) {
                 map_entry_t *e = &set[w];
                 if (e->epoch == ap->map_epoch && e->child_id == child_id &&
+                    e->table_epoch == table_epoch(ap, eno) &&
                     e->prefix_no == (unsigned short)(pc - ap->prefixes) &&
                     e->entity_no == eno)
                         return e;
@@ -180,11 +187,13 @@ void ap_map_remember(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
         if (!set)
                 return;
         for (int w = 0; !e && w < MAP_WAYS; w++)
-                if (set[w].epoch != ap->map_epoch)
+                if (set[w].epoch != ap->map_epoch ||
+                    set[w].table_epoch != table_epoch(ap, set[w].entity_no))
                         e = &set[w];
         if (!e) /* the set is full: the newest entries stay */
                 e = &set[(ap->map_victim++) % MAP_WAYS];
         e->epoch = ap->map_epoch;
+        e->table_epoch = table_epoch(ap, eno);
         e->prefix_no = (unsigned short)(pc - ap->prefixes);
         e->entity_no = eno;
         e->child_id = child_id;
@@ -234,6 +243,32 @@ void ap_map_journal_end(cs_apply_t *ap, int rolled_back)
 void ap_map_forget_all(cs_apply_t *ap)
 {
         ap->map_epoch++;
+}
+
+/* Forgets the cached mappings of one table, in every prefix (after a
+ * statement that deleted mapping rows of that entity_table): the others,
+ * prefetched for the rest of the window, stay. */
+void ap_map_forget_table(cs_apply_t *ap, const char *table)
+{
+        const cs_entity_t *ent = cs_reg_by_table(table);
+
+        if (!ent) /* not synced: never cached */
+                return;
+        if (!ap->table_epoch) {
+                ap_map_forget_all(ap);
+                return;
+        }
+        ap->table_epoch[ap_entity_index(ent)]++;
+}
+
+/* Forgets one cached mapping (its mapping row was deleted). */
+void ap_map_forget(cs_apply_t *ap, prefix_ctx_t *pc, const char *table,
+                   long long child_id)
+{
+        map_entry_t *e = map_cached(ap, pc, table, child_id);
+
+        if (e)
+                e->epoch = 0;
 }
 
 static void lookup_row(void *ctx, const long long *v)
@@ -418,8 +453,8 @@ int ap_run_in_chunks(cs_apply_t *ap, const char *head,
  * the cache (found or known absent). */
 ap_rc_t ap_prefetch_mappings(cs_apply_t *ap, prefix_ctx_t *pc, json_t **docs,
                              const cs_entity_t **ents, const size_t *pc_of,
-                             size_t pc_no, size_t n, char *errstr,
-                             size_t errstr_size)
+                             const long long *tomb_ids, size_t pc_no, size_t n,
+                             char *errstr, size_t errstr_size)
 {
         prefetch_t pf = { .ap = ap, .pc = pc };
         ap_rc_t rc = AP_OK;
@@ -430,10 +465,14 @@ ap_rc_t ap_prefetch_mappings(cs_apply_t *ap, prefix_ctx_t *pc, json_t **docs,
         pf.cap = calloc(ap->entity_cnt, sizeof(*pf.cap));
         if (!pf.ids || !pf.n || !pf.cap)
                 goto oom;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 if (docs[i] && pc_of[i] == pc_no &&
                     ap_doc_visit_ids(ents[i], docs[i], prefetch_visit, &pf) == -1)
                         goto oom;
+                if (!docs[i] && tomb_ids && tomb_ids[i] > 0 && pc_of[i] == pc_no &&
+                    prefetch_visit(&pf, ents[i], tomb_ids[i], 1) == -1)
+                        goto oom;
+        }
         for (size_t e = 0; e < ap->entity_cnt && rc == AP_OK; e++) {
                 const cs_entity_t *ent = &cs_reg_entities(NULL)[e];
                 cs_db_value_t *vals;

@@ -198,7 +198,7 @@ static ap_rc_t delete_children_by_id(cs_apply_t *ap, prefix_ctx_t *pc,
                         return ap_db_fail(ap, dberr, errstr, errstr_size,
                                           "replace-set mapping");
                 if (affected)
-                        ap_map_forget_all(ap);
+                        ap_map_forget_table(ap, kid->table);
                 affected = 0;
                 snprintf(target, sizeof(target), "FROM `%s` t WHERE t.id IN (%s)",
                          kid->table, list);
@@ -250,7 +250,7 @@ static ap_rc_t delete_all_children(cs_apply_t *ap, prefix_ctx_t *pc,
                 return ap_db_fail(ap, dberr, errstr, errstr_size,
                                   "replace-set mapping");
         if (affected)
-                ap_map_forget_all(ap);
+                ap_map_forget_table(ap, kid->table);
         affected = 0;
         snprintf(target, sizeof(target), "FROM `%s` t WHERE %s = ?",
                  kid->table, root);
@@ -308,21 +308,71 @@ static int id_cmp(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
+/* The ids among ids[0..n) (master rows of kid) that a mapping row of pc
+ * names; kept in order, compacted to the front. *mapped_n receives their
+ * count. */
+static ap_rc_t keep_mapped(cs_apply_t *ap, prefix_ctx_t *pc,
+                           const cs_entity_t *kid, long long *ids, size_t n,
+                           size_t *mapped_n, char *errstr, size_t errstr_size)
+{
+        cs_db_value_t p[REPLACE_CHUNK + 1];
+        char list[REPLACE_CHUNK * 2];
+        kid_rows_t found;
+        unsigned int dberr = 0;
+        ap_rc_t rc = AP_OK;
+        size_t m = 0;
+
+        memset(&found, 0, sizeof(found));
+        for (size_t done = 0, k; done < n && rc == AP_OK; done += k) {
+                k = n - done < REPLACE_CHUNK ? n - done : REPLACE_CHUNK;
+                for (size_t i = 0; i < k; i++) {
+                        list[2 * i] = '?';
+                        list[2 * i + 1] = ',';
+                        p[i + 1] = v_int(ids[done + i]);
+                }
+                list[2 * k - 1] = '\0'; /* "?,?,...,?" */
+                p[0] = v_str(kid->table);
+                snprintf(ap->sql, SQL_MAX, "SELECT 0, master_entity_id FROM `%s` "
+                         "WHERE entity_table = ? AND master_entity_id IN (%s)",
+                         pc->map, list);
+                if (cs_db_run_rows(ap->cache, ap->sql, p, k + 1, 2, kid_row,
+                                   &found, &dberr, errstr, errstr_size) == -1)
+                        rc = ap_db_fail(ap, dberr, errstr, errstr_size,
+                                        "replace-set mapping");
+                else if (found.oom) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        rc = AP_RETRY;
+                }
+        }
+        if (rc == AP_OK) {
+                qsort(found.ids[0], found.n[0], sizeof(*found.ids[0]), id_cmp);
+                for (size_t i = 0; i < n; i++)
+                        if (found.n[0] && bsearch(&ids[i], found.ids[0], found.n[0],
+                                                  sizeof(*found.ids[0]), id_cmp))
+                                ids[m++] = ids[i];
+                *mapped_n = m;
+        }
+        free(found.ids[0]);
+        return rc;
+}
+
 /* Replace-set of a root's nested rows: deletes the master rows of each
  * kids[k] under parent that pc maps and that are not in keep[k] (sorted
  * here). Rows no mapping row names (added on the master, e.g. an email
  * typed into the master's UI) are not civisync's: kept, and counted by
- * civisync-verify. One query reads the mapped nested rows of every nested
- * table, so an update whose nested rows are unchanged costs no deletes;
- * the sets are compared here, so a root may have any number of nested
- * rows. */
+ * civisync-verify. One query reads the nested rows of every nested table
+ * (without the mapping table: joined, its planning cost most of an
+ * incremental update's replace-set), so an update whose nested rows are
+ * unchanged costs no more; only the rows not in the document are looked up
+ * in the mapping table; the sets are compared here, so a root may have any
+ * number of nested rows. */
 static ap_rc_t replace_children(cs_apply_t *ap, prefix_ctx_t *pc,
                                 const cs_entity_t *const *kids, size_t kid_cnt,
                                 long long parent, long long *const *keep,
                                 const size_t *keep_n, char *errstr,
                                 size_t errstr_size)
 {
-        cs_db_value_t p[2 * CS_LIMIT_NESTED_KINDS];
+        cs_db_value_t p[CS_LIMIT_NESTED_KINDS];
         kid_rows_t kr;
         size_t nparams = 0, len = 0;
         unsigned int dberr = 0;
@@ -335,15 +385,12 @@ static ap_rc_t replace_children(cs_apply_t *ap, prefix_ctx_t *pc,
                         continue; /* the master has no such table */
                 if (cs_reg_root_expr(kids[k], "t", root, sizeof(root)) == -1 ||
                     ap_sql_cat(ap->sql, &len, "%sSELECT %zu, t.id FROM `%s` t "
-                               "JOIN `%s` m ON m.entity_table = ? AND "
-                               "m.master_entity_id = t.id WHERE %s = ?",
-                               len ? " UNION ALL " : "", k, kids[k]->table,
-                               pc->map, root) == -1) {
+                               "WHERE %s = ?", len ? " UNION ALL " : "", k,
+                               kids[k]->table, root) == -1) {
                         snprintf(errstr, errstr_size, "replace-set query of %s "
                                  "longer than %d bytes", kids[k]->table, SQL_MAX);
                         return AP_REJECTED;
                 }
-                p[nparams++] = v_str(kids[k]->table);
                 p[nparams++] = v_int(parent);
         }
         if (!len)
@@ -360,12 +407,16 @@ static ap_rc_t replace_children(cs_apply_t *ap, prefix_ctx_t *pc,
                 if (!kr.n[k])
                         continue;
                 qsort(keep[k], keep_n[k], sizeof(*keep[k]), id_cmp);
-                /* The stale ids, compacted to the front of kr.ids[k]. */
+                /* The ids not in the document, compacted to the front of
+                 * kr.ids[k]; of those, the ones pc maps are stale. */
                 for (size_t i = 0; i < kr.n[k]; i++)
                         if (!bsearch(&kr.ids[k][i], keep[k], keep_n[k],
                                      sizeof(*keep[k]), id_cmp))
                                 kr.ids[k][stale++] = kr.ids[k][i];
                 if (stale)
+                        rc = keep_mapped(ap, pc, kids[k], kr.ids[k], stale,
+                                         &stale, errstr, errstr_size);
+                if (rc == AP_OK && stale)
                         rc = delete_children_by_id(ap, pc, kids[k], kr.ids[k],
                                                    stale, errstr, errstr_size);
         }
@@ -498,6 +549,8 @@ ap_rc_t ap_apply_tombstone(cs_apply_t *ap, prefix_ctx_t *pc,
         if (ap_run(ap, ap->sql, p, 2, NULL, NULL, NULL, NULL,
                    &dberr, errstr, errstr_size) == -1)
                 return ap_db_fail(ap, dberr, errstr, errstr_size, "mapping delete");
-        ap_map_forget_all(ap);
+        /* That one mapping row: the nested and cascaded rows' were
+         * forgotten with their deletes above. */
+        ap_map_forget(ap, pc, ent->table, child_id);
         return AP_OK;
 }

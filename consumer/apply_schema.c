@@ -339,11 +339,14 @@ ap_rc_t ap_forget_cascaded(cs_apply_t *ap, const char *map,
                                    &dberr, errstr, errstr_size) == -1)
                                 rc = ap_db_fail(ap, dberr, errstr, errstr_size,
                                                 "cascaded mappings");
+                        else
+                                ap_map_forget_table(ap, fk->table);
                 }
         }
         free(sql);
         free(sub);
-        ap_map_forget_all(ap);
+        if (rc != AP_OK)
+                ap_map_forget_all(ap);
         return rc;
 }
 

@@ -29,12 +29,15 @@ static cs_apply_t *ap_new_fake(void)
         strcpy(ap->prefixes[1].prefix, "P2");
         ap->map_epoch = 1;
         cs_reg_entities(&ap->entity_cnt);
+        ap->table_epoch = calloc(ap->entity_cnt, sizeof(*ap->table_epoch));
+        ck_assert_ptr_nonnull(ap->table_epoch);
         return ap;
 }
 
 static void ap_free_fake(cs_apply_t *ap)
 {
         free(ap->map_cache);
+        free(ap->table_epoch);
         free(ap->prefixes);
         free(ap);
 }
@@ -111,6 +114,44 @@ START_TEST(test_cache_forget_all)
         ap_map_forget_all(ap);
         for (long long id = 1; id <= 1000; id++)
                 ck_assert_ptr_null(ap_map_cached(ap, pc, T_CONTACT, id));
+        ap_free_fake(ap);
+}
+END_TEST
+
+/* A delete of one table's mapping rows forgets that table's entries (of
+ * every prefix, hits and known misses) and keeps the other tables'. */
+START_TEST(test_cache_forget_table)
+{
+        cs_apply_t *ap = ap_new_fake();
+        prefix_ctx_t *p1 = &ap->prefixes[0], *p2 = &ap->prefixes[1];
+        long long master = -1;
+        unsigned int dberr = 0;
+        char err[256] = "";
+
+        for (long long id = 1; id <= 100; id++) {
+                ap_map_remember(ap, p1, T_CONTACT, id, id + 5000, 1);
+                ap_map_remember(ap, p1, T_EMAIL, id, id + 6000, 1);
+                ap_map_remember(ap, p2, T_EMAIL, id, 0, -1);
+        }
+        ap_map_forget_table(ap, T_EMAIL);
+        ap_map_forget_table(ap, "civicrm_not_synced"); /* nothing to forget */
+        for (long long id = 1; id <= 100; id++) {
+                ck_assert_ptr_null(ap_map_cached(ap, p1, T_EMAIL, id));
+                ck_assert_ptr_null(ap_map_cached(ap, p2, T_EMAIL, id));
+                ck_assert_int_eq(ap_map_lookup(ap, p1, T_CONTACT, id, &master,
+                                               &dberr, err, sizeof(err)),
+                                 AP_MAP_FOUND);
+                ck_assert_int_eq(master, id + 5000);
+        }
+        /* Remembered after the forget: valid again. */
+        ap_map_remember(ap, p1, T_EMAIL, 7, 6007, 2);
+        ck_assert_int_eq(ap_map_cached(ap, p1, T_EMAIL, 7)->master_id, 6007);
+        /* One entry: the others of its table stay. */
+        ap_map_remember(ap, p1, T_EMAIL, 8, 6008, 2);
+        ap_map_forget(ap, p1, T_EMAIL, 7);
+        ck_assert_ptr_null(ap_map_cached(ap, p1, T_EMAIL, 7));
+        ck_assert_ptr_nonnull(ap_map_cached(ap, p1, T_EMAIL, 8));
+        ck_assert_ptr_nonnull(ap_map_cached(ap, p1, T_CONTACT, 7));
         ap_free_fake(ap);
 }
 END_TEST
@@ -417,6 +458,7 @@ Suite *consumer_internals_suite(void)
         tcase_add_test(tc, test_cache_remember_and_lookup);
         tcase_add_test(tc, test_cache_keys_are_distinct);
         tcase_add_test(tc, test_cache_forget_all);
+        tcase_add_test(tc, test_cache_forget_table);
         tcase_add_test(tc, test_cache_set_holds_four_ways);
         tcase_add_test(tc, test_journal_rollback_forgets_only_its_entries);
         tcase_add_test(tc, test_journal_release_keeps_entries);
