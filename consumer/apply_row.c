@@ -166,6 +166,25 @@ done:
  * a root may have any number of nested rows. */
 #define REPLACE_CHUNK 500
 
+/* Binds the next chunk of master ids of kid (at most REPLACE_CHUNK of the
+ * n in ids): p[0] its table name, p[1..k] the ids, list "?,?,...,?" with k
+ * marks. Returns k. */
+static size_t bind_id_chunk(cs_db_value_t *p, char *list,
+                            const cs_entity_t *kid, const long long *ids,
+                            size_t n)
+{
+        size_t k = n < REPLACE_CHUNK ? n : REPLACE_CHUNK;
+
+        p[0] = v_str(kid->table);
+        for (size_t i = 0; i < k; i++) {
+                list[2 * i] = '?';
+                list[2 * i + 1] = ',';
+                p[i + 1] = v_int(ids[i]);
+        }
+        list[2 * k - 1] = '\0';
+        return k;
+}
+
 /* Deletes the master rows of kid whose ids are ids[0..n) (nested rows of
  * one parent, mapped to pc), with their mapping rows, REPLACE_CHUNK ids per
  * statement. */
@@ -182,15 +201,8 @@ static ap_rc_t delete_children_by_id(cs_apply_t *ap, prefix_ctx_t *pc,
         for (size_t done = 0, k; done < n && rc == AP_OK; done += k) {
                 unsigned long long affected = 0;
 
-                k = n - done < REPLACE_CHUNK ? n - done : REPLACE_CHUNK;
-                for (size_t i = 0; i < k; i++) {
-                        list[2 * i] = '?';
-                        list[2 * i + 1] = ',';
-                        p[i + 1] = v_int(ids[done + i]);
-                }
-                list[2 * k - 1] = '\0'; /* "?,?,...,?" */
+                k = bind_id_chunk(p, list, kid, ids + done, n - done);
                 /* Mapping rows first (they name the rows about to go). */
-                p[0] = v_str(kid->table);
                 snprintf(ap->sql, SQL_MAX, "DELETE FROM `%s` WHERE entity_table "
                          "= ? AND master_entity_id IN (%s)", pc->map, list);
                 if (ap_run(ap, ap->sql, p, k + 1, &affected, NULL, NULL, NULL,
@@ -324,14 +336,7 @@ static ap_rc_t keep_mapped(cs_apply_t *ap, prefix_ctx_t *pc,
 
         memset(&found, 0, sizeof(found));
         for (size_t done = 0, k; done < n && rc == AP_OK; done += k) {
-                k = n - done < REPLACE_CHUNK ? n - done : REPLACE_CHUNK;
-                for (size_t i = 0; i < k; i++) {
-                        list[2 * i] = '?';
-                        list[2 * i + 1] = ',';
-                        p[i + 1] = v_int(ids[done + i]);
-                }
-                list[2 * k - 1] = '\0'; /* "?,?,...,?" */
-                p[0] = v_str(kid->table);
+                k = bind_id_chunk(p, list, kid, ids + done, n - done);
                 snprintf(ap->sql, SQL_MAX, "SELECT 0, master_entity_id FROM `%s` "
                          "WHERE entity_table = ? AND master_entity_id IN (%s)",
                          pc->map, list);
