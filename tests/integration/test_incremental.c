@@ -26,10 +26,12 @@ static void consume(env_t *e)
         it_run_free(&r);
 }
 
-/* Messages sent, parsed from the summary line. */
-static long long produce(env_t *e)
+/* Messages sent, parsed from the summary line. With log (may be NULL) the
+ * run is verbose (-v) and *log receives its stderr (NEW string, free it). */
+static long long produce_run(env_t *e, char **log)
 {
-        it_run_t r = it_run("civisync-produce", "-c", e->pconf, NULL);
+        it_run_t r = log ? it_run("civisync-produce", "-c", e->pconf, "-v", NULL)
+                         : it_run("civisync-produce", "-c", e->pconf, NULL);
         const char *p;
         long long msgs;
 
@@ -37,25 +39,21 @@ static long long produce(env_t *e)
         p = strstr(r.out, "(upserts/deletes); ");
         ck_assert_msg(p != NULL, "summary: %s", r.out);
         msgs = strtoll(p + strlen("(upserts/deletes); "), NULL, 10);
+        if (log)
+                *log = strdup(r.err);
         it_run_free(&r);
         return msgs;
 }
 
-/* A verbose produce run (-v): its messages, its log in *log (NEW string,
- * free it). */
+static long long produce(env_t *e)
+{
+        return produce_run(e, NULL);
+}
+
+/* A verbose produce run: its messages, its log in *log. */
 static long long produce_log(env_t *e, char **log)
 {
-        it_run_t r = it_run("civisync-produce", "-c", e->pconf, "-v", NULL);
-        const char *p;
-        long long msgs;
-
-        ck_assert_msg(r.exit_code == 0, "produce exit %d: %s", r.exit_code, r.err);
-        p = strstr(r.out, "(upserts/deletes); ");
-        ck_assert_msg(p != NULL, "summary: %s", r.out);
-        msgs = strtoll(p + strlen("(upserts/deletes); "), NULL, 10);
-        *log = strdup(r.err);
-        it_run_free(&r);
-        return msgs;
+        return produce_run(e, log);
 }
 
 /* The end of a log, short enough for a Check message. */
