@@ -93,11 +93,9 @@ static int parse_u32(const char *s, uint32_t *out)
         return 0;
 }
 
-int cs_fp_scan(MYSQL *db, const cs_src_t *src, cs_fp_row_cb *cb, void *opaque,
-               char *errstr, size_t errstr_size)
+int cs_fp_scan(MYSQL *db, const cs_src_t *src, const char *sql,
+               cs_fp_row_cb *cb, void *opaque, char *errstr, size_t errstr_size)
 {
-        char *sql = cs_src_sql(src, CS_SRC_FP_SCAN, NULL, "ORDER BY `id`",
-                               errstr, errstr_size);
         MYSQL_RES *res;
         MYSQL_ROW row;
         unsigned int nf;
@@ -105,10 +103,7 @@ int cs_fp_scan(MYSQL *db, const cs_src_t *src, cs_fp_row_cb *cb, void *opaque,
         uint32_t last = 0;
         int rc = 0;
 
-        if (!sql)
-                return -1;
         res = cs_db_query_stream(db, sql, errstr, errstr_size);
-        free(sql);
         if (!res)
                 return -1;
         nf = mysql_num_fields(res);

@@ -27,12 +27,14 @@ uint64_t cs_fp_row_hash(char **vals, const unsigned long *lens, size_t n);
 typedef int (cs_fp_row_cb)(const cs_fp_row_t *row, void *opaque,
                            char *errstr, size_t errstr_size);
 
-/* Streams every row of src (mysql_use_result, one row in memory at a time)
+/* Runs sql, the scan of src (cs_src_sql CS_SRC_FP_SCAN ordered by `id`),
+ * and streams every row (mysql_use_result, one row in memory at a time)
  * in ascending stored-id order inside the connection's current
  * transaction, hashes its document columns (CS_COL_OMIT excluded) and
  * calls cb. Checks that ids fit uint32 and ascend strictly. The
  * connection is busy until it returns. */
-int cs_fp_scan(MYSQL *db, const cs_src_t *src, cs_fp_row_cb *cb, void *opaque,
+int cs_fp_scan(MYSQL *db, const cs_src_t *src, const char *sql,
+               cs_fp_row_cb *cb, void *opaque,
                char *errstr, size_t errstr_size);
 
 /* Sequential reader of a state file written by cs_fp_out_*. */

@@ -78,12 +78,11 @@ typedef struct incr_ctx_s {
         long long sent_docs;
         cs_progress_t progress;
         int oom;
-        /* Tables left unread: the server's write times (tt_ok), the
-         * previous state's snapshot time and origin. */
+        /* Tables left unread: the server's write times (tt_ok: usable
+         * against the previous state's snapshot time, same origin). */
         cs_tt_t tt;
         int tt_ok;
         long long prev_time;
-        const char *prev_origin;
         char origin[320];
         long long unread_tables, unread_rows;
 } incr_ctx_t;
@@ -188,14 +187,14 @@ static int fp_out_keep(cs_fp_out_t *out, const cs_src_t *s, const char *name,
         return 0;
 }
 
-/* The scan SQL of s (NEW string) and its signature, 16 hex digits, into
- * sig: stored with the fingerprints, it tells a later run whether they
- * were read with the same columns and expressions. */
+/* The scan SQL of s (NEW string, for cs_fp_scan) and its signature, 16
+ * hex digits, into sig: stored with the fingerprints, it tells a later run
+ * whether they were read with the same columns and expressions. */
 static char *scan_sql(const cs_src_t *s, char sig[17], char *errstr,
                       size_t errstr_size)
 {
-        char *sql = cs_src_sql(s, CS_SRC_FP_SCAN, NULL, NULL, errstr,
-                               errstr_size);
+        char *sql = cs_src_sql(s, CS_SRC_FP_SCAN, NULL, "ORDER BY `id`",
+                               errstr, errstr_size);
         unsigned long len;
 
         if (!sql)
@@ -327,7 +326,6 @@ json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
                         json_decref(st);
                         return NULL;
                 }
-                free(sql);
                 /* Root rows only: a nested row travels inside its root. */
                 if (old_incr && gone && !s->ent->parent &&
                     gone_open(conf, s, old_incr, &old)) {
@@ -340,8 +338,9 @@ json_t *cs_incr_snapshot_state(const cs_producer_conf_t *conf, cs_snap_t *snap,
                         rc = fp_out_open(conf, s, state_gen, &out, name,
                                          sizeof(name), errstr, errstr_size);
                 if (rc == 0)
-                        rc = cs_fp_scan(ctx.db, s, gone_row, &g, errstr,
+                        rc = cs_fp_scan(ctx.db, s, sql, gone_row, &g, errstr,
                                         errstr_size);
+                free(sql);
                 if (rc == 0 && g.ids) {
                         gone_upto(&g, 0, 1);
                         if (json_array_size(g.ids))
@@ -450,8 +449,7 @@ static int unread_ok(const incr_ctx_t *ctx, const json_t *old_t,
         if (margin < UNREAD_MIN_MARGIN_SECONDS)
                 margin = UNREAD_MIN_MARGIN_SECONDS;
         *latest = CS_TT_UNKNOWN;
-        if (!ctx->tt_ok || ctx->prev_time <= 0 || ctx->tt.now < ctx->prev_time ||
-            !ctx->prev_origin || strcmp(ctx->prev_origin, ctx->origin) != 0)
+        if (!ctx->tt_ok) /* load_write_times: no usable previous snapshot */
                 return 0;
         if (!json_is_string(json_object_get(old_t, "scan")) ||
             strcmp(json_string_value(json_object_get(old_t, "scan")), sig))
@@ -533,7 +531,8 @@ static int detect_source(incr_ctx_t *ctx, const cs_src_t *s,
                                        errstr_size) == -1)
                 goto done;
         if (merge_next_old(&m, errstr, errstr_size) == -1 ||
-            cs_fp_scan(ctx->db, s, merge_row, &m, errstr, errstr_size) == -1)
+            cs_fp_scan(ctx->db, s, sql, merge_row, &m, errstr,
+                       errstr_size) == -1)
                 goto done;
         while (m.have_o) {
                 merge_gone(&m);
@@ -614,19 +613,19 @@ static int send_tombstone(incr_ctx_t *ctx, const cs_entity_t *ent,
  * time (written before civisync recorded it) or another origin. */
 static void load_write_times(incr_ctx_t *ctx, const json_t *old_incr)
 {
+        const char *prev_origin;
         char err[512];
 
         ctx->prev_time = json_integer_value(json_object_get(old_incr,
                                                             "snapshot_time"));
-        ctx->prev_origin = json_string_value(json_object_get(old_incr,
-                                                             "origin"));
-        if (ctx->prev_origin && strcmp(ctx->prev_origin, ctx->origin) != 0)
+        prev_origin = json_string_value(json_object_get(old_incr, "origin"));
+        if (ctx->prev_time <= 0 || !prev_origin)
+                return; /* a state written before these were recorded */
+        if (strcmp(prev_origin, ctx->origin) != 0) {
                 cs_info("the previous state was read from %s, this run reads "
-                        "%s: every table is read", ctx->prev_origin,
-                        ctx->origin);
-        if (ctx->prev_time <= 0 || !ctx->prev_origin ||
-            strcmp(ctx->prev_origin, ctx->origin) != 0)
+                        "%s: every table is read", prev_origin, ctx->origin);
                 return;
+        }
         if (cs_tt_load(ctx->db, &ctx->tt, err, sizeof(err)) == -1) {
                 cs_warn("tables' last write times unavailable (%s): every "
                         "table is read", err);
